@@ -1,0 +1,72 @@
+#ifndef MXB_BRIDGE_H
+#define MXB_BRIDGE_H
+
+/*
+ * The bridge turns events of one side into actions on the other through the routing core,
+ * and holds what waits for a side that is down in bounded queues.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mqtt.h"
+#include "queue.h"
+#include "xmpp.h"
+
+struct mxb_config;
+struct mxb_topic_index;
+
+struct mxb_counters {
+	uint64_t mqtt_received;
+	uint64_t retained_skipped;
+	uint64_t xmpp_sent;
+	uint64_t xmpp_queue_dropped;
+	uint64_t payload_too_large;
+	uint64_t message_too_long;
+	uint64_t text_replaced;
+	uint64_t text_refused;
+	uint64_t json_misses;
+	uint64_t commands_published;
+	uint64_t commands_refused;
+	uint64_t commands_from_strangers;
+	uint64_t commands_malformed;
+	uint64_t mqtt_queue_dropped;
+};
+
+struct mxb_inflight;
+
+struct mxb_bridge {
+	const struct mxb_config *cfg;
+	struct mxb_mqtt *mqtt;
+	struct mxb_xmpp *xmpp;
+	struct mxb_topic_index *index;
+	struct mxb_queue to_xmpp;
+	struct mxb_queue to_mqtt;
+	struct mxb_inflight *inflight; /* commands waiting for PUBACK, to answer the sender */
+	size_t inflight_len, inflight_cap;
+	char *render; /* max_message + 1 bytes */
+	char *clean; /* 3 * max_message + 1 bytes: U+FFFD is 3 bytes for 1 bad byte */
+	size_t *matches; /* one slot per notify route */
+	size_t matches_len;
+	bool xmpp_dropping, mqtt_dropping;
+	struct mxb_counters n;
+};
+
+extern const struct mxb_mqtt_handlers mxb_bridge_mqtt_handlers;
+extern const struct mxb_xmpp_handlers mxb_bridge_xmpp_handlers;
+
+/* Builds the routing index for cfg (which must outlive the bridge). Returns 0 or -errno. */
+int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg);
+void mxb_bridge_finish(struct mxb_bridge *b);
+/* Connects the bridge to both sides; the handlers above take b as their data. */
+void mxb_bridge_attach(struct mxb_bridge *b, struct mxb_mqtt *mqtt, struct mxb_xmpp *xmpp);
+/*
+ * Rebuilds the routes after cfg's routes were replaced (SIGHUP); subscribes to the new
+ * filters and drops subscriptions no route needs any more. Returns 0 or -errno, in which
+ * case the old routes stay.
+ */
+int mxb_bridge_reload(struct mxb_bridge *b, const struct mxb_config *old);
+void mxb_bridge_log_counters(const struct mxb_bridge *b);
+
+#endif

@@ -1,0 +1,1197 @@
+#if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "jid.h"
+#include "template.h"
+#include "text.h"
+#include "topic.h"
+
+/* Bounds on what the file may hold; the protocol limits where there is one. */
+#define HOST_MAX 255
+#define FILE_PATH_MAX (PATH_MAX - 1)
+#define SECRET_MAX 1023
+#define STATUS_MAX 1023
+#define MQTT_STRING_MAX 65535
+#define TEMPLATE_MAX 65535
+#define QUEUE_SIZE_MAX 1000000
+#define MAX_PAYLOAD_MAX (16 * 1024 * 1024)
+/* What XMPP servers accept in one stanza by default (Prosody: 256 KiB). */
+#define MAX_MESSAGE_MAX (256 * 1024)
+#define RECONNECT_MAX_MAX 86400
+
+#define DEFAULT_MQTT_HOST "localhost"
+#define DEFAULT_CLIENT_ID "mqtt-xmpp-bridge"
+#define DEFAULT_STATUS_TOPIC "mqtt-xmpp-bridge/status"
+#define DEFAULT_MESSAGE "{{topic}}: {{payload}}"
+
+static const char *const log_level_names[] = {
+	[MXB_LOG_ERROR] = "error",
+	[MXB_LOG_WARN] = "warn",
+	[MXB_LOG_INFO] = "info",
+	[MXB_LOG_DEBUG] = "debug",
+};
+
+static const char *const xmpp_tls_names[] = {
+	[MXB_XMPP_TLS_STARTTLS] = "starttls",
+	[MXB_XMPP_TLS_DIRECT] = "direct",
+	[MXB_XMPP_TLS_NONE] = "none",
+};
+
+static const char *const bad_text_names[] = {
+	[MXB_BAD_TEXT_REPLACE] = "replace",
+	[MXB_BAD_TEXT_REFUSE] = "refuse",
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+struct ctx {
+	const char *path;
+	/* The directory of path, for @include and relative file names. */
+	char *dir;
+	/* Bytes of path up to and including its last '/'. */
+	size_t prefix_len;
+	struct mxb_strlist *errors;
+	size_t error_count;
+	bool oom;
+};
+
+enum list_kind {
+	LIST_BARE_JIDS,
+	LIST_TOPIC_FILTERS,
+};
+
+static void wipe_free(char *s)
+{
+	if (!s)
+		return;
+	/* volatile, so that clearing a secret about to be freed is not optimized away */
+	for (volatile char *p = s; *p; p++)
+		*p = 0;
+	free(s);
+}
+
+static char *vformat(const char *fmt, va_list ap) MXB_PRINTF(1, 0);
+static char *vformat(const char *fmt, va_list ap)
+{
+	va_list copy;
+	va_copy(copy, ap);
+	int n = vsnprintf(NULL, 0, fmt, copy);
+	va_end(copy);
+	if (n < 0)
+		return NULL;
+	char *s = malloc((size_t)n + 1);
+	if (s)
+		vsnprintf(s, (size_t)n + 1, fmt, ap);
+	return s;
+}
+
+static char *format(const char *fmt, ...) MXB_PRINTF(1, 2);
+static char *format(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = vformat(fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+static int strlist_take(struct mxb_strlist *list, char *s)
+{
+	/* One spare slot keeps v NULL-terminated. */
+	char **v = realloc(list->v, (list->len + 2) * sizeof(*v));
+	if (!v) {
+		free(s);
+		return -ENOMEM;
+	}
+	v[list->len++] = s;
+	v[list->len] = NULL;
+	list->v = v;
+	return 0;
+}
+
+int mxb_strlist_push(struct mxb_strlist *list, const char *s)
+{
+	char *copy = strdup(s);
+	if (!copy)
+		return -ENOMEM;
+	return strlist_take(list, copy);
+}
+
+void mxb_strlist_finish(struct mxb_strlist *list)
+{
+	if (!list)
+		return;
+	for (size_t i = 0; i < list->len; i++)
+		free(list->v[i]);
+	free(list->v);
+	list->v = NULL;
+	list->len = 0;
+}
+
+/*
+ * The file a setting or an error comes from, as the user can open it: the path as given
+ * for the main file (libconfig records NULL when reading a stream), the name in @include
+ * joined to the directory of the main file otherwise, as libconfig resolved it.
+ */
+static char *display_file(struct ctx *c, const char *name)
+{
+	if (!name)
+		return strdup(c->path);
+	if (name[0] == '/')
+		return strdup(name);
+	return format("%.*s%s", (int)c->prefix_len, c->path, name);
+}
+
+static void add_error(struct ctx *c, char *msg)
+{
+	c->error_count++;
+	if (!msg) {
+		c->oom = true;
+		return;
+	}
+	if (!c->errors) {
+		free(msg);
+		return;
+	}
+	if (strlist_take(c->errors, msg) < 0)
+		c->oom = true;
+}
+
+static void error_at(struct ctx *c, const char *file, unsigned line, const char *fmt, ...)
+	MXB_PRINTF(4, 5);
+static void error_at(struct ctx *c, const char *file, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = vformat(fmt, ap);
+	va_end(ap);
+	char *where = display_file(c, file);
+	char *full = NULL;
+	if (msg && where)
+		full = format("%s:%u: %s", where, line ? line : 1, msg);
+	free(msg);
+	free(where);
+	add_error(c, full);
+}
+
+static void err(struct ctx *c, const config_setting_t *s, const char *fmt, ...) MXB_PRINTF(3, 4);
+static void err(struct ctx *c, const config_setting_t *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = vformat(fmt, ap);
+	va_end(ap);
+	if (!msg) {
+		add_error(c, NULL);
+		return;
+	}
+	error_at(c, config_setting_source_file(s), config_setting_source_line(s), "%s", msg);
+	free(msg);
+}
+
+static void unknown_key(struct ctx *c, const config_setting_t *s, const char *where)
+{
+	if (where)
+		err(c, s, "unknown key '%s' in %s", config_setting_name(s), where);
+	else
+		err(c, s, "unknown key '%s'", config_setting_name(s));
+}
+
+/* Line n (from 1) of file without its newline, or NULL. */
+static char *read_line(const char *file, unsigned n)
+{
+	FILE *f = fopen(file, "re");
+	if (!f)
+		return NULL;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len = -1;
+	for (unsigned i = 0; i < n; i++) {
+		len = getline(&line, &cap, f);
+		if (len < 0)
+			break;
+	}
+	fclose(f);
+	if (len < 0) {
+		free(line);
+		return NULL;
+	}
+	line[strcspn(line, "\r\n")] = '\0';
+	return line;
+}
+
+static bool is_name_char(char ch)
+{
+	return isalnum((unsigned char)ch) || ch == '_' || ch == '-' || ch == '*';
+}
+
+/* Parses the integer literal at s as libconfig writes them (decimal or 0x hex). */
+static bool parse_literal(const char *s, long long *out, bool *overflow)
+{
+	const char *p = s;
+	bool neg = false;
+	if (*p == '-' || *p == '+')
+		neg = *p++ == '-';
+	if (!isdigit((unsigned char)*p))
+		return false;
+	errno = 0;
+	*overflow = false;
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		unsigned long long u = strtoull(p + 2, NULL, 16);
+		*overflow = errno == ERANGE || u > LLONG_MAX;
+		*out = *overflow ? 0 : neg ? -(long long)u : (long long)u;
+	} else {
+		*out = strtoll(s, NULL, 10);
+		*overflow = errno == ERANGE;
+	}
+	return true;
+}
+
+/*
+ * libconfig 1.5 keeps an integer literal beyond 32 bits written without the L suffix
+ * wrapped around (port = 4294968179 reads as 883). Reads the literal back from the
+ * setting's line: false only when "name = literal" is there and none of them says value.
+ */
+static bool literal_matches(struct ctx *c, const config_setting_t *s, long long value)
+{
+	char *file = display_file(c, config_setting_source_file(s));
+	if (!file)
+		return true;
+	char *line = read_line(file, config_setting_source_line(s));
+	free(file);
+	if (!line)
+		return true;
+	const char *name = config_setting_name(s);
+	size_t name_len = strlen(name);
+	bool found = false, match = false;
+	for (const char *p = line; (p = strstr(p, name)); p += name_len) {
+		if (p > line && is_name_char(p[-1]))
+			continue;
+		const char *q = p + name_len;
+		q += strspn(q, " \t");
+		if (*q != '=' && *q != ':')
+			continue;
+		q++;
+		q += strspn(q, " \t");
+		long long literal;
+		bool overflow;
+		if (!parse_literal(q, &literal, &overflow))
+			continue;
+		found = true;
+		if (!overflow && literal == value)
+			match = true;
+	}
+	free(line);
+	return !found || match;
+}
+
+static bool get_string(
+	struct ctx *c, const config_setting_t *s, size_t max, bool nonempty, char **out)
+{
+	const char *name = config_setting_name(s);
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		err(c, s, "'%s' must be a string", name);
+		return false;
+	}
+	const char *v = config_setting_get_string(s);
+	size_t len = strlen(v);
+	if (nonempty && len == 0) {
+		err(c, s, "'%s' must not be empty", name);
+		return false;
+	}
+	if (len > max) {
+		err(c, s, "'%s' is too long (at most %zu bytes)", name, max);
+		return false;
+	}
+	char *copy = strdup(v);
+	if (!copy) {
+		c->oom = true;
+		return false;
+	}
+	wipe_free(*out);
+	*out = copy;
+	return true;
+}
+
+static bool get_int(
+	struct ctx *c, const config_setting_t *s, long long min, long long max, long long *out)
+{
+	const char *name = config_setting_name(s);
+	long long v;
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+		v = config_setting_get_int(s);
+		break;
+	case CONFIG_TYPE_INT64:
+		v = config_setting_get_int64(s);
+		break;
+	default:
+		err(c, s, "'%s' must be an integer", name);
+		return false;
+	}
+	if (v < min || v > max ||
+		(config_setting_type(s) == CONFIG_TYPE_INT && !literal_matches(c, s, v))) {
+		err(c, s, "'%s' must be between %lld and %lld", name, min, max);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+static bool get_int_field(struct ctx *c, const config_setting_t *s, int min, int max, int *out)
+{
+	long long v;
+	if (!get_int(c, s, min, max, &v))
+		return false;
+	*out = (int)v;
+	return true;
+}
+
+static bool get_size_field(
+	struct ctx *c, const config_setting_t *s, long long min, long long max, size_t *out)
+{
+	long long v;
+	if (!get_int(c, s, min, max, &v))
+		return false;
+	*out = (size_t)v;
+	return true;
+}
+
+static bool get_bool(struct ctx *c, const config_setting_t *s, bool *out)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		err(c, s, "'%s' must be a boolean (true or false)", config_setting_name(s));
+		return false;
+	}
+	*out = config_setting_get_bool(s);
+	return true;
+}
+
+/* expected lists the names for the message, e.g. "starttls, direct or none". */
+static bool get_enum(struct ctx *c, const config_setting_t *s, const char *const *names,
+	size_t count, const char *expected, int *out)
+{
+	const char *name = config_setting_name(s);
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		err(c, s, "'%s' must be a string", name);
+		return false;
+	}
+	const char *v = config_setting_get_string(s);
+	for (size_t i = 0; i < count; i++) {
+		if (strcmp(v, names[i]) == 0) {
+			*out = (int)i;
+			return true;
+		}
+	}
+	err(c, s, "invalid value '%s' for '%s' (expected %s)", v, name, expected);
+	return false;
+}
+
+static bool list_entry_valid(
+	struct ctx *c, const config_setting_t *e, const char *name, enum list_kind kind)
+{
+	const char *v = config_setting_get_string(e);
+	switch (kind) {
+	case LIST_BARE_JIDS:
+		if (strlen(v) > MXB_JID_MAX || !mxb_jid_valid(v)) {
+			err(c, e, "invalid JID '%s' in '%s'", v, name);
+			return false;
+		}
+		if (!mxb_jid_is_bare(v)) {
+			err(c, e, "JID '%s' in '%s' must be bare (without a resource)", v, name);
+			return false;
+		}
+		return true;
+	case LIST_TOPIC_FILTERS:
+		if (strlen(v) > MXB_TOPIC_MAX || !mxb_topic_filter_valid(v)) {
+			err(c, e, "invalid topic filter '%s' in '%s'", v, name);
+			return false;
+		}
+		return true;
+	}
+	return false;
+}
+
+/* A non-empty array or list of strings, each checked as kind says. */
+static bool get_strlist(
+	struct ctx *c, const config_setting_t *s, enum list_kind kind, struct mxb_strlist *out)
+{
+	const char *name = config_setting_name(s);
+	int type = config_setting_type(s);
+	if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST) {
+		err(c, s, "'%s' must be a list of strings", name);
+		return false;
+	}
+	int n = config_setting_length(s);
+	if (n == 0) {
+		err(c, s, "'%s' must not be empty", name);
+		return false;
+	}
+	bool ok = true;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			err(c, e, "'%s' must be a list of strings", name);
+			ok = false;
+			continue;
+		}
+		if (!list_entry_valid(c, e, name, kind)) {
+			ok = false;
+			continue;
+		}
+		if (mxb_strlist_push(out, config_setting_get_string(e)) < 0) {
+			c->oom = true;
+			return false;
+		}
+	}
+	return ok;
+}
+
+/* A file name, relative ones taken from the directory of the main file. */
+static bool get_path(struct ctx *c, const config_setting_t *s, char **out)
+{
+	char *v = NULL;
+	if (!get_string(c, s, FILE_PATH_MAX, true, &v))
+		return false;
+	char *path = v[0] == '/' ? v : format("%s/%s", c->dir, v);
+	if (path != v)
+		free(v);
+	if (!path) {
+		c->oom = true;
+		return false;
+	}
+	free(*out);
+	*out = path;
+	return true;
+}
+
+/* Opens path for reading, refusing directories. Returns the fd or -errno. */
+static int open_readable(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		return -EISDIR;
+	}
+	return fd;
+}
+
+/* A file the daemon will open later: found unreadable now rather than at connect time. */
+static bool get_readable_path(struct ctx *c, const config_setting_t *s, char **out)
+{
+	if (!get_path(c, s, out))
+		return false;
+	int fd = open_readable(*out);
+	if (fd < 0) {
+		err(c, s, "cannot read %s '%s': %s", config_setting_name(s), *out, strerror(-fd));
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
+/* The password is the first line of the file, without its line ending. */
+static bool read_password_file(
+	struct ctx *c, const config_setting_t *s, const char *path, char **out)
+{
+	const char *name = config_setting_name(s);
+	int fd = open_readable(path);
+	if (fd < 0) {
+		err(c, s, "cannot read %s '%s': %s", name, path, strerror(-fd));
+		return false;
+	}
+	FILE *f = fdopen(fd, "r");
+	if (!f) {
+		err(c, s, "cannot read %s '%s': %s", name, path, strerror(errno));
+		close(fd);
+		return false;
+	}
+	/* room for the longest password, "\r\n" and the NUL */
+	char buf[SECRET_MAX + 3];
+	bool ok = false;
+	if (!fgets(buf, sizeof(buf), f)) {
+		if (ferror(f))
+			err(c, s, "cannot read %s '%s': %s", name, path, strerror(errno));
+		else
+			err(c, s, "%s '%s' is empty", name, path);
+		goto out;
+	}
+	size_t len = strlen(buf);
+	bool newline = len > 0 && buf[len - 1] == '\n';
+	if (newline)
+		buf[--len] = '\0';
+	if (len > 0 && buf[len - 1] == '\r')
+		buf[--len] = '\0';
+	if (len > SECRET_MAX || (!newline && len == sizeof(buf) - 1)) {
+		err(c, s, "first line of %s '%s' is too long (at most %d bytes)", name, path,
+			SECRET_MAX);
+		goto out;
+	}
+	if (len == 0) {
+		err(c, s, "first line of %s '%s' is empty", name, path);
+		goto out;
+	}
+	char *copy = strdup(buf);
+	if (!copy) {
+		c->oom = true;
+		goto out;
+	}
+	wipe_free(*out);
+	*out = copy;
+	ok = true;
+out:
+	for (volatile char *p = buf; p < buf + sizeof(buf); p++)
+		*p = 0;
+	fclose(f);
+	return ok;
+}
+
+/*
+ * password and password_file: at most one of them. Reads the file when it is the one.
+ * Returns whether either was given.
+ */
+static bool get_password(struct ctx *c, const config_setting_t *password,
+	const config_setting_t *password_file, char **out)
+{
+	if (password && password_file) {
+		const config_setting_t *later = password;
+		if (config_setting_source_line(password_file) >
+			config_setting_source_line(password))
+			later = password_file;
+		err(c, later, "use either 'password' or 'password_file', not both");
+		return true;
+	}
+	if (password) {
+		get_string(c, password, SECRET_MAX, true, out);
+		return true;
+	}
+	if (password_file) {
+		char *path = NULL;
+		if (get_path(c, password_file, &path))
+			read_password_file(c, password_file, path, out);
+		free(path);
+		return true;
+	}
+	return false;
+}
+
+static bool get_group(struct ctx *c, const config_setting_t *s)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+		err(c, s, "'%s' must be a group", config_setting_name(s));
+		return false;
+	}
+	return true;
+}
+
+static void parse_bridge(struct ctx *c, const config_setting_t *g, struct mxb_config *cfg)
+{
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		int v;
+		if (strcmp(k, "log_level") == 0) {
+			if (get_enum(c, s, log_level_names, COUNT(log_level_names),
+				    "error, warn, info or debug", &v))
+				cfg->bridge.log_level = (enum mxb_log_level)v;
+		} else if (strcmp(k, "queue_size") == 0) {
+			get_size_field(c, s, 1, QUEUE_SIZE_MAX, &cfg->bridge.queue_size);
+		} else if (strcmp(k, "max_payload") == 0) {
+			get_size_field(c, s, 1, MAX_PAYLOAD_MAX, &cfg->bridge.max_payload);
+		} else if (strcmp(k, "max_message") == 0) {
+			get_size_field(c, s, 1, MAX_MESSAGE_MAX, &cfg->bridge.max_message);
+		} else if (strcmp(k, "bad_text") == 0) {
+			if (get_enum(c, s, bad_text_names, COUNT(bad_text_names),
+				    "replace or refuse", &v))
+				cfg->bridge.bad_text = (enum mxb_bad_text)v;
+		} else {
+			unknown_key(c, s, "'bridge'");
+		}
+	}
+}
+
+static void parse_xmpp(struct ctx *c, const config_setting_t *g, struct mxb_config *cfg)
+{
+	const config_setting_t *jid = NULL, *password = NULL, *password_file = NULL;
+	const config_setting_t *cert = NULL, *key = NULL;
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		int v;
+		if (strcmp(k, "jid") == 0) {
+			jid = s;
+			if (get_string(c, s, MXB_JID_MAX, true, &cfg->xmpp.jid) &&
+				!mxb_jid_valid(cfg->xmpp.jid))
+				err(c, s, "invalid JID '%s' in 'jid'", cfg->xmpp.jid);
+		} else if (strcmp(k, "password") == 0) {
+			password = s;
+		} else if (strcmp(k, "password_file") == 0) {
+			password_file = s;
+		} else if (strcmp(k, "host") == 0) {
+			get_string(c, s, HOST_MAX, true, &cfg->xmpp.host);
+		} else if (strcmp(k, "port") == 0) {
+			get_int_field(c, s, 0, 65535, &cfg->xmpp.port);
+		} else if (strcmp(k, "tls") == 0) {
+			if (get_enum(c, s, xmpp_tls_names, COUNT(xmpp_tls_names),
+				    "starttls, direct or none", &v))
+				cfg->xmpp.tls = (enum mxb_xmpp_tls)v;
+		} else if (strcmp(k, "ca_file") == 0) {
+			get_readable_path(c, s, &cfg->xmpp.ca_file);
+		} else if (strcmp(k, "client_cert") == 0) {
+			cert = s;
+			get_readable_path(c, s, &cfg->xmpp.client_cert);
+		} else if (strcmp(k, "client_key") == 0) {
+			key = s;
+			get_readable_path(c, s, &cfg->xmpp.client_key);
+		} else if (strcmp(k, "status") == 0) {
+			/* it becomes the text of a presence stanza */
+			if (get_string(c, s, STATUS_MAX, false, &cfg->xmpp.status) &&
+				!mxb_text_xml_valid(cfg->xmpp.status, strlen(cfg->xmpp.status)))
+				err(c, s,
+					"'status' must be valid UTF-8 without control characters");
+		} else if (strcmp(k, "reconnect_max") == 0) {
+			get_int_field(c, s, 1, RECONNECT_MAX_MAX, &cfg->xmpp.reconnect_max);
+		} else {
+			unknown_key(c, s, "'xmpp'");
+		}
+	}
+	if (!jid)
+		err(c, g, "missing 'jid' in 'xmpp'");
+	if (cert && !key)
+		err(c, cert, "'client_cert' needs 'client_key'");
+	if (key && !cert)
+		err(c, key, "'client_key' needs 'client_cert'");
+	if (!get_password(c, password, password_file, &cfg->xmpp.password) && !(cert && key))
+		err(c, g, "missing 'password' or 'password_file' in 'xmpp'");
+}
+
+static void parse_mqtt_tls(struct ctx *c, const config_setting_t *g, struct mxb_config *cfg)
+{
+	const config_setting_t *cert = NULL, *key = NULL;
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		if (strcmp(k, "ca_file") == 0) {
+			get_readable_path(c, s, &cfg->mqtt.ca_file);
+		} else if (strcmp(k, "cert_file") == 0) {
+			cert = s;
+			get_readable_path(c, s, &cfg->mqtt.cert_file);
+		} else if (strcmp(k, "key_file") == 0) {
+			key = s;
+			get_readable_path(c, s, &cfg->mqtt.key_file);
+		} else {
+			unknown_key(c, s, "'mqtt.tls'");
+		}
+	}
+	if (cert && !key)
+		err(c, cert, "'cert_file' needs 'key_file'");
+	if (key && !cert)
+		err(c, key, "'key_file' needs 'cert_file'");
+}
+
+static void parse_mqtt(struct ctx *c, const config_setting_t *g, struct mxb_config *cfg)
+{
+	const config_setting_t *port = NULL, *username = NULL;
+	const config_setting_t *password = NULL, *password_file = NULL;
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		if (strcmp(k, "host") == 0) {
+			get_string(c, s, HOST_MAX, true, &cfg->mqtt.host);
+		} else if (strcmp(k, "port") == 0) {
+			port = s;
+			get_int_field(c, s, 1, 65535, &cfg->mqtt.port);
+		} else if (strcmp(k, "version") == 0) {
+			long long v;
+			if (get_int(c, s, INT_MIN, INT_MAX, &v)) {
+				if (v == 3 || v == 5)
+					cfg->mqtt.version = (int)v;
+				else
+					err(c, s,
+						"invalid value %lld for 'version' (expected 5 or "
+						"3)",
+						v);
+			}
+		} else if (strcmp(k, "client_id") == 0) {
+			if (get_string(c, s, MQTT_STRING_MAX, true, &cfg->mqtt.client_id) &&
+				!mxb_text_utf8_valid(
+					cfg->mqtt.client_id, strlen(cfg->mqtt.client_id)))
+				err(c, s, "'client_id' must be valid UTF-8");
+		} else if (strcmp(k, "username") == 0) {
+			username = s;
+			if (get_string(c, s, MQTT_STRING_MAX, true, &cfg->mqtt.username) &&
+				!mxb_text_utf8_valid(
+					cfg->mqtt.username, strlen(cfg->mqtt.username)))
+				err(c, s, "'username' must be valid UTF-8");
+		} else if (strcmp(k, "password") == 0) {
+			password = s;
+		} else if (strcmp(k, "password_file") == 0) {
+			password_file = s;
+		} else if (strcmp(k, "keepalive") == 0) {
+			get_int_field(c, s, 5, 65535, &cfg->mqtt.keepalive);
+		} else if (strcmp(k, "status_topic") == 0) {
+			char **t = &cfg->mqtt.status_topic;
+			if (get_string(c, s, MXB_TOPIC_MAX, false, t) && **t &&
+				!mxb_topic_name_valid(*t, strlen(*t)))
+				err(c, s, "invalid topic '%s' in 'status_topic'", *t);
+		} else if (strcmp(k, "reconnect_max") == 0) {
+			get_int_field(c, s, 1, RECONNECT_MAX_MAX, &cfg->mqtt.reconnect_max);
+		} else if (strcmp(k, "tls") == 0) {
+			if (get_group(c, s)) {
+				cfg->mqtt.tls = true;
+				parse_mqtt_tls(c, s, cfg);
+			}
+		} else {
+			unknown_key(c, s, "'mqtt'");
+		}
+	}
+	if (!username && (password || password_file)) {
+		const config_setting_t *s = password ? password : password_file;
+		err(c, s, "'%s' needs 'username'", config_setting_name(s));
+	}
+	get_password(c, password, password_file, &cfg->mqtt.password);
+	if (!port)
+		cfg->mqtt.port = cfg->mqtt.tls ? 8883 : 1883;
+}
+
+static bool set_template(struct ctx *c, const config_setting_t *s, struct mxb_notify_route *r)
+{
+	char msg[256];
+	mxb_template_destroy(r->tmpl);
+	r->tmpl = NULL;
+	int ret = mxb_template_parse(r->message, &r->tmpl, msg, sizeof(msg));
+	if (ret == -ENOMEM) {
+		c->oom = true;
+		return false;
+	}
+	if (ret < 0) {
+		err(c, s, "invalid template in 'message': %s", msg);
+		return false;
+	}
+	return true;
+}
+
+static void parse_notify_route(struct ctx *c, const config_setting_t *g, struct mxb_notify_route *r)
+{
+	const config_setting_t *topic = NULL, *to = NULL, *message = NULL;
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		if (strcmp(k, "topic") == 0) {
+			topic = s;
+			if (get_string(c, s, MXB_TOPIC_MAX, true, &r->topic) &&
+				!mxb_topic_filter_valid(r->topic))
+				err(c, s, "invalid topic filter '%s' in 'topic'", r->topic);
+		} else if (strcmp(k, "to") == 0) {
+			to = s;
+			get_strlist(c, s, LIST_BARE_JIDS, &r->to);
+		} else if (strcmp(k, "message") == 0) {
+			message = s;
+			if (get_string(c, s, TEMPLATE_MAX, true, &r->message))
+				set_template(c, s, r);
+		} else if (strcmp(k, "qos") == 0) {
+			get_int_field(c, s, 0, 2, &r->qos);
+		} else {
+			unknown_key(c, s, "a 'notify' route");
+		}
+	}
+	if (!topic)
+		err(c, g, "missing 'topic' in a 'notify' route");
+	if (!to)
+		err(c, g, "missing 'to' in a 'notify' route");
+	if (!message) {
+		r->message = strdup(DEFAULT_MESSAGE);
+		if (!r->message)
+			c->oom = true;
+		else
+			set_template(c, g, r);
+	}
+}
+
+static void parse_command_route(
+	struct ctx *c, const config_setting_t *g, struct mxb_command_route *r)
+{
+	const config_setting_t *from = NULL, *allow = NULL;
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		if (strcmp(k, "from") == 0) {
+			from = s;
+			get_strlist(c, s, LIST_BARE_JIDS, &r->from);
+		} else if (strcmp(k, "allow") == 0) {
+			allow = s;
+			get_strlist(c, s, LIST_TOPIC_FILTERS, &r->allow);
+		} else if (strcmp(k, "qos") == 0) {
+			get_int_field(c, s, 0, 2, &r->qos);
+		} else if (strcmp(k, "retain") == 0) {
+			get_bool(c, s, &r->retain);
+		} else {
+			unknown_key(c, s, "a 'commands' route");
+		}
+	}
+	if (!from)
+		err(c, g, "missing 'from' in a 'commands' route");
+	if (!allow)
+		err(c, g, "missing 'allow' in a 'commands' route");
+}
+
+/*
+ * A list of groups. Returns how many entries to allocate (0 when none or on error); the
+ * entries that are not groups are reported and skipped.
+ */
+static size_t route_count(struct ctx *c, const config_setting_t *s)
+{
+	int type = config_setting_type(s);
+	int n = config_setting_length(s);
+	/* "[]" is an empty array; an array cannot hold groups */
+	if (type == CONFIG_TYPE_ARRAY && n == 0)
+		return 0;
+	if (type != CONFIG_TYPE_LIST) {
+		err(c, s, "'%s' must be a list of groups", config_setting_name(s));
+		return 0;
+	}
+	return (size_t)n;
+}
+
+static void parse_notify(struct ctx *c, const config_setting_t *s, struct mxb_config *cfg)
+{
+	size_t n = route_count(c, s);
+	if (n == 0)
+		return;
+	cfg->notify = calloc(n, sizeof(*cfg->notify));
+	if (!cfg->notify) {
+		c->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(s, (unsigned)i);
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+			err(c, g, "'notify' must be a list of groups");
+			continue;
+		}
+		struct mxb_notify_route *r = &cfg->notify[cfg->notify_len++];
+		r->line = (int)config_setting_source_line(g);
+		parse_notify_route(c, g, r);
+	}
+}
+
+static void parse_commands(struct ctx *c, const config_setting_t *s, struct mxb_config *cfg)
+{
+	size_t n = route_count(c, s);
+	if (n == 0)
+		return;
+	cfg->commands = calloc(n, sizeof(*cfg->commands));
+	if (!cfg->commands) {
+		c->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(s, (unsigned)i);
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+			err(c, g, "'commands' must be a list of groups");
+			continue;
+		}
+		struct mxb_command_route *r = &cfg->commands[cfg->commands_len++];
+		r->line = (int)config_setting_source_line(g);
+		parse_command_route(c, g, r);
+	}
+}
+
+static void parse_root(struct ctx *c, const config_setting_t *root, struct mxb_config *cfg)
+{
+	bool xmpp = false, mqtt = false;
+	for (int i = 0; i < config_setting_length(root); i++) {
+		const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+		const char *k = config_setting_name(s);
+		if (strcmp(k, "bridge") == 0) {
+			if (get_group(c, s))
+				parse_bridge(c, s, cfg);
+		} else if (strcmp(k, "xmpp") == 0) {
+			xmpp = true;
+			if (get_group(c, s))
+				parse_xmpp(c, s, cfg);
+		} else if (strcmp(k, "mqtt") == 0) {
+			mqtt = true;
+			if (get_group(c, s))
+				parse_mqtt(c, s, cfg);
+		} else if (strcmp(k, "notify") == 0) {
+			parse_notify(c, s, cfg);
+		} else if (strcmp(k, "commands") == 0) {
+			parse_commands(c, s, cfg);
+		} else {
+			unknown_key(c, s, NULL);
+		}
+	}
+	if (!xmpp)
+		err(c, root, "missing group 'xmpp'");
+	if (!mqtt)
+		cfg->mqtt.port = 1883;
+}
+
+static void set_defaults(struct mxb_config *cfg)
+{
+	cfg->bridge.log_level = MXB_LOG_INFO;
+	cfg->bridge.queue_size = 1000;
+	cfg->bridge.max_payload = 4096;
+	cfg->bridge.max_message = 8192;
+	cfg->bridge.bad_text = MXB_BAD_TEXT_REPLACE;
+	cfg->xmpp.tls = MXB_XMPP_TLS_STARTTLS;
+	cfg->xmpp.reconnect_max = 60;
+	cfg->mqtt.version = 5;
+	cfg->mqtt.keepalive = 60;
+	cfg->mqtt.reconnect_max = 60;
+}
+
+static bool default_string(char **field, const char *value)
+{
+	if (*field)
+		return true;
+	*field = strdup(value);
+	return *field != NULL;
+}
+
+/* libconfig's parse error, with the name of an @include file it could not open. */
+static void parse_error(struct ctx *c, const config_t *lc)
+{
+	const char *text = config_error_text(lc);
+	unsigned line = (unsigned)config_error_line(lc);
+	char *file = display_file(c, config_error_file(lc));
+	if (!file) {
+		add_error(c, NULL);
+		return;
+	}
+	char *src = text && strcmp(text, "cannot open include file") == 0 ? read_line(file, line)
+									  : NULL;
+	const char *name = src ? strstr(src, "@include") : NULL;
+	if (name)
+		name = strchr(name, '"');
+	char *end = name ? strchr(name + 1, '"') : NULL;
+	if (end) {
+		*end = '\0';
+		name++;
+		/* libconfig 1.5 puts the include directory in front of absolute names too */
+		if (name[0] == '/')
+			error_at(c, file, line,
+				"cannot open include file '%s' (@include paths are relative to "
+				"the directory of the main file)",
+				name);
+		else
+			error_at(c, file, line, "cannot open include file '%.*s%s'",
+				(int)c->prefix_len, c->path, name);
+	} else {
+		error_at(c, file, line, "%s", text ? text : "parse error");
+	}
+	free(src);
+	free(file);
+}
+
+int mxb_config_load(struct mxb_config *cfg, const char *path, struct mxb_strlist *errors)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	set_defaults(cfg);
+	struct ctx c = {.path = path, .errors = errors};
+
+	const char *slash = strrchr(path, '/');
+	c.prefix_len = slash ? (size_t)(slash - path) + 1 : 0;
+	if (!slash)
+		c.dir = strdup(".");
+	else if (slash == path)
+		c.dir = strdup("/");
+	else
+		c.dir = format("%.*s", (int)(slash - path), path);
+	cfg->path = strdup(path);
+	if (!c.dir || !cfg->path) {
+		c.oom = true;
+		goto out;
+	}
+
+	/* Opened here rather than by libconfig, which loses errno. */
+	FILE *f = fopen(path, "re");
+	struct stat st;
+	int open_errno = !f ? errno : fstat(fileno(f), &st) < 0 ? errno : 0;
+	if (!open_errno && S_ISDIR(st.st_mode))
+		open_errno = EISDIR;
+	if (open_errno) {
+		add_error(&c, format("%s: cannot open: %s", path, strerror(open_errno)));
+		if (f)
+			fclose(f);
+		goto out;
+	}
+
+	config_t lc;
+	config_init(&lc);
+	/* libconfig resolves @include against the working directory otherwise */
+	config_set_include_dir(&lc, c.dir);
+	if (!config_read(&lc, f)) {
+		parse_error(&c, &lc);
+	} else {
+		parse_root(&c, config_root_setting(&lc), cfg);
+		if (!default_string(&cfg->xmpp.status, "") ||
+			!default_string(&cfg->mqtt.host, DEFAULT_MQTT_HOST) ||
+			!default_string(&cfg->mqtt.client_id, DEFAULT_CLIENT_ID) ||
+			!default_string(&cfg->mqtt.status_topic, DEFAULT_STATUS_TOPIC))
+			c.oom = true;
+	}
+	config_destroy(&lc);
+	fclose(f);
+
+out:
+	free(c.dir);
+	if (c.oom) {
+		mxb_config_finish(cfg);
+		return -ENOMEM;
+	}
+	if (c.error_count > 0) {
+		mxb_config_finish(cfg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void mxb_config_finish(struct mxb_config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->path);
+
+	free(cfg->xmpp.jid);
+	wipe_free(cfg->xmpp.password);
+	free(cfg->xmpp.host);
+	free(cfg->xmpp.ca_file);
+	free(cfg->xmpp.client_cert);
+	free(cfg->xmpp.client_key);
+	free(cfg->xmpp.status);
+
+	free(cfg->mqtt.host);
+	free(cfg->mqtt.client_id);
+	free(cfg->mqtt.username);
+	wipe_free(cfg->mqtt.password);
+	free(cfg->mqtt.status_topic);
+	free(cfg->mqtt.ca_file);
+	free(cfg->mqtt.cert_file);
+	free(cfg->mqtt.key_file);
+
+	for (size_t i = 0; cfg->notify && i < cfg->notify_len; i++) {
+		struct mxb_notify_route *r = &cfg->notify[i];
+		free(r->topic);
+		mxb_strlist_finish(&r->to);
+		free(r->message);
+		if (r->tmpl)
+			mxb_template_destroy(r->tmpl);
+	}
+	free(cfg->notify);
+	for (size_t i = 0; cfg->commands && i < cfg->commands_len; i++) {
+		mxb_strlist_finish(&cfg->commands[i].from);
+		mxb_strlist_finish(&cfg->commands[i].allow);
+	}
+	free(cfg->commands);
+
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+static const char *name_of(const char *const *names, size_t count, unsigned i)
+{
+	return i < count ? names[i] : "?";
+}
+
+static void print_opt(FILE *out, const char *key, const char *value, const char *unset)
+{
+	if (value)
+		fprintf(out, "%s: '%s'\n", key, value);
+	else
+		fprintf(out, "%s: %s\n", key, unset);
+}
+
+static void print_list(FILE *out, const struct mxb_strlist *list)
+{
+	for (size_t i = 0; i < list->len; i++)
+		fprintf(out, "%s'%s'", i ? ", " : "", list->v[i]);
+}
+
+void mxb_config_print(const struct mxb_config *cfg, FILE *out)
+{
+	fprintf(out, "config: '%s'\n", cfg->path ? cfg->path : "");
+
+	fprintf(out, "bridge.log_level: %s\n",
+		name_of(log_level_names, COUNT(log_level_names), cfg->bridge.log_level));
+	fprintf(out, "bridge.queue_size: %zu\n", cfg->bridge.queue_size);
+	fprintf(out, "bridge.max_payload: %zu\n", cfg->bridge.max_payload);
+	fprintf(out, "bridge.max_message: %zu\n", cfg->bridge.max_message);
+	fprintf(out, "bridge.bad_text: %s\n",
+		name_of(bad_text_names, COUNT(bad_text_names), cfg->bridge.bad_text));
+
+	print_opt(out, "xmpp.jid", cfg->xmpp.jid, "(none)");
+	fprintf(out, "xmpp.password: %s\n", cfg->xmpp.password ? "(set)" : "(none)");
+	print_opt(out, "xmpp.host", cfg->xmpp.host, "(the JID's domain, SRV first)");
+	if (cfg->xmpp.port)
+		fprintf(out, "xmpp.port: %d\n", cfg->xmpp.port);
+	else
+		fprintf(out, "xmpp.port: (default: %d)\n",
+			cfg->xmpp.tls == MXB_XMPP_TLS_DIRECT ? 5223 : 5222);
+	fprintf(out, "xmpp.tls: %s\n",
+		name_of(xmpp_tls_names, COUNT(xmpp_tls_names), cfg->xmpp.tls));
+	print_opt(out, "xmpp.ca_file", cfg->xmpp.ca_file, "(system store)");
+	print_opt(out, "xmpp.client_cert", cfg->xmpp.client_cert, "(none)");
+	print_opt(out, "xmpp.client_key", cfg->xmpp.client_key, "(none)");
+	print_opt(out, "xmpp.status", cfg->xmpp.status, "(none)");
+	fprintf(out, "xmpp.reconnect_max: %d\n", cfg->xmpp.reconnect_max);
+
+	print_opt(out, "mqtt.host", cfg->mqtt.host, "(none)");
+	fprintf(out, "mqtt.port: %d\n", cfg->mqtt.port);
+	fprintf(out, "mqtt.version: %s\n", cfg->mqtt.version == 3 ? "3 (3.1.1)" : "5");
+	print_opt(out, "mqtt.client_id", cfg->mqtt.client_id, "(none)");
+	print_opt(out, "mqtt.username", cfg->mqtt.username, "(none)");
+	fprintf(out, "mqtt.password: %s\n", cfg->mqtt.password ? "(set)" : "(none)");
+	fprintf(out, "mqtt.keepalive: %d\n", cfg->mqtt.keepalive);
+	if (cfg->mqtt.status_topic && *cfg->mqtt.status_topic)
+		fprintf(out, "mqtt.status_topic: '%s'\n", cfg->mqtt.status_topic);
+	else
+		fprintf(out, "mqtt.status_topic: (disabled)\n");
+	fprintf(out, "mqtt.reconnect_max: %d\n", cfg->mqtt.reconnect_max);
+	fprintf(out, "mqtt.tls: %s\n", cfg->mqtt.tls ? "on" : "off");
+	if (cfg->mqtt.tls) {
+		print_opt(out, "mqtt.tls.ca_file", cfg->mqtt.ca_file, "(system store)");
+		print_opt(out, "mqtt.tls.cert_file", cfg->mqtt.cert_file, "(none)");
+		print_opt(out, "mqtt.tls.key_file", cfg->mqtt.key_file, "(none)");
+	}
+
+	fprintf(out, "notify: %zu route%s\n", cfg->notify_len, cfg->notify_len == 1 ? "" : "s");
+	for (size_t i = 0; i < cfg->notify_len; i++) {
+		const struct mxb_notify_route *r = &cfg->notify[i];
+		fprintf(out, "  line %d: '%s' (qos %d) -> ", r->line, r->topic ? r->topic : "",
+			r->qos);
+		print_list(out, &r->to);
+		fprintf(out, "\n    message: '%s'\n", r->message ? r->message : "");
+	}
+	fprintf(out, "commands: %zu route%s\n", cfg->commands_len,
+		cfg->commands_len == 1 ? "" : "s");
+	for (size_t i = 0; i < cfg->commands_len; i++) {
+		const struct mxb_command_route *r = &cfg->commands[i];
+		fprintf(out, "  line %d: from ", r->line);
+		print_list(out, &r->from);
+		fprintf(out, " may publish to ");
+		print_list(out, &r->allow);
+		fprintf(out, " (qos %d, retain %s)\n", r->qos, r->retain ? "true" : "false");
+	}
+}

@@ -1,0 +1,40 @@
+#ifndef MXB_LOG_H
+#define MXB_LOG_H
+
+#include <stdarg.h>
+
+enum mxb_log_level {
+	MXB_LOG_ERROR = 0,
+	MXB_LOG_WARN = 1,
+	MXB_LOG_INFO = 2,
+	MXB_LOG_DEBUG = 3,
+};
+
+#define MXB_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* The only global besides the signal state: read by every module. */
+extern enum mxb_log_level mxb_log_level;
+
+/*
+ * Logs go to stderr, one line each. Under systemd (JOURNAL_STREAM set) every line starts
+ * with a <N> priority prefix so the journal keeps the levels.
+ */
+void mxb_log_init(enum mxb_log_level level);
+void mxb_log(enum mxb_log_level level, const char *fmt, ...) MXB_PRINTF(2, 3);
+void mxb_logv(enum mxb_log_level level, const char *fmt, va_list ap) MXB_PRINTF(2, 0);
+/* Like mxb_log, with ": strerror(errno)" appended. */
+void mxb_log_errno(enum mxb_log_level level, const char *fmt, ...) MXB_PRINTF(2, 3);
+/* Parses "error", "warn", "info", "debug"; returns -1 when unknown. */
+int mxb_log_level_parse(const char *name);
+const char *mxb_log_level_name(enum mxb_log_level level);
+
+#define mxb_log_error(...) mxb_log(MXB_LOG_ERROR, __VA_ARGS__)
+#define mxb_log_warn(...) mxb_log(MXB_LOG_WARN, __VA_ARGS__)
+#define mxb_log_info(...) mxb_log(MXB_LOG_INFO, __VA_ARGS__)
+#define mxb_log_debug(...)                                   \
+	do {                                                 \
+		if (mxb_log_level >= MXB_LOG_DEBUG)          \
+			mxb_log(MXB_LOG_DEBUG, __VA_ARGS__); \
+	} while (0)
+
+#endif

@@ -1,0 +1,374 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backoff.h"
+#include "bridge.h"
+#include "config.h"
+#include "log.h"
+#include "mqtt.h"
+#include "xmpp.h"
+
+#define SHUTDOWN_TIMEOUT_MS 5000
+
+struct mxb_state {
+	const char *config_path;
+	struct mxb_config cfg;
+	struct mxb_bridge bridge;
+	struct mxb_mqtt *mqtt;
+	struct mxb_xmpp *xmpp;
+	int sigfd;
+	int timerfd;
+	bool stopping;
+	int64_t stop_deadline;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: mqtt-xmpp-bridge [options]\n"
+		"\n"
+		"Bridges an MQTT broker and an XMPP account, both ways.\n"
+		"\n"
+		"  -c, --config FILE    configuration file (default %s)\n"
+		"  -n, --check-config   check the configuration, print it and exit\n"
+		"  -d, --debug          log at debug level, whatever the config says\n"
+		"  -V, --version        print the version and exit\n"
+		"  -h, --help           print this help and exit\n"
+		"\n"
+		"Signals: TERM/INT stop cleanly, HUP reloads the routes, USR1 logs counters.\n",
+		MXB_CONFIG_DEFAULT_PATH);
+}
+
+static int load_config(struct mxb_config *cfg, const char *path)
+{
+	struct mxb_strlist errors = {0};
+	int r = mxb_config_load(cfg, path, &errors);
+	for (size_t i = 0; i < errors.len; i++)
+		fprintf(stderr, "%s\n", errors.v[i]);
+	if (r < 0 && errors.len == 0)
+		fprintf(stderr, "%s: cannot load: %s\n", path, strerror(-r));
+	mxb_strlist_finish(&errors);
+	return r;
+}
+
+/* libstrophe takes fd 0 to mean "no socket": keep 0-2 taken. */
+static int guard_std_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0)
+			continue;
+		int n = open("/dev/null", O_RDWR);
+		if (n < 0)
+			return -errno;
+		if (n != fd)
+			close(n);
+	}
+	return 0;
+}
+
+static int signals_init(struct mxb_state *st)
+{
+	/* libstrophe writes with send(..., 0): a dropped peer must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	st->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	return st->sigfd < 0 ? -errno : 0;
+}
+
+static bool same_string(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static bool connections_equal(const struct mxb_config *a, const struct mxb_config *b)
+{
+	return same_string(a->xmpp.jid, b->xmpp.jid) &&
+	       same_string(a->xmpp.password, b->xmpp.password) &&
+	       same_string(a->xmpp.host, b->xmpp.host) && a->xmpp.port == b->xmpp.port &&
+	       a->xmpp.tls == b->xmpp.tls && same_string(a->xmpp.ca_file, b->xmpp.ca_file) &&
+	       same_string(a->xmpp.client_cert, b->xmpp.client_cert) &&
+	       same_string(a->xmpp.status, b->xmpp.status) &&
+	       same_string(a->mqtt.host, b->mqtt.host) && a->mqtt.port == b->mqtt.port &&
+	       a->mqtt.version == b->mqtt.version &&
+	       same_string(a->mqtt.client_id, b->mqtt.client_id) &&
+	       same_string(a->mqtt.username, b->mqtt.username) &&
+	       same_string(a->mqtt.password, b->mqtt.password) && a->mqtt.tls == b->mqtt.tls &&
+	       same_string(a->mqtt.ca_file, b->mqtt.ca_file) &&
+	       same_string(a->mqtt.status_topic, b->mqtt.status_topic) &&
+	       a->bridge.queue_size == b->bridge.queue_size;
+}
+
+static void swap_routes(struct mxb_config *a, struct mxb_config *b)
+{
+	struct mxb_config tmp = *a;
+	a->notify = b->notify;
+	a->notify_len = b->notify_len;
+	a->commands = b->commands;
+	a->commands_len = b->commands_len;
+	a->bridge.max_payload = b->bridge.max_payload;
+	a->bridge.max_message = b->bridge.max_message;
+	a->bridge.bad_text = b->bridge.bad_text;
+	a->bridge.log_level = b->bridge.log_level;
+	b->notify = tmp.notify;
+	b->notify_len = tmp.notify_len;
+	b->commands = tmp.commands;
+	b->commands_len = tmp.commands_len;
+	b->bridge.max_payload = tmp.bridge.max_payload;
+	b->bridge.max_message = tmp.bridge.max_message;
+	b->bridge.bad_text = tmp.bridge.bad_text;
+	b->bridge.log_level = tmp.bridge.log_level;
+}
+
+static void reload(struct mxb_state *st)
+{
+	struct mxb_config fresh = {0};
+	mxb_log_info("reloading '%s'", st->config_path);
+	if (load_config(&fresh, st->config_path) < 0) {
+		mxb_log_error("reload: '%s' has errors; keeping the running configuration",
+			st->config_path);
+		mxb_config_finish(&fresh);
+		return;
+	}
+	if (!connections_equal(&st->cfg, &fresh))
+		mxb_log_warn("reload: changes to the xmpp and mqtt connections and queue_size take "
+			     "effect at the next start; routes are reloaded now");
+	swap_routes(&st->cfg, &fresh);
+	/* fresh now holds the old routes, which the bridge needs to unsubscribe. */
+	if (mxb_bridge_reload(&st->bridge, &fresh) < 0) {
+		mxb_log_error("reload: out of memory; keeping the running routes");
+		swap_routes(&st->cfg, &fresh);
+	} else {
+		mxb_log_level = st->cfg.bridge.log_level;
+		mxb_log_info("reload: %zu notify and %zu command routes", st->cfg.notify_len,
+			st->cfg.commands_len);
+	}
+	mxb_config_finish(&fresh);
+}
+
+static void begin_shutdown(struct mxb_state *st, int64_t now)
+{
+	if (st->stopping)
+		return;
+	st->stopping = true;
+	st->stop_deadline = now + SHUTDOWN_TIMEOUT_MS;
+	mxb_log_info("shutting down");
+	mxb_xmpp_shutdown(st->xmpp, now);
+	mxb_mqtt_shutdown(st->mqtt, now);
+}
+
+static void read_signals(struct mxb_state *st, int64_t now)
+{
+	struct signalfd_siginfo si;
+	while (read(st->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			begin_shutdown(st, now);
+			break;
+		case SIGHUP:
+			if (!st->stopping)
+				reload(st);
+			break;
+		case SIGUSR1:
+			mxb_bridge_log_counters(&st->bridge);
+			break;
+		}
+	}
+}
+
+static int arm_timer(int fd, int64_t ms)
+{
+	if (ms < 1)
+		ms = 1;
+	struct itimerspec its = {
+		.it_value = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000},
+	};
+	return timerfd_settime(fd, 0, &its, NULL);
+}
+
+static int run(struct mxb_state *st)
+{
+	enum { FD_SIGNAL, FD_TIMER, FD_MQTT, FD_XMPP };
+	for (;;) {
+		int64_t now = mxb_now_ms();
+		int64_t next = mxb_mqtt_tick(st->mqtt, now);
+		int64_t xnext = mxb_xmpp_tick(st->xmpp, now);
+		if (xnext < next)
+			next = xnext;
+		if (st->stopping) {
+			if (mxb_mqtt_is_closed(st->mqtt) && mxb_xmpp_is_closed(st->xmpp))
+				return 0;
+			if (now >= st->stop_deadline) {
+				mxb_log_warn("shutdown took longer than %d s; exiting anyway",
+					SHUTDOWN_TIMEOUT_MS / 1000);
+				return 0;
+			}
+			if (st->stop_deadline < next)
+				next = st->stop_deadline;
+		}
+		if (arm_timer(st->timerfd, next - now) < 0) {
+			mxb_log_errno(MXB_LOG_ERROR, "timerfd_settime");
+			return -1;
+		}
+
+		struct pollfd pfd[4] = {
+			[FD_SIGNAL] = {.fd = st->sigfd, .events = POLLIN},
+			[FD_TIMER] = {.fd = st->timerfd, .events = POLLIN},
+			[FD_MQTT] = {.fd = mxb_mqtt_fd(st->mqtt), .events = 0},
+			[FD_XMPP] = {.fd = mxb_xmpp_fd(st->xmpp), .events = 0},
+		};
+		if (pfd[FD_MQTT].fd >= 0)
+			pfd[FD_MQTT].events = mxb_mqtt_events(st->mqtt);
+		if (pfd[FD_XMPP].fd >= 0)
+			pfd[FD_XMPP].events = mxb_xmpp_events(st->xmpp);
+
+		if (poll(pfd, 4, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			mxb_log_errno(MXB_LOG_ERROR, "poll");
+			return -1;
+		}
+		now = mxb_now_ms();
+		if (pfd[FD_SIGNAL].revents & POLLIN)
+			read_signals(st, now);
+		if (pfd[FD_TIMER].revents & POLLIN) {
+			uint64_t expirations;
+			if (read(st->timerfd, &expirations, sizeof(expirations)) < 0 &&
+				errno != EAGAIN)
+				mxb_log_errno(MXB_LOG_WARN, "timerfd read");
+		}
+		if (pfd[FD_MQTT].fd >= 0 && pfd[FD_MQTT].revents)
+			mxb_mqtt_handle(st->mqtt, pfd[FD_MQTT].revents, now);
+		/* libstrophe's timers and TLS buffers need a pass whether or not the fd woke. */
+		mxb_xmpp_handle(st->xmpp, now);
+	}
+}
+
+static void warn_about_config(const struct mxb_config *cfg)
+{
+	if (!cfg->mqtt.tls && strcmp(cfg->mqtt.host, "localhost") != 0 &&
+		strncmp(cfg->mqtt.host, "127.", 4) != 0 && strcmp(cfg->mqtt.host, "::1") != 0)
+		mxb_log_warn("mqtt: TLS is off for the remote broker '%s': add an mqtt.tls group",
+			cfg->mqtt.host);
+	if (cfg->commands_len == 0)
+		mxb_log_info("no commands routes: nothing from XMPP will be published to MQTT");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", no_argument, NULL, 'n'},
+		{"debug", no_argument, NULL, 'd'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct mxb_state st = {.config_path = MXB_CONFIG_DEFAULT_PATH, .sigfd = -1, .timerfd = -1};
+	bool check = false, debug = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "c:ndVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			st.config_path = optarg;
+			break;
+		case 'n':
+			check = true;
+			break;
+		case 'd':
+			debug = true;
+			break;
+		case 'V':
+			printf("mqtt-xmpp-bridge %s\n", MXB_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "mqtt-xmpp-bridge: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	if (load_config(&st.cfg, st.config_path) < 0) {
+		mxb_config_finish(&st.cfg);
+		return 1;
+	}
+	if (check) {
+		mxb_config_print(&st.cfg, stdout);
+		printf("%s: OK\n", st.config_path);
+		mxb_config_finish(&st.cfg);
+		return 0;
+	}
+
+	int ret = 1;
+	mxb_log_init(debug ? MXB_LOG_DEBUG : st.cfg.bridge.log_level);
+	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+	if (guard_std_fds() < 0 || signals_init(&st) < 0) {
+		mxb_log_errno(MXB_LOG_ERROR, "cannot set up signals");
+		goto err_finish_config;
+	}
+	st.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (st.timerfd < 0) {
+		mxb_log_errno(MXB_LOG_ERROR, "timerfd_create");
+		goto err_close_signals;
+	}
+	mxb_log_info("mqtt-xmpp-bridge %s starting with '%s'", MXB_VERSION, st.config_path);
+	warn_about_config(&st.cfg);
+	if (mxb_bridge_init(&st.bridge, &st.cfg) < 0) {
+		mxb_log_error("cannot set up the routes: out of memory");
+		goto err_close_timer;
+	}
+	if (mxb_mqtt_create(&st.mqtt, &st.cfg, &mxb_bridge_mqtt_handlers, &st.bridge) < 0)
+		goto err_finish_bridge;
+	if (mxb_xmpp_create(&st.xmpp, &st.cfg, &mxb_bridge_xmpp_handlers, &st.bridge) < 0) {
+		mxb_log_error("xmpp: cannot create the client");
+		goto err_destroy_mqtt;
+	}
+	mxb_bridge_attach(&st.bridge, st.mqtt, st.xmpp);
+
+	int64_t now = mxb_now_ms();
+	mxb_mqtt_start(st.mqtt, now);
+	mxb_xmpp_start(st.xmpp, now);
+	ret = run(&st) < 0 ? 1 : 0;
+	mxb_bridge_log_counters(&st.bridge);
+	mxb_log_info("stopped");
+
+	mxb_xmpp_destroy(st.xmpp);
+err_destroy_mqtt:
+	mxb_mqtt_destroy(st.mqtt);
+err_finish_bridge:
+	mxb_bridge_finish(&st.bridge);
+err_close_timer:
+	close(st.timerfd);
+err_close_signals:
+	if (st.sigfd >= 0)
+		close(st.sigfd);
+err_finish_config:
+	mxb_config_finish(&st.cfg);
+	return ret;
+}

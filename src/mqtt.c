@@ -1,0 +1,430 @@
+#include <errno.h>
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backoff.h"
+#include "config.h"
+#include "log.h"
+#include "mqtt.h"
+
+/* libmosquitto 2.0.11 may spin on a TLS handshake the peer dropped: bound it ourselves. */
+#define CONNACK_TIMEOUT_MS 15000
+#define SHUTDOWN_TIMEOUT_MS 3000
+#define MISC_INTERVAL_MS 1000
+
+enum state {
+	STATE_DOWN, /* waiting for the reconnect deadline */
+	STATE_CONNECTING, /* socket open, waiting for CONNACK */
+	STATE_UP,
+	STATE_CLOSING, /* offline status sent, waiting for its PUBACK */
+	STATE_CLOSED,
+};
+
+struct mxb_mqtt {
+	const struct mxb_config *cfg;
+	struct mosquitto *mosq;
+	struct mxb_mqtt_handlers handlers;
+	void *data;
+	enum state state;
+	struct mxb_backoff backoff;
+	int64_t deadline; /* reconnect, CONNACK or shutdown deadline */
+	int64_t next_misc;
+	int offline_mid;
+	bool shutting_down;
+	bool ever_connected;
+};
+
+static int translate(int rc)
+{
+	switch (rc) {
+	case MOSQ_ERR_SUCCESS:
+		return 0;
+	case MOSQ_ERR_NOMEM:
+		return -ENOMEM;
+	case MOSQ_ERR_NO_CONN:
+	case MOSQ_ERR_CONN_LOST:
+		return -ENOTCONN;
+	case MOSQ_ERR_INVAL:
+	case MOSQ_ERR_MALFORMED_UTF8:
+		return -EINVAL;
+	case MOSQ_ERR_PAYLOAD_SIZE:
+	case MOSQ_ERR_OVERSIZE_PACKET:
+		return -EMSGSIZE;
+	case MOSQ_ERR_ERRNO:
+		return errno ? -errno : -EIO;
+	default:
+		return -EIO;
+	}
+}
+
+static void on_log(struct mosquitto *mosq, void *data, int level, const char *str)
+{
+	(void)mosq;
+	(void)data;
+	/* The library logs no secrets; CONNECT lines carry the client id only. */
+	if (level & MOSQ_LOG_ERR)
+		mxb_log_error("mqtt: %s", str);
+	else if (level & MOSQ_LOG_WARNING)
+		mxb_log_warn("mqtt: %s", str);
+	else if (level & (MOSQ_LOG_NOTICE | MOSQ_LOG_INFO))
+		mxb_log_debug("mqtt: %s", str);
+	else if (level & MOSQ_LOG_DEBUG)
+		mxb_log_debug("mqtt: %s", str);
+}
+
+static void went_down(struct mxb_mqtt *m, int64_t now)
+{
+	if (m->state == STATE_CLOSING || m->state == STATE_CLOSED) {
+		m->state = STATE_CLOSED;
+		return;
+	}
+	if (m->state == STATE_DOWN)
+		return;
+	bool was_up = m->state == STATE_UP;
+	m->state = STATE_DOWN;
+	int64_t delay = mxb_backoff_down(&m->backoff, now);
+	m->deadline = now + delay;
+	mxb_log_info("mqtt: reconnecting in %.1f s", (double)delay / 1000.0);
+	if (was_up && m->handlers.disconnected)
+		m->handlers.disconnected(m->data);
+}
+
+static void on_connect(
+	struct mosquitto *mosq, void *data, int rc, int flags, const mosquitto_property *props)
+{
+	(void)mosq;
+	(void)flags;
+	(void)props;
+	struct mxb_mqtt *m = data;
+	int64_t now = mxb_now_ms();
+	if (rc != 0) {
+		const char *why = m->cfg->mqtt.version == 5 ? mosquitto_reason_string(rc)
+							    : mosquitto_connack_string(rc);
+		mxb_log_error("mqtt: %s:%d refused the connection: %s", m->cfg->mqtt.host,
+			m->cfg->mqtt.port, why);
+		/* The broker closes the socket; make sure we retry later rather than now. */
+		mosquitto_disconnect(m->mosq);
+		went_down(m, now);
+		return;
+	}
+	m->state = STATE_UP;
+	m->ever_connected = true;
+	mxb_backoff_up(&m->backoff, now);
+	mxb_log_info("mqtt: connected to %s:%d as '%s'", m->cfg->mqtt.host, m->cfg->mqtt.port,
+		m->cfg->mqtt.client_id);
+	const char *status = m->cfg->mqtt.status_topic;
+	if (status && *status) {
+		int prc = mosquitto_publish(m->mosq, NULL, status, 6, "online", 1, true);
+		if (prc != MOSQ_ERR_SUCCESS)
+			mxb_log_warn("mqtt: cannot publish status to '%s': %s", status,
+				mosquitto_strerror(prc));
+	}
+	if (m->handlers.connected)
+		m->handlers.connected(m->data);
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *data, int rc, const mosquitto_property *p)
+{
+	(void)mosq;
+	(void)p;
+	struct mxb_mqtt *m = data;
+	if (m->state == STATE_UP || m->state == STATE_CONNECTING)
+		mxb_log_warn("mqtt: disconnected from %s:%d: %s", m->cfg->mqtt.host,
+			m->cfg->mqtt.port, rc ? mosquitto_strerror(rc) : "closed");
+	went_down(m, mxb_now_ms());
+}
+
+static void on_message(struct mosquitto *mosq, void *data, const struct mosquitto_message *msg,
+	const mosquitto_property *props)
+{
+	(void)mosq;
+	(void)props;
+	struct mxb_mqtt *m = data;
+	if (m->state == STATE_CLOSING || m->state == STATE_CLOSED)
+		return;
+	struct mxb_mqtt_message out = {
+		.topic = msg->topic,
+		.payload = msg->payload ? msg->payload : "",
+		.len = (size_t)msg->payloadlen,
+		.qos = msg->qos,
+		.retain = msg->retain,
+	};
+	if (m->handlers.message)
+		m->handlers.message(&out, m->data);
+}
+
+static void on_publish(
+	struct mosquitto *mosq, void *data, int mid, int reason, const mosquitto_property *props)
+{
+	(void)mosq;
+	(void)props;
+	struct mxb_mqtt *m = data;
+	if (reason >= 0x80)
+		mxb_log_warn("mqtt: broker refused publish %d: %s", mid,
+			mosquitto_reason_string(reason));
+	if (m->state == STATE_CLOSING && mid == m->offline_mid) {
+		mosquitto_disconnect_v5(m->mosq, 0, NULL);
+		return;
+	}
+	if (m->handlers.published)
+		m->handlers.published(mid, m->data);
+}
+
+static int setup(struct mxb_mqtt *m)
+{
+	const struct mxb_config *cfg = m->cfg;
+	int rc;
+	rc = mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+		cfg->mqtt.version == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
+	if (rc != MOSQ_ERR_SUCCESS)
+		goto err;
+	if (cfg->mqtt.username) {
+		rc = mosquitto_username_pw_set(m->mosq, cfg->mqtt.username, cfg->mqtt.password);
+		if (rc != MOSQ_ERR_SUCCESS)
+			goto err;
+	}
+	if (cfg->mqtt.tls) {
+		if (cfg->mqtt.ca_file) {
+			/* An unreadable CA would leave the client in plaintext: never ignore this.
+			 */
+			rc = mosquitto_tls_set(m->mosq, cfg->mqtt.ca_file, NULL,
+				cfg->mqtt.cert_file, cfg->mqtt.key_file, NULL);
+		} else {
+			rc = mosquitto_int_option(m->mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1);
+			if (rc == MOSQ_ERR_SUCCESS && cfg->mqtt.cert_file)
+				rc = mosquitto_tls_set(m->mosq, NULL, "/etc/ssl/certs",
+					cfg->mqtt.cert_file, cfg->mqtt.key_file, NULL);
+		}
+		if (rc != MOSQ_ERR_SUCCESS) {
+			mxb_log_error("mqtt: TLS setup failed (ca_file '%s', cert_file '%s'): %s",
+				cfg->mqtt.ca_file ? cfg->mqtt.ca_file : "(system)",
+				cfg->mqtt.cert_file ? cfg->mqtt.cert_file : "(none)",
+				mosquitto_strerror(rc));
+			return -EINVAL;
+		}
+		rc = mosquitto_tls_opts_set(m->mosq, 1, NULL, NULL);
+		if (rc != MOSQ_ERR_SUCCESS)
+			goto err;
+	}
+	if (cfg->mqtt.status_topic && *cfg->mqtt.status_topic) {
+		rc = mosquitto_will_set_v5(
+			m->mosq, cfg->mqtt.status_topic, 7, "offline", 1, true, NULL);
+		if (rc != MOSQ_ERR_SUCCESS)
+			goto err;
+	}
+	mosquitto_log_callback_set(m->mosq, on_log);
+	mosquitto_connect_v5_callback_set(m->mosq, on_connect);
+	mosquitto_disconnect_v5_callback_set(m->mosq, on_disconnect);
+	mosquitto_message_v5_callback_set(m->mosq, on_message);
+	mosquitto_publish_v5_callback_set(m->mosq, on_publish);
+	return 0;
+err:
+	mxb_log_error("mqtt: client setup failed: %s", mosquitto_strerror(rc));
+	return translate(rc);
+}
+
+int mxb_mqtt_create(struct mxb_mqtt **out, const struct mxb_config *cfg,
+	const struct mxb_mqtt_handlers *handlers, void *data)
+{
+	struct mxb_mqtt *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->cfg = cfg;
+	m->handlers = *handlers;
+	m->data = data;
+	m->state = STATE_DOWN;
+	m->offline_mid = -1;
+	mxb_backoff_init(&m->backoff, cfg->mqtt.reconnect_max);
+	mosquitto_lib_init();
+	m->mosq = mosquitto_new(cfg->mqtt.client_id, true, m);
+	if (!m->mosq) {
+		int err = -errno;
+		mxb_log_errno(MXB_LOG_ERROR, "mqtt: cannot create client");
+		mosquitto_lib_cleanup();
+		free(m);
+		return err ? err : -ENOMEM;
+	}
+	int r = setup(m);
+	if (r < 0) {
+		mosquitto_destroy(m->mosq);
+		mosquitto_lib_cleanup();
+		free(m);
+		return r;
+	}
+	*out = m;
+	return 0;
+}
+
+void mxb_mqtt_destroy(struct mxb_mqtt *m)
+{
+	if (!m)
+		return;
+	mosquitto_destroy(m->mosq);
+	mosquitto_lib_cleanup();
+	free(m);
+}
+
+static void attempt(struct mxb_mqtt *m, int64_t now)
+{
+	const struct mxb_config *cfg = m->cfg;
+	int rc;
+	m->state = STATE_CONNECTING;
+	m->deadline = now + CONNACK_TIMEOUT_MS;
+	rc = mosquitto_connect_bind_async(
+		m->mosq, cfg->mqtt.host, cfg->mqtt.port, cfg->mqtt.keepalive, NULL);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		mxb_log_warn("mqtt: cannot connect to %s:%d: %s", cfg->mqtt.host, cfg->mqtt.port,
+			rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+		went_down(m, now);
+		return;
+	}
+	m->next_misc = now + MISC_INTERVAL_MS;
+	mxb_log_debug("mqtt: connecting to %s:%d", cfg->mqtt.host, cfg->mqtt.port);
+}
+
+void mxb_mqtt_start(struct mxb_mqtt *m, int64_t now)
+{
+	attempt(m, now);
+}
+
+int mxb_mqtt_fd(const struct mxb_mqtt *m)
+{
+	if (m->state == STATE_DOWN || m->state == STATE_CLOSED)
+		return -1;
+	return mosquitto_socket(m->mosq);
+}
+
+short mxb_mqtt_events(struct mxb_mqtt *m)
+{
+	return POLLIN | (mosquitto_want_write(m->mosq) ? POLLOUT : 0);
+}
+
+static void check(struct mxb_mqtt *m, int rc, int64_t now)
+{
+	if (rc == MOSQ_ERR_SUCCESS)
+		return;
+	/* Most errors already went through on_disconnect; TLS handshake failures do not. */
+	if (m->state == STATE_CONNECTING || m->state == STATE_UP) {
+		mxb_log_warn("mqtt: connection to %s:%d failed: %s", m->cfg->mqtt.host,
+			m->cfg->mqtt.port,
+			rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+		mosquitto_disconnect(m->mosq);
+	}
+	went_down(m, now);
+}
+
+void mxb_mqtt_handle(struct mxb_mqtt *m, short revents, int64_t now)
+{
+	int rc = MOSQ_ERR_SUCCESS;
+	if (revents & (POLLIN | POLLHUP | POLLERR))
+		rc = mosquitto_loop_read(m->mosq, 1);
+	if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(m->mosq) >= 0 &&
+		(revents & POLLOUT || mosquitto_want_write(m->mosq)))
+		rc = mosquitto_loop_write(m->mosq, 1);
+	check(m, rc, now);
+}
+
+int64_t mxb_mqtt_tick(struct mxb_mqtt *m, int64_t now)
+{
+	switch (m->state) {
+	case STATE_DOWN:
+		if (now >= m->deadline) {
+			if (m->shutting_down) {
+				m->state = STATE_CLOSED;
+				return now + 60000;
+			}
+			attempt(m, now);
+		}
+		break;
+	case STATE_CONNECTING:
+		if (now >= m->deadline) {
+			mxb_log_warn("mqtt: no CONNACK from %s:%d within %d s", m->cfg->mqtt.host,
+				m->cfg->mqtt.port, CONNACK_TIMEOUT_MS / 1000);
+			mosquitto_disconnect(m->mosq);
+			went_down(m, now);
+		}
+		break;
+	case STATE_CLOSING:
+		if (now >= m->deadline) {
+			mxb_log_warn("mqtt: status 'offline' not acknowledged; closing anyway");
+			mosquitto_disconnect_v5(m->mosq, 0, NULL);
+			mosquitto_loop_write(m->mosq, 1);
+			m->state = STATE_CLOSED;
+		}
+		break;
+	case STATE_UP:
+	case STATE_CLOSED:
+		break;
+	}
+	if ((m->state == STATE_UP || m->state == STATE_CONNECTING) && now >= m->next_misc) {
+		m->next_misc = now + MISC_INTERVAL_MS;
+		int rc = mosquitto_loop_misc(m->mosq);
+		if (rc != MOSQ_ERR_NO_CONN)
+			check(m, rc, now);
+	}
+	int64_t next = now + MISC_INTERVAL_MS;
+	if (m->state != STATE_UP && m->state != STATE_CLOSED && m->deadline < next)
+		next = m->deadline;
+	return next;
+}
+
+bool mxb_mqtt_is_up(const struct mxb_mqtt *m)
+{
+	return m->state == STATE_UP;
+}
+
+int mxb_mqtt_subscribe(struct mxb_mqtt *m, const char *filter, int qos)
+{
+	if (m->state != STATE_UP)
+		return -ENOTCONN;
+	int rc = mosquitto_subscribe(m->mosq, NULL, filter, qos);
+	if (rc != MOSQ_ERR_SUCCESS)
+		mxb_log_warn("mqtt: cannot subscribe to '%s': %s", filter, mosquitto_strerror(rc));
+	return translate(rc);
+}
+
+int mxb_mqtt_unsubscribe(struct mxb_mqtt *m, const char *filter)
+{
+	if (m->state != STATE_UP)
+		return -ENOTCONN;
+	return translate(mosquitto_unsubscribe(m->mosq, NULL, filter));
+}
+
+int mxb_mqtt_publish(struct mxb_mqtt *m, const char *topic, const void *payload, size_t len,
+	int qos, bool retain, int *mid)
+{
+	/* libmosquitto would queue QoS>0 unboundedly while down: the bridge holds it instead. */
+	if (m->state != STATE_UP)
+		return -ENOTCONN;
+	if (len > INT32_MAX)
+		return -EMSGSIZE;
+	int rc = mosquitto_publish(m->mosq, mid, topic, (int)len, payload, qos, retain);
+	return translate(rc);
+}
+
+void mxb_mqtt_shutdown(struct mxb_mqtt *m, int64_t now)
+{
+	m->shutting_down = true;
+	const char *status = m->cfg->mqtt.status_topic;
+	if (m->state == STATE_UP && status && *status) {
+		int rc = mosquitto_publish(m->mosq, &m->offline_mid, status, 7, "offline", 1, true);
+		if (rc == MOSQ_ERR_SUCCESS) {
+			m->state = STATE_CLOSING;
+			m->deadline = now + SHUTDOWN_TIMEOUT_MS;
+			return;
+		}
+	}
+	if (m->state == STATE_UP || m->state == STATE_CONNECTING) {
+		mosquitto_disconnect_v5(m->mosq, 0, NULL);
+		mosquitto_loop_write(m->mosq, 1);
+	}
+	m->state = STATE_CLOSED;
+}
+
+bool mxb_mqtt_is_closed(const struct mxb_mqtt *m)
+{
+	return m->state == STATE_CLOSED;
+}

@@ -1,0 +1,48 @@
+#include <errno.h>
+#include <stdlib.h>
+
+#include "queue.h"
+
+int mxb_queue_init(struct mxb_queue *q, size_t cap)
+{
+	q->items = calloc(cap ? cap : 1, sizeof(*q->items));
+	if (!q->items)
+		return -ENOMEM;
+	q->cap = cap ? cap : 1;
+	q->head = q->len = 0;
+	return 0;
+}
+
+void mxb_queue_finish(struct mxb_queue *q, void (*free_fn)(void *))
+{
+	void *item;
+	while ((item = mxb_queue_pop(q)) != NULL)
+		free_fn(item);
+	free(q->items);
+	q->items = NULL;
+}
+
+void *mxb_queue_push(struct mxb_queue *q, void *item)
+{
+	void *dropped = NULL;
+	if (q->len == q->cap)
+		dropped = mxb_queue_pop(q);
+	q->items[(q->head + q->len) % q->cap] = item;
+	q->len++;
+	return dropped;
+}
+
+void *mxb_queue_pop(struct mxb_queue *q)
+{
+	if (q->len == 0)
+		return NULL;
+	void *item = q->items[q->head];
+	q->head = (q->head + 1) % q->cap;
+	q->len--;
+	return item;
+}
+
+void *mxb_queue_peek(const struct mxb_queue *q)
+{
+	return q->len ? q->items[q->head] : NULL;
+}

@@ -1,0 +1,663 @@
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strophe.h>
+
+#include "backoff.h"
+#include "config.h"
+#include "jid.h"
+#include "log.h"
+#include "text.h"
+#include "xmpp.h"
+
+#define NS_PING "urn:xmpp:ping"
+#define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
+#define NS_VERSION "jabber:iq:version"
+#define NS_ROSTER "jabber:iq:roster"
+#define NS_CARBONS "urn:xmpp:carbons:2"
+#define NS_FORWARD "urn:xmpp:forward:0"
+#define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
+
+#define PING_INTERVAL_MS 60000
+#define PING_TIMEOUT_MS 30000
+#define SHUTDOWN_TIMEOUT_MS 3000
+/* libstrophe only fires its own timers inside xmpp_run_once: never sleep longer. */
+#define RUN_INTERVAL_MS 1000
+
+enum state {
+	STATE_DOWN,
+	STATE_CONNECTING,
+	STATE_UP,
+	STATE_CLOSING,
+	STATE_CLOSED,
+};
+
+struct mxb_xmpp {
+	const struct mxb_config *cfg;
+	xmpp_ctx_t *ctx;
+	xmpp_conn_t *conn;
+	xmpp_log_t log;
+	struct mxb_xmpp_handlers handlers;
+	void *data;
+	enum state state;
+	int fd;
+	struct mxb_backoff backoff;
+	int64_t deadline;
+	int64_t next_ping;
+	int64_t ping_deadline; /* 0: no ping outstanding */
+	bool sasl_failed;
+	bool shutting_down;
+	char bare[MXB_JID_MAX + 1];
+};
+
+/* libstrophe's socket callback has no user data: map connections to their owner. */
+static struct mxb_xmpp *owners[4];
+
+static struct mxb_xmpp *owner_of(const xmpp_conn_t *conn)
+{
+	for (size_t i = 0; i < sizeof(owners) / sizeof(owners[0]); i++) {
+		if (owners[i] && owners[i]->conn == conn)
+			return owners[i];
+	}
+	return NULL;
+}
+
+static void on_log(void *data, xmpp_log_level_t level, const char *area, const char *msg)
+{
+	struct mxb_xmpp *x = data;
+	if (level == XMPP_LEVEL_DEBUG) {
+		/* Only these areas are free of stanza dumps (SASL payloads, passwords). */
+		if (strcmp(area, "xmpp") == 0 && strstr(msg, "auth failed"))
+			x->sasl_failed = true;
+		bool safe = strcmp(area, "tls") == 0 || strcmp(area, "sock") == 0 ||
+			    strcmp(area, "resolver") == 0 ||
+			    (strcmp(area, "xmpp") == 0 && strncmp(msg, "RECV", 4) != 0 &&
+				    strncmp(msg, "SENT", 4) != 0);
+		if (safe)
+			mxb_log_debug("xmpp: %s: %s", area, msg);
+		return;
+	}
+	enum mxb_log_level l = level == XMPP_LEVEL_ERROR  ? MXB_LOG_ERROR
+			       : level == XMPP_LEVEL_WARN ? MXB_LOG_WARN
+							  : MXB_LOG_INFO;
+	/* libstrophe's errors are often followed by our own, clearer line: keep theirs lower. */
+	if (l == MXB_LOG_ERROR)
+		l = MXB_LOG_WARN;
+	mxb_log(l, "xmpp: %s: %s", area, msg);
+}
+
+static int on_certfail(const xmpp_tlscert_t *cert, const char *errormsg)
+{
+	(void)cert;
+	mxb_log_error("xmpp: TLS certificate of the server not accepted: %s", errormsg);
+	return 0;
+}
+
+static int on_sockopt(xmpp_conn_t *conn, void *sock)
+{
+	struct mxb_xmpp *x = owner_of(conn);
+	if (x)
+		x->fd = *(int *)sock;
+	return xmpp_sockopt_cb_keepalive(conn, sock);
+}
+
+static void send_presence(struct mxb_xmpp *x, const char *type, const char *to, const char *status)
+{
+	xmpp_stanza_t *p = xmpp_presence_new(x->ctx);
+	if (!p)
+		return;
+	if (type)
+		xmpp_stanza_set_type(p, type);
+	if (to)
+		xmpp_stanza_set_to(p, to);
+	if (status && *status) {
+		xmpp_stanza_t *s = xmpp_stanza_new(x->ctx);
+		xmpp_stanza_t *t = xmpp_stanza_new(x->ctx);
+		if (s && t) {
+			xmpp_stanza_set_name(s, "status");
+			xmpp_stanza_set_text(t, status);
+			xmpp_stanza_add_child(s, t);
+			xmpp_stanza_add_child(p, s);
+		}
+		if (t)
+			xmpp_stanza_release(t);
+		if (s)
+			xmpp_stanza_release(s);
+	}
+	xmpp_send(x->conn, p);
+	xmpp_stanza_release(p);
+}
+
+static xmpp_stanza_t *add_child(
+	xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *name, const char *ns)
+{
+	xmpp_stanza_t *c = xmpp_stanza_new(ctx);
+	if (!c)
+		return NULL;
+	xmpp_stanza_set_name(c, name);
+	if (ns)
+		xmpp_stanza_set_ns(c, ns);
+	xmpp_stanza_add_child(parent, c);
+	/* The parent holds a reference now; the returned pointer stays valid with it. */
+	xmpp_stanza_release(c);
+	return c;
+}
+
+static void add_text_child(
+	xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *name, const char *text)
+{
+	xmpp_stanza_t *c = add_child(ctx, parent, name, NULL);
+	xmpp_stanza_t *t = xmpp_stanza_new(ctx);
+	if (!c || !t) {
+		if (t)
+			xmpp_stanza_release(t);
+		return;
+	}
+	xmpp_stanza_set_text(t, text);
+	xmpp_stanza_add_child(c, t);
+	xmpp_stanza_release(t);
+}
+
+static bool from_self_or_server(struct mxb_xmpp *x, const char *from)
+{
+	return from == NULL || mxb_jid_bare_equal(from, x->bare);
+}
+
+static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
+{
+	struct mxb_xmpp *x = data;
+	const char *type = xmpp_stanza_get_type(st);
+	if (!type || (strcmp(type, "get") != 0 && strcmp(type, "set") != 0))
+		return 1;
+	xmpp_stanza_t *child = xmpp_stanza_get_children(st);
+	while (child && !xmpp_stanza_is_tag(child))
+		child = xmpp_stanza_get_next(child);
+	const char *ns = child ? xmpp_stanza_get_ns(child) : NULL;
+	bool get = strcmp(type, "get") == 0;
+	xmpp_stanza_t *reply = NULL;
+
+	if (ns && get && strcmp(ns, NS_PING) == 0) {
+		reply = xmpp_stanza_reply(st);
+	} else if (ns && get && strcmp(ns, NS_DISCO_INFO) == 0 &&
+		   !xmpp_stanza_get_attribute(child, "node")) {
+		reply = xmpp_stanza_reply(st);
+		if (reply) {
+			xmpp_stanza_t *q = add_child(x->ctx, reply, "query", NS_DISCO_INFO);
+			xmpp_stanza_t *id = q ? add_child(x->ctx, q, "identity", NULL) : NULL;
+			if (id) {
+				xmpp_stanza_set_attribute(id, "category", "client");
+				xmpp_stanza_set_attribute(id, "type", "bot");
+				xmpp_stanza_set_attribute(id, "name", "mqtt-xmpp-bridge");
+			}
+			const char *features[] = {NS_DISCO_INFO, NS_PING, NS_VERSION};
+			for (size_t i = 0; q && i < sizeof(features) / sizeof(features[0]); i++) {
+				xmpp_stanza_t *f = add_child(x->ctx, q, "feature", NULL);
+				if (f)
+					xmpp_stanza_set_attribute(f, "var", features[i]);
+			}
+		}
+	} else if (ns && get && strcmp(ns, NS_VERSION) == 0) {
+		reply = xmpp_stanza_reply(st);
+		xmpp_stanza_t *q = reply ? add_child(x->ctx, reply, "query", NS_VERSION) : NULL;
+		if (q) {
+			add_text_child(x->ctx, q, "name", "mqtt-xmpp-bridge");
+			add_text_child(x->ctx, q, "version", MXB_VERSION);
+		}
+	} else if (ns && !get && strcmp(ns, NS_ROSTER) == 0 &&
+		   from_self_or_server(x, xmpp_stanza_get_from(st))) {
+		/* A roster push: acknowledge it (RFC 6121 2.1.6). */
+		reply = xmpp_stanza_reply(st);
+	} else {
+		mxb_log_debug("xmpp: no service for iq %s '%s' from '%s'", type, ns ? ns : "(none)",
+			xmpp_stanza_get_from(st) ? xmpp_stanza_get_from(st) : "");
+		reply = xmpp_stanza_reply_error(st, "cancel", "service-unavailable", NULL);
+	}
+	if (reply) {
+		xmpp_send(conn, reply);
+		xmpp_stanza_release(reply);
+	}
+	return 1;
+}
+
+static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
+{
+	(void)conn;
+	struct mxb_xmpp *x = data;
+	const char *type = xmpp_stanza_get_type(st);
+	const char *from = xmpp_stanza_get_from(st);
+	if (!type || !from || strcmp(type, "subscribe") != 0)
+		return 1;
+	char bare[MXB_JID_MAX + 1];
+	if (mxb_jid_bare(from, bare, sizeof(bare)) < 0)
+		return 1;
+	if (x->handlers.contact_allowed && x->handlers.contact_allowed(bare, x->data)) {
+		mxb_log_info("xmpp: accepting presence subscription from '%s'", bare);
+		send_presence(x, "subscribed", bare, NULL);
+		send_presence(x, "subscribe", bare, NULL);
+	} else {
+		mxb_log_warn(
+			"xmpp: refusing presence subscription from '%s': not in the config", bare);
+		send_presence(x, "unsubscribed", bare, NULL);
+	}
+	return 1;
+}
+
+static bool has_child_ns(xmpp_stanza_t *st, const char *ns)
+{
+	return xmpp_stanza_get_child_by_ns(st, ns) != NULL;
+}
+
+static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
+{
+	(void)conn;
+	struct mxb_xmpp *x = data;
+	const char *type = xmpp_stanza_get_type(st);
+	const char *from = xmpp_stanza_get_from(st);
+	if (!type)
+		type = "normal";
+	if (strcmp(type, "chat") != 0 && strcmp(type, "normal") != 0)
+		return 1;
+	if (!from || mxb_jid_bare_equal(from, x->bare))
+		return 1;
+	/* A carbon or forward carries someone else's words: never a command of the sender. */
+	if (has_child_ns(st, NS_CARBONS) || has_child_ns(st, NS_FORWARD)) {
+		mxb_log_debug("xmpp: ignoring forwarded message from '%s'", from);
+		return 1;
+	}
+	char *body = xmpp_message_get_body(st);
+	if (!body)
+		return 1;
+	struct mxb_xmpp_message msg = {
+		.from = from,
+		.type = type,
+		.id = xmpp_stanza_get_id(st),
+		.body = body,
+	};
+	if (x->handlers.message)
+		x->handlers.message(&msg, x->data);
+	xmpp_free(x->ctx, body);
+	return 1;
+}
+
+static int on_roster(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
+{
+	(void)conn;
+	(void)data;
+	const char *type = xmpp_stanza_get_type(st);
+	if (type && strcmp(type, "result") == 0) {
+		xmpp_stanza_t *q = xmpp_stanza_get_child_by_ns(st, NS_ROSTER);
+		int n = 0;
+		for (xmpp_stanza_t *i = q ? xmpp_stanza_get_children(q) : NULL; i;
+			i = xmpp_stanza_get_next(i))
+			n += xmpp_stanza_is_tag(i);
+		mxb_log_debug("xmpp: roster has %d contacts", n);
+	} else {
+		mxb_log_warn("xmpp: roster request failed");
+	}
+	return 0;
+}
+
+static int on_pong(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
+{
+	(void)conn;
+	(void)st;
+	struct mxb_xmpp *x = data;
+	/* Any answer, even an error, proves the link is alive. */
+	x->ping_deadline = 0;
+	return 0;
+}
+
+static const char *stream_error_name(xmpp_error_type_t type)
+{
+	static const char *const names[] = {"bad-format", "bad-namespace-prefix", "conflict",
+		"connection-timeout", "host-gone", "host-unknown", "improper-addressing",
+		"internal-server-error", "invalid-from", "invalid-id", "invalid-namespace",
+		"invalid-xml", "not-authorized", "policy-violation", "remote-connection-failed",
+		"resource-constraint", "restricted-xml", "see-other-host", "system-shutdown",
+		"undefined-condition", "unsupported-encoding", "unsupported-stanza-type",
+		"unsupported-version", "not-well-formed"};
+	size_t i = (size_t)type;
+	return i < sizeof(names) / sizeof(names[0]) ? names[i] : "unknown";
+}
+
+static void went_down(struct mxb_xmpp *x, int64_t now)
+{
+	x->fd = -1;
+	x->ping_deadline = 0;
+	if (x->state == STATE_CLOSING || x->shutting_down) {
+		x->state = STATE_CLOSED;
+		return;
+	}
+	bool was_up = x->state == STATE_UP;
+	x->state = STATE_DOWN;
+	int64_t delay = mxb_backoff_down(&x->backoff, now);
+	x->deadline = now + delay;
+	mxb_log_info("xmpp: reconnecting in %.1f s", (double)delay / 1000.0);
+	if (was_up && x->handlers.offline)
+		x->handlers.offline(x->data);
+}
+
+static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
+	xmpp_stream_error_t *stream_error, void *data)
+{
+	struct mxb_xmpp *x = data;
+	int64_t now = mxb_now_ms();
+	if (event == XMPP_CONN_CONNECT) {
+		x->state = STATE_UP;
+		x->sasl_failed = false;
+		mxb_backoff_up(&x->backoff, now);
+		x->next_ping = now + PING_INTERVAL_MS;
+		const char *bound = xmpp_conn_get_bound_jid(conn);
+		mxb_log_info("xmpp: session established as '%s' (%s)", bound ? bound : "?",
+			xmpp_conn_is_secured(conn) ? "TLS" : "no TLS");
+		xmpp_stanza_t *iq = xmpp_iq_new(x->ctx, "get", "roster1");
+		if (iq) {
+			add_child(x->ctx, iq, "query", NS_ROSTER);
+			xmpp_id_handler_add(conn, on_roster, "roster1", x);
+			xmpp_send(conn, iq);
+			xmpp_stanza_release(iq);
+		}
+		send_presence(x, NULL, NULL, x->cfg->xmpp.status);
+		if (x->handlers.online)
+			x->handlers.online(x->data);
+		return;
+	}
+	if (event != XMPP_CONN_DISCONNECT && event != XMPP_CONN_FAIL)
+		return;
+
+	if (x->state == STATE_CONNECTING) {
+		if (x->sasl_failed) {
+			mxb_log_error("xmpp: authentication failed for '%s'", x->bare);
+		} else if (stream_error) {
+			mxb_log_error("xmpp: server closed the stream before the session: %s%s%s",
+				stream_error_name(stream_error->type),
+				stream_error->text ? ": " : "",
+				stream_error->text ? stream_error->text : "");
+		} else if (error) {
+			mxb_log_error("xmpp: cannot connect to %s: %s",
+				x->cfg->xmpp.host ? x->cfg->xmpp.host : "the JID's domain",
+				strerror(error));
+		} else {
+			mxb_log_error("xmpp: connection closed before the session was established "
+				      "(TLS or authentication refused)");
+		}
+	} else if (x->state == STATE_UP) {
+		if (stream_error)
+			mxb_log_warn("xmpp: stream error <%s/>%s%s",
+				stream_error_name(stream_error->type),
+				stream_error->text ? ": " : "",
+				stream_error->text ? stream_error->text : "");
+		else
+			mxb_log_warn("xmpp: disconnected%s%s", error ? ": " : "",
+				error ? strerror(error) : "");
+	}
+	went_down(x, now);
+}
+
+int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,
+	const struct mxb_xmpp_handlers *handlers, void *data)
+{
+	size_t slot = 0;
+	while (slot < sizeof(owners) / sizeof(owners[0]) && owners[slot])
+		slot++;
+	if (slot == sizeof(owners) / sizeof(owners[0]))
+		return -EMFILE;
+	struct mxb_xmpp *x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	x->cfg = cfg;
+	x->handlers = *handlers;
+	x->data = data;
+	x->fd = -1;
+	x->state = STATE_DOWN;
+	mxb_backoff_init(&x->backoff, cfg->xmpp.reconnect_max);
+	if (mxb_jid_bare(cfg->xmpp.jid, x->bare, sizeof(x->bare)) < 0)
+		goto err_free;
+
+	xmpp_initialize();
+	x->log.handler = on_log;
+	x->log.userdata = x;
+	x->ctx = xmpp_ctx_new(NULL, &x->log);
+	if (!x->ctx)
+		goto err_shutdown;
+	x->conn = xmpp_conn_new(x->ctx);
+	if (!x->conn)
+		goto err_free_ctx;
+
+	long flags = 0;
+	switch (cfg->xmpp.tls) {
+	case MXB_XMPP_TLS_STARTTLS:
+		flags = XMPP_CONN_FLAG_MANDATORY_TLS;
+		break;
+	case MXB_XMPP_TLS_DIRECT:
+		flags = XMPP_CONN_FLAG_LEGACY_SSL;
+		break;
+	case MXB_XMPP_TLS_NONE:
+		flags = XMPP_CONN_FLAG_DISABLE_TLS;
+		mxb_log_warn("xmpp: TLS is disabled (xmpp.tls = \"none\"): the password and all "
+			     "messages cross the network in clear text");
+		break;
+	}
+	/* Flags are set whole: a get|set round trip would lose DISABLE_SM. */
+	if (xmpp_conn_set_flags(x->conn, flags) != XMPP_EOK)
+		goto err_free_conn;
+	xmpp_conn_set_jid(x->conn, cfg->xmpp.jid);
+	if (cfg->xmpp.password)
+		xmpp_conn_set_pass(x->conn, cfg->xmpp.password);
+	if (cfg->xmpp.ca_file)
+		xmpp_conn_set_cafile(x->conn, cfg->xmpp.ca_file);
+	if (cfg->xmpp.client_cert)
+		xmpp_conn_set_client_cert(x->conn, cfg->xmpp.client_cert, cfg->xmpp.client_key);
+	xmpp_conn_set_certfail_handler(x->conn, on_certfail);
+	xmpp_conn_set_sockopt_callback(x->conn, on_sockopt);
+
+	xmpp_handler_add(x->conn, on_message, NULL, "message", NULL, x);
+	xmpp_handler_add(x->conn, on_iq, NULL, "iq", NULL, x);
+	xmpp_handler_add(x->conn, on_presence, NULL, "presence", NULL, x);
+
+	owners[slot] = x;
+	*out = x;
+	return 0;
+
+err_free_conn:
+	xmpp_conn_release(x->conn);
+err_free_ctx:
+	xmpp_ctx_free(x->ctx);
+err_shutdown:
+	xmpp_shutdown();
+err_free:
+	free(x);
+	return -ENOMEM;
+}
+
+void mxb_xmpp_destroy(struct mxb_xmpp *x)
+{
+	if (!x)
+		return;
+	for (size_t i = 0; i < sizeof(owners) / sizeof(owners[0]); i++) {
+		if (owners[i] == x)
+			owners[i] = NULL;
+	}
+	xmpp_conn_release(x->conn);
+	xmpp_ctx_free(x->ctx);
+	xmpp_shutdown();
+	free(x);
+}
+
+static void attempt(struct mxb_xmpp *x, int64_t now)
+{
+	const struct mxb_config *cfg = x->cfg;
+	x->state = STATE_CONNECTING;
+	x->sasl_failed = false;
+	mxb_log_debug("xmpp: connecting to %s", cfg->xmpp.host ? cfg->xmpp.host : x->bare);
+	int rc = xmpp_connect_client(
+		x->conn, cfg->xmpp.host, (unsigned short)cfg->xmpp.port, on_conn, x);
+	if (rc != XMPP_EOK) {
+		/* A synchronous failure (resolver, socket) fires no callback. */
+		mxb_log_warn("xmpp: cannot start a connection to %s",
+			cfg->xmpp.host ? cfg->xmpp.host : "the JID's domain");
+		x->state = STATE_CONNECTING;
+		went_down(x, now);
+	}
+}
+
+void mxb_xmpp_start(struct mxb_xmpp *x, int64_t now)
+{
+	attempt(x, now);
+}
+
+int mxb_xmpp_fd(const struct mxb_xmpp *x)
+{
+	if (x->state == STATE_DOWN || x->state == STATE_CLOSED)
+		return -1;
+	return x->fd;
+}
+
+short mxb_xmpp_events(const struct mxb_xmpp *x)
+{
+	short ev = POLLIN;
+	if (xmpp_conn_is_connecting(x->conn) || xmpp_conn_send_queue_len(x->conn) > 0)
+		ev |= POLLOUT;
+	return ev;
+}
+
+void mxb_xmpp_handle(struct mxb_xmpp *x, int64_t now)
+{
+	(void)now;
+	/*
+	 * libstrophe reads at most 4 KiB per call and TLS may hold whole records poll cannot
+	 * see: run until a pass makes no progress, bounded so one peer cannot starve the loop.
+	 */
+	for (int i = 0; i < 64; i++) {
+		int before_q = xmpp_conn_send_queue_len(x->conn);
+		enum state before = x->state;
+		xmpp_run_once(x->ctx, 0);
+		if (x->fd < 0 || x->state != before)
+			continue;
+		struct pollfd p = {.fd = x->fd, .events = POLLIN};
+		bool readable = poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+		if (!readable && xmpp_conn_send_queue_len(x->conn) >= before_q)
+			break;
+		if (!readable && xmpp_conn_send_queue_len(x->conn) == 0)
+			break;
+	}
+}
+
+int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now)
+{
+	switch (x->state) {
+	case STATE_DOWN:
+		if (now >= x->deadline) {
+			if (x->shutting_down)
+				x->state = STATE_CLOSED;
+			else
+				attempt(x, now);
+		}
+		break;
+	case STATE_UP:
+		if (x->ping_deadline && now >= x->ping_deadline) {
+			mxb_log_warn("xmpp: no answer to ping within %d s; reconnecting",
+				PING_TIMEOUT_MS / 1000);
+			x->ping_deadline = 0;
+			xmpp_disconnect(x->conn);
+		} else if (!x->ping_deadline && now >= x->next_ping) {
+			xmpp_stanza_t *iq = xmpp_iq_new(x->ctx, "get", "mxb-ping");
+			if (iq) {
+				add_child(x->ctx, iq, "ping", NS_PING);
+				xmpp_id_handler_add(x->conn, on_pong, "mxb-ping", x);
+				xmpp_send(x->conn, iq);
+				xmpp_stanza_release(iq);
+				x->ping_deadline = now + PING_TIMEOUT_MS;
+			}
+			x->next_ping = now + PING_INTERVAL_MS;
+		}
+		break;
+	case STATE_CLOSING:
+		if (now >= x->deadline) {
+			mxb_log_warn("xmpp: server did not close the stream in time");
+			x->state = STATE_CLOSED;
+		}
+		break;
+	case STATE_CONNECTING:
+	case STATE_CLOSED:
+		break;
+	}
+	int64_t next = now + RUN_INTERVAL_MS;
+	if ((x->state == STATE_DOWN || x->state == STATE_CLOSING) && x->deadline < next)
+		next = x->deadline;
+	return next;
+}
+
+bool mxb_xmpp_is_up(const struct mxb_xmpp *x)
+{
+	return x->state == STATE_UP;
+}
+
+int mxb_xmpp_send_message(struct mxb_xmpp *x, const char *to, const char *type, const char *body)
+{
+	if (x->state != STATE_UP)
+		return -ENOTCONN;
+	if (!mxb_text_xml_valid(body, strlen(body)))
+		return -EINVAL;
+	char *id = xmpp_uuid_gen(x->ctx);
+	xmpp_stanza_t *m = xmpp_message_new(x->ctx, type, to, id);
+	if (id)
+		xmpp_free(x->ctx, id);
+	if (!m)
+		return -ENOMEM;
+	int rc = xmpp_message_set_body(m, body);
+	if (rc == XMPP_EOK)
+		xmpp_send(x->conn, m);
+	xmpp_stanza_release(m);
+	return rc == XMPP_EOK ? 0 : -ENOMEM;
+}
+
+int mxb_xmpp_send_forbidden(struct mxb_xmpp *x, const char *to, const char *id, const char *text)
+{
+	if (x->state != STATE_UP)
+		return -ENOTCONN;
+	xmpp_stanza_t *m = xmpp_message_new(x->ctx, "error", to, id);
+	if (!m)
+		return -ENOMEM;
+	xmpp_stanza_t *err = add_child(x->ctx, m, "error", NULL);
+	if (err) {
+		xmpp_stanza_set_type(err, "auth");
+		add_child(x->ctx, err, "forbidden", NS_STANZAS);
+		xmpp_stanza_t *t = add_child(x->ctx, err, "text", NS_STANZAS);
+		xmpp_stanza_t *tt = t ? xmpp_stanza_new(x->ctx) : NULL;
+		if (tt) {
+			xmpp_stanza_set_text(tt, text);
+			xmpp_stanza_add_child(t, tt);
+			xmpp_stanza_release(tt);
+		}
+	}
+	xmpp_send(x->conn, m);
+	xmpp_stanza_release(m);
+	return 0;
+}
+
+void mxb_xmpp_shutdown(struct mxb_xmpp *x, int64_t now)
+{
+	x->shutting_down = true;
+	if (x->state == STATE_UP) {
+		send_presence(x, "unavailable", NULL, NULL);
+		xmpp_disconnect(x->conn);
+		x->state = STATE_CLOSING;
+		x->deadline = now + SHUTDOWN_TIMEOUT_MS;
+		return;
+	}
+	if (x->state == STATE_CONNECTING) {
+		xmpp_disconnect(x->conn);
+		x->state = STATE_CLOSING;
+		x->deadline = now + SHUTDOWN_TIMEOUT_MS;
+		return;
+	}
+	x->state = STATE_CLOSED;
+}
+
+bool mxb_xmpp_is_closed(const struct mxb_xmpp *x)
+{
+	return x->state == STATE_CLOSED;
+}

@@ -1,0 +1,60 @@
+#ifndef MXB_XMPP_H
+#define MXB_XMPP_H
+
+/*
+ * The XMPP side: one libstrophe client connection driven from the main poll loop,
+ * reconnecting on its own with backoff. The rest of the bridge sees plain structs only.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct mxb_config;
+struct mxb_xmpp;
+
+struct mxb_xmpp_message {
+	const char *from; /* full JID as the server stamped it */
+	const char *type; /* "chat", "normal", ... */
+	const char *id; /* may be NULL */
+	const char *body;
+};
+
+struct mxb_xmpp_handlers {
+	/* The session is established: roster requested, initial presence sent. */
+	void (*online)(void *data);
+	void (*offline)(void *data);
+	/* A chat or normal message with a body from someone other than the bridge itself. */
+	void (*message)(const struct mxb_xmpp_message *msg, void *data);
+	/* Whether jid (bare) may subscribe to the bridge's presence. */
+	bool (*contact_allowed)(const char *jid, void *data);
+};
+
+int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,
+	const struct mxb_xmpp_handlers *handlers, void *data);
+void mxb_xmpp_destroy(struct mxb_xmpp *x);
+
+void mxb_xmpp_start(struct mxb_xmpp *x, int64_t now);
+
+/* The socket to poll (-1 when none) and the events to wait for. */
+int mxb_xmpp_fd(const struct mxb_xmpp *x);
+short mxb_xmpp_events(const struct mxb_xmpp *x);
+/* Runs libstrophe until it stops making progress. Call after every poll, ready or not. */
+void mxb_xmpp_handle(struct mxb_xmpp *x, int64_t now);
+/* Timers: reconnect, ping, shutdown. Returns the next deadline (ms). */
+int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now);
+
+bool mxb_xmpp_is_up(const struct mxb_xmpp *x);
+
+/*
+ * Sends a message. body must be XML-safe text (mxb_text_xml_valid); anything else is
+ * refused with -EINVAL. Returns 0, or -ENOTCONN while the session is down.
+ */
+int mxb_xmpp_send_message(struct mxb_xmpp *x, const char *to, const char *type, const char *body);
+/* Answers the message `id` from `to` with a message error <forbidden/> and text. */
+int mxb_xmpp_send_forbidden(struct mxb_xmpp *x, const char *to, const char *id, const char *text);
+
+/* Sends unavailable presence and closes the stream; mxb_xmpp_is_closed() tells when done. */
+void mxb_xmpp_shutdown(struct mxb_xmpp *x, int64_t now);
+bool mxb_xmpp_is_closed(const struct mxb_xmpp *x);
+
+#endif

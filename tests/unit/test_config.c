@@ -1,0 +1,687 @@
+/*
+ * Unit test of the config loader: writes bridge.conf variants into a temporary directory
+ * and checks the parsed values and the exact "file:line: message" errors.
+ */
+
+#if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "config.h"
+#include "template.h"
+
+static char dir[] = "/tmp/test_config.XXXXXX";
+
+/* A valid xmpp group, for tests about the other sections. */
+#define XMPP_OK "xmpp: { jid = \"bot@example.org\"; password = \"secret\"; };\n"
+
+static char *path_of(const char *name)
+{
+	size_t len = strlen(dir) + 1 + strlen(name) + 1;
+	char *p = malloc(len);
+	if (!p)
+		abort();
+	snprintf(p, len, "%s/%s", dir, name);
+	return p;
+}
+
+/* Copies s with "$F" replaced by file and "$D" by the temporary directory. */
+static char *expand(const char *s, const char *file)
+{
+	size_t cap = strlen(s) + 1;
+	for (const char *p = s; (p = strchr(p, '$')); p++)
+		cap += strlen(dir) + strlen(file);
+	char *out = malloc(cap), *o = out;
+	if (!out)
+		abort();
+	for (const char *p = s; *p; p++) {
+		if (p[0] == '$' && (p[1] == 'F' || p[1] == 'D')) {
+			const char *r = p[1] == 'F' ? file : dir;
+			o += sprintf(o, "%s", r);
+			p++;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Writes content, "$D" standing for the temporary directory, into name in it. */
+static void write_file(const char *name, const char *content)
+{
+	char *p = path_of(name);
+	char *text = expand(content, p);
+	FILE *f = fopen(p, "w");
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+		perror(p);
+		abort();
+	}
+	free(text);
+	free(p);
+}
+
+static void print_errors(const struct mxb_strlist *errors)
+{
+	for (size_t i = 0; i < errors->len; i++)
+		fprintf(stderr, "    %s\n", errors->v[i]);
+}
+
+/* Loads file (already written, a name in dir or a path as given) and expects success. */
+static int load_ok_at(int line, const char *file, struct mxb_config *cfg)
+{
+	struct mxb_strlist errors = {0};
+	int ret = mxb_config_load(cfg, file, &errors);
+	check_count++;
+	if (ret != 0 || errors.len != 0) {
+		fprintf(stderr, "%s:%d: loading %s failed (%d):\n", __FILE__, line, file, ret);
+		print_errors(&errors);
+		check_failures++;
+	}
+	mxb_strlist_finish(&errors);
+	return ret;
+}
+
+static int load_str_ok_at(int line, const char *name, const char *content, struct mxb_config *cfg)
+{
+	write_file(name, content);
+	char *p = path_of(name);
+	int ret = load_ok_at(line, p, cfg);
+	free(p);
+	return ret;
+}
+
+#define LOAD_OK(name, content, cfg) load_str_ok_at(__LINE__, name, content, cfg)
+
+/*
+ * Loads file and checks that it fails with exactly the expected errors, in order. "$F" in
+ * an expected message stands for file, "$D" for the temporary directory.
+ */
+static void expect_errors_file(int line, const char *file, const char *const *expected)
+{
+	struct mxb_config cfg;
+	struct mxb_strlist errors = {0};
+	int ret = mxb_config_load(&cfg, file, &errors);
+	size_t n = 0;
+	while (expected[n])
+		n++;
+	check_count++;
+	bool same = ret == -EINVAL && errors.len == n;
+	for (size_t i = 0; same && i < n; i++) {
+		char *want = expand(expected[i], file);
+		same = strcmp(errors.v[i], want) == 0;
+		free(want);
+	}
+	if (!same) {
+		fprintf(stderr, "%s:%d: unexpected result %d for %s; expected:\n", __FILE__, line,
+			ret, file);
+		for (size_t i = 0; i < n; i++) {
+			char *want = expand(expected[i], file);
+			fprintf(stderr, "    %s\n", want);
+			free(want);
+		}
+		fprintf(stderr, "  got:\n");
+		print_errors(&errors);
+		check_failures++;
+	}
+	/* a failed load leaves nothing behind */
+	CHECK(cfg.path == NULL && cfg.xmpp.jid == NULL && cfg.notify == NULL);
+	mxb_config_finish(&cfg);
+	mxb_strlist_finish(&errors);
+}
+
+static void expect_errors_at(
+	int line, const char *name, const char *content, const char *const *expected)
+{
+	write_file(name, content);
+	char *p = path_of(name);
+	expect_errors_file(line, p, expected);
+	free(p);
+}
+
+#define EXPECT_ERRORS(name, content, ...) \
+	expect_errors_at(__LINE__, name, content, (const char *const[]){__VA_ARGS__, NULL})
+#define EXPECT_FILE_ERRORS(file, ...) \
+	expect_errors_file(__LINE__, file, (const char *const[]){__VA_ARGS__, NULL})
+
+static void test_full(void)
+{
+	write_file("xmpp.pw", "xmpp-secret\r\nsecond line\n");
+	write_file("mqtt.pw", "mqtt-secret");
+	write_file("ca.pem", "ca\n");
+	write_file("client.pem", "cert\n");
+	write_file("client.key", "key\n");
+
+	const char *conf =
+		"# every key\n"
+		"bridge: {\n"
+		"  log_level = \"debug\";\n"
+		"  queue_size = 50;\n"
+		"  max_payload = 1024L;\n"
+		"  max_message = 2048;\n"
+		"  bad_text = \"refuse\";\n"
+		"};\n"
+		"xmpp: {\n" /* line 9 */
+		"  jid = \"home@example.org/bridge\";\n"
+		"  password_file = \"$D/xmpp.pw\";\n"
+		"  host = \"xmpp.example.org\";\n"
+		"  port = 5223;\n"
+		"  tls = \"direct\";\n"
+		"  ca_file = \"ca.pem\";\n"
+		"  client_cert = \"client.pem\"; client_key = \"$D/client.key\";\n"
+		"  status = \"at home\";\n"
+		"  reconnect_max = 120;\n"
+		"};\n"
+		"mqtt: {\n"
+		"  host = \"broker.lan\"; port = 8884;\n"
+		"  version = 3;\n"
+		"  client_id = \"bridge-1\";\n"
+		"  username = \"bridge\"; password_file = \"mqtt.pw\";\n"
+		"  keepalive = 30;\n"
+		"  status_topic = \"\";\n"
+		"  reconnect_max = 10;\n"
+		"  tls: { ca_file = \"ca.pem\"; cert_file = \"client.pem\";\n"
+		"         key_file = \"client.key\"; };\n"
+		"};\n"
+		"notify = (\n" /* line 31 */
+		"  { topic = \"home/+/alarm\"; to = [ \"alice@example.org\",\n"
+		"      \"family@muc.example.org\" ];\n"
+		"    message = \"{{topic.2}}: {{json.state}}\"; qos = 1; },\n"
+		"  { topic = \"$share/g/tele/#\"; to = ( \"bob@example.org\" ); }\n"
+		");\n"
+		"commands = (\n"
+		"  { from = [ \"alice@example.org\" ]; allow = [ \"home/+/set\", \"x/#\" ];\n"
+		"    qos = 2; retain = true; },\n"
+		"  { from = [ \"bob@example.org\", \"carol@example.org\" ];\n"
+		"    allow = [ \"garden/light\" ]; }\n"
+		");\n";
+	struct mxb_config cfg;
+	if (LOAD_OK("full.conf", conf, &cfg) != 0)
+		return;
+
+	char *p = path_of("full.conf");
+	CHECK_STR(cfg.path, p);
+	free(p);
+	CHECK(cfg.bridge.log_level == MXB_LOG_DEBUG);
+	CHECK(cfg.bridge.queue_size == 50);
+	CHECK(cfg.bridge.max_payload == 1024);
+	CHECK(cfg.bridge.max_message == 2048);
+	CHECK(cfg.bridge.bad_text == MXB_BAD_TEXT_REFUSE);
+
+	CHECK_STR(cfg.xmpp.jid, "home@example.org/bridge");
+	CHECK_STR(cfg.xmpp.password, "xmpp-secret");
+	CHECK_STR(cfg.xmpp.host, "xmpp.example.org");
+	CHECK(cfg.xmpp.port == 5223);
+	CHECK(cfg.xmpp.tls == MXB_XMPP_TLS_DIRECT);
+	/* relative file names are taken from the config's directory */
+	char *ca = path_of("ca.pem"), *cert = path_of("client.pem"), *key = path_of("client.key");
+	CHECK_STR(cfg.xmpp.ca_file, ca);
+	CHECK_STR(cfg.xmpp.client_cert, cert);
+	CHECK_STR(cfg.xmpp.client_key, key);
+	CHECK_STR(cfg.xmpp.status, "at home");
+	CHECK(cfg.xmpp.reconnect_max == 120);
+
+	CHECK_STR(cfg.mqtt.host, "broker.lan");
+	CHECK(cfg.mqtt.port == 8884);
+	CHECK(cfg.mqtt.version == 3);
+	CHECK_STR(cfg.mqtt.client_id, "bridge-1");
+	CHECK_STR(cfg.mqtt.username, "bridge");
+	CHECK_STR(cfg.mqtt.password, "mqtt-secret");
+	CHECK(cfg.mqtt.keepalive == 30);
+	CHECK_STR(cfg.mqtt.status_topic, "");
+	CHECK(cfg.mqtt.reconnect_max == 10);
+	CHECK(cfg.mqtt.tls);
+	CHECK_STR(cfg.mqtt.ca_file, ca);
+	CHECK_STR(cfg.mqtt.cert_file, cert);
+	CHECK_STR(cfg.mqtt.key_file, key);
+	free(ca);
+	free(cert);
+	free(key);
+
+	CHECK(cfg.notify_len == 2);
+	if (cfg.notify_len == 2) {
+		struct mxb_notify_route *r = &cfg.notify[0];
+		CHECK_STR(r->topic, "home/+/alarm");
+		CHECK(r->to.len == 2);
+		if (r->to.len == 2) {
+			CHECK_STR(r->to.v[0], "alice@example.org");
+			CHECK_STR(r->to.v[1], "family@muc.example.org");
+		}
+		CHECK_STR(r->message, "{{topic.2}}: {{json.state}}");
+		CHECK(r->tmpl != NULL);
+		CHECK(r->qos == 1);
+		CHECK(r->line == 32);
+		r = &cfg.notify[1];
+		CHECK_STR(r->topic, "$share/g/tele/#");
+		CHECK(r->to.len == 1 && strcmp(r->to.v[0], "bob@example.org") == 0);
+		CHECK_STR(r->message, "{{topic}}: {{payload}}");
+		CHECK(r->tmpl != NULL);
+		CHECK(r->qos == 0);
+		CHECK(r->line == 35);
+	}
+	CHECK(cfg.commands_len == 2);
+	if (cfg.commands_len == 2) {
+		struct mxb_command_route *r = &cfg.commands[0];
+		CHECK(r->from.len == 1 && strcmp(r->from.v[0], "alice@example.org") == 0);
+		CHECK(r->allow.len == 2);
+		if (r->allow.len == 2) {
+			CHECK_STR(r->allow.v[0], "home/+/set");
+			CHECK_STR(r->allow.v[1], "x/#");
+		}
+		CHECK(r->qos == 2);
+		CHECK(r->retain);
+		CHECK(r->line == 38);
+		r = &cfg.commands[1];
+		CHECK(r->from.len == 2);
+		if (r->from.len == 2)
+			CHECK_STR(r->from.v[1], "carol@example.org");
+		CHECK(r->allow.len == 1 && strcmp(r->allow.v[0], "garden/light") == 0);
+		CHECK(r->qos == 0);
+		CHECK(!r->retain);
+		CHECK(r->line == 40);
+	}
+
+	/* the summary names everything but shows no secret */
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	CHECK(out != NULL);
+	if (out) {
+		mxb_config_print(&cfg, out);
+		fclose(out);
+		CHECK(strstr(text, "xmpp.jid: 'home@example.org/bridge'\n") != NULL);
+		CHECK(strstr(text, "xmpp.password: (set)\n") != NULL);
+		CHECK(strstr(text, "mqtt.password: (set)\n") != NULL);
+		CHECK(strstr(text, "mqtt.status_topic: (disabled)\n") != NULL);
+		CHECK(strstr(text, "notify: 2 routes\n") != NULL);
+		CHECK(strstr(text, "commands: 2 routes\n") != NULL);
+		CHECK(strstr(text, "secret") == NULL);
+		free(text);
+	}
+
+	mxb_config_finish(&cfg);
+	CHECK(cfg.path == NULL && cfg.notify == NULL && cfg.notify_len == 0);
+	/* finishing twice, or a zeroed struct, is harmless */
+	mxb_config_finish(&cfg);
+}
+
+static void test_defaults(void)
+{
+	struct mxb_config cfg;
+	if (LOAD_OK("minimal.conf",
+		    "xmpp: { jid = \"bot@example.org\"; password = \"pw\"; };\n"
+		    "notify = ( { topic = \"a/b\"; to = [ \"alice@example.org\" ]; } );\n",
+		    &cfg) != 0)
+		return;
+	CHECK(cfg.bridge.log_level == MXB_LOG_INFO);
+	CHECK(cfg.bridge.queue_size == 1000);
+	CHECK(cfg.bridge.max_payload == 4096);
+	CHECK(cfg.bridge.max_message == 8192);
+	CHECK(cfg.bridge.bad_text == MXB_BAD_TEXT_REPLACE);
+	CHECK_STR(cfg.xmpp.password, "pw");
+	CHECK(cfg.xmpp.host == NULL);
+	CHECK(cfg.xmpp.port == 0);
+	CHECK(cfg.xmpp.tls == MXB_XMPP_TLS_STARTTLS);
+	CHECK(cfg.xmpp.ca_file == NULL);
+	CHECK(cfg.xmpp.client_cert == NULL && cfg.xmpp.client_key == NULL);
+	CHECK_STR(cfg.xmpp.status, "");
+	CHECK(cfg.xmpp.reconnect_max == 60);
+	CHECK_STR(cfg.mqtt.host, "localhost");
+	CHECK(cfg.mqtt.port == 1883);
+	CHECK(cfg.mqtt.version == 5);
+	CHECK_STR(cfg.mqtt.client_id, "mqtt-xmpp-bridge");
+	CHECK(cfg.mqtt.username == NULL && cfg.mqtt.password == NULL);
+	CHECK(cfg.mqtt.keepalive == 60);
+	CHECK_STR(cfg.mqtt.status_topic, "mqtt-xmpp-bridge/status");
+	CHECK(!cfg.mqtt.tls);
+	CHECK(cfg.mqtt.reconnect_max == 60);
+	CHECK(cfg.notify_len == 1 && cfg.commands_len == 0 && cfg.commands == NULL);
+	if (cfg.notify_len == 1) {
+		CHECK_STR(cfg.notify[0].message, "{{topic}}: {{payload}}");
+		CHECK(cfg.notify[0].tmpl != NULL);
+		CHECK(cfg.notify[0].line == 2);
+	}
+	mxb_config_finish(&cfg);
+
+	/* a tls group, even empty, turns TLS on and moves the default port */
+	if (LOAD_OK("tls.conf", XMPP_OK "mqtt: { tls: { }; };\nnotify = ();\ncommands = [];\n",
+		    &cfg) == 0) {
+		CHECK(cfg.mqtt.tls);
+		CHECK(cfg.mqtt.port == 8883);
+		CHECK(cfg.mqtt.ca_file == NULL);
+		CHECK(cfg.notify_len == 0 && cfg.commands_len == 0);
+		mxb_config_finish(&cfg);
+	}
+
+	/* SASL EXTERNAL needs no password */
+	write_file("c.pem", "x");
+	write_file("c.key", "x");
+	if (LOAD_OK("external.conf",
+		    "xmpp: { jid = \"bot@example.org\"; client_cert = \"c.pem\";\n"
+		    "  client_key = \"c.key\"; };\n",
+		    &cfg) == 0) {
+		CHECK(cfg.xmpp.password == NULL);
+		mxb_config_finish(&cfg);
+	}
+
+	/* integers written with L fit where they are in range */
+	if (LOAD_OK("int64.conf", XMPP_OK "mqtt: { port = 1883L; keepalive = 0x3C; };\n", &cfg) ==
+		0) {
+		CHECK(cfg.mqtt.port == 1883);
+		CHECK(cfg.mqtt.keepalive == 60);
+		mxb_config_finish(&cfg);
+	}
+}
+
+static void test_file_errors(void)
+{
+	EXPECT_FILE_ERRORS("/nonexistent/bridge.conf",
+		"/nonexistent/bridge.conf: cannot open: No such file or directory");
+	EXPECT_FILE_ERRORS(dir, "$D: cannot open: Is a directory");
+	EXPECT_ERRORS("syntax.conf", XMPP_OK "mqtt: {\n  host = \"x\";\n  port = ;\n};\n",
+		"$F:4: syntax error");
+	EXPECT_ERRORS("dup.conf", XMPP_OK "mqtt: { port = 1; port = 2; };\n",
+		"$F:2: duplicate setting name");
+	EXPECT_ERRORS("empty.conf", "", "$F:1: missing group 'xmpp'");
+}
+
+static void test_unknown_keys(void)
+{
+	EXPECT_ERRORS("unknown.conf",
+		"colour = \"red\";\n"
+		"bridge: { log_lvl = \"info\"; };\n"
+		"xmpp: { jid = \"bot@example.org\"; password = \"pw\";\n"
+		"  pasword = \"x\"; };\n"
+		"mqtt: { hots = \"x\";\n"
+		"  tls: { cafile = \"x\"; }; };\n"
+		"notify = ( { topic = \"a\"; to = [ \"a@b\" ];\n"
+		"  mesage = \"x\"; } );\n"
+		"commands = ( { from = [ \"a@b\" ]; allow = [ \"a\" ]; retian = true; } );\n",
+		"$F:1: unknown key 'colour'", "$F:2: unknown key 'log_lvl' in 'bridge'",
+		"$F:4: unknown key 'pasword' in 'xmpp'", "$F:5: unknown key 'hots' in 'mqtt'",
+		"$F:6: unknown key 'cafile' in 'mqtt.tls'",
+		"$F:8: unknown key 'mesage' in a 'notify' route",
+		"$F:9: unknown key 'retian' in a 'commands' route");
+}
+
+static void test_wrong_types(void)
+{
+	EXPECT_ERRORS("types.conf",
+		"bridge = \"loud\";\n"
+		"xmpp: { jid = 42; password = \"pw\"; port = \"5222\"; status = 1.5; };\n"
+		"mqtt: { port = 1883.0; keepalive = true; username = [ \"u\" ]; tls = \"on\"; };\n"
+		"notify = { topic = \"a\"; };\n"
+		"commands = ( { from = \"alice@example.org\"; allow = ( \"a\", 1 );\n"
+		"  retain = 1; qos = \"1\"; }, \"x\" );\n",
+		"$F:1: 'bridge' must be a group", "$F:2: 'jid' must be a string",
+		"$F:2: 'port' must be an integer", "$F:2: 'status' must be a string",
+		"$F:3: 'port' must be an integer", "$F:3: 'keepalive' must be an integer",
+		"$F:3: 'username' must be a string", "$F:3: 'tls' must be a group",
+		"$F:4: 'notify' must be a list of groups", "$F:5: 'from' must be a list of strings",
+		"$F:5: 'allow' must be a list of strings",
+		"$F:6: 'retain' must be a boolean (true or false)",
+		"$F:6: 'qos' must be an integer", "$F:6: 'commands' must be a list of groups");
+}
+
+static void test_enums(void)
+{
+	EXPECT_ERRORS("enums.conf",
+		"bridge: { log_level = \"loud\"; bad_text = \"drop\"; };\n"
+		"xmpp: { jid = \"bot@example.org\"; password = \"pw\"; tls = \"ssl\"; };\n"
+		"mqtt: { version = 4; };\n",
+		"$F:1: invalid value 'loud' for 'log_level' (expected error, warn, info or debug)",
+		"$F:1: invalid value 'drop' for 'bad_text' (expected replace or refuse)",
+		"$F:2: invalid value 'ssl' for 'tls' (expected starttls, direct or none)",
+		"$F:3: invalid value 4 for 'version' (expected 5 or 3)");
+}
+
+static void test_ranges(void)
+{
+	EXPECT_ERRORS("ranges.conf",
+		"bridge: { queue_size = 0; max_payload = -1; max_message = 262145; };\n"
+		"xmpp: { jid = \"bot@example.org\"; password = \"pw\"; port = 65536;\n"
+		"  reconnect_max = 0; };\n"
+		"mqtt: { port = 0; keepalive = 4; reconnect_max = 86401; };\n"
+		"notify = ( { topic = \"a\"; to = [ \"a@b\" ]; qos = 3; } );\n"
+		"commands = ( { from = [ \"a@b\" ]; allow = [ \"a\" ]; qos = -1; } );\n",
+		"$F:1: 'queue_size' must be between 1 and 1000000",
+		"$F:1: 'max_payload' must be between 1 and 16777216",
+		"$F:1: 'max_message' must be between 1 and 262144",
+		"$F:2: 'port' must be between 0 and 65535",
+		"$F:3: 'reconnect_max' must be between 1 and 86400",
+		"$F:4: 'port' must be between 1 and 65535",
+		"$F:4: 'keepalive' must be between 5 and 65535",
+		"$F:4: 'reconnect_max' must be between 1 and 86400",
+		"$F:5: 'qos' must be between 0 and 2", "$F:6: 'qos' must be between 0 and 2");
+
+	/* libconfig 1.5 wraps 4294968179 to 883 and 0x100000050 to 80: still out of range */
+	EXPECT_ERRORS("wrap.conf",
+		XMPP_OK "mqtt: {\n  port = 4294968179;\n  keepalive = 0x100000050;\n"
+			"  reconnect_max = 99999999999L;\n};\n",
+		"$F:3: 'port' must be between 1 and 65535",
+		"$F:4: 'keepalive' must be between 5 and 65535",
+		"$F:5: 'reconnect_max' must be between 1 and 86400");
+}
+
+static void test_jids_and_topics(void)
+{
+	EXPECT_ERRORS("values.conf",
+		"xmpp: { jid = \"bad jid@example.org\"; password = \"pw\"; };\n"
+		"mqtt: { status_topic = \"bridge/+\"; };\n"
+		"notify = ( { topic = \"a/#/b\";\n"
+		"  to = [ \"alice@example.org\",\n"
+		"         \"alice@example.org/phone\",\n"
+		"         \"bob smith@example.org\" ]; } );\n"
+		"commands = ( { from = [ \"alice@example.org\" ];\n"
+		"  allow = [ \"ok/+\", \"bad+/x\" ]; } );\n",
+		"$F:1: invalid JID 'bad jid@example.org' in 'jid'",
+		"$F:2: invalid topic 'bridge/+' in 'status_topic'",
+		"$F:3: invalid topic filter 'a/#/b' in 'topic'",
+		"$F:5: JID 'alice@example.org/phone' in 'to' must be bare (without a resource)",
+		"$F:6: invalid JID 'bob smith@example.org' in 'to'",
+		"$F:8: invalid topic filter 'bad+/x' in 'allow'");
+}
+
+static void test_template(void)
+{
+	/* the message is the template parser's own */
+	struct mxb_template *tmpl = NULL;
+	char msg[256] = "";
+	CHECK(mxb_template_parse("{{nope}} {{payload}}", &tmpl, msg, sizeof(msg)) == -EINVAL);
+	mxb_template_destroy(tmpl);
+	char want[400];
+	snprintf(want, sizeof(want), "$F:3: invalid template in 'message': %s", msg);
+
+	EXPECT_ERRORS("template.conf",
+		XMPP_OK "notify = ( { topic = \"a\"; to = [ \"a@b\" ];\n"
+			"  message = \"{{nope}} {{payload}}\"; },\n"
+			"  { topic = \"b\"; to = [ \"a@b\" ]; message = \"\"; } );\n",
+		want, "$F:4: 'message' must not be empty");
+}
+
+static void test_missing(void)
+{
+	EXPECT_ERRORS("missing.conf",
+		"xmpp: {\n  password = \"pw\";\n};\n"
+		"notify = ( { topic = \"a\"; },\n"
+		"  { to = [ \"a@b\" ]; },\n"
+		"  { topic = \"a\"; to = [ ]; } );\n"
+		"commands = ( { from = [ \"a@b\" ]; },\n"
+		"  { allow = [ \"a\" ]; from = ( ); } );\n",
+		"$F:1: missing 'jid' in 'xmpp'", "$F:4: missing 'to' in a 'notify' route",
+		"$F:5: missing 'topic' in a 'notify' route", "$F:6: 'to' must not be empty",
+		"$F:7: missing 'allow' in a 'commands' route", "$F:8: 'from' must not be empty");
+	EXPECT_ERRORS("nopassword.conf",
+		"mqtt: { };\n"
+		"xmpp: {\n  jid = \"bot@example.org\"; client_cert = \"c.pem\";\n};\n",
+		"$F:3: 'client_cert' needs 'client_key'",
+		"$F:2: missing 'password' or 'password_file' in 'xmpp'");
+	EXPECT_ERRORS("mqtt_tls.conf",
+		XMPP_OK "mqtt: { tls: { key_file = \"c.key\"; }; };\n"
+			"mqtt2 = 1;\n",
+		"$F:2: 'key_file' needs 'cert_file'", "$F:3: unknown key 'mqtt2'");
+}
+
+static void test_passwords(void)
+{
+	write_file("empty.pw", "");
+	write_file("blank.pw", "\r\nsecond\n");
+	write_file("good.pw", "pw\n");
+	EXPECT_ERRORS("both.conf",
+		"xmpp: { jid = \"bot@example.org\";\n"
+		"  password = \"pw\";\n"
+		"  password_file = \"good.pw\"; };\n",
+		"$F:3: use either 'password' or 'password_file', not both");
+	EXPECT_ERRORS("both2.conf",
+		XMPP_OK "mqtt: { password_file = \"good.pw\"; username = \"u\";\n"
+			"  password = \"pw\"; };\n",
+		"$F:3: use either 'password' or 'password_file', not both");
+	EXPECT_ERRORS("nouser.conf", XMPP_OK "mqtt: { password = \"pw\"; };\n",
+		"$F:2: 'password' needs 'username'");
+	EXPECT_ERRORS("pwfiles.conf",
+		"xmpp: { jid = \"bot@example.org\";\n"
+		"  password_file = \"nope.pw\"; };\n"
+		"mqtt: { username = \"u\";\n"
+		"  password_file = \"$D/empty.pw\"; };\n",
+		"$F:2: cannot read password_file '$D/nope.pw': No such file or directory",
+		"$F:4: password_file '$D/empty.pw' is empty");
+	EXPECT_ERRORS("pwfiles2.conf",
+		"xmpp: { jid = \"bot@example.org\";\n"
+		"  password_file = \"blank.pw\"; };\n"
+		"mqtt: { username = \"u\";\n"
+		"  password_file = \"$D\"; password = \"\"; };\n",
+		"$F:2: first line of password_file '$D/blank.pw' is empty",
+		"$F:4: use either 'password' or 'password_file', not both");
+	EXPECT_ERRORS("files.conf",
+		"xmpp: { jid = \"bot@example.org\"; password = \"pw\";\n"
+		"  ca_file = \"/nonexistent/ca.pem\"; };\n"
+		"mqtt: { tls: { ca_file = \"$D\"; }; };\n",
+		"$F:2: cannot read ca_file '/nonexistent/ca.pem': No such file or directory",
+		"$F:3: cannot read ca_file '$D': Is a directory");
+}
+
+static void test_many_errors(void)
+{
+	struct mxb_template *tmpl = NULL;
+	char msg[256] = "";
+	CHECK(mxb_template_parse("{{topic", &tmpl, msg, sizeof(msg)) == -EINVAL);
+	mxb_template_destroy(tmpl);
+	char want[400];
+	snprintf(want, sizeof(want), "$F:17: invalid template in 'message': %s", msg);
+
+	/* one run reports all of them, in file order within each section */
+	EXPECT_ERRORS("many.conf",
+		"bridge: {\n"
+		"  log_level = \"verbose\";\n"
+		"  queue_size = \"big\";\n"
+		"};\n"
+		"xmpp: {\n"
+		"  jid = \"home@example.org/bridge\";\n"
+		"  password = \"pw\";\n"
+		"  tls = \"yes\";\n"
+		"  port = 70000;\n"
+		"};\n"
+		"mqtt: {\n"
+		"  version = \"5\";\n"
+		"  qos = 1;\n"
+		"};\n"
+		"notify = (\n"
+		"  { topic = \"home/#/x\"; to = [ \"alice@example.org\" ];\n"
+		"    message = \"{{topic\"; }\n"
+		");\n",
+		"$F:2: invalid value 'verbose' for 'log_level' (expected error, warn, info or "
+		"debug)",
+		"$F:3: 'queue_size' must be an integer",
+		"$F:8: invalid value 'yes' for 'tls' (expected starttls, direct or none)",
+		"$F:9: 'port' must be between 0 and 65535", "$F:12: 'version' must be an integer",
+		"$F:13: unknown key 'qos' in 'mqtt'",
+		"$F:16: invalid topic filter 'home/#/x' in 'topic'", want);
+}
+
+static void test_include(void)
+{
+	char *sub = path_of("inc");
+	CHECK(mkdir(sub, 0700) == 0);
+	free(sub);
+	write_file("inc/xmpp.inc",
+		"xmpp: {\n  jid = \"bot@example.org\";\n  password = \"pw\";\n};\n");
+	write_file("inc/bad.inc", "mqtt: {\n  host = \"x\";\n  hots = \"y\";\n};\n");
+	write_file("inc/syntax.inc", "bridge: {\n  queue_size = ;\n};\n");
+
+	/* resolved against the config's directory, not the working directory */
+	CHECK(chdir("/") == 0);
+	struct mxb_config cfg;
+	if (LOAD_OK("include.conf", "@include \"inc/xmpp.inc\"\nmqtt: { port = 1884; };\n", &cfg) ==
+		0) {
+		CHECK_STR(cfg.xmpp.jid, "bot@example.org");
+		CHECK(cfg.mqtt.port == 1884);
+		mxb_config_finish(&cfg);
+	}
+	/* errors inside an included file name that file */
+	EXPECT_ERRORS("include_bad.conf", "@include \"inc/xmpp.inc\"\n@include \"inc/bad.inc\"\n",
+		"$D/inc/bad.inc:3: unknown key 'hots' in 'mqtt'");
+	EXPECT_ERRORS("include_syntax.conf",
+		"@include \"inc/xmpp.inc\"\n\n@include \"inc/syntax.inc\"\n",
+		"$D/inc/syntax.inc:2: syntax error");
+	EXPECT_ERRORS("include_missing.conf", XMPP_OK "@include \"inc/missing.inc\"\n",
+		"$F:2: cannot open include file '$D/inc/missing.inc'");
+
+	/* a relative config path is reported as given, includes still found beside it */
+	CHECK(chdir(dir) == 0);
+	write_file("rel.conf", "@include \"inc/xmpp.inc\"\nsurprise = 1;\n");
+	EXPECT_FILE_ERRORS("rel.conf", "rel.conf:2: unknown key 'surprise'");
+	CHECK(mkdir("sub", 0700) == 0);
+	write_file("sub/rel.conf", "@include \"../inc/xmpp.inc\"\nmqtt: { bad = 1; };\n");
+	EXPECT_FILE_ERRORS("sub/rel.conf", "sub/rel.conf:2: unknown key 'bad' in 'mqtt'");
+	CHECK(chdir("/") == 0);
+}
+
+static void remove_tree(void)
+{
+	const char *files[] = {"xmpp.pw", "mqtt.pw", "ca.pem", "client.pem", "client.key", "c.pem",
+		"c.key", "empty.pw", "blank.pw", "good.pw", "inc/xmpp.inc", "inc/bad.inc",
+		"inc/syntax.inc", "rel.conf", "sub/rel.conf", "full.conf", "minimal.conf",
+		"tls.conf", "external.conf", "int64.conf", "syntax.conf", "dup.conf", "empty.conf",
+		"unknown.conf", "types.conf", "enums.conf", "ranges.conf", "wrap.conf",
+		"values.conf", "template.conf", "missing.conf", "nopassword.conf", "mqtt_tls.conf",
+		"both.conf", "both2.conf", "nouser.conf", "pwfiles.conf", "pwfiles2.conf",
+		"files.conf", "many.conf", "include.conf", "include_bad.conf",
+		"include_syntax.conf", "include_missing.conf", "inc", "sub"};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *p = path_of(files[i]);
+		remove(p);
+		free(p);
+	}
+	remove(dir);
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_full();
+	test_defaults();
+	test_file_errors();
+	test_unknown_keys();
+	test_wrong_types();
+	test_enums();
+	test_ranges();
+	test_jids_and_topics();
+	test_template();
+	test_missing();
+	test_passwords();
+	test_many_errors();
+	test_include();
+	remove_tree();
+	return check_report("test_config");
+}
