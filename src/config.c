@@ -210,12 +210,21 @@ static void unknown_key(struct ctx *c, const config_setting_t *s, const char *wh
 		err(c, s, "unknown key '%s'", config_setting_name(s));
 }
 
-/* Line n (from 1) of file without its newline, or NULL. */
+/*
+ * Line n (from 1) of file without its newline, or NULL. Only regular files are read again:
+ * a FIFO given as the config would block or be empty the second time.
+ */
 static char *read_line(const char *file, unsigned n)
 {
-	FILE *f = fopen(file, "re");
-	if (!f)
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
 		return NULL;
+	struct stat st;
+	FILE *f = NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(f = fdopen(fd, "r"))) {
+		close(fd);
+		return NULL;
+	}
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len = -1;
@@ -795,6 +804,8 @@ static bool set_template(struct ctx *c, const config_setting_t *s, struct mxb_no
 static void parse_notify_route(struct ctx *c, const config_setting_t *g, struct mxb_notify_route *r)
 {
 	const config_setting_t *topic = NULL, *to = NULL, *message = NULL;
+	/* QoS 1 by default: an alarm must survive a broker hiccup. */
+	r->qos = 1;
 	for (int i = 0; i < config_setting_length(g); i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 		const char *k = config_setting_name(s);
@@ -833,6 +844,8 @@ static void parse_command_route(
 	struct ctx *c, const config_setting_t *g, struct mxb_command_route *r)
 {
 	const config_setting_t *from = NULL, *allow = NULL;
+	/* QoS 1 by default: a command to a device must not vanish silently. */
+	r->qos = 1;
 	for (int i = 0; i < config_setting_length(g); i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 		const char *k = config_setting_name(s);

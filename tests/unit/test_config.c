@@ -264,7 +264,7 @@ static void test_full(void)
 		CHECK(r->to.len == 1 && strcmp(r->to.v[0], "bob@example.org") == 0);
 		CHECK_STR(r->message, "{{topic}}: {{payload}}");
 		CHECK(r->tmpl != NULL);
-		CHECK(r->qos == 0);
+		CHECK(r->qos == 1);
 		CHECK(r->line == 35);
 	}
 	CHECK(cfg.commands_len == 2);
@@ -284,7 +284,7 @@ static void test_full(void)
 		if (r->from.len == 2)
 			CHECK_STR(r->from.v[1], "carol@example.org");
 		CHECK(r->allow.len == 1 && strcmp(r->allow.v[0], "garden/light") == 0);
-		CHECK(r->qos == 0);
+		CHECK(r->qos == 1);
 		CHECK(!r->retain);
 		CHECK(r->line == 40);
 	}
