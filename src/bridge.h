@@ -16,17 +16,23 @@
 
 struct mxb_config;
 struct mxb_topic_index;
+struct mxb_throttle;
 
 struct mxb_counters {
 	uint64_t mqtt_received;
+	uint64_t own_dropped; /* our own publishes that came back */
 	uint64_t retained_skipped;
 	uint64_t xmpp_sent;
 	uint64_t xmpp_queue_dropped;
+	uint64_t room_unreachable;
 	uint64_t payload_too_large;
+	uint64_t binary_skipped;
 	uint64_t message_too_long;
 	uint64_t text_replaced;
 	uint64_t text_refused;
-	uint64_t json_misses;
+	uint64_t template_misses;
+	uint64_t throttled;
+	uint64_t unchanged;
 	uint64_t commands_published;
 	uint64_t commands_refused;
 	uint64_t commands_from_strangers;
@@ -41,12 +47,15 @@ struct mxb_bridge {
 	struct mxb_mqtt *mqtt;
 	struct mxb_xmpp *xmpp;
 	struct mxb_topic_index *index;
+	struct mxb_throttle **throttles; /* per notify route, NULL when it has no limits */
 	struct mxb_queue to_xmpp;
 	struct mxb_queue to_mqtt;
 	struct mxb_inflight *inflight; /* commands waiting for PUBACK, to answer the sender */
 	size_t inflight_len, inflight_cap;
 	char *render; /* max_message + 1 bytes */
 	char *clean; /* 3 * max_message + 1 bytes: U+FFFD is 3 bytes for 1 bad byte */
+	char *encoded; /* for base64/hex payloads */
+	size_t encoded_cap;
 	size_t *matches; /* one slot per notify route */
 	size_t matches_len;
 	bool xmpp_dropping, mqtt_dropping;
@@ -61,6 +70,8 @@ int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg);
 void mxb_bridge_finish(struct mxb_bridge *b);
 /* Connects the bridge to both sides; the handlers above take b as their data. */
 void mxb_bridge_attach(struct mxb_bridge *b, struct mxb_mqtt *mqtt, struct mxb_xmpp *xmpp);
+/* Sends what throttling held back once its interval ended. Returns the next deadline. */
+int64_t mxb_bridge_tick(struct mxb_bridge *b, int64_t now);
 /*
  * Rebuilds the routes after cfg's routes were replaced (SIGHUP); subscribes to the new
  * filters and drops subscriptions no route needs any more. Returns 0 or -errno, in which

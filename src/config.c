@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +25,9 @@
 #define FILE_PATH_MAX (PATH_MAX - 1)
 #define SECRET_MAX 1023
 #define STATUS_MAX 1023
+#define PASSWORD_MAX 1023
+#define COMMAND_MAX 64
+#define MIN_INTERVAL_MAX 86400
 #define MQTT_STRING_MAX 65535
 #define TEMPLATE_MAX 65535
 #define QUEUE_SIZE_MAX 1000000
@@ -71,7 +75,14 @@ struct ctx {
 enum list_kind {
 	LIST_BARE_JIDS,
 	LIST_TOPIC_FILTERS,
+	/* bare JIDs or "*@domain" */
+	LIST_SENDERS,
 };
+
+static const char *const message_type_names[] = {"chat", "normal", "headline", "groupchat"};
+static const char *const binary_names[] = {"skip", "base64", "hex"};
+static const char *const role_names[] = {"none", "visitor", "participant", "moderator"};
+static const char *const affiliation_names[] = {"outcast", "none", "member", "admin", "owner"};
 
 static void wipe_free(char *s)
 {
@@ -424,6 +435,17 @@ static bool list_entry_valid(
 			return false;
 		}
 		return true;
+	case LIST_SENDERS:
+		if (strncmp(v, "*@", 2) == 0) {
+			if (strlen(v) > MXB_JID_MAX || !mxb_jid_is_bare(v + 2) ||
+				strchr(v + 2, '@')) {
+				err(c, e, "invalid pattern '%s' in '%s' (expected *@domain)", v,
+					name);
+				return false;
+			}
+			return true;
+		}
+		return list_entry_valid(c, e, name, LIST_BARE_JIDS);
 	case LIST_TOPIC_FILTERS:
 		if (strlen(v) > MXB_TOPIC_MAX || !mxb_topic_filter_valid(v)) {
 			err(c, e, "invalid topic filter '%s' in '%s'", v, name);
@@ -640,6 +662,56 @@ static void parse_bridge(struct ctx *c, const config_setting_t *g, struct mxb_co
 	}
 }
 
+static size_t route_count(struct ctx *c, const config_setting_t *s);
+
+static void parse_room(struct ctx *c, const config_setting_t *g, struct mxb_room *r)
+{
+	const config_setting_t *jid = NULL;
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		if (strcmp(k, "jid") == 0) {
+			jid = s;
+			if (get_string(c, s, MXB_JID_MAX, true, &r->jid) &&
+				!mxb_jid_is_bare(r->jid))
+				err(c, s, "invalid room JID '%s' in 'jid' (expected room@service)",
+					r->jid);
+		} else if (strcmp(k, "nick") == 0) {
+			if (get_string(c, s, MXB_JID_PART_MAX, true, &r->nick) &&
+				!mxb_text_xml_valid(r->nick, strlen(r->nick)))
+				err(c, s, "'nick' must be valid UTF-8 without control characters");
+		} else if (strcmp(k, "password") == 0) {
+			get_string(c, s, PASSWORD_MAX, false, &r->password);
+		} else {
+			unknown_key(c, s, "a room of 'xmpp.rooms'");
+		}
+	}
+	if (!jid)
+		err(c, g, "missing 'jid' in a room of 'xmpp.rooms'");
+}
+
+static void parse_rooms(struct ctx *c, const config_setting_t *s, struct mxb_config *cfg)
+{
+	size_t n = route_count(c, s);
+	if (n == 0)
+		return;
+	cfg->xmpp.rooms = calloc(n, sizeof(*cfg->xmpp.rooms));
+	if (!cfg->xmpp.rooms) {
+		c->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(s, (unsigned)i);
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+			err(c, g, "'rooms' must be a list of groups");
+			continue;
+		}
+		struct mxb_room *r = &cfg->xmpp.rooms[cfg->xmpp.rooms_len++];
+		r->line = (int)config_setting_source_line(g);
+		parse_room(c, g, r);
+	}
+}
+
 static void parse_xmpp(struct ctx *c, const config_setting_t *g, struct mxb_config *cfg)
 {
 	const config_setting_t *jid = NULL, *password = NULL, *password_file = NULL;
@@ -681,6 +753,8 @@ static void parse_xmpp(struct ctx *c, const config_setting_t *g, struct mxb_conf
 					"'status' must be valid UTF-8 without control characters");
 		} else if (strcmp(k, "reconnect_max") == 0) {
 			get_int_field(c, s, 1, RECONNECT_MAX_MAX, &cfg->xmpp.reconnect_max);
+		} else if (strcmp(k, "rooms") == 0) {
+			parse_rooms(c, s, cfg);
 		} else {
 			unknown_key(c, s, "'xmpp'");
 		}
@@ -809,6 +883,7 @@ static void parse_notify_route(struct ctx *c, const config_setting_t *g, struct 
 	for (int i = 0; i < config_setting_length(g); i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 		const char *k = config_setting_name(s);
+		int v;
 		if (strcmp(k, "topic") == 0) {
 			topic = s;
 			if (get_string(c, s, MXB_TOPIC_MAX, true, &r->topic) &&
@@ -823,6 +898,28 @@ static void parse_notify_route(struct ctx *c, const config_setting_t *g, struct 
 				set_template(c, s, r);
 		} else if (strcmp(k, "qos") == 0) {
 			get_int_field(c, s, 0, 2, &r->qos);
+		} else if (strcmp(k, "type") == 0) {
+			if (get_enum(c, s, message_type_names, COUNT(message_type_names),
+				    "chat, normal, headline or groupchat", &v))
+				r->type = (enum mxb_message_type)v;
+		} else if (strcmp(k, "retained") == 0) {
+			get_bool(c, s, &r->retained);
+		} else if (strcmp(k, "min_interval") == 0) {
+			get_int_field(c, s, 0, MIN_INTERVAL_MAX, &r->min_interval);
+		} else if (strcmp(k, "only_changes") == 0) {
+			get_bool(c, s, &r->only_changes);
+		} else if (strcmp(k, "binary") == 0) {
+			if (get_enum(c, s, binary_names, COUNT(binary_names), "skip, base64 or hex",
+				    &v))
+				r->binary = (enum mxb_binary)v;
+		} else if (strcmp(k, "max_payload") == 0) {
+			get_size_field(c, s, 1, MAX_PAYLOAD_MAX, &r->max_payload);
+		} else if (strcmp(k, "fallback") == 0) {
+			if (get_string(c, s, TEMPLATE_MAX, false, &r->fallback) &&
+				!mxb_text_xml_valid(r->fallback, strlen(r->fallback)))
+				err(c, s,
+					"'fallback' must be valid UTF-8 without control "
+					"characters");
 		} else {
 			unknown_key(c, s, "a 'notify' route");
 		}
@@ -840,21 +937,90 @@ static void parse_notify_route(struct ctx *c, const config_setting_t *g, struct 
 	}
 }
 
+static bool command_word_valid(const char *w)
+{
+	if (!*w || strcasecmp(w, "help") == 0)
+		return false;
+	for (const char *p = w; *p; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+			return false;
+	}
+	return true;
+}
+
+static bool get_template(
+	struct ctx *c, const config_setting_t *s, char **src, struct mxb_template **out)
+{
+	char msg[256];
+	if (!get_string(c, s, TEMPLATE_MAX, true, src))
+		return false;
+	mxb_template_destroy(*out);
+	*out = NULL;
+	int ret = mxb_template_parse(*src, out, msg, sizeof(msg));
+	if (ret == -ENOMEM) {
+		c->oom = true;
+		return false;
+	}
+	if (ret < 0) {
+		err(c, s, "invalid template in '%s': %s", config_setting_name(s), msg);
+		return false;
+	}
+	return true;
+}
+
 static void parse_command_route(
 	struct ctx *c, const config_setting_t *g, struct mxb_command_route *r)
 {
-	const config_setting_t *from = NULL, *allow = NULL;
+	const config_setting_t *from = NULL, *allow = NULL, *command = NULL, *topic = NULL;
+	const config_setting_t *payload = NULL;
 	/* QoS 1 by default: a command to a device must not vanish silently. */
 	r->qos = 1;
 	for (int i = 0; i < config_setting_length(g); i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
 		const char *k = config_setting_name(s);
+		int v = -1;
 		if (strcmp(k, "from") == 0) {
 			from = s;
-			get_strlist(c, s, LIST_BARE_JIDS, &r->from);
+			get_strlist(c, s, LIST_SENDERS, &r->from);
 		} else if (strcmp(k, "allow") == 0) {
 			allow = s;
 			get_strlist(c, s, LIST_TOPIC_FILTERS, &r->allow);
+		} else if (strcmp(k, "command") == 0) {
+			command = s;
+			if (get_string(c, s, COMMAND_MAX, true, &r->command) &&
+				!command_word_valid(r->command))
+				err(c, s,
+					"invalid command '%s' (letters, digits, '-' and '_'; not "
+					"'help')",
+					r->command);
+		} else if (strcmp(k, "topic") == 0) {
+			topic = s;
+			get_template(c, s, &r->topic, &r->topic_tmpl);
+		} else if (strcmp(k, "payload") == 0) {
+			payload = s;
+			get_template(c, s, &r->payload, &r->payload_tmpl);
+		} else if (strcmp(k, "role") == 0) {
+			if (get_enum(c, s, role_names, COUNT(role_names),
+				    "visitor, participant or moderator", &v) &&
+				v != MXB_ROLE_NONE) {
+				r->has_role = true;
+				r->role = (enum mxb_muc_role)v;
+			} else if (v == MXB_ROLE_NONE) {
+				err(c, s,
+					"invalid value 'none' for 'role' (expected visitor, "
+					"participant or moderator)");
+			}
+		} else if (strcmp(k, "affiliation") == 0) {
+			if (get_enum(c, s, affiliation_names, COUNT(affiliation_names),
+				    "none, member, admin or owner", &v) &&
+				v != MXB_AFFILIATION_OUTCAST) {
+				r->has_affiliation = true;
+				r->affiliation = (enum mxb_muc_affiliation)v;
+			} else if (v == MXB_AFFILIATION_OUTCAST) {
+				err(c, s,
+					"invalid value 'outcast' for 'affiliation' (expected none, "
+					"member, admin or owner)");
+			}
 		} else if (strcmp(k, "qos") == 0) {
 			get_int_field(c, s, 0, 2, &r->qos);
 		} else if (strcmp(k, "retain") == 0) {
@@ -865,8 +1031,26 @@ static void parse_command_route(
 	}
 	if (!from)
 		err(c, g, "missing 'from' in a 'commands' route");
-	if (!allow)
-		err(c, g, "missing 'allow' in a 'commands' route");
+	if (command) {
+		if (!topic)
+			err(c, g, "missing 'topic' in the 'commands' route of command '%s'",
+				r->command ? r->command : "");
+		if (!payload && !c->oom) {
+			r->payload = strdup("{{args}}");
+			char msg[64];
+			if (!r->payload || mxb_template_parse(r->payload, &r->payload_tmpl, msg,
+						   sizeof(msg)) < 0)
+				c->oom = true;
+		}
+	} else {
+		if (!allow)
+			err(c, g, "missing 'allow' in a 'commands' route");
+		if (topic)
+			err(c, topic,
+				"'topic' needs 'command' (a TOPIC PAYLOAD route uses 'allow')");
+		if (payload)
+			err(c, payload, "'payload' needs 'command'");
+	}
 }
 
 /*
@@ -960,6 +1144,54 @@ static void parse_root(struct ctx *c, const config_setting_t *root, struct mxb_c
 		err(c, root, "missing group 'xmpp'");
 	if (!mqtt)
 		cfg->mqtt.port = 1883;
+}
+
+static const struct mxb_room *find_room(const struct mxb_config *cfg, const char *jid)
+{
+	for (size_t i = 0; i < cfg->xmpp.rooms_len; i++) {
+		if (cfg->xmpp.rooms[i].jid && mxb_jid_bare_equal(cfg->xmpp.rooms[i].jid, jid))
+			return &cfg->xmpp.rooms[i];
+	}
+	return NULL;
+}
+
+/* Checks that span groups: rooms named by routes, and the bridge's nick in them. */
+static void cross_check(struct ctx *c, struct mxb_config *cfg)
+{
+	const char *file = c->path;
+	for (size_t i = 0; i < cfg->xmpp.rooms_len; i++) {
+		struct mxb_room *room = &cfg->xmpp.rooms[i];
+		if (!room->nick && cfg->xmpp.jid && room->jid) {
+			const char *at = strchr(cfg->xmpp.jid, '@');
+			room->nick = at ? strndup(cfg->xmpp.jid, (size_t)(at - cfg->xmpp.jid))
+					: strdup("bridge");
+			if (!room->nick)
+				c->oom = true;
+		}
+	}
+	for (size_t i = 0; i < cfg->notify_len; i++) {
+		const struct mxb_notify_route *r = &cfg->notify[i];
+		for (size_t t = 0; t < r->to.len; t++) {
+			if (r->type == MXB_MESSAGE_GROUPCHAT && !find_room(cfg, r->to.v[t]))
+				error_at(c, file, (unsigned)r->line,
+					"'%s' is not a room of 'xmpp.rooms', but the route's type "
+					"is groupchat",
+					r->to.v[t]);
+		}
+	}
+	for (size_t i = 0; i < cfg->commands_len; i++) {
+		const struct mxb_command_route *r = &cfg->commands[i];
+		bool rooms = false;
+		for (size_t f = 0; f < r->from.len; f++)
+			rooms = rooms || find_room(cfg, r->from.v[f]);
+		if (rooms && !r->has_role && !r->has_affiliation)
+			error_at(c, file, (unsigned)r->line,
+				"a 'commands' route that names a room needs 'role' or "
+				"'affiliation'");
+		if (!rooms && (r->has_role || r->has_affiliation))
+			error_at(c, file, (unsigned)r->line,
+				"'role' and 'affiliation' need a room of 'xmpp.rooms' in 'from'");
+	}
 }
 
 static void set_defaults(struct mxb_config *cfg)
@@ -1060,6 +1292,11 @@ int mxb_config_load(struct mxb_config *cfg, const char *path, struct mxb_strlist
 		parse_error(&c, &lc);
 	} else {
 		parse_root(&c, config_root_setting(&lc), cfg);
+		cross_check(&c, cfg);
+		for (size_t i = 0; i < cfg->notify_len && !c.oom; i++) {
+			if (!default_string(&cfg->notify[i].fallback, ""))
+				c.oom = true;
+		}
 		if (!default_string(&cfg->xmpp.status, "") ||
 			!default_string(&cfg->mqtt.host, DEFAULT_MQTT_HOST) ||
 			!default_string(&cfg->mqtt.client_id, DEFAULT_CLIENT_ID) ||
@@ -1095,6 +1332,12 @@ void mxb_config_finish(struct mxb_config *cfg)
 	free(cfg->xmpp.client_cert);
 	free(cfg->xmpp.client_key);
 	free(cfg->xmpp.status);
+	for (size_t i = 0; cfg->xmpp.rooms && i < cfg->xmpp.rooms_len; i++) {
+		free(cfg->xmpp.rooms[i].jid);
+		free(cfg->xmpp.rooms[i].nick);
+		wipe_free(cfg->xmpp.rooms[i].password);
+	}
+	free(cfg->xmpp.rooms);
 
 	free(cfg->mqtt.host);
 	free(cfg->mqtt.client_id);
@@ -1110,13 +1353,20 @@ void mxb_config_finish(struct mxb_config *cfg)
 		free(r->topic);
 		mxb_strlist_finish(&r->to);
 		free(r->message);
+		free(r->fallback);
 		if (r->tmpl)
 			mxb_template_destroy(r->tmpl);
 	}
 	free(cfg->notify);
 	for (size_t i = 0; cfg->commands && i < cfg->commands_len; i++) {
-		mxb_strlist_finish(&cfg->commands[i].from);
-		mxb_strlist_finish(&cfg->commands[i].allow);
+		struct mxb_command_route *r = &cfg->commands[i];
+		mxb_strlist_finish(&r->from);
+		mxb_strlist_finish(&r->allow);
+		free(r->command);
+		free(r->topic);
+		free(r->payload);
+		mxb_template_destroy(r->topic_tmpl);
+		mxb_template_destroy(r->payload_tmpl);
 	}
 	free(cfg->commands);
 
@@ -1189,13 +1439,29 @@ void mxb_config_print(const struct mxb_config *cfg, FILE *out)
 		print_opt(out, "mqtt.tls.key_file", cfg->mqtt.key_file, "(none)");
 	}
 
+	fprintf(out, "xmpp.rooms: %zu\n", cfg->xmpp.rooms_len);
+	for (size_t i = 0; i < cfg->xmpp.rooms_len; i++)
+		fprintf(out, "  line %d: '%s' as '%s'%s\n", cfg->xmpp.rooms[i].line,
+			cfg->xmpp.rooms[i].jid, cfg->xmpp.rooms[i].nick,
+			cfg->xmpp.rooms[i].password ? " (password set)" : "");
 	fprintf(out, "notify: %zu route%s\n", cfg->notify_len, cfg->notify_len == 1 ? "" : "s");
 	for (size_t i = 0; i < cfg->notify_len; i++) {
 		const struct mxb_notify_route *r = &cfg->notify[i];
 		fprintf(out, "  line %d: '%s' (qos %d) -> ", r->line, r->topic ? r->topic : "",
 			r->qos);
 		print_list(out, &r->to);
-		fprintf(out, "\n    message: '%s'\n", r->message ? r->message : "");
+		fprintf(out, " (%s)\n    message: '%s'\n",
+			name_of(message_type_names, COUNT(message_type_names), r->type),
+			r->message ? r->message : "");
+		if (r->retained || r->min_interval || r->only_changes || r->max_payload ||
+			r->binary != MXB_BINARY_SKIP)
+			fprintf(out,
+				"    retained %s, min_interval %d, only_changes %s, binary %s, "
+				"max_payload %zu\n",
+				r->retained ? "true" : "false", r->min_interval,
+				r->only_changes ? "true" : "false",
+				name_of(binary_names, COUNT(binary_names), r->binary),
+				r->max_payload ? r->max_payload : cfg->bridge.max_payload);
 	}
 	fprintf(out, "commands: %zu route%s\n", cfg->commands_len,
 		cfg->commands_len == 1 ? "" : "s");
@@ -1203,8 +1469,20 @@ void mxb_config_print(const struct mxb_config *cfg, FILE *out)
 		const struct mxb_command_route *r = &cfg->commands[i];
 		fprintf(out, "  line %d: from ", r->line);
 		print_list(out, &r->from);
-		fprintf(out, " may publish to ");
-		print_list(out, &r->allow);
+		if (r->has_role)
+			fprintf(out, " (role %s or higher)",
+				name_of(role_names, COUNT(role_names), r->role));
+		if (r->has_affiliation)
+			fprintf(out, " (affiliation %s or higher)",
+				name_of(affiliation_names, COUNT(affiliation_names),
+					r->affiliation));
+		if (r->command)
+			fprintf(out, " command '%s' -> topic '%s' payload '%s'", r->command,
+				r->topic, r->payload);
+		if (r->allow.len) {
+			fprintf(out, " may publish to ");
+			print_list(out, &r->allow);
+		}
 		fprintf(out, " (qos %d, retain %s)\n", r->qos, r->retain ? "true" : "false");
 	}
 }

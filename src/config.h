@@ -35,6 +35,43 @@ struct mxb_strlist {
 
 struct mxb_template;
 
+enum mxb_message_type {
+	MXB_MESSAGE_CHAT,
+	MXB_MESSAGE_NORMAL,
+	MXB_MESSAGE_HEADLINE,
+	MXB_MESSAGE_GROUPCHAT,
+};
+
+enum mxb_binary {
+	MXB_BINARY_SKIP, /* a payload that is not UTF-8 text is not forwarded */
+	MXB_BINARY_BASE64, /* it is forwarded base64-encoded */
+	MXB_BINARY_HEX, /* it is forwarded as lowercase hex */
+};
+
+/* MUC roles and affiliations, in increasing order of rights (XEP-0045). */
+enum mxb_muc_role {
+	MXB_ROLE_NONE,
+	MXB_ROLE_VISITOR,
+	MXB_ROLE_PARTICIPANT,
+	MXB_ROLE_MODERATOR,
+};
+
+enum mxb_muc_affiliation {
+	MXB_AFFILIATION_OUTCAST,
+	MXB_AFFILIATION_NONE,
+	MXB_AFFILIATION_MEMBER,
+	MXB_AFFILIATION_ADMIN,
+	MXB_AFFILIATION_OWNER,
+};
+
+/* A group chat (XEP-0045) the bridge joins. */
+struct mxb_room {
+	char *jid; /* bare room JID */
+	char *nick; /* default: the local part of xmpp.jid */
+	char *password; /* NULL: none */
+	int line;
+};
+
 /* MQTT -> XMPP: a message on a topic matching `topic` goes to every JID in `to`. */
 struct mxb_notify_route {
 	char *topic;
@@ -42,13 +79,33 @@ struct mxb_notify_route {
 	char *message;
 	struct mxb_template *tmpl;
 	int qos;
+	enum mxb_message_type type; /* for targets that are not rooms; rooms get groupchat */
+	bool retained; /* also forward retained messages replayed on subscribe */
+	int min_interval; /* seconds between two messages per topic; 0: no limit */
+	bool only_changes; /* skip a payload equal to the last one sent for the topic */
+	enum mxb_binary binary;
+	size_t max_payload; /* 0: bridge.max_payload */
+	char *fallback; /* what a placeholder without a value renders as; "" */
 	int line;
 };
 
-/* XMPP -> MQTT: "TOPIC PAYLOAD" from a JID in `from`, published when TOPIC matches `allow`. */
+/*
+ * XMPP -> MQTT. Without `command`: "TOPIC PAYLOAD" from a sender `from` allows, published
+ * when TOPIC matches `allow`. With `command`: "COMMAND ARG..." publishes the rendered
+ * `topic` and `payload` templates (and, when `allow` is given, only topics it matches).
+ */
 struct mxb_command_route {
-	struct mxb_strlist from;
+	struct mxb_strlist from; /* bare JIDs, "*@domain", or rooms of xmpp.rooms */
 	struct mxb_strlist allow;
+	char *command;
+	char *topic;
+	struct mxb_template *topic_tmpl;
+	char *payload;
+	struct mxb_template *payload_tmpl;
+	bool has_role;
+	enum mxb_muc_role role; /* least role an occupant needs */
+	bool has_affiliation;
+	enum mxb_muc_affiliation affiliation; /* least affiliation an occupant needs */
 	int qos;
 	bool retain;
 	int line;
@@ -76,6 +133,8 @@ struct mxb_config {
 		char *client_key;
 		char *status; /* "" */
 		int reconnect_max; /* 60 s */
+		struct mxb_room *rooms;
+		size_t rooms_len;
 	} xmpp;
 
 	struct {

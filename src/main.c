@@ -214,6 +214,10 @@ static int run(struct mxb_state *st)
 		int64_t xnext = mxb_xmpp_tick(st->xmpp, now);
 		if (xnext < next)
 			next = xnext;
+		int64_t bnext = mxb_bridge_tick(&st->bridge, now);
+		if (bnext < next)
+			next = bnext;
+
 		if (st->stopping) {
 			if (mxb_mqtt_is_closed(st->mqtt) && mxb_xmpp_is_closed(st->xmpp))
 				return 0;

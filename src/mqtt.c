@@ -14,6 +14,8 @@
 #define CONNACK_TIMEOUT_MS 15000
 #define SHUTDOWN_TIMEOUT_MS 3000
 #define MISC_INTERVAL_MS 1000
+/* The user property that marks the bridge's own publishes (MQTT 5). */
+#define ORIGIN_PROPERTY "mqtt-xmpp-bridge"
 
 enum state {
 	STATE_DOWN, /* waiting for the reconnect deadline */
@@ -33,6 +35,7 @@ struct mxb_mqtt {
 	int64_t deadline; /* reconnect, CONNACK or shutdown deadline */
 	int64_t next_misc;
 	int offline_mid;
+	mosquitto_property *mark; /* ORIGIN_PROPERTY = client id, on every publish */
 	bool shutting_down;
 	bool ever_connected;
 };
@@ -137,11 +140,30 @@ static void on_disconnect(struct mosquitto *mosq, void *data, int rc, const mosq
 	went_down(m, mxb_now_ms());
 }
 
+static bool marked_as_own(struct mxb_mqtt *m, const mosquitto_property *props)
+{
+	const mosquitto_property *p = props;
+	bool skip = false;
+	for (;;) {
+		char *name = NULL, *value = NULL;
+		p = mosquitto_property_read_string_pair(
+			p, MQTT_PROP_USER_PROPERTY, &name, &value, skip);
+		if (!p)
+			return false;
+		skip = true;
+		bool own = strcmp(name, ORIGIN_PROPERTY) == 0 &&
+			   strcmp(value, m->cfg->mqtt.client_id) == 0;
+		free(name);
+		free(value);
+		if (own)
+			return true;
+	}
+}
+
 static void on_message(struct mosquitto *mosq, void *data, const struct mosquitto_message *msg,
 	const mosquitto_property *props)
 {
 	(void)mosq;
-	(void)props;
 	struct mxb_mqtt *m = data;
 	if (m->state == STATE_CLOSING || m->state == STATE_CLOSED)
 		return;
@@ -151,6 +173,7 @@ static void on_message(struct mosquitto *mosq, void *data, const struct mosquitt
 		.len = (size_t)msg->payloadlen,
 		.qos = msg->qos,
 		.retain = msg->retain,
+		.own = props && marked_as_own(m, props),
 	};
 	if (m->handlers.message)
 		m->handlers.message(&out, m->data);
@@ -215,6 +238,12 @@ static int setup(struct mxb_mqtt *m)
 		if (rc != MOSQ_ERR_SUCCESS)
 			goto err;
 	}
+	if (cfg->mqtt.version == 5) {
+		rc = mosquitto_property_add_string_pair(
+			&m->mark, MQTT_PROP_USER_PROPERTY, ORIGIN_PROPERTY, cfg->mqtt.client_id);
+		if (rc != MOSQ_ERR_SUCCESS)
+			goto err;
+	}
 	mosquitto_log_callback_set(m->mosq, on_log);
 	mosquitto_connect_v5_callback_set(m->mosq, on_connect);
 	mosquitto_disconnect_v5_callback_set(m->mosq, on_disconnect);
@@ -249,6 +278,7 @@ int mxb_mqtt_create(struct mxb_mqtt **out, const struct mxb_config *cfg,
 	}
 	int r = setup(m);
 	if (r < 0) {
+		mosquitto_property_free_all(&m->mark);
 		mosquitto_destroy(m->mosq);
 		mosquitto_lib_cleanup();
 		free(m);
@@ -263,6 +293,7 @@ void mxb_mqtt_destroy(struct mxb_mqtt *m)
 	if (!m)
 		return;
 	mosquitto_destroy(m->mosq);
+	mosquitto_property_free_all(&m->mark);
 	mosquitto_lib_cleanup();
 	free(m);
 }
@@ -380,7 +411,10 @@ int mxb_mqtt_subscribe(struct mxb_mqtt *m, const char *filter, int qos)
 {
 	if (m->state != STATE_UP)
 		return -ENOTCONN;
-	int rc = mosquitto_subscribe(m->mosq, NULL, filter, qos);
+	/* No-local (MQTT 5): the broker keeps our own publishes from coming back to us. */
+	int rc = m->cfg->mqtt.version == 5 ? mosquitto_subscribe_v5(m->mosq, NULL, filter, qos,
+						     MQTT_SUB_OPT_NO_LOCAL, NULL)
+					   : mosquitto_subscribe(m->mosq, NULL, filter, qos);
 	if (rc != MOSQ_ERR_SUCCESS)
 		mxb_log_warn("mqtt: cannot subscribe to '%s': %s", filter, mosquitto_strerror(rc));
 	return translate(rc);
@@ -401,7 +435,8 @@ int mxb_mqtt_publish(struct mxb_mqtt *m, const char *topic, const void *payload,
 		return -ENOTCONN;
 	if (len > INT32_MAX)
 		return -EMSGSIZE;
-	int rc = mosquitto_publish(m->mosq, mid, topic, (int)len, payload, qos, retain);
+	int rc = mosquitto_publish_v5(m->mosq, mid, topic, (int)len, payload, qos, retain, m->mark);
+
 	return translate(rc);
 }
 

@@ -19,6 +19,8 @@ struct mxb_mqtt_message {
 	size_t len;
 	int qos;
 	bool retain;
+	/* It carries the bridge's own mark (an MQTT 5 user property): it came back. */
+	bool own;
 };
 
 struct mxb_mqtt_handlers {

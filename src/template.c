@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "template.h"
 
@@ -17,27 +18,34 @@ enum seg_kind {
 	SEG_JSON,
 	SEG_FROM,
 	SEG_BODY,
+	SEG_ARG,
+	SEG_ARGS,
+	SEG_TIME,
 };
 
 struct seg {
 	enum seg_kind kind;
 	char *text; /* SEG_TEXT: the literal; SEG_JSON: the path, NUL-separated */
 	size_t len; /* SEG_TEXT: literal length; SEG_JSON: number of path parts */
-	unsigned level; /* SEG_TOPIC_LEVEL, from 1 */
+	unsigned level; /* SEG_TOPIC_LEVEL and SEG_ARG, from 1 */
+	char *fallback; /* NULL: the input's fallback */
 };
 
 struct mxb_template {
 	struct seg *segs;
 	size_t len;
 	bool json;
+	unsigned max_arg;
 };
 
 void mxb_template_destroy(struct mxb_template *tmpl)
 {
 	if (!tmpl)
 		return;
-	for (size_t i = 0; i < tmpl->len; i++)
+	for (size_t i = 0; i < tmpl->len; i++) {
 		free(tmpl->segs[i].text);
+		free(tmpl->segs[i].fallback);
+	}
 	free(tmpl->segs);
 	free(tmpl);
 }
@@ -45,6 +53,36 @@ void mxb_template_destroy(struct mxb_template *tmpl)
 bool mxb_template_uses_json(const struct mxb_template *tmpl)
 {
 	return tmpl->json;
+}
+
+unsigned mxb_template_max_arg(const struct mxb_template *tmpl)
+{
+	return tmpl->max_arg;
+}
+
+bool mxb_template_uses(const struct mxb_template *tmpl, const char *name)
+{
+	static const struct {
+		const char *name;
+		enum seg_kind kind;
+	} kinds[] = {
+		{"payload", SEG_PAYLOAD},
+		{"topic", SEG_TOPIC},
+		{"topic", SEG_TOPIC_LEVEL},
+		{"json", SEG_JSON},
+		{"from", SEG_FROM},
+		{"body", SEG_BODY},
+		{"arg", SEG_ARG},
+		{"args", SEG_ARGS},
+		{"time", SEG_TIME},
+	};
+	for (size_t i = 0; i < tmpl->len; i++) {
+		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+			if (tmpl->segs[i].kind == kinds[k].kind && strcmp(kinds[k].name, name) == 0)
+				return true;
+		}
+	}
+	return false;
 }
 
 static int push(struct mxb_template *t, struct seg s)
@@ -70,6 +108,20 @@ static int push_text(struct mxb_template *t, const char *s, size_t n)
 	return r;
 }
 
+static bool parse_level(const char *digits, size_t n, unsigned *out)
+{
+	unsigned level = 0;
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)digits[i]) || level > 10000)
+			return false;
+		level = level * 10 + (unsigned)(digits[i] - '0');
+	}
+	*out = level;
+	return level > 0;
+}
+
 /* Parses the name between the braces, already trimmed. */
 static int parse_name(struct mxb_template *t, const char *name, size_t n, char *err, size_t errlen)
 {
@@ -81,26 +133,33 @@ static int parse_name(struct mxb_template *t, const char *name, size_t n, char *
 		{"topic", SEG_TOPIC},
 		{"from", SEG_FROM},
 		{"body", SEG_BODY},
+		{"args", SEG_ARGS},
+		{"time", SEG_TIME},
 	};
 	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++) {
 		if (strlen(simple[i].name) == n && memcmp(name, simple[i].name, n) == 0)
 			return push(t, (struct seg){.kind = simple[i].kind});
 	}
 	if (n > 6 && memcmp(name, "topic.", 6) == 0) {
-		unsigned level = 0;
-		for (size_t i = 6; i < n; i++) {
-			if (!isdigit((unsigned char)name[i]) || level > 10000) {
-				level = 0;
-				break;
-			}
-			level = level * 10 + (unsigned)(name[i] - '0');
-		}
-		if (level == 0) {
+		unsigned level;
+		if (!parse_level(name + 6, n - 6, &level)) {
 			snprintf(err, errlen, "bad topic level in '{{%.*s}}' (levels count from 1)",
 				(int)n, name);
 			return -EINVAL;
 		}
 		return push(t, (struct seg){.kind = SEG_TOPIC_LEVEL, .level = level});
+	}
+	if (n > 4 && memcmp(name, "arg.", 4) == 0) {
+		unsigned level;
+		if (!parse_level(name + 4, n - 4, &level)) {
+			snprintf(err, errlen,
+				"bad argument number in '{{%.*s}}' (arguments count from 1)",
+				(int)n, name);
+			return -EINVAL;
+		}
+		if (level > t->max_arg)
+			t->max_arg = level;
+		return push(t, (struct seg){.kind = SEG_ARG, .level = level});
 	}
 	if (n > 5 && memcmp(name, "json.", 5) == 0) {
 		char *path = strndup(name + 5, n - 5);
@@ -156,6 +215,9 @@ int mxb_template_parse(const char *src, struct mxb_template **out, char *err, si
 		}
 		const char *name = open + 2;
 		const char *end = close;
+		const char *bar = memchr(name, '|', (size_t)(close - name));
+		if (bar)
+			end = bar;
 		while (name < end && isspace((unsigned char)*name))
 			name++;
 		while (end > name && isspace((unsigned char)end[-1]))
@@ -163,6 +225,18 @@ int mxb_template_parse(const char *src, struct mxb_template **out, char *err, si
 		r = parse_name(t, name, (size_t)(end - name), err, errlen);
 		if (r < 0)
 			break;
+		if (bar) {
+			const char *fb = bar + 1, *fe = close;
+			while (fb < fe && isspace((unsigned char)*fb))
+				fb++;
+			while (fe > fb && isspace((unsigned char)fe[-1]))
+				fe--;
+			t->segs[t->len - 1].fallback = strndup(fb, (size_t)(fe - fb));
+			if (!t->segs[t->len - 1].fallback) {
+				r = -ENOMEM;
+				break;
+			}
+		}
 		p = close + 2;
 	}
 	if (r < 0) {
@@ -197,19 +271,30 @@ static void put_str(struct out *o, const char *s)
 		put(o, s, strlen(s));
 }
 
-static void put_topic_level(struct out *o, const char *topic, unsigned level)
+static bool put_topic_level(struct out *o, const char *topic, unsigned level)
 {
 	if (!topic)
-		return;
+		return false;
 	const char *p = topic;
 	for (unsigned i = 1; i < level; i++) {
 		p = strchr(p, '/');
 		if (!p)
-			return;
+			return false;
 		p++;
 	}
 	const char *end = strchr(p, '/');
 	put(o, p, end ? (size_t)(end - p) : strlen(p));
+	return true;
+}
+
+static void put_time(struct out *o, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char buf[32];
+	if (!gmtime_r(&tt, &tm) || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return;
+	put_str(o, buf);
 }
 
 static const cJSON *json_lookup(const cJSON *root, const struct seg *s)
@@ -270,25 +355,42 @@ ssize_t mxb_template_render(const struct mxb_template *tmpl, const struct mxb_te
 		return -E2BIG;
 	for (size_t i = 0; i < tmpl->len && !o.full; i++) {
 		const struct seg *s = &tmpl->segs[i];
+		bool found = true;
 		switch (s->kind) {
 		case SEG_TEXT:
 			put(&o, s->text, s->len);
 			break;
 		case SEG_PAYLOAD:
-			if (in->payload)
+			found = in->payload != NULL;
+			if (found)
 				put(&o, in->payload, in->payload_len);
 			break;
 		case SEG_TOPIC:
+			found = in->topic != NULL;
 			put_str(&o, in->topic);
 			break;
 		case SEG_TOPIC_LEVEL:
-			put_topic_level(&o, in->topic, s->level);
+			found = put_topic_level(&o, in->topic, s->level);
 			break;
 		case SEG_FROM:
+			found = in->from != NULL;
 			put_str(&o, in->from);
 			break;
 		case SEG_BODY:
+			found = in->body != NULL;
 			put_str(&o, in->body);
+			break;
+		case SEG_ARG:
+			found = in->args && s->level <= in->nargs;
+			if (found)
+				put_str(&o, in->args[s->level - 1]);
+			break;
+		case SEG_ARGS:
+			found = in->args_text != NULL;
+			put_str(&o, in->args_text);
+			break;
+		case SEG_TIME:
+			put_time(&o, in->time);
 			break;
 		case SEG_JSON: {
 			if (!json_tried) {
@@ -297,12 +399,18 @@ ssize_t mxb_template_render(const struct mxb_template *tmpl, const struct mxb_te
 					json = cJSON_ParseWithLength(in->payload, in->payload_len);
 			}
 			const cJSON *v = json ? json_lookup(json, s) : NULL;
-			if (v)
+			found = v != NULL;
+			if (found)
 				put_json(&o, v);
 			else if (stats)
 				stats->json_misses++;
 			break;
 		}
+		}
+		if (!found) {
+			if (stats)
+				stats->misses++;
+			put_str(&o, s->fallback ? s->fallback : in->fallback);
 		}
 	}
 	cJSON_Delete(json);

@@ -90,6 +90,35 @@ bool mxb_topic_matches(const char *filter, const char *topic)
 	}
 }
 
+bool mxb_topic_filters_overlap(const char *a, const char *b)
+{
+	const char *p = mxb_topic_filter_strip_share(a);
+	const char *q = mxb_topic_filter_strip_share(b);
+	/* Wildcards at the first level never match '$' topics. */
+	if ((*p == '$' && (*q == '+' || *q == '#')) || (*q == '$' && (*p == '+' || *p == '#')))
+		return false;
+	for (;;) {
+		const char *pe = strchr(p, '/');
+		const char *qe = strchr(q, '/');
+		size_t pn = pe ? (size_t)(pe - p) : strlen(p);
+		size_t qn = qe ? (size_t)(qe - q) : strlen(q);
+		if ((pn == 1 && *p == '#') || (qn == 1 && *q == '#'))
+			return true;
+		bool wild = (pn == 1 && *p == '+') || (qn == 1 && *q == '+');
+		if (!wild && (pn != qn || memcmp(p, q, pn) != 0))
+			return false;
+		if (!pe && !qe)
+			return true;
+		if (!pe)
+			/* "a" and "a/#" share the topic "a". */
+			return strcmp(qe + 1, "#") == 0;
+		if (!qe)
+			return strcmp(pe + 1, "#") == 0;
+		p = pe + 1;
+		q = qe + 1;
+	}
+}
+
 /*
  * The index is a trie with one node per filter level. Named children sit in an
  * open-addressing hash table, so a level with thousands of siblings costs one probe.

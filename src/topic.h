@@ -33,6 +33,12 @@ const char *mxb_topic_filter_strip_share(const char *filter);
  */
 bool mxb_topic_matches(const char *filter, const char *topic);
 
+/*
+ * Whether some topic matches both filters, so that what the bridge publishes under one
+ * can come back through a subscription to the other.
+ */
+bool mxb_topic_filters_overlap(const char *a, const char *b);
+
 struct mxb_topic_index;
 
 typedef void (*mxb_topic_match_fn)(size_t id, void *data);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strophe.h>
 
+#include "access.h"
 #include "backoff.h"
 #include "config.h"
 #include "jid.h"
@@ -19,6 +20,13 @@
 #define NS_CARBONS "urn:xmpp:carbons:2"
 #define NS_FORWARD "urn:xmpp:forward:0"
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define NS_MUC "http://jabber.org/protocol/muc"
+#define NS_MUC_USER "http://jabber.org/protocol/muc#user"
+#define NS_DELAY "urn:xmpp:delay"
+
+/* An occupant list is bounded: a huge room must not grow the bridge without limit. */
+#define ROOM_OCCUPANTS_MAX 2000
+#define ROOM_REJOIN_MS 30000
 
 #define PING_INTERVAL_MS 60000
 #define PING_TIMEOUT_MS 30000
@@ -34,8 +42,26 @@ enum state {
 	STATE_CLOSED,
 };
 
+struct occupant {
+	char *nick;
+	char *real_jid; /* bare, or NULL */
+	int role;
+	int affiliation;
+};
+
+struct room {
+	const struct mxb_room *cfg;
+	bool joined;
+	bool failed;
+	int64_t rejoin_at; /* 0: none planned */
+	struct occupant *occupants;
+	size_t len, cap;
+};
+
 struct mxb_xmpp {
 	const struct mxb_config *cfg;
+	struct room *rooms;
+	size_t rooms_len;
 	xmpp_ctx_t *ctx;
 	xmpp_conn_t *conn;
 	xmpp_log_t log;
@@ -160,6 +186,179 @@ static void add_text_child(
 	xmpp_stanza_release(t);
 }
 
+static struct room *find_room(struct mxb_xmpp *x, const char *jid)
+{
+	for (size_t i = 0; i < x->rooms_len; i++) {
+		if (mxb_jid_bare_equal(x->rooms[i].cfg->jid, jid))
+			return &x->rooms[i];
+	}
+	return NULL;
+}
+
+bool mxb_xmpp_is_room(const struct mxb_xmpp *x, const char *jid)
+{
+	return find_room((struct mxb_xmpp *)x, jid) != NULL;
+}
+
+static void occupants_clear(struct room *r)
+{
+	for (size_t i = 0; i < r->len; i++) {
+		free(r->occupants[i].nick);
+		free(r->occupants[i].real_jid);
+	}
+	r->len = 0;
+}
+
+static struct occupant *occupant_find(struct room *r, const char *nick)
+{
+	for (size_t i = 0; i < r->len; i++) {
+		if (strcmp(r->occupants[i].nick, nick) == 0)
+			return &r->occupants[i];
+	}
+	return NULL;
+}
+
+static void occupant_remove(struct room *r, const char *nick)
+{
+	struct occupant *o = occupant_find(r, nick);
+	if (!o)
+		return;
+	free(o->nick);
+	free(o->real_jid);
+	*o = r->occupants[--r->len];
+}
+
+static void occupant_set(
+	struct room *r, const char *nick, const char *role, const char *aff, const char *jid)
+{
+	struct occupant *o = occupant_find(r, nick);
+	if (!o) {
+		if (r->len == ROOM_OCCUPANTS_MAX)
+			return;
+		if (r->len == r->cap) {
+			size_t cap = r->cap ? 2 * r->cap : 8;
+			struct occupant *v = realloc(r->occupants, cap * sizeof(*v));
+			if (!v)
+				return;
+			r->occupants = v;
+			r->cap = cap;
+		}
+		char *n = strdup(nick);
+		if (!n)
+			return;
+		o = &r->occupants[r->len++];
+		*o = (struct occupant){.nick = n};
+	}
+	int rv = mxb_access_role_parse(role);
+	int av = mxb_access_affiliation_parse(aff);
+	o->role = rv < 0 ? MXB_ROLE_NONE : rv;
+	o->affiliation = av < 0 ? MXB_AFFILIATION_NONE : av;
+	free(o->real_jid);
+	o->real_jid = NULL;
+	char bare[MXB_JID_MAX + 1];
+	if (jid && mxb_jid_bare(jid, bare, sizeof(bare)) == 0)
+		o->real_jid = strdup(bare);
+}
+
+static void join_room(struct mxb_xmpp *x, struct room *r)
+{
+	char to[2 * MXB_JID_MAX + 2];
+	snprintf(to, sizeof(to), "%s/%s", r->cfg->jid, r->cfg->nick);
+	xmpp_stanza_t *p = xmpp_presence_new(x->ctx);
+	if (!p)
+		return;
+	xmpp_stanza_set_to(p, to);
+	xmpp_stanza_t *mx = add_child(x->ctx, p, "x", NS_MUC);
+	if (mx) {
+		/* History is old news, and never a command: ask for none. */
+		xmpp_stanza_t *h = add_child(x->ctx, mx, "history", NULL);
+		if (h)
+			xmpp_stanza_set_attribute(h, "maxstanzas", "0");
+		if (r->cfg->password)
+			add_text_child(x->ctx, mx, "password", r->cfg->password);
+	}
+	if (x->cfg->xmpp.status && *x->cfg->xmpp.status)
+		add_text_child(x->ctx, p, "status", x->cfg->xmpp.status);
+	xmpp_send(x->conn, p);
+	xmpp_stanza_release(p);
+	occupants_clear(r);
+	r->joined = false;
+	r->failed = false;
+	r->rejoin_at = 0;
+	mxb_log_debug("xmpp: joining room '%s' as '%s'", r->cfg->jid, r->cfg->nick);
+}
+
+static const char *error_condition(xmpp_stanza_t *st)
+{
+	xmpp_stanza_t *e = xmpp_stanza_get_child_by_name(st, "error");
+	for (xmpp_stanza_t *c = e ? xmpp_stanza_get_children(e) : NULL; c;
+		c = xmpp_stanza_get_next(c)) {
+		const char *ns = xmpp_stanza_get_ns(c);
+		const char *name = xmpp_stanza_get_name(c);
+		if (ns && name && strcmp(ns, NS_STANZAS) == 0 && strcmp(name, "text") != 0)
+			return name;
+	}
+	return "unknown";
+}
+
+static bool has_status_code(xmpp_stanza_t *xuser, const char *code)
+{
+	for (xmpp_stanza_t *c = xmpp_stanza_get_children(xuser); c; c = xmpp_stanza_get_next(c)) {
+		const char *name = xmpp_stanza_get_name(c);
+		const char *v = name && strcmp(name, "status") == 0
+					? xmpp_stanza_get_attribute(c, "code")
+					: NULL;
+		if (v && strcmp(v, code) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Presence from a room: joins, occupants' roles, and the bridge being refused or kicked. */
+static void room_presence(struct mxb_xmpp *x, struct room *r, xmpp_stanza_t *st, const char *from)
+{
+	const char *slash = strchr(from, '/');
+	if (!slash)
+		return;
+	const char *nick = slash + 1;
+	const char *type = xmpp_stanza_get_type(st);
+	bool self = strcmp(nick, r->cfg->nick) == 0;
+	if (type && strcmp(type, "error") == 0) {
+		if (self || !r->joined) {
+			mxb_log_error("xmpp: cannot join room '%s' as '%s': %s", r->cfg->jid,
+				r->cfg->nick, error_condition(st));
+			r->failed = true;
+			r->joined = false;
+		}
+		return;
+	}
+	xmpp_stanza_t *xu = xmpp_stanza_get_child_by_ns(st, NS_MUC_USER);
+	xmpp_stanza_t *item = xu ? xmpp_stanza_get_child_by_name(xu, "item") : NULL;
+	self = self || (xu && has_status_code(xu, "110"));
+	if (type && strcmp(type, "unavailable") == 0) {
+		if (self) {
+			mxb_log_warn("xmpp: removed from room '%s'; rejoining in %d s", r->cfg->jid,
+				ROOM_REJOIN_MS / 1000);
+			r->joined = false;
+			occupants_clear(r);
+			r->rejoin_at = mxb_now_ms() + ROOM_REJOIN_MS;
+		} else {
+			occupant_remove(r, nick);
+		}
+		return;
+	}
+	if (item)
+		occupant_set(r, nick, xmpp_stanza_get_attribute(item, "role"),
+			xmpp_stanza_get_attribute(item, "affiliation"),
+			xmpp_stanza_get_attribute(item, "jid"));
+	if (self && !r->joined) {
+		r->joined = true;
+		mxb_log_info("xmpp: joined room '%s' as '%s'", r->cfg->jid, r->cfg->nick);
+		if (x->handlers.room_joined)
+			x->handlers.room_joined(r->cfg->jid, x->data);
+	}
+}
+
 static bool from_self_or_server(struct mxb_xmpp *x, const char *from)
 {
 	return from == NULL || mxb_jid_bare_equal(from, x->bare);
@@ -227,6 +426,11 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 	struct mxb_xmpp *x = data;
 	const char *type = xmpp_stanza_get_type(st);
 	const char *from = xmpp_stanza_get_from(st);
+	struct room *room = from ? find_room(x, from) : NULL;
+	if (room) {
+		room_presence(x, room, st, from);
+		return 1;
+	}
 	if (!type || !from || strcmp(type, "subscribe") != 0)
 		return 1;
 	char bare[MXB_JID_MAX + 1];
@@ -257,10 +461,27 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 	const char *from = xmpp_stanza_get_from(st);
 	if (!type)
 		type = "normal";
-	if (strcmp(type, "chat") != 0 && strcmp(type, "normal") != 0)
+	if (strcmp(type, "chat") != 0 && strcmp(type, "normal") != 0 &&
+		strcmp(type, "groupchat") != 0)
 		return 1;
 	if (!from || mxb_jid_bare_equal(from, x->bare))
 		return 1;
+	struct room *room = find_room(x, from);
+	const struct occupant *occ = NULL;
+	if (room) {
+		const char *slash = strchr(from, '/');
+		/* The room itself (subject, notices), our own echo, history: never commands. */
+		if (!slash || strcmp(slash + 1, room->cfg->nick) == 0 || !room->joined)
+			return 1;
+		if (xmpp_stanza_get_child_by_ns(st, NS_DELAY)) {
+			mxb_log_debug(
+				"xmpp: ignoring delayed message in room '%s'", room->cfg->jid);
+			return 1;
+		}
+		occ = occupant_find(room, slash + 1);
+	} else if (strcmp(type, "groupchat") == 0) {
+		return 1;
+	}
 	/* A carbon or forward carries someone else's words: never a command of the sender. */
 	if (has_child_ns(st, NS_CARBONS) || has_child_ns(st, NS_FORWARD)) {
 		mxb_log_debug("xmpp: ignoring forwarded message from '%s'", from);
@@ -274,6 +495,11 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 		.type = type,
 		.id = xmpp_stanza_get_id(st),
 		.body = body,
+		.room = room ? room->cfg->jid : NULL,
+		.nick = room ? strchr(from, '/') + 1 : NULL,
+		.real_jid = occ ? occ->real_jid : NULL,
+		.role = occ ? occ->role : MXB_ROLE_NONE,
+		.affiliation = occ ? occ->affiliation : MXB_AFFILIATION_NONE,
 	};
 	if (x->handlers.message)
 		x->handlers.message(&msg, x->data);
@@ -324,6 +550,10 @@ static const char *stream_error_name(xmpp_error_type_t type)
 
 static void went_down(struct mxb_xmpp *x, int64_t now)
 {
+	for (size_t i = 0; i < x->rooms_len; i++) {
+		x->rooms[i].joined = false;
+		occupants_clear(&x->rooms[i]);
+	}
 	x->fd = -1;
 	x->ping_deadline = 0;
 	if (x->state == STATE_CLOSING || x->shutting_down) {
@@ -360,6 +590,8 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 			xmpp_stanza_release(iq);
 		}
 		send_presence(x, NULL, NULL, x->cfg->xmpp.status);
+		for (size_t i = 0; i < x->rooms_len; i++)
+			join_room(x, &x->rooms[i]);
 		if (x->handlers.online)
 			x->handlers.online(x->data);
 		return;
@@ -415,6 +647,12 @@ int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,
 	mxb_backoff_init(&x->backoff, cfg->xmpp.reconnect_max);
 	if (mxb_jid_bare(cfg->xmpp.jid, x->bare, sizeof(x->bare)) < 0)
 		goto err_free;
+	x->rooms = calloc(cfg->xmpp.rooms_len ? cfg->xmpp.rooms_len : 1, sizeof(*x->rooms));
+	if (!x->rooms)
+		goto err_free;
+	x->rooms_len = cfg->xmpp.rooms_len;
+	for (size_t i = 0; i < x->rooms_len; i++)
+		x->rooms[i].cfg = &cfg->xmpp.rooms[i];
 
 	xmpp_initialize();
 	x->log.handler = on_log;
@@ -468,6 +706,7 @@ err_free_ctx:
 err_shutdown:
 	xmpp_shutdown();
 err_free:
+	free(x->rooms);
 	free(x);
 	return -ENOMEM;
 }
@@ -483,6 +722,11 @@ void mxb_xmpp_destroy(struct mxb_xmpp *x)
 	xmpp_conn_release(x->conn);
 	xmpp_ctx_free(x->ctx);
 	xmpp_shutdown();
+	for (size_t i = 0; i < x->rooms_len; i++) {
+		occupants_clear(&x->rooms[i]);
+		free(x->rooms[i].occupants);
+	}
+	free(x->rooms);
 	free(x);
 }
 
@@ -557,6 +801,10 @@ int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now)
 		}
 		break;
 	case STATE_UP:
+		for (size_t i = 0; i < x->rooms_len; i++) {
+			if (x->rooms[i].rejoin_at && now >= x->rooms[i].rejoin_at)
+				join_room(x, &x->rooms[i]);
+		}
 		if (x->ping_deadline && now >= x->ping_deadline) {
 			mxb_log_warn("xmpp: no answer to ping within %d s; reconnecting",
 				PING_TIMEOUT_MS / 1000);
@@ -601,6 +849,14 @@ int mxb_xmpp_send_message(struct mxb_xmpp *x, const char *to, const char *type, 
 		return -ENOTCONN;
 	if (!mxb_text_xml_valid(body, strlen(body)))
 		return -EINVAL;
+	struct room *room = find_room(x, to);
+	if (room) {
+		if (room->failed)
+			return -EHOSTUNREACH;
+		if (!room->joined)
+			return -EAGAIN;
+		type = "groupchat";
+	}
 	char *id = xmpp_uuid_gen(x->ctx);
 	xmpp_stanza_t *m = xmpp_message_new(x->ctx, type, to, id);
 	if (id)

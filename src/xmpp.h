@@ -14,9 +14,15 @@ struct mxb_xmpp;
 
 struct mxb_xmpp_message {
 	const char *from; /* full JID as the server stamped it */
-	const char *type; /* "chat", "normal", ... */
+	const char *type; /* "chat", "normal", "groupchat" */
 	const char *id; /* may be NULL */
 	const char *body;
+	/* Set when the sender is an occupant of one of the bridge's rooms: */
+	const char *room; /* bare room JID */
+	const char *nick;
+	const char *real_jid; /* the occupant's bare JID when the room shows it, else NULL */
+	int role; /* enum mxb_muc_role */
+	int affiliation; /* enum mxb_muc_affiliation */
 };
 
 struct mxb_xmpp_handlers {
@@ -27,6 +33,8 @@ struct mxb_xmpp_handlers {
 	void (*message)(const struct mxb_xmpp_message *msg, void *data);
 	/* Whether jid (bare) may subscribe to the bridge's presence. */
 	bool (*contact_allowed)(const char *jid, void *data);
+	/* The bridge's presence in a room was confirmed: it may talk there now. */
+	void (*room_joined)(const char *room, void *data);
 };
 
 int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,
@@ -44,10 +52,14 @@ void mxb_xmpp_handle(struct mxb_xmpp *x, int64_t now);
 int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now);
 
 bool mxb_xmpp_is_up(const struct mxb_xmpp *x);
+/* Whether jid is one of the configured rooms. */
+bool mxb_xmpp_is_room(const struct mxb_xmpp *x, const char *jid);
 
 /*
- * Sends a message. body must be XML-safe text (mxb_text_xml_valid); anything else is
- * refused with -EINVAL. Returns 0, or -ENOTCONN while the session is down.
+ * Sends a message; to a room of the config it goes as groupchat whatever type says. body
+ * must be XML-safe text (mxb_text_xml_valid); anything else is refused with -EINVAL.
+ * Returns 0; -ENOTCONN while the session is down or -EAGAIN while the room is not joined
+ * yet (the caller keeps it); -EHOSTUNREACH when the room refused the bridge.
  */
 int mxb_xmpp_send_message(struct mxb_xmpp *x, const char *to, const char *type, const char *body);
 /* Answers the message `id` from `to` with a message error <forbidden/> and text. */
