@@ -23,8 +23,9 @@ bool mxb_access_allows(const struct mxb_command_route *r, const struct mxb_sende
 		if (!r->has_role && !r->has_affiliation)
 			return false;
 		bool named = false;
-		for (size_t i = 0; i < r->from.len && !named; i++)
-			named = mxb_jid_bare_equal(r->from.v[i], sender->room);
+		for (size_t i = 0; i < r->rooms.len && !named; i++)
+			named = mxb_jid_bare_equal(r->rooms.v[i], sender->room);
+
 		if (!named)
 			return false;
 		if (r->has_role && sender->role < r->role)

@@ -24,7 +24,8 @@ bool mxb_access_jid_matches(const char *pattern, const char *bare);
 
 /*
  * Whether route r lets sender use it. A direct sender needs its JID in r->from. An
- * occupant needs the room in r->from and the route's least role and affiliation.
+ * occupant needs the room in r->rooms and the route's least role and affiliation.
+
  */
 bool mxb_access_allows(const struct mxb_command_route *r, const struct mxb_sender *sender);
 

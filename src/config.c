@@ -1180,10 +1180,23 @@ static void cross_check(struct ctx *c, struct mxb_config *cfg)
 		}
 	}
 	for (size_t i = 0; i < cfg->commands_len; i++) {
-		const struct mxb_command_route *r = &cfg->commands[i];
-		bool rooms = false;
-		for (size_t f = 0; f < r->from.len; f++)
-			rooms = rooms || find_room(cfg, r->from.v[f]);
+		struct mxb_command_route *r = &cfg->commands[i];
+		/* Rooms move to their own list: an occupant is never taken for a direct sender. */
+		size_t kept = 0;
+		for (size_t f = 0; f < r->from.len; f++) {
+			if (find_room(cfg, r->from.v[f])) {
+				if (mxb_strlist_push(&r->rooms, r->from.v[f]) < 0)
+					c->oom = true;
+				free(r->from.v[f]);
+			} else {
+				r->from.v[kept++] = r->from.v[f];
+			}
+		}
+		r->from.len = kept;
+		if (r->from.v)
+			r->from.v[kept] = NULL;
+		bool rooms = r->rooms.len > 0;
+
 		if (rooms && !r->has_role && !r->has_affiliation)
 			error_at(c, file, (unsigned)r->line,
 				"a 'commands' route that names a room needs 'role' or "
@@ -1361,7 +1374,9 @@ void mxb_config_finish(struct mxb_config *cfg)
 	for (size_t i = 0; cfg->commands && i < cfg->commands_len; i++) {
 		struct mxb_command_route *r = &cfg->commands[i];
 		mxb_strlist_finish(&r->from);
+		mxb_strlist_finish(&r->rooms);
 		mxb_strlist_finish(&r->allow);
+
 		free(r->command);
 		free(r->topic);
 		free(r->payload);
@@ -1469,6 +1484,11 @@ void mxb_config_print(const struct mxb_config *cfg, FILE *out)
 		const struct mxb_command_route *r = &cfg->commands[i];
 		fprintf(out, "  line %d: from ", r->line);
 		print_list(out, &r->from);
+		if (r->rooms.len) {
+			fprintf(out, "%srooms ", r->from.len ? ", " : "");
+			print_list(out, &r->rooms);
+		}
+
 		if (r->has_role)
 			fprintf(out, " (role %s or higher)",
 				name_of(role_names, COUNT(role_names), r->role));

@@ -95,7 +95,9 @@ struct mxb_notify_route {
  * `topic` and `payload` templates (and, when `allow` is given, only topics it matches).
  */
 struct mxb_command_route {
-	struct mxb_strlist from; /* bare JIDs, "*@domain", or rooms of xmpp.rooms */
+	struct mxb_strlist from; /* bare JIDs or "*@domain" */
+	struct mxb_strlist rooms; /* rooms of xmpp.rooms named in `from` */
+
 	struct mxb_strlist allow;
 	char *command;
 	char *topic;

@@ -183,9 +183,15 @@ int mxb_throttle_offer(
 		}
 		return MXB_THROTTLE_HELD;
 	}
+	/* A held value the tick has not sent yet is superseded by this newer one. */
+	if (e->has_pending) {
+		e->has_pending = false;
+		t->pending--;
+	}
 	if (unchanged)
 		return MXB_THROTTLE_SAME;
 	if (record_sent(t, e, payload, len, now) < 0)
+
 		return -ENOMEM;
 	return MXB_THROTTLE_SEND;
 }

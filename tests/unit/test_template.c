@@ -79,7 +79,38 @@ int main(void)
 	mxb_template_destroy(t);
 	mxb_template_destroy(NULL);
 
+	/* Fallbacks: per placeholder, else the input's. */
+	CHECK_STR(render("{{json.Missing|n/a}} {{json.AM2301.Humidity | ?}}", "t", tasmota),
+		"n/a 40");
+	CHECK_STR(render("[{{topic.9|none}}]", "a/b", ""), "[none]");
+	struct mxb_template_input fb = {
+		.topic = "a", .payload = "x", .payload_len = 1, .fallback = "-"};
+	CHECK(mxb_template_parse("{{json.a}}|{{from}}|{{arg.1}}", &t, err, sizeof(err)) == 0);
+	stats = (struct mxb_template_stats){0};
+	CHECK(mxb_template_render(t, &fb, out, sizeof(out), &stats) == 5);
+	CHECK_STR(out, "-|-|-");
+	CHECK(stats.misses == 3);
+	CHECK(stats.json_misses == 1);
+	mxb_template_destroy(t);
+
+	/* Named command arguments and the time. */
+	const char *args[] = {"kitchen", "on"};
+	struct mxb_template_input cmd = {
+		.args = args, .nargs = 2, .args_text = "kitchen on", .time = 1700000000};
+	CHECK(mxb_template_parse("cmnd/{{arg.1}}/POWER={{arg.2}} ({{args}}) at {{time}}", &t, err,
+		      sizeof(err)) == 0);
+	CHECK(mxb_template_max_arg(t) == 2);
+	CHECK(mxb_template_uses(t, "args"));
+	CHECK(mxb_template_uses(t, "time"));
+	CHECK(!mxb_template_uses(t, "payload"));
+	CHECK(mxb_template_render(t, &cmd, out, sizeof(out), NULL) > 0);
+	CHECK_STR(out, "cmnd/kitchen/POWER=on (kitchen on) at 2023-11-14T22:13:20Z");
+	mxb_template_destroy(t);
+	CHECK_STR(parse_error("{{arg.0}}"),
+		"bad argument number in '{{arg.0}}' (arguments count from 1)");
+
 	CHECK_STR(parse_error("{{nope}}"), "unknown placeholder '{{nope}}'");
+
 	CHECK_STR(parse_error("a {{payload"), "unterminated placeholder at column 3");
 	CHECK_STR(parse_error("{{topic.0}}"),
 		"bad topic level in '{{topic.0}}' (levels count from 1)");

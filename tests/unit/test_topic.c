@@ -118,9 +118,27 @@ static void test_index_many(void)
 	mxb_topic_index_destroy(index);
 }
 
+static void test_overlap(void)
+{
+	CHECK(mxb_topic_filters_overlap("home/+/set", "home/#"));
+	CHECK(mxb_topic_filters_overlap("home/#", "home/+/set"));
+	CHECK(mxb_topic_filters_overlap("home/+/set", "home/kitchen/+"));
+	CHECK(mxb_topic_filters_overlap("a/b", "a/b"));
+	CHECK(mxb_topic_filters_overlap("a", "a/#"));
+	CHECK(mxb_topic_filters_overlap("#", "x/y"));
+	CHECK(mxb_topic_filters_overlap("$share/g/a/+", "a/b"));
+	CHECK(!mxb_topic_filters_overlap("home/+/set", "home/+/get"));
+	CHECK(!mxb_topic_filters_overlap("a/b", "a/b/c"));
+	CHECK(!mxb_topic_filters_overlap("a/+", "a"));
+	CHECK(!mxb_topic_filters_overlap("#", "$SYS/x"));
+	CHECK(!mxb_topic_filters_overlap("cmnd/+/POWER", "stat/+/POWER"));
+}
+
 int main(void)
 {
+	test_overlap();
 	test_validity();
+
 	test_matches();
 	test_index_agrees();
 	test_index_many();
