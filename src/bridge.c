@@ -700,8 +700,10 @@ static void help(struct mxb_bridge *b, const struct mxb_sender *s, const struct 
 			continue;
 		if (r->command) {
 			n += (size_t)snprintf(text + n, cap - n, "%s%s", n ? "; " : "", r->command);
-			for (unsigned a = 1; a <= mxb_template_max_arg(r->topic_tmpl) && n < cap;
-				a++)
+			unsigned need = mxb_template_max_arg(r->topic_tmpl);
+			if (mxb_template_max_arg(r->payload_tmpl) > need)
+				need = mxb_template_max_arg(r->payload_tmpl);
+			for (unsigned a = 1; a <= need && n < cap; a++)
 				n += (size_t)snprintf(text + n, cap - n, " ARG%u", a);
 			if (mxb_template_uses(r->payload_tmpl, "args") && n < cap)
 				n += (size_t)snprintf(text + n, cap - n, " ...");
