@@ -1,0 +1,38 @@
+#!/usr/bin/python3
+"""Every example in config/ passes --check-config, and the routes each one is about are
+what the bridge understood (Tasmota, Zigbee2MQTT, Home Assistant)."""
+
+import os
+import subprocess
+
+import harness
+
+EXPECT = {
+    "bridge.conf": ["notify: 2 routes", "commands: 3 routes", "xmpp.rooms: 1"],
+    "minimal.conf": ["notify: 1 route"],
+    "tasmota.conf": ["'tele/+/LWT'", "'tele/+/SENSOR'", "command 'power' -> topic "
+                     "'cmnd/{{arg.1}}/POWER'"],
+    "zigbee2mqtt.conf": ["'zigbee2mqtt/front_door'", "(role moderator or higher)",
+                         "command 'set' -> topic 'zigbee2mqtt/{{arg.1}}/set'"],
+    "homeassistant.conf": ["'homeassistant/alarm_control_panel/+/state'", "(headline)",
+                           "from '*@example.org'"],
+}
+
+
+def check_examples(env):
+    confdir = os.path.join(harness.SRCDIR, "config")
+    found = sorted(f for f in os.listdir(confdir) if f.endswith(".conf"))
+    env.check(set(EXPECT) <= set(found), "the examples are all there", found)
+    for name in found:
+        path = os.path.join(confdir, name)
+        r = subprocess.run([harness.bridge_binary(), "--check-config", "-c", path],
+                           capture_output=True, text=True, timeout=10,
+                           stdin=subprocess.DEVNULL)
+        env.check(r.returncode == 0, "--check-config %s exits 0" % name,
+                  r.stderr.strip()[-300:])
+        for want in EXPECT.get(name, []):
+            env.check(want in r.stdout, "%s: shows %s" % (name, want), r.stdout[-400:])
+
+
+if __name__ == "__main__":
+    harness.main([check_examples], time_limit=60)
