@@ -411,9 +411,11 @@ static const char *prepare_payload(struct mxb_bridge *b, const struct mxb_notify
 	const struct mxb_mqtt_message *msg, size_t *len)
 {
 	*len = msg->len;
-	if (!mxb_text_is_binary(msg->payload, msg->len))
+	if (route->binary == MXB_BINARY_TEXT || !mxb_text_is_binary(msg->payload, msg->len))
 		return msg->payload;
 	switch (route->binary) {
+	case MXB_BINARY_TEXT:
+		return msg->payload;
 	case MXB_BINARY_SKIP:
 		b->n.binary_skipped++;
 		mxb_log_warn("notify: binary payload on topic '%s' (%zu bytes) not forwarded; set "
@@ -585,6 +587,14 @@ static int target_copy(struct reply_target *dst, const struct reply_target *src)
 
 static void track(struct mxb_bridge *b, int mid, const struct reply_target *to, const char *topic)
 {
+	/* QoS 0 may be written, and "published", inside mosquitto_publish itself. */
+	for (size_t i = 0; i < sizeof(b->early) / sizeof(b->early[0]); i++) {
+		if (b->early[i] == mid) {
+			b->early[i] = 0;
+			reply(b, to, "published to '%s'", topic);
+			return;
+		}
+	}
 	if (b->inflight_len == b->inflight_cap) {
 		/* Too many unacknowledged: answer now rather than grow without bound. */
 		reply(b, to, "sent to '%s'", topic);
@@ -644,6 +654,7 @@ static void on_published(int mid, void *data)
 		*f = b->inflight[--b->inflight_len];
 		return;
 	}
+	b->early[b->early_next++ % (sizeof(b->early) / sizeof(b->early[0]))] = mid;
 }
 
 /* Hands a command to MQTT, or queues it while MQTT is down. Takes topic and payload. */

@@ -52,6 +52,8 @@ struct mxb_bridge {
 	struct mxb_queue to_mqtt;
 	struct mxb_inflight *inflight; /* commands waiting for PUBACK, to answer the sender */
 	size_t inflight_len, inflight_cap;
+	int early[8]; /* mids acknowledged before they were tracked */
+	unsigned early_next;
 	char *render; /* max_message + 1 bytes */
 	char *clean; /* 3 * max_message + 1 bytes: U+FFFD is 3 bytes for 1 bad byte */
 	char *encoded; /* for base64/hex payloads */

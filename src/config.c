@@ -80,7 +80,7 @@ enum list_kind {
 };
 
 static const char *const message_type_names[] = {"chat", "normal", "headline", "groupchat"};
-static const char *const binary_names[] = {"skip", "base64", "hex"};
+static const char *const binary_names[] = {"text", "skip", "base64", "hex"};
 static const char *const role_names[] = {"none", "visitor", "participant", "moderator"};
 static const char *const affiliation_names[] = {"outcast", "none", "member", "admin", "owner"};
 
@@ -909,8 +909,8 @@ static void parse_notify_route(struct ctx *c, const config_setting_t *g, struct 
 		} else if (strcmp(k, "only_changes") == 0) {
 			get_bool(c, s, &r->only_changes);
 		} else if (strcmp(k, "binary") == 0) {
-			if (get_enum(c, s, binary_names, COUNT(binary_names), "skip, base64 or hex",
-				    &v))
+			if (get_enum(c, s, binary_names, COUNT(binary_names),
+				    "text, skip, base64 or hex", &v))
 				r->binary = (enum mxb_binary)v;
 		} else if (strcmp(k, "max_payload") == 0) {
 			get_size_field(c, s, 1, MAX_PAYLOAD_MAX, &r->max_payload);
@@ -1469,7 +1469,7 @@ void mxb_config_print(const struct mxb_config *cfg, FILE *out)
 			name_of(message_type_names, COUNT(message_type_names), r->type),
 			r->message ? r->message : "");
 		if (r->retained || r->min_interval || r->only_changes || r->max_payload ||
-			r->binary != MXB_BINARY_SKIP)
+			r->binary != MXB_BINARY_TEXT)
 			fprintf(out,
 				"    retained %s, min_interval %d, only_changes %s, binary %s, "
 				"max_payload %zu\n",

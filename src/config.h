@@ -43,6 +43,8 @@ enum mxb_message_type {
 };
 
 enum mxb_binary {
+	/* Treated as text: what is not UTF-8 or XML is replaced or refused (bridge.bad_text). */
+	MXB_BINARY_TEXT,
 	MXB_BINARY_SKIP, /* a payload that is not UTF-8 text is not forwarded */
 	MXB_BINARY_BASE64, /* it is forwarded base64-encoded */
 	MXB_BINARY_HEX, /* it is forwarded as lowercase hex */

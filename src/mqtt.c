@@ -36,6 +36,7 @@ struct mxb_mqtt {
 	int64_t next_misc;
 	int offline_mid;
 	mosquitto_property *mark; /* ORIGIN_PROPERTY = client id, on every publish */
+	char tls_error[256]; /* OpenSSL's reason for the last failure */
 	bool shutting_down;
 	bool ever_connected;
 };
@@ -66,9 +67,17 @@ static int translate(int rc)
 static void on_log(struct mosquitto *mosq, void *data, int level, const char *str)
 {
 	(void)mosq;
-	(void)data;
-	/* The library logs no secrets; CONNECT lines carry the client id only. */
-	if (level & MOSQ_LOG_ERR)
+	struct mxb_mqtt *m = data;
+	/*
+	 * The library logs no secrets; CONNECT lines carry the client id only. OpenSSL's
+	 * errors are kept for the one line that says what failed, once per attempt.
+	 */
+	const char *ssl = strstr(str, "OpenSSL Error");
+	if (ssl) {
+		const char *reason = strrchr(str, ':');
+		snprintf(m->tls_error, sizeof(m->tls_error), "%s", reason ? reason + 1 : str);
+		mxb_log_debug("mqtt: %s", str);
+	} else if (level & MOSQ_LOG_ERR)
 		mxb_log_error("mqtt: %s", str);
 	else if (level & MOSQ_LOG_WARNING)
 		mxb_log_warn("mqtt: %s", str);
@@ -134,9 +143,14 @@ static void on_disconnect(struct mosquitto *mosq, void *data, int rc, const mosq
 	(void)mosq;
 	(void)p;
 	struct mxb_mqtt *m = data;
-	if (m->state == STATE_UP || m->state == STATE_CONNECTING)
+	if ((m->state == STATE_UP || m->state == STATE_CONNECTING) && m->tls_error[0])
+		mxb_log_error("mqtt: TLS with %s:%d failed: %s", m->cfg->mqtt.host,
+			m->cfg->mqtt.port, m->tls_error);
+	else if (m->state == STATE_UP || m->state == STATE_CONNECTING)
 		mxb_log_warn("mqtt: disconnected from %s:%d: %s", m->cfg->mqtt.host,
 			m->cfg->mqtt.port, rc ? mosquitto_strerror(rc) : "closed");
+	m->tls_error[0] = '\0';
+
 	went_down(m, mxb_now_ms());
 }
 
@@ -245,6 +259,7 @@ static int setup(struct mxb_mqtt *m)
 			goto err;
 	}
 	mosquitto_log_callback_set(m->mosq, on_log);
+
 	mosquitto_connect_v5_callback_set(m->mosq, on_connect);
 	mosquitto_disconnect_v5_callback_set(m->mosq, on_disconnect);
 	mosquitto_message_v5_callback_set(m->mosq, on_message);
@@ -339,11 +354,17 @@ static void check(struct mxb_mqtt *m, int rc, int64_t now)
 		return;
 	/* Most errors already went through on_disconnect; TLS handshake failures do not. */
 	if (m->state == STATE_CONNECTING || m->state == STATE_UP) {
-		mxb_log_warn("mqtt: connection to %s:%d failed: %s", m->cfg->mqtt.host,
-			m->cfg->mqtt.port,
-			rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+		if (rc == MOSQ_ERR_TLS || m->tls_error[0])
+			mxb_log_error("mqtt: TLS with %s:%d failed: %s", m->cfg->mqtt.host,
+				m->cfg->mqtt.port,
+				m->tls_error[0] ? m->tls_error : "handshake error");
+		else
+			mxb_log_warn("mqtt: connection to %s:%d failed: %s", m->cfg->mqtt.host,
+				m->cfg->mqtt.port,
+				rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
 		mosquitto_disconnect(m->mosq);
 	}
+	m->tls_error[0] = '\0';
 	went_down(m, now);
 }
 

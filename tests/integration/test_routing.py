@@ -193,7 +193,8 @@ def check_retained_and_binary(env):
             {"topic": "keptall/#", "to": ["alice@localhost"], "retained": True},
             {"topic": "bin/hex", "to": ["alice@localhost"], "binary": "hex"},
             {"topic": "bin/b64", "to": ["alice@localhost"], "binary": "base64"},
-            {"topic": "bin/skip", "to": ["alice@localhost"]},
+            {"topic": "bin/skip", "to": ["alice@localhost"], "binary": "skip"},
+            {"topic": "bin/text", "to": ["alice@localhost"]},
         ],
     })
     m = env.alice.wait_message(frm=BRIDGE, timeout=10)
@@ -211,7 +212,10 @@ def check_retained_and_binary(env):
     b.wait_log(r"binary payload on topic 'bin/skip'", since=mark)
     pub.publish("bin/skip", "text after binary")
     env.check(env.alice.wait_message(frm=BRIDGE).body == "bin/skip: text after binary",
-              "binary skipped by default; text on the same route still flows")
+              "binary = skip drops binary; text on the same route still flows")
+    pub.publish("bin/text", b"ok\x00\xff")
+    env.check(env.alice.wait_message(frm=BRIDGE).body == "bin/text: ok\ufffd\ufffd",
+              "by default a binary payload is text with U+FFFD for what XML cannot carry")
     env.check(b.stop() == 0, "bridge exits 0")
 
 
