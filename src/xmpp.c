@@ -10,6 +10,7 @@
 #include "config.h"
 #include "jid.h"
 #include "log.h"
+#include "strophe_run.h"
 #include "text.h"
 #include "xmpp.h"
 
@@ -364,6 +365,15 @@ static bool from_self_or_server(struct mxb_xmpp *x, const char *from)
 	return from == NULL || mxb_jid_bare_equal(from, x->bare);
 }
 
+/* An empty result to the IQ st; xmpp_stanza_reply() keeps the request's type. */
+static xmpp_stanza_t *result_of(xmpp_stanza_t *st)
+{
+	xmpp_stanza_t *r = xmpp_stanza_reply(st);
+	if (r)
+		xmpp_stanza_set_type(r, "result");
+	return r;
+}
+
 static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 {
 	struct mxb_xmpp *x = data;
@@ -378,10 +388,10 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 	xmpp_stanza_t *reply = NULL;
 
 	if (ns && get && strcmp(ns, NS_PING) == 0) {
-		reply = xmpp_stanza_reply(st);
+		reply = result_of(st);
 	} else if (ns && get && strcmp(ns, NS_DISCO_INFO) == 0 &&
 		   !xmpp_stanza_get_attribute(child, "node")) {
-		reply = xmpp_stanza_reply(st);
+		reply = result_of(st);
 		if (reply) {
 			xmpp_stanza_t *q = add_child(x->ctx, reply, "query", NS_DISCO_INFO);
 			xmpp_stanza_t *id = q ? add_child(x->ctx, q, "identity", NULL) : NULL;
@@ -398,7 +408,7 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 			}
 		}
 	} else if (ns && get && strcmp(ns, NS_VERSION) == 0) {
-		reply = xmpp_stanza_reply(st);
+		reply = result_of(st);
 		xmpp_stanza_t *q = reply ? add_child(x->ctx, reply, "query", NS_VERSION) : NULL;
 		if (q) {
 			add_text_child(x->ctx, q, "name", "mqtt-xmpp-bridge");
@@ -407,7 +417,7 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 	} else if (ns && !get && strcmp(ns, NS_ROSTER) == 0 &&
 		   from_self_or_server(x, xmpp_stanza_get_from(st))) {
 		/* A roster push: acknowledge it (RFC 6121 2.1.6). */
-		reply = xmpp_stanza_reply(st);
+		reply = result_of(st);
 	} else {
 		mxb_log_debug("xmpp: no service for iq %s '%s' from '%s'", type, ns ? ns : "(none)",
 			xmpp_stanza_get_from(st) ? xmpp_stanza_get_from(st) : "");
@@ -431,8 +441,28 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 		room_presence(x, room, st, from);
 		return 1;
 	}
+	if (from && (!type || strcmp(type, "unavailable") == 0) &&
+		!mxb_jid_bare_equal(from, x->bare) && x->handlers.contact_presence) {
+		char *show = NULL, *status = NULL, *prio = NULL;
+		xmpp_stanza_t *e = xmpp_stanza_get_child_by_name(st, "show");
+		if (e)
+			show = xmpp_stanza_get_text(e);
+		e = xmpp_stanza_get_child_by_name(st, "status");
+		if (e)
+			status = xmpp_stanza_get_text(e);
+		e = xmpp_stanza_get_child_by_name(st, "priority");
+		if (e)
+			prio = xmpp_stanza_get_text(e);
+		x->handlers.contact_presence(
+			from, type, show, status, prio ? atoi(prio) : 0, x->data);
+		xmpp_free(x->ctx, show);
+		xmpp_free(x->ctx, status);
+		xmpp_free(x->ctx, prio);
+		return 1;
+	}
 	if (!type || !from || strcmp(type, "subscribe") != 0)
 		return 1;
+
 	char bare[MXB_JID_MAX + 1];
 	if (mxb_jid_bare(from, bare, sizeof(bare)) < 0)
 		return 1;
@@ -770,23 +800,7 @@ short mxb_xmpp_events(const struct mxb_xmpp *x)
 void mxb_xmpp_handle(struct mxb_xmpp *x, int64_t now)
 {
 	(void)now;
-	/*
-	 * libstrophe reads at most 4 KiB per call and TLS may hold whole records poll cannot
-	 * see: run until a pass makes no progress, bounded so one peer cannot starve the loop.
-	 */
-	for (int i = 0; i < 64; i++) {
-		int before_q = xmpp_conn_send_queue_len(x->conn);
-		enum state before = x->state;
-		xmpp_run_once(x->ctx, 0);
-		if (x->fd < 0 || x->state != before)
-			continue;
-		struct pollfd p = {.fd = x->fd, .events = POLLIN};
-		bool readable = poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
-		if (!readable && xmpp_conn_send_queue_len(x->conn) >= before_q)
-			break;
-		if (!readable && xmpp_conn_send_queue_len(x->conn) == 0)
-			break;
-	}
+	mxb_strophe_run(x->ctx, &x->fd);
 }
 
 int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now)

@@ -35,6 +35,12 @@ struct mxb_xmpp_handlers {
 	bool (*contact_allowed)(const char *jid, void *data);
 	/* The bridge's presence in a room was confirmed: it may talk there now. */
 	void (*room_joined)(const char *room, void *data);
+	/*
+	 * A contact's presence: from is a full JID; type NULL (available) or "unavailable";
+	 * show and status may be NULL.
+	 */
+	void (*contact_presence)(const char *from, const char *type, const char *show,
+		const char *status, int priority, void *data);
 };
 
 int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,

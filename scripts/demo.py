@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""Try mqtt-xmpp-bridge on this machine, with nothing installed but the packages.
+
+Starts a throwaway mosquitto and Prosody on loopback ports (a generated CA, accounts
+bridge@localhost and alice@localhost with random passwords), writes a bridge.conf, runs
+the bridge, and shows one message each way:
+    MQTT home/kitchen/alarm  ->  a chat message to alice@localhost
+    alice: "home/kitchen/set ON"  ->  MQTT home/kitchen/set = ON
+Then it prints how to connect your own XMPP client and the mosquitto tools, and keeps
+running until Ctrl-C (or exits 0/1 right away with --once). Everything lives in a temp
+dir that is removed at the end (set MXB_KEEP_TMP=1 to keep it).
+
+    ./scripts/demo.py [--once]          # the bridge: $MXB_BRIDGE or ./build/mqtt-xmpp-bridge
+"""
+
+import argparse
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.normpath(os.path.join(HERE, ".."))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+
+import harness  # noqa: E402
+
+BRIDGE_JID = "bridge@localhost"
+
+
+def find_bridge():
+    if os.environ.get("MXB_BRIDGE"):
+        return os.environ["MXB_BRIDGE"]
+    for cand in ("./build/mqtt-xmpp-bridge", os.path.join(REPO, "build", "mqtt-xmpp-bridge")):
+        if os.access(cand, os.X_OK):
+            return os.path.abspath(cand)
+    return os.path.join(REPO, "build", "mqtt-xmpp-bridge")
+
+
+def demo(env, once):
+    pki = env.pki
+    print("starting mosquitto and Prosody on 127.0.0.1 ...", flush=True)
+    mosq = env.mosquitto()
+    prosody = env.prosody(users=("bridge", "alice"))
+    alice_pw = prosody.accounts["alice"]
+
+    cfg = env.bridge_config(prosody, mosq, {
+        "bridge": {"log_level": "info"},
+        "xmpp": {"status": "demo bridge"},
+        "mqtt": {"client_id": "mxb-demo", "status_topic": "mqtt-xmpp-bridge/status"},
+    })
+    bridge = env.bridge(cfg, start=False)
+    print("bridge:  %s -c %s" % (harness.bridge_binary(), bridge.conf_path))
+    print("log:     %s" % bridge.log.path, flush=True)
+    bridge.start()
+    mark = mosq.log.mark()
+    bridge.wait_ready(timeout=30)
+    mosq.wait_subscribed("mxb-demo", "home/+/alarm", since=mark, timeout=15)
+    print("bridge is up: MQTT connected, XMPP session established\n", flush=True)
+
+    alice = env.xmpp(prosody, "alice")
+    sub = env.mqtt(mosq).subscribe("home/#")
+
+    # MQTT -> XMPP
+    env.mqtt(mosq).publish("home/kitchen/alarm", "smoke detected", qos=1)
+    print("MQTT  publish  home/kitchen/alarm = 'smoke detected'")
+    msg = alice.wait_message(frm=BRIDGE_JID, timeout=15)
+    print("XMPP  alice@localhost got from %s: %r\n" % (msg.frm, msg.body), flush=True)
+
+    # XMPP -> MQTT
+    alice.send_message(BRIDGE_JID, "home/kitchen/set ON")
+    print("XMPP  alice@localhost -> %s: 'home/kitchen/set ON'" % BRIDGE_JID)
+    m = sub.wait_message("home/kitchen/set", timeout=15)
+    print("MQTT  received %s = %r" % (m.topic, m.payload.decode("utf-8", "replace")))
+    reply = alice.wait_message(frm=BRIDGE_JID, timeout=15)
+    print("XMPP  alice@localhost got the reply: %r\n" % reply.body, flush=True)
+    ok = (msg.body == "kitchen says smoke detected" and m.payload == b"ON" and
+          reply.body == "published to 'home/kitchen/set'")
+    alice.disconnect()
+    sub.disconnect()
+
+    if once:
+        print("demo %s" % ("OK" if ok else "FAILED: unexpected text above"))
+        return ok
+
+    ca = pki.ca.cert
+    print("""Your turn. Everything listens on 127.0.0.1 only.
+
+XMPP client (Gajim, Dino, profanity, ...):
+    account      alice@localhost
+    password     {pw}
+    server       127.0.0.1  port {xport}  (STARTTLS required)
+    certificate  for "localhost", issued by the demo CA {ca}
+                 (trust that CA, or accept the certificate when asked)
+    then chat with {bridge}: send "home/kitchen/set ON"; you may publish to home/+/set
+
+MQTT (mosquitto-clients):
+    mosquitto_sub -h 127.0.0.1 -p {mport} --cafile {ca} -t 'home/#' -t 'mqtt-xmpp-bridge/status' -v
+    mosquitto_pub -h 127.0.0.1 -p {mport} --cafile {ca} -t home/hall/alarm -m 'window open'
+    (plain, without TLS: -p {mplain}, no --cafile)
+
+Files: bridge.conf {conf}
+       bridge log  {log}   (tail -f it)
+Ctrl-C stops everything.""".format(pw=alice_pw, xport=prosody.port, ca=ca, bridge=BRIDGE_JID,
+                                   mport=mosq.tls_port, mplain=mosq.port,
+                                   conf=bridge.conf_path, log=bridge.log.path), flush=True)
+    while True:
+        for name, alive in (("bridge", bridge.alive()), ("mosquitto", mosq.alive()),
+                            ("prosody", prosody.alive())):
+            if not alive:
+                print("\n%s exited unexpectedly; log tail:\n%s" % (
+                    name, harness.tail(bridge.log.path if name == "bridge" else
+                                       (mosq.log.path if name == "mosquitto" else
+                                        prosody.log.path), 20)))
+                return False
+        time.sleep(0.5)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--once", action="store_true",
+                    help="show the two messages, then stop and exit 0 (or 1 on failure)")
+    args = ap.parse_args()
+    os.environ["MXB_BRIDGE"] = find_bridge()
+    if not os.access(harness.bridge_binary(), os.X_OK):
+        print("no bridge binary at %s: build it (meson setup build && ninja -C build) or set "
+              "MXB_BRIDGE" % harness.bridge_binary(), file=sys.stderr)
+        return 1
+    harness.install_signal_handlers()
+    env = harness.Env("demo")
+    ok = False
+    try:
+        ok = demo(env, args.once)
+    except harness.Terminated:
+        print("\nstopping ...")
+        ok = True
+    except harness.TestFailure as e:
+        print("demo FAILED: %s" % e, file=sys.stderr)
+    finally:
+        for b in env.bridges:
+            if b.alive():
+                rc = b.stop()
+                print("bridge exited with %s" % rc)
+                if rc != 0:
+                    ok = False
+        env.close(failed=not ok)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
