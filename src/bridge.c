@@ -12,6 +12,7 @@
 #include "backoff.h"
 #include "bridge.h"
 #include "config.h"
+#include "devices.h"
 #include "jid.h"
 #include "log.h"
 #include "template.h"
@@ -82,6 +83,8 @@ static void free_publish(void *p)
 struct routes {
 	struct mxb_topic_index *index;
 	struct mxb_throttle **throttles;
+	size_t *throttled; /* indexes of the routes with a throttle */
+	size_t throttled_len;
 	size_t *matches;
 	char *render, *clean, *encoded;
 	size_t encoded_cap;
@@ -93,6 +96,7 @@ static void routes_free(struct routes *r, size_t notify_len)
 	for (size_t i = 0; r->throttles && i < notify_len; i++)
 		mxb_throttle_destroy(r->throttles[i]);
 	free(r->throttles);
+	free(r->throttled);
 	free(r->matches);
 	free(r->render);
 	free(r->clean);
@@ -110,13 +114,15 @@ static int routes_build(const struct mxb_config *cfg, struct routes *r)
 	}
 	r->index = mxb_topic_index_create();
 	r->throttles = calloc(n, sizeof(*r->throttles));
+	r->throttled = calloc(n, sizeof(*r->throttled));
 	r->matches = calloc(n, sizeof(*r->matches));
 	r->render = malloc(cfg->bridge.max_message + 1);
 	r->clean = malloc(3 * cfg->bridge.max_message + 1);
 	/* base64 needs 4/3, hex 2 bytes per byte */
 	r->encoded_cap = 2 * max_payload + 4;
 	r->encoded = malloc(r->encoded_cap);
-	if (!r->index || !r->throttles || !r->matches || !r->render || !r->clean || !r->encoded)
+	if (!r->index || !r->throttles || !r->throttled || !r->matches || !r->render || !r->clean ||
+		!r->encoded)
 		goto err;
 	for (size_t i = 0; i < cfg->notify_len; i++) {
 		const struct mxb_notify_route *route = &cfg->notify[i];
@@ -128,6 +134,7 @@ static int routes_build(const struct mxb_config *cfg, struct routes *r)
 			route->only_changes, THROTTLE_TOPICS_MAX);
 		if (!r->throttles[i])
 			goto err;
+		r->throttled[r->throttled_len++] = i;
 	}
 	return 0;
 err:
@@ -139,6 +146,8 @@ static void routes_take(struct mxb_bridge *b, struct routes *r)
 {
 	b->index = r->index;
 	b->throttles = r->throttles;
+	b->throttled = r->throttled;
+	b->throttled_len = r->throttled_len;
 	b->matches = r->matches;
 	b->render = r->render;
 	b->clean = r->clean;
@@ -151,6 +160,8 @@ static struct routes routes_of(struct mxb_bridge *b)
 	return (struct routes){
 		.index = b->index,
 		.throttles = b->throttles,
+		.throttled = b->throttled,
+		.throttled_len = b->throttled_len,
 		.matches = b->matches,
 		.render = b->render,
 		.clean = b->clean,
@@ -240,9 +251,15 @@ int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg)
 		ret = -ENOMEM;
 		goto err_finish_mqtt_queue;
 	}
+	ret = mxb_bridge_devices_init(b);
+	if (ret < 0)
+		goto err_free_devices;
 	warn_loops(cfg);
 	return 0;
 
+err_free_devices:
+	mxb_bridge_devices_finish(b);
+	free(b->inflight);
 err_finish_mqtt_queue:
 	mxb_queue_finish(&b->to_mqtt, free_publish);
 err_finish_xmpp_queue:
@@ -267,6 +284,7 @@ void mxb_bridge_finish(struct mxb_bridge *b)
 	free(b->inflight);
 	struct routes r = routes_of(b);
 	routes_free(&r, b->cfg->notify_len);
+	mxb_bridge_devices_finish(b);
 }
 
 void mxb_bridge_attach(struct mxb_bridge *b, struct mxb_mqtt *mqtt, struct mxb_xmpp *xmpp)
@@ -461,6 +479,7 @@ static void on_mqtt_message(const struct mxb_mqtt_message *msg, void *data)
 		mxb_log_debug("notify: dropping the bridge's own publish on '%s'", msg->topic);
 		return;
 	}
+	mxb_bridge_devices_message(b, msg);
 	b->matches_len = 0;
 	mxb_topic_index_match(b->index, msg->topic, collect_match, b);
 	bool skipped_retained = false;
@@ -517,10 +536,10 @@ static void send_due(const char *topic, const char *payload, size_t len, void *d
 
 int64_t mxb_bridge_tick(struct mxb_bridge *b, int64_t now)
 {
-	int64_t next = INT64_MAX;
-	for (size_t i = 0; i < b->cfg->notify_len; i++) {
-		if (!b->throttles[i])
-			continue;
+	int64_t next = mxb_bridge_devices_tick(b, now);
+	/* Runs on every pass of the loop: walk only the routes that throttle. */
+	for (size_t k = 0; k < b->throttled_len; k++) {
+		size_t i = b->throttled[k];
 		struct due d = {.b = b, .route = &b->cfg->notify[i]};
 		int64_t t = mxb_throttle_due(b->throttles[i], now, send_due, &d);
 		if (t < next)
@@ -529,27 +548,39 @@ int64_t mxb_bridge_tick(struct mxb_bridge *b, int64_t now)
 	return next;
 }
 
+static const struct mxb_config *sort_cfg;
+
+static int by_topic(const void *a, const void *b)
+{
+	const struct mxb_notify_route *r = sort_cfg->notify;
+	return strcmp(r[*(const size_t *)a].topic, r[*(const size_t *)b].topic);
+}
+
+/* One SUBSCRIBE per distinct filter, with the highest QoS any route asks for. */
 static void subscribe_all(struct mxb_bridge *b)
 {
 	const struct mxb_config *cfg = b->cfg;
-	for (size_t i = 0; i < cfg->notify_len; i++) {
-		/* One SUBSCRIBE per distinct filter, with the highest QoS any route asks for. */
-		bool seen = false;
-		int qos = cfg->notify[i].qos;
-		for (size_t j = 0; j < cfg->notify_len; j++) {
-			if (strcmp(cfg->notify[j].topic, cfg->notify[i].topic) != 0)
-				continue;
-			if (j < i)
-				seen = true;
-			if (cfg->notify[j].qos > qos)
-				qos = cfg->notify[j].qos;
-		}
-		if (seen)
-			continue;
-		if (mxb_mqtt_subscribe(b->mqtt, cfg->notify[i].topic, qos) == 0)
-			mxb_log_debug(
-				"mqtt: subscribed to '%s' (qos %d)", cfg->notify[i].topic, qos);
+	size_t n = cfg->notify_len;
+	size_t *order = malloc((n ? n : 1) * sizeof(*order));
+	if (!order)
+		return;
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	/* Sorted, equal filters sit together: n log n rather than n squared for big configs. */
+	sort_cfg = cfg;
+	qsort(order, n, sizeof(*order), by_topic);
+	for (size_t i = 0; i < n;) {
+		const char *topic = cfg->notify[order[i]].topic;
+		int qos = 0;
+		size_t j = i;
+		for (; j < n && strcmp(cfg->notify[order[j]].topic, topic) == 0; j++)
+			if (cfg->notify[order[j]].qos > qos)
+				qos = cfg->notify[order[j]].qos;
+		if (mxb_mqtt_subscribe(b->mqtt, topic, qos) == 0)
+			mxb_log_debug("mqtt: subscribed to '%s' (qos %d)", topic, qos);
+		i = j;
 	}
+	free(order);
 }
 
 /* XMPP -> MQTT */
@@ -977,6 +1008,10 @@ static bool contact_allowed(const char *jid, void *data)
 				return true;
 		}
 	}
+	for (size_t i = 0; i < cfg->devices_len; i++) {
+		if (mxb_device_allowed(&cfg->devices[i], jid))
+			return true;
+	}
 	struct mxb_sender s = {.jid = jid};
 	return allowed_anywhere(cfg, &s);
 }
@@ -985,6 +1020,7 @@ static void on_mqtt_connected(void *data)
 {
 	struct mxb_bridge *b = data;
 	subscribe_all(b);
+	mxb_bridge_devices_subscribe(b);
 	flush_mqtt(b);
 }
 
@@ -1034,4 +1070,5 @@ const struct mxb_xmpp_handlers mxb_bridge_xmpp_handlers = {
 	.message = on_xmpp_message,
 	.contact_allowed = contact_allowed,
 	.room_joined = on_room_joined,
+	.contact_presence = mxb_bridge_contact_presence,
 };

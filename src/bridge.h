@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "component.h"
 #include "mqtt.h"
 #include "queue.h"
 #include "xmpp.h"
@@ -38,9 +39,17 @@ struct mxb_counters {
 	uint64_t commands_from_strangers;
 	uint64_t commands_malformed;
 	uint64_t mqtt_queue_dropped;
+	uint64_t device_updates;
+	uint64_t devices_refused; /* names not valid as JIDs, or over bridge.max_devices */
+	uint64_t device_commands;
+	uint64_t device_strangers;
+	uint64_t contact_presences;
 };
 
 struct mxb_inflight;
+struct mxb_devices;
+struct mxb_device_command;
+struct mxb_contact;
 
 struct mxb_bridge {
 	const struct mxb_config *cfg;
@@ -48,6 +57,8 @@ struct mxb_bridge {
 	struct mxb_xmpp *xmpp;
 	struct mxb_topic_index *index;
 	struct mxb_throttle **throttles; /* per notify route, NULL when it has no limits */
+	size_t *throttled; /* indexes of the routes that have one */
+	size_t throttled_len;
 	struct mxb_queue to_xmpp;
 	struct mxb_queue to_mqtt;
 	struct mxb_inflight *inflight; /* commands waiting for PUBACK, to answer the sender */
@@ -62,18 +73,45 @@ struct mxb_bridge {
 	size_t matches_len;
 	bool xmpp_dropping, mqtt_dropping;
 	struct mxb_counters n;
+
+	/* Devices (component mode) */
+	struct mxb_component *component;
+	struct mxb_devices *devices;
+	struct mxb_topic_index *device_index; /* id: rule * 2 + (0 availability, 1 state) */
+	size_t *device_matches;
+	size_t device_matches_len;
+	struct mxb_device_command *commands; /* waiting for the device's new state */
+	size_t commands_len, commands_cap;
+	/* Contacts' presence (client mode) -> MQTT */
+	struct mxb_contact *contacts;
+	size_t contacts_len, contacts_cap;
 };
 
 extern const struct mxb_mqtt_handlers mxb_bridge_mqtt_handlers;
 extern const struct mxb_xmpp_handlers mxb_bridge_xmpp_handlers;
+extern const struct mxb_component_handlers mxb_bridge_component_handlers;
 
 /* Builds the routing index for cfg (which must outlive the bridge). Returns 0 or -errno. */
 int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg);
 void mxb_bridge_finish(struct mxb_bridge *b);
 /* Connects the bridge to both sides; the handlers above take b as their data. */
 void mxb_bridge_attach(struct mxb_bridge *b, struct mxb_mqtt *mqtt, struct mxb_xmpp *xmpp);
+/* Adds the component side (may be NULL: no devices). */
+void mxb_bridge_attach_component(struct mxb_bridge *b, struct mxb_component *c);
 /* Sends what throttling held back once its interval ended. Returns the next deadline. */
 int64_t mxb_bridge_tick(struct mxb_bridge *b, int64_t now);
+/* Tells every subscriber that every device goes away (before the component closes). */
+void mxb_bridge_devices_goodbye(struct mxb_bridge *b);
+
+/* Used by bridge.c: the device and contact parts, in bridge_devices.c. */
+int mxb_bridge_devices_init(struct mxb_bridge *b);
+void mxb_bridge_devices_finish(struct mxb_bridge *b);
+/* Returns true when the message was a device's availability or state. */
+bool mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_message *msg);
+void mxb_bridge_devices_subscribe(struct mxb_bridge *b);
+int64_t mxb_bridge_devices_tick(struct mxb_bridge *b, int64_t now);
+void mxb_bridge_contact_presence(const char *from, const char *type, const char *show,
+	const char *status, int priority, void *data);
 /*
  * Rebuilds the routes after cfg's routes were replaced (SIGHUP); subscribes to the new
  * filters and drops subscriptions no route needs any more. Returns 0 or -errno, in which

@@ -119,39 +119,6 @@ static char *format(const char *fmt, ...)
 	return s;
 }
 
-static int strlist_take(struct mxb_strlist *list, char *s)
-{
-	/* One spare slot keeps v NULL-terminated. */
-	char **v = realloc(list->v, (list->len + 2) * sizeof(*v));
-	if (!v) {
-		free(s);
-		return -ENOMEM;
-	}
-	v[list->len++] = s;
-	v[list->len] = NULL;
-	list->v = v;
-	return 0;
-}
-
-int mxb_strlist_push(struct mxb_strlist *list, const char *s)
-{
-	char *copy = strdup(s);
-	if (!copy)
-		return -ENOMEM;
-	return strlist_take(list, copy);
-}
-
-void mxb_strlist_finish(struct mxb_strlist *list)
-{
-	if (!list)
-		return;
-	for (size_t i = 0; i < list->len; i++)
-		free(list->v[i]);
-	free(list->v);
-	list->v = NULL;
-	list->len = 0;
-}
-
 /*
  * The file a setting or an error comes from, as the user can open it: the path as given
  * for the main file (libconfig records NULL when reading a stream), the name in @include
@@ -177,7 +144,7 @@ static void add_error(struct ctx *c, char *msg)
 		free(msg);
 		return;
 	}
-	if (strlist_take(c->errors, msg) < 0)
+	if (mxb_strlist_take(c->errors, msg) < 0)
 		c->oom = true;
 }
 
@@ -491,6 +458,29 @@ static bool get_strlist(
 	return ok;
 }
 
+/* A list of any strings (values to compare with, not names). */
+static bool get_plain_strlist(struct ctx *c, const config_setting_t *s, struct mxb_strlist *out)
+{
+	const char *name = config_setting_name(s);
+	int type = config_setting_type(s);
+	if (type != CONFIG_TYPE_ARRAY && type != CONFIG_TYPE_LIST) {
+		err(c, s, "'%s' must be a list of strings", name);
+		return false;
+	}
+	for (int i = 0; i < config_setting_length(s); i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			err(c, e, "'%s' must be a list of strings", name);
+			return false;
+		}
+		if (mxb_strlist_push(out, config_setting_get_string(e)) < 0) {
+			c->oom = true;
+			return false;
+		}
+	}
+	return true;
+}
+
 /* A file name, relative ones taken from the directory of the main file. */
 static bool get_path(struct ctx *c, const config_setting_t *s, char **out)
 {
@@ -652,6 +642,8 @@ static void parse_bridge(struct ctx *c, const config_setting_t *g, struct mxb_co
 			get_size_field(c, s, 1, MAX_PAYLOAD_MAX, &cfg->bridge.max_payload);
 		} else if (strcmp(k, "max_message") == 0) {
 			get_size_field(c, s, 1, MAX_MESSAGE_MAX, &cfg->bridge.max_message);
+		} else if (strcmp(k, "max_devices") == 0) {
+			get_size_field(c, s, 1, 1000000, &cfg->max_devices);
 		} else if (strcmp(k, "bad_text") == 0) {
 			if (get_enum(c, s, bad_text_names, COUNT(bad_text_names),
 				    "replace or refuse", &v))
@@ -712,8 +704,49 @@ static void parse_rooms(struct ctx *c, const config_setting_t *s, struct mxb_con
 	}
 }
 
+static void parse_component(struct ctx *c, const config_setting_t *g, struct mxb_config *cfg)
+{
+	const config_setting_t *domain = NULL, *secret = NULL, *secret_file = NULL;
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		if (strcmp(k, "domain") == 0) {
+			domain = s;
+			char **d = &cfg->xmpp.component.domain;
+			if (get_string(c, s, MXB_JID_PART_MAX, true, d) &&
+				(!mxb_jid_is_bare(*d) || strchr(*d, '@')))
+				err(c, s, "invalid component domain '%s' in 'domain'", *d);
+		} else if (strcmp(k, "secret") == 0) {
+			secret = s;
+		} else if (strcmp(k, "secret_file") == 0) {
+			secret_file = s;
+		} else if (strcmp(k, "host") == 0) {
+			get_string(c, s, HOST_MAX, true, &cfg->xmpp.component.host);
+		} else if (strcmp(k, "port") == 0) {
+			get_int_field(c, s, 1, 65535, &cfg->xmpp.component.port);
+		} else {
+			unknown_key(c, s, "'xmpp.component'");
+		}
+	}
+	if (!domain)
+		err(c, g, "missing 'domain' in 'xmpp.component'");
+	if (secret && secret_file) {
+		err(c, secret_file, "use either 'secret' or 'secret_file', not both");
+	} else if (secret) {
+		get_string(c, secret, SECRET_MAX, true, &cfg->xmpp.component.secret);
+	} else if (secret_file) {
+		char *path = NULL;
+		if (get_path(c, secret_file, &path))
+			read_password_file(c, secret_file, path, &cfg->xmpp.component.secret);
+		free(path);
+	} else {
+		err(c, g, "missing 'secret' or 'secret_file' in 'xmpp.component'");
+	}
+}
+
 static void parse_xmpp(struct ctx *c, const config_setting_t *g, struct mxb_config *cfg)
 {
+	const config_setting_t *component = NULL;
 	const config_setting_t *jid = NULL, *password = NULL, *password_file = NULL;
 	const config_setting_t *cert = NULL, *key = NULL;
 	for (int i = 0; i < config_setting_length(g); i++) {
@@ -755,17 +788,30 @@ static void parse_xmpp(struct ctx *c, const config_setting_t *g, struct mxb_conf
 			get_int_field(c, s, 1, RECONNECT_MAX_MAX, &cfg->xmpp.reconnect_max);
 		} else if (strcmp(k, "rooms") == 0) {
 			parse_rooms(c, s, cfg);
+		} else if (strcmp(k, "presence_topic") == 0) {
+			if (get_string(c, s, MXB_TOPIC_MAX, true, &cfg->xmpp.presence_topic) &&
+				!mxb_topic_name_valid(
+					cfg->xmpp.presence_topic, strlen(cfg->xmpp.presence_topic)))
+				err(c, s, "invalid topic '%s' in 'presence_topic'",
+					cfg->xmpp.presence_topic);
+		} else if (strcmp(k, "presence_json") == 0) {
+			get_bool(c, s, &cfg->xmpp.presence_json);
+		} else if (strcmp(k, "component") == 0) {
+			component = s;
+			if (get_group(c, s))
+				parse_component(c, s, cfg);
 		} else {
 			unknown_key(c, s, "'xmpp'");
 		}
 	}
-	if (!jid)
+	/* Without a jid the bridge runs the component alone. */
+	if (!jid && !component)
 		err(c, g, "missing 'jid' in 'xmpp'");
 	if (cert && !key)
 		err(c, cert, "'client_cert' needs 'client_key'");
 	if (key && !cert)
 		err(c, key, "'client_key' needs 'client_cert'");
-	if (!get_password(c, password, password_file, &cfg->xmpp.password) && !(cert && key))
+	if (!get_password(c, password, password_file, &cfg->xmpp.password) && !(cert && key) && jid)
 		err(c, g, "missing 'password' or 'password_file' in 'xmpp'");
 }
 
@@ -1053,6 +1099,157 @@ static void parse_command_route(
 	}
 }
 
+static const char *const convention_names[] = {"none", "tasmota", "zigbee2mqtt", "homeassistant"};
+
+static bool set_default_template(
+	struct ctx *c, char **src, struct mxb_template **tmpl, const char *value)
+{
+	if (*src)
+		return true;
+	char msg[128];
+	*src = strdup(value);
+	if (!*src || mxb_template_parse(*src, tmpl, msg, sizeof(msg)) < 0) {
+		c->oom = true;
+		return false;
+	}
+	return true;
+}
+
+static void default_str(struct ctx *c, char **field, const char *value)
+{
+	if (!*field && value && !(*field = strdup(value)))
+		c->oom = true;
+}
+
+/* Fills what a convention implies and the route did not say. */
+static void apply_convention(struct ctx *c, struct mxb_device_rule *d)
+{
+	const char *avail = NULL, *state = NULL, *command = NULL, *payload = NULL;
+	const char *online = "online", *offline = "offline", *status = NULL;
+	const char *away = NULL;
+	switch (d->convention) {
+	case MXB_CONVENTION_TASMOTA:
+		avail = "tele/+/LWT";
+		state = "stat/+/POWER";
+		command = "cmnd/{{name}}/POWER";
+		online = "Online";
+		offline = "Offline";
+		away = "OFF";
+		break;
+	case MXB_CONVENTION_ZIGBEE2MQTT:
+		avail = "zigbee2mqtt/+/availability";
+		state = "zigbee2mqtt/+";
+		command = "zigbee2mqtt/{{name}}/set";
+		payload = "{\"state\": \"{{body}}\"}";
+		status = "{{json.state|}}";
+		break;
+	case MXB_CONVENTION_HOMEASSISTANT:
+		avail = "homeassistant/+/availability";
+		state = "homeassistant/+/state";
+		command = "homeassistant/{{name}}/set";
+		break;
+	case MXB_CONVENTION_NONE:
+		break;
+	}
+	default_str(c, &d->availability, avail);
+	default_str(c, &d->state, state);
+	default_str(c, &d->online, online);
+	default_str(c, &d->offline, offline);
+	if (command && !d->command) {
+		set_default_template(c, &d->command, &d->command_tmpl, command);
+	}
+	set_default_template(c, &d->name, &d->name_tmpl, "{{topic.2}}");
+	set_default_template(c, &d->status, &d->status_tmpl, status ? status : "{{payload}}");
+	set_default_template(c, &d->show, &d->show_tmpl, "{{payload}}");
+	set_default_template(
+		c, &d->command_payload, &d->command_payload_tmpl, payload ? payload : "{{body}}");
+	set_default_template(c, &d->friendly, &d->friendly_tmpl, "{{name}}");
+	if (away && d->away.len == 0 && d->xa.len == 0 && d->dnd.len == 0 &&
+		mxb_strlist_push(&d->away, away) < 0)
+		c->oom = true;
+}
+
+static void parse_device(struct ctx *c, const config_setting_t *g, struct mxb_device_rule *d)
+{
+	const config_setting_t *allow = NULL;
+	d->qos = 1;
+	d->timeout = 10;
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *k = config_setting_name(s);
+		int v;
+		if (strcmp(k, "convention") == 0) {
+			if (get_enum(c, s, convention_names, COUNT(convention_names),
+				    "none, tasmota, zigbee2mqtt or homeassistant", &v))
+				d->convention = (enum mxb_convention)v;
+		} else if (strcmp(k, "availability") == 0 || strcmp(k, "state") == 0) {
+			char **f = k[0] == 'a' ? &d->availability : &d->state;
+			if (get_string(c, s, MXB_TOPIC_MAX, true, f) && !mxb_topic_filter_valid(*f))
+				err(c, s, "invalid topic filter '%s' in '%s'", *f, k);
+		} else if (strcmp(k, "name") == 0) {
+			get_template(c, s, &d->name, &d->name_tmpl);
+		} else if (strcmp(k, "online") == 0) {
+			get_string(c, s, STATUS_MAX, true, &d->online);
+		} else if (strcmp(k, "offline") == 0) {
+			get_string(c, s, STATUS_MAX, true, &d->offline);
+		} else if (strcmp(k, "status") == 0) {
+			get_template(c, s, &d->status, &d->status_tmpl);
+		} else if (strcmp(k, "show") == 0) {
+			get_template(c, s, &d->show, &d->show_tmpl);
+		} else if (strcmp(k, "away") == 0 || strcmp(k, "xa") == 0 ||
+			   strcmp(k, "dnd") == 0) {
+			struct mxb_strlist *l = k[0] == 'a'   ? &d->away
+						: k[0] == 'x' ? &d->xa
+							      : &d->dnd;
+			get_plain_strlist(c, s, l);
+		} else if (strcmp(k, "command") == 0) {
+			get_template(c, s, &d->command, &d->command_tmpl);
+		} else if (strcmp(k, "command_payload") == 0) {
+			get_template(c, s, &d->command_payload, &d->command_payload_tmpl);
+		} else if (strcmp(k, "friendly") == 0) {
+			get_template(c, s, &d->friendly, &d->friendly_tmpl);
+		} else if (strcmp(k, "allow") == 0) {
+			allow = s;
+			get_strlist(c, s, LIST_SENDERS, &d->allow);
+		} else if (strcmp(k, "qos") == 0) {
+			get_int_field(c, s, 0, 2, &d->qos);
+		} else if (strcmp(k, "timeout") == 0) {
+			get_int_field(c, s, 1, 3600, &d->timeout);
+		} else {
+			unknown_key(c, s, "a 'devices' entry");
+		}
+	}
+	if (!allow)
+		err(c, g,
+			"missing 'allow' in a 'devices' entry (who may see and command the "
+			"devices)");
+	apply_convention(c, d);
+	if (!d->availability && !d->state)
+		err(c, g, "a 'devices' entry needs 'availability', 'state' or a 'convention'");
+}
+
+static void parse_devices(struct ctx *c, const config_setting_t *s, struct mxb_config *cfg)
+{
+	size_t n = route_count(c, s);
+	if (n == 0)
+		return;
+	cfg->devices = calloc(n, sizeof(*cfg->devices));
+	if (!cfg->devices) {
+		c->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(s, (unsigned)i);
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+			err(c, g, "'devices' must be a list of groups");
+			continue;
+		}
+		struct mxb_device_rule *d = &cfg->devices[cfg->devices_len++];
+		d->line = (int)config_setting_source_line(g);
+		parse_device(c, g, d);
+	}
+}
+
 /*
  * A list of groups. Returns how many entries to allocate (0 when none or on error); the
  * entries that are not groups are reported and skipped.
@@ -1136,6 +1333,8 @@ static void parse_root(struct ctx *c, const config_setting_t *root, struct mxb_c
 			parse_notify(c, s, cfg);
 		} else if (strcmp(k, "commands") == 0) {
 			parse_commands(c, s, cfg);
+		} else if (strcmp(k, "devices") == 0) {
+			parse_devices(c, s, cfg);
 		} else {
 			unknown_key(c, s, NULL);
 		}
@@ -1144,6 +1343,14 @@ static void parse_root(struct ctx *c, const config_setting_t *root, struct mxb_c
 		err(c, root, "missing group 'xmpp'");
 	if (!mqtt)
 		cfg->mqtt.port = 1883;
+}
+
+static bool default_string(char **field, const char *value)
+{
+	if (*field)
+		return true;
+	*field = strdup(value);
+	return *field != NULL;
 }
 
 static const struct mxb_room *find_room(const struct mxb_config *cfg, const char *jid)
@@ -1158,7 +1365,28 @@ static const struct mxb_room *find_room(const struct mxb_config *cfg, const char
 /* Checks that span groups: rooms named by routes, and the bridge's nick in them. */
 static void cross_check(struct ctx *c, struct mxb_config *cfg)
 {
-	const char *file = c->path;
+	/* NULL: the main file, where routes and groups start. */
+	const char *file = NULL;
+	/* Only a component-only config lacks a jid on purpose; otherwise that was reported. */
+	if (!cfg->xmpp.jid && cfg->xmpp.component.domain) {
+		if (cfg->notify_len)
+
+			error_at(c, file, (unsigned)cfg->notify[0].line,
+				"'notify' needs an XMPP account: set xmpp.jid");
+		if (cfg->commands_len)
+			error_at(c, file, (unsigned)cfg->commands[0].line,
+				"'commands' needs an XMPP account: set xmpp.jid");
+		if (cfg->xmpp.rooms_len)
+			error_at(c, file, (unsigned)cfg->xmpp.rooms[0].line,
+				"'rooms' needs an XMPP account: set xmpp.jid");
+	}
+	if (cfg->devices_len && !cfg->xmpp.component.domain)
+		error_at(c, file, (unsigned)cfg->devices[0].line,
+			"'devices' need a component: set xmpp.component");
+	if (!default_string(&cfg->xmpp.component.host, "localhost"))
+		c->oom = true;
+	if (!cfg->xmpp.component.port)
+		cfg->xmpp.component.port = 5347;
 	for (size_t i = 0; i < cfg->xmpp.rooms_len; i++) {
 		struct mxb_room *room = &cfg->xmpp.rooms[i];
 		if (!room->nick && cfg->xmpp.jid && room->jid) {
@@ -1214,6 +1442,7 @@ static void set_defaults(struct mxb_config *cfg)
 	cfg->bridge.max_payload = 4096;
 	cfg->bridge.max_message = 8192;
 	cfg->bridge.bad_text = MXB_BAD_TEXT_REPLACE;
+	cfg->max_devices = 10000;
 	cfg->xmpp.tls = MXB_XMPP_TLS_STARTTLS;
 	cfg->xmpp.reconnect_max = 60;
 	cfg->mqtt.version = 5;
@@ -1221,20 +1450,13 @@ static void set_defaults(struct mxb_config *cfg)
 	cfg->mqtt.reconnect_max = 60;
 }
 
-static bool default_string(char **field, const char *value)
-{
-	if (*field)
-		return true;
-	*field = strdup(value);
-	return *field != NULL;
-}
-
 /* libconfig's parse error, with the name of an @include file it could not open. */
 static void parse_error(struct ctx *c, const config_t *lc)
 {
 	const char *text = config_error_text(lc);
 	unsigned line = (unsigned)config_error_line(lc);
-	char *file = display_file(c, config_error_file(lc));
+	const char *raw = config_error_file(lc);
+	char *file = display_file(c, raw);
 	if (!file) {
 		add_error(c, NULL);
 		return;
@@ -1250,18 +1472,64 @@ static void parse_error(struct ctx *c, const config_t *lc)
 		name++;
 		/* libconfig 1.5 puts the include directory in front of absolute names too */
 		if (name[0] == '/')
-			error_at(c, file, line,
+			error_at(c, raw, line,
 				"cannot open include file '%s' (@include paths are relative to "
 				"the directory of the main file)",
 				name);
 		else
-			error_at(c, file, line, "cannot open include file '%.*s%s'",
+			error_at(c, raw, line, "cannot open include file '%.*s%s'",
 				(int)c->prefix_len, c->path, name);
 	} else {
-		error_at(c, file, line, "%s", text ? text : "parse error");
+		error_at(c, raw, line, "%s", text ? text : "parse error");
 	}
 	free(src);
 	free(file);
+}
+
+/*
+ * libconfig 1.5 exits the process when an @include names a directory (its scanner cannot
+ * read it): check every include target, recursively, before libconfig sees the file.
+ * file is NULL for the main file, else the name as libconfig records it.
+ */
+static bool includes_readable(struct ctx *c, const char *file, int depth)
+{
+	char *path = display_file(c, file);
+	FILE *f = path ? fopen(path, "re") : NULL;
+	free(path);
+	if (!f)
+		return true; /* libconfig reports what cannot be opened */
+	bool ok = true;
+	char buf[4096];
+	unsigned line = 0;
+	while (fgets(buf, sizeof(buf), f)) {
+		line++;
+		const char *p = buf;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncmp(p, "@include", 8) != 0)
+			continue;
+		const char *q = strchr(p + 8, '"');
+		const char *e = q ? strchr(q + 1, '"') : NULL;
+		if (!e)
+			continue;
+		/* libconfig joins the include directory to every name, absolute or not. */
+		char *name = format("%.*s", (int)(e - q - 1), q + 1);
+		char *target = name ? format("%s/%s", c->dir, name) : NULL;
+		struct stat st;
+		if (target && stat(target, &st) == 0 && !S_ISREG(st.st_mode)) {
+			error_at(c, file, line, "cannot include '%s': not a regular file", name);
+			ok = false;
+		} else if (target && depth < 8 && stat(target, &st) == 0) {
+			char *rel = format("%s", name);
+			if (rel && !includes_readable(c, rel, depth + 1))
+				ok = false;
+			free(rel);
+		}
+		free(name);
+		free(target);
+	}
+	fclose(f);
+	return ok;
 }
 
 int mxb_config_load(struct mxb_config *cfg, const char *path, struct mxb_strlist *errors)
@@ -1301,7 +1569,9 @@ int mxb_config_load(struct mxb_config *cfg, const char *path, struct mxb_strlist
 	config_init(&lc);
 	/* libconfig resolves @include against the working directory otherwise */
 	config_set_include_dir(&lc, c.dir);
-	if (!config_read(&lc, f)) {
+	if (!includes_readable(&c, NULL, 0)) {
+		/* reported */
+	} else if (!config_read(&lc, f)) {
 		parse_error(&c, &lc);
 	} else {
 		parse_root(&c, config_root_setting(&lc), cfg);
@@ -1351,6 +1621,26 @@ void mxb_config_finish(struct mxb_config *cfg)
 		wipe_free(cfg->xmpp.rooms[i].password);
 	}
 	free(cfg->xmpp.rooms);
+	free(cfg->xmpp.presence_topic);
+	free(cfg->xmpp.component.domain);
+	wipe_free(cfg->xmpp.component.secret);
+	free(cfg->xmpp.component.host);
+	for (size_t i = 0; cfg->devices && i < cfg->devices_len; i++) {
+		struct mxb_device_rule *d = &cfg->devices[i];
+		char *strs[] = {d->availability, d->state, d->name, d->online, d->offline,
+			d->status, d->show, d->command, d->command_payload, d->friendly};
+		for (size_t j = 0; j < COUNT(strs); j++)
+			free(strs[j]);
+		struct mxb_template *t[] = {d->name_tmpl, d->status_tmpl, d->show_tmpl,
+			d->command_tmpl, d->command_payload_tmpl, d->friendly_tmpl};
+		for (size_t j = 0; j < COUNT(t); j++)
+			mxb_template_destroy(t[j]);
+		mxb_strlist_finish(&d->away);
+		mxb_strlist_finish(&d->xa);
+		mxb_strlist_finish(&d->dnd);
+		mxb_strlist_finish(&d->allow);
+	}
+	free(cfg->devices);
 
 	free(cfg->mqtt.host);
 	free(cfg->mqtt.client_id);
@@ -1477,6 +1767,26 @@ void mxb_config_print(const struct mxb_config *cfg, FILE *out)
 				r->only_changes ? "true" : "false",
 				name_of(binary_names, COUNT(binary_names), r->binary),
 				r->max_payload ? r->max_payload : cfg->bridge.max_payload);
+	}
+	if (cfg->xmpp.presence_topic)
+		fprintf(out, "xmpp.presence_topic: '%s' (%s)\n", cfg->xmpp.presence_topic,
+			cfg->xmpp.presence_json ? "json" : "show");
+	if (cfg->xmpp.component.domain)
+		fprintf(out, "xmpp.component: '%s' at %s:%d, secret (set)\n",
+			cfg->xmpp.component.domain, cfg->xmpp.component.host,
+			cfg->xmpp.component.port);
+	fprintf(out, "devices: %zu rule%s (at most %zu devices)\n", cfg->devices_len,
+		cfg->devices_len == 1 ? "" : "s", cfg->max_devices);
+	for (size_t i = 0; i < cfg->devices_len; i++) {
+		const struct mxb_device_rule *d = &cfg->devices[i];
+		fprintf(out,
+			"  line %d: %s, name '%s', availability '%s' (%s/%s), state '%s', "
+			"command '%s', allow ",
+			d->line, convention_names[d->convention], d->name,
+			d->availability ? d->availability : "", d->online, d->offline,
+			d->state ? d->state : "", d->command ? d->command : "");
+		print_list(out, &d->allow);
+		fprintf(out, "\n");
 	}
 	fprintf(out, "commands: %zu route%s\n", cfg->commands_len,
 		cfg->commands_len == 1 ? "" : "s");

@@ -115,6 +115,42 @@ struct mxb_command_route {
 	int line;
 };
 
+enum mxb_convention {
+	MXB_CONVENTION_NONE,
+	MXB_CONVENTION_TASMOTA,
+	MXB_CONVENTION_ZIGBEE2MQTT,
+	MXB_CONVENTION_HOMEASSISTANT,
+};
+
+/*
+ * MQTT availability and state -> one XMPP entity per device (component mode). A device is
+ * known by its name, rendered from the topic of a message on `availability` or `state`.
+ */
+struct mxb_device_rule {
+	enum mxb_convention convention;
+	char *availability; /* topic filter, or NULL */
+	char *state; /* topic filter, or NULL */
+	char *name;
+	struct mxb_template *name_tmpl; /* "{{topic.2}}" */
+	char *online; /* "online" (compared without case) */
+	char *offline; /* "offline" */
+	char *status;
+	struct mxb_template *status_tmpl; /* "{{payload}}" */
+	char *show;
+	struct mxb_template *show_tmpl; /* "{{payload}}", compared with away/xa/dnd */
+	struct mxb_strlist away, xa, dnd;
+	char *command; /* topic template, or NULL: no commands */
+	struct mxb_template *command_tmpl;
+	char *command_payload;
+	struct mxb_template *command_payload_tmpl; /* "{{body}}" */
+	char *friendly;
+	struct mxb_template *friendly_tmpl; /* "{{name}}" */
+	struct mxb_strlist allow; /* who may subscribe and command: JIDs, *@domain */
+	int qos; /* of the subscriptions and commands, 1 */
+	int timeout; /* seconds to wait for the new state, 10 */
+	int line;
+};
+
 struct mxb_config {
 	char *path;
 
@@ -139,6 +175,16 @@ struct mxb_config {
 		int reconnect_max; /* 60 s */
 		struct mxb_room *rooms;
 		size_t rooms_len;
+		/* Contacts' presence -> retained MQTT PREFIX/BAREJID; NULL: off. */
+		char *presence_topic;
+		bool presence_json; /* {"show":..,"status":..,"priority":..} instead of the show */
+		/* XEP-0114 component for device JIDs; domain NULL: off. */
+		struct {
+			char *domain;
+			char *secret;
+			char *host; /* "localhost" */
+			int port; /* 5347 */
+		} component;
 	} xmpp;
 
 	struct {
@@ -161,6 +207,9 @@ struct mxb_config {
 	size_t notify_len;
 	struct mxb_command_route *commands;
 	size_t commands_len;
+	struct mxb_device_rule *devices;
+	size_t devices_len;
+	size_t max_devices; /* bridge.max_devices, 10000 */
 };
 
 /*
@@ -175,7 +224,10 @@ void mxb_config_finish(struct mxb_config *cfg);
 /* Writes what was found, as --check-config shows it; secrets are shown as "(set)". */
 void mxb_config_print(const struct mxb_config *cfg, FILE *out);
 
+/* Appends s, which the list now owns (freed on failure). Returns 0 or -ENOMEM. */
+int mxb_strlist_take(struct mxb_strlist *list, char *s);
 /* Appends a copy of s. Returns 0 or -ENOMEM. */
+
 int mxb_strlist_push(struct mxb_strlist *list, const char *s);
 void mxb_strlist_finish(struct mxb_strlist *list);
 

@@ -13,6 +13,7 @@
 
 #include "backoff.h"
 #include "bridge.h"
+#include "component.h"
 #include "config.h"
 #include "log.h"
 #include "mqtt.h"
@@ -25,7 +26,8 @@ struct mxb_state {
 	struct mxb_config cfg;
 	struct mxb_bridge bridge;
 	struct mxb_mqtt *mqtt;
-	struct mxb_xmpp *xmpp;
+	struct mxb_xmpp *xmpp; /* NULL without xmpp.jid */
+	struct mxb_component *component; /* NULL without xmpp.component */
 	int sigfd;
 	int timerfd;
 	bool stopping;
@@ -171,7 +173,12 @@ static void begin_shutdown(struct mxb_state *st, int64_t now)
 	st->stopping = true;
 	st->stop_deadline = now + SHUTDOWN_TIMEOUT_MS;
 	mxb_log_info("shutting down");
-	mxb_xmpp_shutdown(st->xmpp, now);
+	if (st->xmpp)
+		mxb_xmpp_shutdown(st->xmpp, now);
+	if (st->component) {
+		mxb_bridge_devices_goodbye(&st->bridge);
+		mxb_component_shutdown(st->component, now);
+	}
 	mxb_mqtt_shutdown(st->mqtt, now);
 }
 
@@ -207,19 +214,24 @@ static int arm_timer(int fd, int64_t ms)
 
 static int run(struct mxb_state *st)
 {
-	enum { FD_SIGNAL, FD_TIMER, FD_MQTT, FD_XMPP };
+	enum { FD_SIGNAL, FD_TIMER, FD_MQTT, FD_XMPP, FD_COMPONENT, FD_COUNT };
 	for (;;) {
 		int64_t now = mxb_now_ms();
 		int64_t next = mxb_mqtt_tick(st->mqtt, now);
-		int64_t xnext = mxb_xmpp_tick(st->xmpp, now);
+		int64_t xnext = st->xmpp ? mxb_xmpp_tick(st->xmpp, now) : INT64_MAX;
 		if (xnext < next)
 			next = xnext;
+		int64_t cnext = st->component ? mxb_component_tick(st->component, now) : INT64_MAX;
+		if (cnext < next)
+			next = cnext;
 		int64_t bnext = mxb_bridge_tick(&st->bridge, now);
 		if (bnext < next)
 			next = bnext;
 
 		if (st->stopping) {
-			if (mxb_mqtt_is_closed(st->mqtt) && mxb_xmpp_is_closed(st->xmpp))
+			if (mxb_mqtt_is_closed(st->mqtt) &&
+				(!st->xmpp || mxb_xmpp_is_closed(st->xmpp)) &&
+				(!st->component || mxb_component_is_closed(st->component)))
 				return 0;
 			if (now >= st->stop_deadline) {
 				mxb_log_warn("shutdown took longer than %d s; exiting anyway",
@@ -234,18 +246,22 @@ static int run(struct mxb_state *st)
 			return -1;
 		}
 
-		struct pollfd pfd[4] = {
+		struct pollfd pfd[FD_COUNT] = {
 			[FD_SIGNAL] = {.fd = st->sigfd, .events = POLLIN},
 			[FD_TIMER] = {.fd = st->timerfd, .events = POLLIN},
 			[FD_MQTT] = {.fd = mxb_mqtt_fd(st->mqtt), .events = 0},
-			[FD_XMPP] = {.fd = mxb_xmpp_fd(st->xmpp), .events = 0},
+			[FD_XMPP] = {.fd = st->xmpp ? mxb_xmpp_fd(st->xmpp) : -1, .events = 0},
+			[FD_COMPONENT] = {.fd = st->component ? mxb_component_fd(st->component)
+							      : -1},
 		};
 		if (pfd[FD_MQTT].fd >= 0)
 			pfd[FD_MQTT].events = mxb_mqtt_events(st->mqtt);
 		if (pfd[FD_XMPP].fd >= 0)
 			pfd[FD_XMPP].events = mxb_xmpp_events(st->xmpp);
+		if (pfd[FD_COMPONENT].fd >= 0)
+			pfd[FD_COMPONENT].events = mxb_component_events(st->component);
 
-		if (poll(pfd, 4, -1) < 0) {
+		if (poll(pfd, FD_COUNT, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			mxb_log_errno(MXB_LOG_ERROR, "poll");
@@ -263,7 +279,10 @@ static int run(struct mxb_state *st)
 		if (pfd[FD_MQTT].fd >= 0 && pfd[FD_MQTT].revents)
 			mxb_mqtt_handle(st->mqtt, pfd[FD_MQTT].revents, now);
 		/* libstrophe's timers and TLS buffers need a pass whether or not the fd woke. */
-		mxb_xmpp_handle(st->xmpp, now);
+		if (st->xmpp)
+			mxb_xmpp_handle(st->xmpp, now);
+		if (st->component)
+			mxb_component_handle(st->component, now);
 	}
 }
 
@@ -349,19 +368,32 @@ int main(int argc, char **argv)
 	}
 	if (mxb_mqtt_create(&st.mqtt, &st.cfg, &mxb_bridge_mqtt_handlers, &st.bridge) < 0)
 		goto err_finish_bridge;
-	if (mxb_xmpp_create(&st.xmpp, &st.cfg, &mxb_bridge_xmpp_handlers, &st.bridge) < 0) {
+	if (st.cfg.xmpp.jid &&
+		mxb_xmpp_create(&st.xmpp, &st.cfg, &mxb_bridge_xmpp_handlers, &st.bridge) < 0) {
 		mxb_log_error("xmpp: cannot create the client");
 		goto err_destroy_mqtt;
 	}
+	if (st.cfg.xmpp.component.domain &&
+		mxb_component_create(
+			&st.component, &st.cfg, &mxb_bridge_component_handlers, &st.bridge) < 0) {
+		mxb_log_error("component: cannot create the connection");
+		goto err_destroy_xmpp;
+	}
 	mxb_bridge_attach(&st.bridge, st.mqtt, st.xmpp);
+	mxb_bridge_attach_component(&st.bridge, st.component);
 
 	int64_t now = mxb_now_ms();
 	mxb_mqtt_start(st.mqtt, now);
-	mxb_xmpp_start(st.xmpp, now);
+	if (st.xmpp)
+		mxb_xmpp_start(st.xmpp, now);
+	if (st.component)
+		mxb_component_start(st.component, now);
 	ret = run(&st) < 0 ? 1 : 0;
 	mxb_bridge_log_counters(&st.bridge);
 	mxb_log_info("stopped");
 
+	mxb_component_destroy(st.component);
+err_destroy_xmpp:
 	mxb_xmpp_destroy(st.xmpp);
 err_destroy_mqtt:
 	mxb_mqtt_destroy(st.mqtt);

@@ -218,6 +218,10 @@ static int setup(struct mxb_mqtt *m)
 		cfg->mqtt.version == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
 	if (rc != MOSQ_ERR_SUCCESS)
 		goto err;
+	/* No Nagle delay: messages are small and a command should not wait 40 ms. */
+	rc = mosquitto_int_option(m->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+	if (rc != MOSQ_ERR_SUCCESS)
+		goto err;
 	if (cfg->mqtt.username) {
 		rc = mosquitto_username_pw_set(m->mosq, cfg->mqtt.username, cfg->mqtt.password);
 		if (rc != MOSQ_ERR_SUCCESS)

@@ -3,9 +3,12 @@
 
 /* Shared by the two libstrophe modules (xmpp.c, component.c) only. */
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <strophe.h>
+#include <sys/socket.h>
 
 /*
  * Runs libstrophe after poll() woke us (or the timer did). A pass first writes what the
@@ -26,6 +29,14 @@ static inline void mxb_strophe_run(xmpp_ctx_t *ctx, const int *fd)
 			xmpp_run_once(ctx, 0);
 		return;
 	}
+}
+
+/* Keepalive as libstrophe sets it, and no Nagle delay: messages are small and urgent. */
+static inline int mxb_strophe_sockopt(xmpp_conn_t *conn, void *sock)
+{
+	int one = 1;
+	setsockopt(*(int *)sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return xmpp_sockopt_cb_keepalive(conn, sock);
 }
 
 #endif

@@ -21,6 +21,7 @@ enum seg_kind {
 	SEG_ARG,
 	SEG_ARGS,
 	SEG_TIME,
+	SEG_NAME,
 };
 
 struct seg {
@@ -75,6 +76,7 @@ bool mxb_template_uses(const struct mxb_template *tmpl, const char *name)
 		{"arg", SEG_ARG},
 		{"args", SEG_ARGS},
 		{"time", SEG_TIME},
+		{"name", SEG_NAME},
 	};
 	for (size_t i = 0; i < tmpl->len; i++) {
 		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
@@ -135,6 +137,7 @@ static int parse_name(struct mxb_template *t, const char *name, size_t n, char *
 		{"body", SEG_BODY},
 		{"args", SEG_ARGS},
 		{"time", SEG_TIME},
+		{"name", SEG_NAME},
 	};
 	for (size_t i = 0; i < sizeof(simple) / sizeof(simple[0]); i++) {
 		if (strlen(simple[i].name) == n && memcmp(name, simple[i].name, n) == 0)
@@ -391,6 +394,10 @@ ssize_t mxb_template_render(const struct mxb_template *tmpl, const struct mxb_te
 			break;
 		case SEG_TIME:
 			put_time(&o, in->time);
+			break;
+		case SEG_NAME:
+			found = in->name != NULL;
+			put_str(&o, in->name);
 			break;
 		case SEG_JSON: {
 			if (!json_tried) {

@@ -9,6 +9,7 @@
  *   {{from}}     the sender's JID; {{body}} the chat message body
  *   {{arg.N}}    word N of a named command's arguments, from 1; {{args}} all of them
  *   {{time}}     the time of the event, ISO 8601 in UTC
+ *   {{name}}     the name of a device
  * A placeholder without a value renders as its own fallback ({{json.t|n/a}}) or else as
  * the input's fallback (empty when NULL). "{{" with no closing "}}" and unknown
  * placeholders are parse errors. Pure apart from cJSON, used to read payloads.
@@ -32,6 +33,7 @@ struct mxb_template_input {
 	const char *args_text; /* {{args}}: the arguments as typed */
 	int64_t time; /* seconds since the epoch, for {{time}} */
 	const char *fallback; /* for placeholders without a value; NULL: "" */
+	const char *name; /* {{name}}: a device's name */
 };
 
 struct mxb_template_stats {

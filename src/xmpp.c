@@ -127,7 +127,7 @@ static int on_sockopt(xmpp_conn_t *conn, void *sock)
 	struct mxb_xmpp *x = owner_of(conn);
 	if (x)
 		x->fd = *(int *)sock;
-	return xmpp_sockopt_cb_keepalive(conn, sock);
+	return mxb_strophe_sockopt(conn, sock);
 }
 
 static void send_presence(struct mxb_xmpp *x, const char *type, const char *to, const char *status)
@@ -606,6 +606,12 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 	int64_t now = mxb_now_ms();
 	if (event == XMPP_CONN_CONNECT) {
 		x->state = STATE_UP;
+		/*
+		 * libstrophe formats every stanza for a log handler, even one that drops it: once
+		 * the login (whose failures the handler reads) is over, only debug needs it.
+		 */
+		if (mxb_log_level < MXB_LOG_DEBUG)
+			x->log.handler = NULL;
 		x->sasl_failed = false;
 		mxb_backoff_up(&x->backoff, now);
 		x->next_ping = now + PING_INTERVAL_MS;
@@ -765,6 +771,7 @@ static void attempt(struct mxb_xmpp *x, int64_t now)
 	const struct mxb_config *cfg = x->cfg;
 	x->state = STATE_CONNECTING;
 	x->sasl_failed = false;
+	x->log.handler = on_log;
 	mxb_log_debug("xmpp: connecting to %s", cfg->xmpp.host ? cfg->xmpp.host : x->bare);
 	int rc = xmpp_connect_client(
 		x->conn, cfg->xmpp.host, (unsigned short)cfg->xmpp.port, on_conn, x);

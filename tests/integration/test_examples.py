@@ -14,6 +14,9 @@ EXPECT = {
                      "'cmnd/{{arg.1}}/POWER'"],
     "zigbee2mqtt.conf": ["'zigbee2mqtt/front_door'", "(role moderator or higher)",
                          "command 'set' -> topic 'zigbee2mqtt/{{arg.1}}/set'"],
+    "devices.conf": ["xmpp.component: 'iot.example.org'", "devices: 3 rules",
+                     "tasmota, name '{{topic.2}}', availability 'tele/+/LWT' (Online/Offline)",
+                     "xmpp.presence_topic: 'xmpp/presence' (show)"],
     "homeassistant.conf": ["'homeassistant/alarm_control_panel/+/state'", "(headline)",
                            "from '*@example.org'"],
 }

@@ -641,6 +641,19 @@ static void test_include(void)
 	CHECK(mkdir("sub", 0700) == 0);
 	write_file("sub/rel.conf", "@include \"../inc/xmpp.inc\"\nmqtt: { bad = 1; };\n");
 	EXPECT_FILE_ERRORS("sub/rel.conf", "sub/rel.conf:2: unknown key 'bad' in 'mqtt'");
+	/* a syntax error and a cross-group error name a relative file once */
+	write_file("sub/syntax.conf", XMPP_OK "mqtt: { host = ; };\n");
+	EXPECT_FILE_ERRORS("sub/syntax.conf", "sub/syntax.conf:2: syntax error");
+	write_file("sub/cross.conf",
+		XMPP_OK "notify = ({ topic = \"a\"; to = [\"x@y\"]; type = \"groupchat\"; });\n");
+	EXPECT_FILE_ERRORS("sub/cross.conf",
+		"sub/cross.conf:2: 'x@y' is not a room of 'xmpp.rooms', but the route's type is "
+		"groupchat");
+	/* libconfig 1.5 would exit the process on a directory: refused before it reads */
+	write_file("sub/incdir.conf", XMPP_OK "@include \"\"\n@include \".\"\n");
+	EXPECT_FILE_ERRORS("sub/incdir.conf",
+		"sub/incdir.conf:2: cannot include '': not a regular file",
+		"sub/incdir.conf:3: cannot include '.': not a regular file");
 	CHECK(chdir("/") == 0);
 }
 
@@ -648,13 +661,14 @@ static void remove_tree(void)
 {
 	const char *files[] = {"xmpp.pw", "mqtt.pw", "ca.pem", "client.pem", "client.key", "c.pem",
 		"c.key", "empty.pw", "blank.pw", "good.pw", "inc/xmpp.inc", "inc/bad.inc",
-		"inc/syntax.inc", "rel.conf", "sub/rel.conf", "full.conf", "minimal.conf",
-		"tls.conf", "external.conf", "int64.conf", "syntax.conf", "dup.conf", "empty.conf",
-		"unknown.conf", "types.conf", "enums.conf", "ranges.conf", "wrap.conf",
-		"values.conf", "template.conf", "missing.conf", "nopassword.conf", "mqtt_tls.conf",
-		"both.conf", "both2.conf", "nouser.conf", "pwfiles.conf", "pwfiles2.conf",
-		"files.conf", "many.conf", "include.conf", "include_bad.conf",
-		"include_syntax.conf", "include_missing.conf", "inc", "sub"};
+		"inc/syntax.inc", "rel.conf", "sub/rel.conf", "sub/syntax.conf", "sub/cross.conf",
+		"sub/incdir.conf", "full.conf", "minimal.conf", "tls.conf", "external.conf",
+		"int64.conf", "syntax.conf", "dup.conf", "empty.conf", "unknown.conf", "types.conf",
+		"enums.conf", "ranges.conf", "wrap.conf", "values.conf", "template.conf",
+		"missing.conf", "nopassword.conf", "mqtt_tls.conf", "both.conf", "both2.conf",
+		"nouser.conf", "pwfiles.conf", "pwfiles2.conf", "files.conf", "many.conf",
+		"include.conf", "include_bad.conf", "include_syntax.conf", "include_missing.conf",
+		"inc", "sub"};
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char *p = path_of(files[i]);
 		remove(p);

@@ -1,0 +1,619 @@
+/*
+ * Devices as XMPP entities (component mode), and contacts' presence as retained MQTT
+ * state (client mode): the parts of the bridge that keep presence.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "backoff.h"
+#include "bridge.h"
+#include "config.h"
+#include "devices.h"
+#include "jid.h"
+#include "log.h"
+#include "template.h"
+#include "text.h"
+#include "topic.h"
+
+#define STATUS_MAX 512
+#define CONTACTS_MAX 1000
+#define RESOURCES_MAX 8
+
+/* A command sent to a device, answered with its next state or a timeout note. */
+struct mxb_device_command {
+	char *local;
+	char *reply_to;
+	char *topic;
+	char *payload;
+	uint64_t seq;
+	int64_t deadline;
+};
+
+struct resource {
+	char *name;
+	char show[8]; /* "", "away", "xa", "dnd", "chat" */
+	char *status;
+	int priority;
+};
+
+struct mxb_contact {
+	char *bare;
+	struct resource res[RESOURCES_MAX];
+	size_t len;
+	char last[256]; /* what was last published */
+};
+
+static void command_free(struct mxb_device_command *c)
+{
+	free(c->local);
+	free(c->reply_to);
+	free(c->topic);
+	free(c->payload);
+}
+
+int mxb_bridge_devices_init(struct mxb_bridge *b)
+{
+	const struct mxb_config *cfg = b->cfg;
+	if (cfg->devices_len == 0)
+		return 0;
+	b->devices = mxb_devices_create(cfg->max_devices);
+	b->device_index = mxb_topic_index_create();
+	b->device_matches = calloc(2 * cfg->devices_len, sizeof(*b->device_matches));
+	b->commands_cap = 64;
+	b->commands = calloc(b->commands_cap, sizeof(*b->commands));
+	if (!b->devices || !b->device_index || !b->device_matches || !b->commands)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->devices_len; i++) {
+		const struct mxb_device_rule *r = &cfg->devices[i];
+		if (r->availability &&
+			mxb_topic_index_add(b->device_index, r->availability, 2 * i) < 0)
+			return -ENOMEM;
+		if (r->state && mxb_topic_index_add(b->device_index, r->state, 2 * i + 1) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void mxb_bridge_devices_finish(struct mxb_bridge *b)
+{
+	mxb_devices_destroy(b->devices);
+	mxb_topic_index_destroy(b->device_index);
+	free(b->device_matches);
+	for (size_t i = 0; i < b->commands_len; i++)
+		command_free(&b->commands[i]);
+	free(b->commands);
+	for (size_t i = 0; i < b->contacts_len; i++) {
+		struct mxb_contact *c = &b->contacts[i];
+		free(c->bare);
+		for (size_t r = 0; r < c->len; r++) {
+			free(c->res[r].name);
+			free(c->res[r].status);
+		}
+	}
+	free(b->contacts);
+}
+
+void mxb_bridge_attach_component(struct mxb_bridge *b, struct mxb_component *c)
+{
+	b->component = c;
+}
+
+/* Subscribes to every availability and state filter, with the rules' QoS. */
+void mxb_bridge_devices_subscribe(struct mxb_bridge *b)
+{
+	const struct mxb_config *cfg = b->cfg;
+	for (size_t i = 0; i < cfg->devices_len; i++) {
+		const struct mxb_device_rule *r = &cfg->devices[i];
+		if (r->availability)
+			mxb_mqtt_subscribe(b->mqtt, r->availability, r->qos);
+		if (r->state)
+			mxb_mqtt_subscribe(b->mqtt, r->state, r->qos);
+	}
+}
+
+/* Sends dev's presence to `to` (bare JID). */
+static void presence_to(struct mxb_bridge *b, const struct mxb_device *dev, const char *to)
+{
+	if (dev->avail == MXB_AVAIL_ONLINE)
+		mxb_component_send_presence(
+			b->component, dev->local, to, NULL, dev->show, dev->status);
+	else
+		mxb_component_send_presence(
+			b->component, dev->local, to, "unavailable", NULL, dev->status);
+}
+
+/* Sends dev's presence to its subscribers and to the people its rule names. */
+static void broadcast(struct mxb_bridge *b, const struct mxb_device *dev)
+{
+	if (!b->component || !mxb_component_is_up(b->component))
+		return;
+	for (size_t i = 0; i < dev->subscribers.len; i++)
+		presence_to(b, dev, dev->subscribers.v[i]);
+	if (!dev->rule)
+		return;
+	for (size_t i = 0; i < dev->rule->allow.len; i++) {
+		const char *who = dev->rule->allow.v[i];
+		bool listed = strncmp(who, "*@", 2) == 0;
+		for (size_t j = 0; j < dev->subscribers.len && !listed; j++)
+			listed = mxb_jid_bare_equal(dev->subscribers.v[j], who);
+		if (!listed)
+			presence_to(b, dev, who);
+	}
+}
+
+static void reply_from_device(struct mxb_bridge *b, const char *local, const char *to,
+	const char *fmt, ...) MXB_PRINTF(4, 5);
+
+static void reply_from_device(
+	struct mxb_bridge *b, const char *local, const char *to, const char *fmt, ...)
+{
+	char text[1024], clean[3 * sizeof(text)];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	size_t len = (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1;
+	if (mxb_text_sanitize(text, len, clean, sizeof(clean), NULL) < 0)
+		return;
+	mxb_component_send_message(b->component, local, to, clean);
+}
+
+/* Answers the commands that waited for dev's new state. */
+static void state_arrived(struct mxb_bridge *b, const struct mxb_device *dev)
+{
+	for (size_t i = 0; i < b->commands_len;) {
+		struct mxb_device_command *c = &b->commands[i];
+		if (strcmp(c->local, dev->local) != 0 || dev->state_seq <= c->seq) {
+			i++;
+			continue;
+		}
+		reply_from_device(b, c->local, c->reply_to, "%s is %s", dev->name,
+			dev->status && *dev->status ? dev->status : "updated");
+		command_free(c);
+		*c = b->commands[--b->commands_len];
+	}
+}
+
+static char *render(const struct mxb_template *t, const char *topic, const char *payload,
+	size_t len, const char *name)
+{
+	char raw[STATUS_MAX + 1];
+	struct mxb_template_input in = {
+		.topic = topic,
+		.payload = payload,
+		.payload_len = len,
+		.name = name,
+		.time = (int64_t)time(NULL),
+	};
+	ssize_t n = mxb_template_render(t, &in, raw, sizeof(raw), NULL);
+	if (n < 0) {
+		/* A long status is cut, on a character boundary by the sanitizer below. */
+		n = STATUS_MAX;
+		raw[n] = '\0';
+	}
+	char *clean = malloc(3 * (size_t)n + 1);
+	if (clean && mxb_text_sanitize(raw, (size_t)n, clean, 3 * (size_t)n + 1, NULL) < 0) {
+		free(clean);
+		return NULL;
+	}
+	return clean;
+}
+
+static void collect(size_t id, void *data)
+{
+	struct mxb_bridge *b = data;
+	b->device_matches[b->device_matches_len++] = id;
+}
+
+bool mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_message *msg)
+{
+	if (!b->devices)
+		return false;
+	const struct mxb_config *cfg = b->cfg;
+	b->device_matches_len = 0;
+	mxb_topic_index_match(b->device_index, msg->topic, collect, b);
+	for (size_t i = 0; i < b->device_matches_len; i++) {
+		const struct mxb_device_rule *rule = &cfg->devices[b->device_matches[i] / 2];
+		bool is_state = b->device_matches[i] % 2 == 1;
+		char *name = render(rule->name_tmpl, msg->topic, msg->payload, msg->len, NULL);
+		bool full = false;
+		struct mxb_device *dev = name ? mxb_devices_get(b->devices, name, &full) : NULL;
+		if (!dev) {
+			b->n.devices_refused++;
+			mxb_log_warn("devices: cannot track '%s' from topic '%s': %s",
+				name ? name : "", msg->topic,
+				full ? "bridge.max_devices reached" : "not a valid JID local part");
+			free(name);
+			continue;
+		}
+		free(name);
+		if (!dev->rule)
+			dev->rule = rule;
+		b->n.device_updates++;
+		if (!is_state) {
+			enum mxb_availability a =
+				mxb_device_availability(rule, msg->payload, msg->len);
+			if (a == MXB_AVAIL_UNKNOWN) {
+				mxb_log_debug("devices: '%.*s' on '%s' is neither '%s' nor '%s'",
+					(int)(msg->len > 64 ? 64 : msg->len), msg->payload,
+					msg->topic, rule->online, rule->offline);
+				continue;
+			}
+			if (a != dev->avail)
+				mxb_log_info("devices: '%s' is %s", dev->name,
+					a == MXB_AVAIL_ONLINE ? "online" : "offline");
+			dev->avail = a;
+		} else {
+			char *status = render(
+				rule->status_tmpl, msg->topic, msg->payload, msg->len, dev->name);
+			char *show = render(
+				rule->show_tmpl, msg->topic, msg->payload, msg->len, dev->name);
+			if (status)
+				mxb_device_set_status(dev, status);
+			dev->show = show ? mxb_device_show(rule, show) : NULL;
+			free(status);
+			free(show);
+			dev->state_seq++;
+			/* A device that reports its state is there, whatever its LWT said before.
+			 */
+			if (dev->avail == MXB_AVAIL_UNKNOWN && !rule->availability)
+				dev->avail = MXB_AVAIL_ONLINE;
+			state_arrived(b, dev);
+		}
+		broadcast(b, dev);
+	}
+	return b->device_matches_len > 0;
+}
+
+int64_t mxb_bridge_devices_tick(struct mxb_bridge *b, int64_t now)
+{
+	int64_t next = INT64_MAX;
+	for (size_t i = 0; i < b->commands_len;) {
+		struct mxb_device_command *c = &b->commands[i];
+		if (c->deadline > now) {
+			if (c->deadline < next)
+				next = c->deadline;
+			i++;
+			continue;
+		}
+		reply_from_device(b, c->local, c->reply_to,
+			"sent '%s' to '%s'; no new state within the timeout", c->payload, c->topic);
+		command_free(c);
+		*c = b->commands[--b->commands_len];
+	}
+	return next;
+}
+
+static void goodbye(struct mxb_device *dev, void *data)
+{
+	struct mxb_bridge *b = data;
+	enum mxb_availability was = dev->avail;
+	dev->avail = MXB_AVAIL_OFFLINE;
+	broadcast(b, dev);
+	dev->avail = was;
+}
+
+void mxb_bridge_devices_goodbye(struct mxb_bridge *b)
+{
+	if (b->devices && b->component)
+		mxb_devices_each(b->devices, goodbye, b);
+}
+
+static void hello(struct mxb_device *dev, void *data)
+{
+	broadcast(data, dev);
+}
+
+/* Whether jid may see device local: by its rule, or any rule while it is unknown. */
+static bool may_see(struct mxb_bridge *b, const struct mxb_device *dev, const char *bare)
+{
+	if (dev && dev->rule)
+		return mxb_device_allowed(dev->rule, bare);
+	for (size_t i = 0; i < b->cfg->devices_len; i++) {
+		if (mxb_device_allowed(&b->cfg->devices[i], bare))
+			return true;
+	}
+	return false;
+}
+
+static void on_component_online(void *data)
+{
+	struct mxb_bridge *b = data;
+	if (b->devices)
+		mxb_devices_each(b->devices, hello, b);
+}
+
+static void on_device_presence(const char *local, const char *from, const char *type, void *data)
+{
+	struct mxb_bridge *b = data;
+	char bare[MXB_JID_MAX + 1];
+	if (!type || !b->devices || mxb_jid_bare(from, bare, sizeof(bare)) < 0)
+		return;
+	struct mxb_device *dev = mxb_devices_find(b->devices, local);
+	bool allowed = may_see(b, dev, bare);
+	if (strcmp(type, "subscribe") == 0) {
+		if (!allowed) {
+			b->n.device_strangers++;
+			mxb_log_warn(
+				"devices: refused the subscription of '%s' to '%s'", bare, local);
+			mxb_component_send_presence(
+				b->component, local, bare, "unsubscribed", NULL, NULL);
+			return;
+		}
+		/* A device nobody has heard of yet may still come: remember who waits for it. */
+		if (!dev)
+			dev = mxb_devices_get(b->devices, local, NULL);
+		mxb_component_send_presence(b->component, local, bare, "subscribed", NULL, NULL);
+		mxb_log_info("devices: '%s' subscribed to '%s'", bare, local);
+		if (dev) {
+			mxb_device_add_subscriber(dev, bare);
+			presence_to(b, dev, bare);
+		} else {
+			mxb_component_send_presence(
+				b->component, local, bare, "unavailable", NULL, NULL);
+		}
+	} else if (strcmp(type, "unsubscribe") == 0) {
+		mxb_component_send_presence(b->component, local, bare, "unsubscribed", NULL, NULL);
+		if (dev)
+			mxb_device_remove_subscriber(dev, bare);
+	} else if (strcmp(type, "probe") == 0) {
+		/* Never "unsubscribed" to a probe: that would cut the contact's roster item. */
+		if (!allowed)
+			return;
+		if (dev) {
+			mxb_device_add_subscriber(dev, bare);
+			presence_to(b, dev, bare);
+		} else {
+			mxb_component_send_presence(
+				b->component, local, bare, "unavailable", NULL, NULL);
+		}
+	}
+}
+
+static void normalize_command(const char *body, char *out, size_t cap)
+{
+	while (isspace((unsigned char)*body))
+		body++;
+	size_t n = strlen(body);
+	while (n && isspace((unsigned char)body[n - 1]))
+		n--;
+	static const char *const words[] = {"on", "off", "toggle"};
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		if (n == strlen(words[i]) && strncasecmp(body, words[i], n) == 0) {
+			for (size_t k = 0; k < n && k + 1 < cap; k++)
+				out[k] = (char)toupper((unsigned char)body[k]);
+			out[n < cap ? n : cap - 1] = '\0';
+			return;
+		}
+	}
+	snprintf(out, cap, "%.*s", (int)n, body);
+}
+
+static void on_device_message(
+	const char *local, const char *from, const char *id, const char *body, void *data)
+{
+	struct mxb_bridge *b = data;
+	char bare[MXB_JID_MAX + 1];
+	if (!b->devices || mxb_jid_bare(from, bare, sizeof(bare)) < 0)
+		return;
+	struct mxb_device *dev = mxb_devices_find(b->devices, local);
+	if (!may_see(b, dev, bare)) {
+		b->n.device_strangers++;
+		mxb_log_warn(
+			"devices: refused a command from '%s' to '%s': not allowed", bare, local);
+		mxb_component_send_forbidden(b->component, local, from, id,
+			"You are not allowed to command this device.");
+		return;
+	}
+	if (!dev || !dev->rule) {
+		reply_from_device(b, local, from, "'%s' has not been seen on MQTT yet", local);
+		return;
+	}
+	if (!dev->rule->command_tmpl) {
+		reply_from_device(b, local, from, "'%s' takes no commands", dev->name);
+		return;
+	}
+	char cmd[256];
+	normalize_command(body, cmd, sizeof(cmd));
+	if (!cmd[0]) {
+		reply_from_device(b, local, from, "send on, off, toggle or a payload");
+		return;
+	}
+	char topic[1024], payload[1024];
+	struct mxb_template_input in = {
+		.name = dev->name, .body = cmd, .from = bare, .time = (int64_t)time(NULL)};
+	ssize_t tl = mxb_template_render(dev->rule->command_tmpl, &in, topic, sizeof(topic), NULL);
+	ssize_t pl = mxb_template_render(
+		dev->rule->command_payload_tmpl, &in, payload, sizeof(payload), NULL);
+	if (tl <= 0 || pl < 0 || !mxb_topic_name_valid(topic, (size_t)tl)) {
+		reply_from_device(
+			b, local, from, "cannot make a command topic for '%s'", dev->name);
+		return;
+	}
+	int mid;
+	int r = mxb_mqtt_publish(b->mqtt, topic, payload, (size_t)pl, dev->rule->qos, false, &mid);
+	if (r < 0) {
+		reply_from_device(b, local, from, "not sent: %s",
+			r == -ENOTCONN ? "MQTT is down, try again later" : strerror(-r));
+		return;
+	}
+	b->n.device_commands++;
+	mxb_log_info("devices: '%s' sent '%s' to '%s'", bare, payload, topic);
+	if (b->commands_len == b->commands_cap) {
+		reply_from_device(b, local, from, "sent '%s' to '%s'", payload, topic);
+		return;
+	}
+	struct mxb_device_command *c = &b->commands[b->commands_len];
+	*c = (struct mxb_device_command){
+		.local = strdup(dev->local),
+		.reply_to = strdup(from),
+		.topic = strdup(topic),
+		.payload = strdup(payload),
+		.seq = dev->state_seq,
+		.deadline = mxb_now_ms() + (int64_t)dev->rule->timeout * 1000,
+	};
+	if (!c->local || !c->reply_to || !c->topic || !c->payload) {
+		command_free(c);
+		return;
+	}
+	b->commands_len++;
+}
+
+static void on_device_describe(
+	const char *local, const char *from, struct mxb_component_info *out, void *data)
+{
+	struct mxb_bridge *b = data;
+	struct mxb_device *dev = b->devices ? mxb_devices_find(b->devices, local) : NULL;
+	out->exists = dev && dev->rule;
+	out->allowed = may_see(b, dev, from);
+	if (!out->exists)
+		return;
+	static char friendly[256];
+	struct mxb_template_input in = {.name = dev->name};
+	if (mxb_template_render(dev->rule->friendly_tmpl, &in, friendly, sizeof(friendly), NULL) <
+			0 ||
+		!mxb_text_xml_valid(friendly, strlen(friendly)))
+		snprintf(friendly, sizeof(friendly), "%s", dev->local);
+	out->friendly = friendly;
+	out->name = dev->name;
+}
+
+const struct mxb_component_handlers mxb_bridge_component_handlers = {
+	.online = on_component_online,
+	.presence = on_device_presence,
+	.message = on_device_message,
+	.describe = on_device_describe,
+};
+
+/* Contacts' presence -> retained MQTT state */
+
+static struct mxb_contact *contact_get(struct mxb_bridge *b, const char *bare)
+{
+	for (size_t i = 0; i < b->contacts_len; i++) {
+		if (mxb_jid_bare_equal(b->contacts[i].bare, bare))
+			return &b->contacts[i];
+	}
+	if (b->contacts_len == CONTACTS_MAX)
+		return NULL;
+	if (b->contacts_len == b->contacts_cap) {
+		size_t cap = b->contacts_cap ? 2 * b->contacts_cap : 16;
+		struct mxb_contact *v = realloc(b->contacts, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		b->contacts = v;
+		b->contacts_cap = cap;
+	}
+	struct mxb_contact *c = &b->contacts[b->contacts_len];
+	*c = (struct mxb_contact){.bare = strdup(bare)};
+	if (!c->bare)
+		return NULL;
+	b->contacts_len++;
+	return c;
+}
+
+static int show_rank(const char *show)
+{
+	/* Most available first, as clients pick the resource to show. */
+	static const char *const order[] = {"chat", "", "away", "xa", "dnd"};
+	for (int i = 0; i < 5; i++) {
+		if (strcmp(show, order[i]) == 0)
+			return i;
+	}
+	return 1;
+}
+
+void mxb_bridge_contact_presence(const char *from, const char *type, const char *show,
+	const char *status, int priority, void *data)
+{
+	struct mxb_bridge *b = data;
+	const struct mxb_config *cfg = b->cfg;
+	char bare[MXB_JID_MAX + 1];
+	if (!cfg->xmpp.presence_topic || mxb_jid_bare(from, bare, sizeof(bare)) < 0 ||
+		strchr(bare, '+') || strchr(bare, '#'))
+		return;
+	struct mxb_contact *c = contact_get(b, bare);
+	if (!c)
+		return;
+	b->n.contact_presences++;
+	const char *slash = strchr(from, '/');
+	const char *resname = slash ? slash + 1 : "";
+	size_t i = 0;
+	while (i < c->len && strcmp(c->res[i].name, resname) != 0)
+		i++;
+	if (type && strcmp(type, "unavailable") == 0) {
+		if (i < c->len) {
+			free(c->res[i].name);
+			free(c->res[i].status);
+			c->res[i] = c->res[--c->len];
+		}
+	} else {
+		if (i == c->len) {
+			if (c->len == RESOURCES_MAX)
+				return;
+			c->res[i] = (struct resource){.name = strdup(resname)};
+			if (!c->res[i].name)
+				return;
+			c->len++;
+		}
+		struct resource *r = &c->res[i];
+		snprintf(r->show, sizeof(r->show), "%s", show && show_rank(show) != 1 ? show : "");
+		free(r->status);
+		r->status = status ? strdup(status) : NULL;
+		r->priority = priority;
+	}
+	/* The resource that counts: highest priority, then most available. */
+	const struct resource *best = NULL;
+	for (size_t k = 0; k < c->len; k++) {
+		const struct resource *r = &c->res[k];
+		if (r->priority < 0)
+			continue;
+		if (!best || r->priority > best->priority ||
+			(r->priority == best->priority &&
+				show_rank(r->show) < show_rank(best->show)))
+			best = r;
+	}
+	char value[256];
+	const char *state = !best ? "unavailable" : best->show[0] ? best->show : "available";
+	if (cfg->xmpp.presence_json) {
+		char st[160] = "";
+		if (best && best->status) {
+			/* JSON-escape the few characters that need it; cut long text. */
+			size_t o = 0;
+			for (const char *p = best->status; *p && o + 7 < sizeof(st); p++) {
+				unsigned char ch = (unsigned char)*p;
+				if (ch == '"' || ch == '\\') {
+					st[o++] = '\\';
+					st[o++] = (char)ch;
+				} else if (ch < 0x20) {
+					o += (size_t)snprintf(
+						st + o, sizeof(st) - o, "\\u%04x", ch);
+				} else {
+					st[o++] = (char)ch;
+				}
+			}
+			st[o] = '\0';
+		}
+		snprintf(value, sizeof(value),
+			"{\"show\":\"%s\",\"status\":\"%s\",\"priority\":%d}", state, st,
+			best ? best->priority : 0);
+	} else {
+		snprintf(value, sizeof(value), "%s", state);
+	}
+	if (strcmp(value, c->last) == 0)
+		return;
+	char topic[MXB_JID_MAX + 1024];
+	snprintf(topic, sizeof(topic), "%s/%s", cfg->xmpp.presence_topic, bare);
+	int mid;
+	if (mxb_mqtt_publish(b->mqtt, topic, value, strlen(value), 1, true, &mid) == 0) {
+		snprintf(c->last, sizeof(c->last), "%s", value);
+		mxb_log_debug("presence: '%s' is %s", bare, state);
+	}
+}
