@@ -1,6 +1,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,9 @@
 #define ARGS_MAX 16
 
 struct pending_message {
+	char id[40]; /* stanza id and XEP-0359 origin-id, the same on every copy */
+	uint32_t seq; /* XEP-0198 number once sent, 0 when the session has no acks */
+	int strikes; /* sessions that ended with a stream error while it was unacknowledged */
 	char *to;
 	char *type;
 	char *body;
@@ -245,11 +249,19 @@ int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg)
 	ret = mxb_queue_init(&b->to_mqtt, cfg->bridge.queue_size);
 	if (ret < 0)
 		goto err_finish_xmpp_queue;
+	ret = mxb_queue_init(&b->unacked, cfg->bridge.queue_size);
+	if (ret < 0)
+		goto err_finish_mqtt_queue;
+	unsigned char rnd[8];
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		memset(rnd, 0, sizeof(rnd));
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(b->id_prefix + 2 * i, 3, "%02x", rnd[i]);
 	b->inflight_cap = cfg->bridge.queue_size;
 	b->inflight = calloc(b->inflight_cap, sizeof(*b->inflight));
 	if (!b->inflight) {
 		ret = -ENOMEM;
-		goto err_finish_mqtt_queue;
+		goto err_finish_unacked;
 	}
 	ret = mxb_bridge_devices_init(b);
 	if (ret < 0)
@@ -260,6 +272,8 @@ int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg)
 err_free_devices:
 	mxb_bridge_devices_finish(b);
 	free(b->inflight);
+err_finish_unacked:
+	mxb_queue_finish(&b->unacked, free_message);
 err_finish_mqtt_queue:
 	mxb_queue_finish(&b->to_mqtt, free_publish);
 err_finish_xmpp_queue:
@@ -275,7 +289,11 @@ void mxb_bridge_finish(struct mxb_bridge *b)
 		mxb_log_warn("bridge: %zu messages for XMPP not delivered at exit", b->to_xmpp.len);
 	if (b->to_mqtt.len)
 		mxb_log_warn("bridge: %zu commands for MQTT not published at exit", b->to_mqtt.len);
+	if (b->unacked.len)
+		mxb_log_warn("bridge: %zu messages sent to XMPP were not acknowledged at exit",
+			b->unacked.len);
 	mxb_queue_finish(&b->to_xmpp, free_message);
+	mxb_queue_finish(&b->unacked, free_message);
 	mxb_queue_finish(&b->to_mqtt, free_publish);
 	for (size_t i = 0; i < b->inflight_len; i++) {
 		target_finish(&b->inflight[i].reply);
@@ -315,18 +333,42 @@ void mxb_bridge_log_counters(const struct mxb_bridge *b)
 
 /* MQTT -> XMPP */
 
+/* A sent message waits for the server's ack; without acks it is done. */
+static void sent(struct mxb_bridge *b, struct pending_message *m)
+{
+	b->n.xmpp_sent++;
+	if (m->seq == 0) {
+		free_message(m);
+		return;
+	}
+	struct pending_message *old = mxb_queue_push(&b->unacked, m);
+	if (old) {
+		/* Written long ago and never acknowledged: most likely delivered. */
+		b->n.unacked_dropped++;
+		free_message(old);
+	}
+}
+
+static int try_send(struct mxb_bridge *b, struct pending_message *m)
+{
+	return mxb_xmpp_send_message(b->xmpp, m->to, m->type, m->body, m->id, &m->seq);
+}
+
 static void flush_xmpp(struct mxb_bridge *b)
 {
 	struct pending_message *m;
 	while ((m = mxb_queue_peek(&b->to_xmpp)) != NULL) {
-		int r = mxb_xmpp_send_message(b->xmpp, m->to, m->type, m->body);
+		int r = try_send(b, m);
 		if (r == -ENOTCONN || r == -EAGAIN)
 			return;
-		if (r == 0)
-			b->n.xmpp_sent++;
-		else if (r == -EHOSTUNREACH)
+		mxb_queue_pop(&b->to_xmpp);
+		if (r == 0) {
+			sent(b, m);
+			continue;
+		}
+		if (r == -EHOSTUNREACH)
 			b->n.room_unreachable++;
-		free_message(mxb_queue_pop(&b->to_xmpp));
+		free_message(m);
 	}
 	if (b->xmpp_dropping) {
 		mxb_log_info("bridge: XMPP queue drained");
@@ -336,29 +378,33 @@ static void flush_xmpp(struct mxb_bridge *b)
 
 static void deliver(struct mxb_bridge *b, const char *to, const char *type, const char *body)
 {
-	if (b->to_xmpp.len == 0) {
-		int r = mxb_xmpp_send_message(b->xmpp, to, type, body);
-		if (r == 0) {
-			b->n.xmpp_sent++;
-			return;
-		}
-		if (r == -EHOSTUNREACH) {
-			b->n.room_unreachable++;
-			mxb_log_warn(
-				"notify: room '%s' refused the bridge; message not delivered", to);
-			return;
-		}
-		if (r != -ENOTCONN && r != -EAGAIN) {
-			mxb_log_warn("notify: cannot send to '%s': %s", to, strerror(-r));
-			return;
-		}
-	}
 	struct pending_message *m = calloc(1, sizeof(*m));
 	if (!m || !(m->to = strdup(to)) || !(m->type = strdup(type)) || !(m->body = strdup(body))) {
 		if (m)
 			free_message(m);
 		mxb_log_error("notify: out of memory; message to '%s' lost", to);
 		return;
+	}
+	snprintf(m->id, sizeof(m->id), "mxb-%s-%llu", b->id_prefix,
+		(unsigned long long)++b->id_next);
+	if (b->to_xmpp.len == 0) {
+		int r = try_send(b, m);
+		if (r == 0) {
+			sent(b, m);
+			return;
+		}
+		if (r == -EHOSTUNREACH) {
+			b->n.room_unreachable++;
+			mxb_log_warn(
+				"notify: room '%s' refused the bridge; message not delivered", to);
+			free_message(m);
+			return;
+		}
+		if (r != -ENOTCONN && r != -EAGAIN) {
+			mxb_log_warn("notify: cannot send to '%s': %s", to, strerror(-r));
+			free_message(m);
+			return;
+		}
 	}
 	struct pending_message *old = mxb_queue_push(&b->to_xmpp, m);
 	if (old) {
@@ -370,6 +416,56 @@ static void deliver(struct mxb_bridge *b, const char *to, const char *type, cons
 		b->xmpp_dropping = true;
 		free_message(old);
 	}
+}
+
+static void on_xmpp_acked(uint32_t h, void *data)
+{
+	struct mxb_bridge *b = data;
+	struct pending_message *m;
+	while ((m = mxb_queue_peek(&b->unacked)) != NULL && (int32_t)(h - m->seq) >= 0) {
+		mxb_queue_pop(&b->unacked);
+		b->n.xmpp_acked++;
+		free_message(m);
+	}
+}
+
+/*
+ * What the server did not acknowledge goes out again after the reconnect, in front of
+ * what waits. A message that was in flight when the server closed the stream with an
+ * error twice is taken for the cause and quarantined, not resent in a loop.
+ */
+static void on_xmpp_offline(bool stream_error, void *data)
+{
+	struct mxb_bridge *b = data;
+	struct pending_message *first = mxb_queue_peek(&b->unacked);
+	if (stream_error && first && ++first->strikes >= 2) {
+		mxb_queue_pop(&b->unacked);
+		b->n.quarantined++;
+		mxb_log_error("bridge: quarantined the message '%s' to '%s': the server closed the "
+			      "stream twice while it was in flight",
+			first->id, first->to);
+		free_message(first);
+	}
+	size_t n = b->unacked.len;
+	if (n == 0)
+		return;
+	struct pending_message **all = calloc(n, sizeof(*all));
+	if (!all)
+		return;
+	for (size_t i = 0; i < n; i++)
+		all[i] = mxb_queue_pop(&b->unacked);
+	for (size_t i = n; i-- > 0;) {
+		all[i]->seq = 0;
+		if (mxb_queue_push_front(&b->to_xmpp, all[i])) {
+			b->n.xmpp_queue_dropped++;
+			free_message(all[i]);
+		}
+	}
+	free(all);
+	b->n.xmpp_resent += n;
+	mxb_log_info("bridge: %zu messages were not acknowledged; they go out again after the "
+		     "reconnect",
+		n);
 }
 
 /* Renders route's message for topic and payload and sends it to each target. */
@@ -1067,6 +1163,8 @@ const struct mxb_mqtt_handlers mxb_bridge_mqtt_handlers = {
 
 const struct mxb_xmpp_handlers mxb_bridge_xmpp_handlers = {
 	.online = on_xmpp_online,
+	.offline = on_xmpp_offline,
+	.acked = on_xmpp_acked,
 	.message = on_xmpp_message,
 	.contact_allowed = contact_allowed,
 	.room_joined = on_room_joined,

@@ -25,6 +25,10 @@ struct mxb_counters {
 	uint64_t retained_skipped;
 	uint64_t xmpp_sent;
 	uint64_t xmpp_queue_dropped;
+	uint64_t xmpp_acked; /* acknowledged by the server (XEP-0198) */
+	uint64_t xmpp_resent; /* sent again after a connection loss */
+	uint64_t unacked_dropped; /* never acknowledged, dropped to bound the window */
+	uint64_t quarantined;
 	uint64_t room_unreachable;
 	uint64_t payload_too_large;
 	uint64_t binary_skipped;
@@ -61,6 +65,9 @@ struct mxb_bridge {
 	size_t throttled_len;
 	struct mxb_queue to_xmpp;
 	struct mxb_queue to_mqtt;
+	struct mxb_queue unacked; /* sent to XMPP, waiting for the server's ack */
+	char id_prefix[17];
+	uint64_t id_next;
 	struct mxb_inflight *inflight; /* commands waiting for PUBACK, to answer the sender */
 	size_t inflight_len, inflight_cap;
 	int early[8]; /* mids acknowledged before they were tracked */

@@ -886,6 +886,8 @@ static void parse_mqtt(struct ctx *c, const config_setting_t *g, struct mxb_conf
 				err(c, s, "invalid topic '%s' in 'status_topic'", *t);
 		} else if (strcmp(k, "reconnect_max") == 0) {
 			get_int_field(c, s, 1, RECONNECT_MAX_MAX, &cfg->mqtt.reconnect_max);
+		} else if (strcmp(k, "session_expiry") == 0) {
+			get_int_field(c, s, 0, 0x7fffffff, &cfg->mqtt.session_expiry);
 		} else if (strcmp(k, "tls") == 0) {
 			if (get_group(c, s)) {
 				cfg->mqtt.tls = true;
@@ -1448,6 +1450,7 @@ static void set_defaults(struct mxb_config *cfg)
 	cfg->mqtt.version = 5;
 	cfg->mqtt.keepalive = 60;
 	cfg->mqtt.reconnect_max = 60;
+	cfg->mqtt.session_expiry = 3600;
 }
 
 /* libconfig's parse error, with the name of an @include file it could not open. */
@@ -1737,6 +1740,7 @@ void mxb_config_print(const struct mxb_config *cfg, FILE *out)
 	else
 		fprintf(out, "mqtt.status_topic: (disabled)\n");
 	fprintf(out, "mqtt.reconnect_max: %d\n", cfg->mqtt.reconnect_max);
+	fprintf(out, "mqtt.session_expiry: %d\n", cfg->mqtt.session_expiry);
 	fprintf(out, "mqtt.tls: %s\n", cfg->mqtt.tls ? "on" : "off");
 	if (cfg->mqtt.tls) {
 		print_opt(out, "mqtt.tls.ca_file", cfg->mqtt.ca_file, "(system store)");

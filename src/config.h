@@ -201,6 +201,9 @@ struct mxb_config {
 		char *cert_file;
 		char *key_file;
 		int reconnect_max; /* 60 s */
+		/* Seconds the broker keeps the session (and queues QoS 1 messages) while the
+		 * bridge is away; 0: a clean session every time. */
+		int session_expiry; /* 3600 */
 	} mqtt;
 
 	struct mxb_notify_route *notify;

@@ -108,7 +108,6 @@ static void on_connect(
 	struct mosquitto *mosq, void *data, int rc, int flags, const mosquitto_property *props)
 {
 	(void)mosq;
-	(void)flags;
 	(void)props;
 	struct mxb_mqtt *m = data;
 	int64_t now = mxb_now_ms();
@@ -125,8 +124,8 @@ static void on_connect(
 	m->state = STATE_UP;
 	m->ever_connected = true;
 	mxb_backoff_up(&m->backoff, now);
-	mxb_log_info("mqtt: connected to %s:%d as '%s'", m->cfg->mqtt.host, m->cfg->mqtt.port,
-		m->cfg->mqtt.client_id);
+	mxb_log_info("mqtt: connected to %s:%d as '%s'%s", m->cfg->mqtt.host, m->cfg->mqtt.port,
+		m->cfg->mqtt.client_id, flags & 1 ? " (session resumed)" : "");
 	const char *status = m->cfg->mqtt.status_topic;
 	if (status && *status) {
 		int prc = mosquitto_publish(m->mosq, NULL, status, 6, "online", 1, true);
@@ -256,6 +255,23 @@ static int setup(struct mxb_mqtt *m)
 		if (rc != MOSQ_ERR_SUCCESS)
 			goto err;
 	}
+	if (cfg->mqtt.version == 5 && cfg->mqtt.session_expiry > 0) {
+		/*
+		 * MQTT 5 ends a session at disconnect unless CONNECT says how long to keep it,
+		 * and only the blocking connect takes CONNECT properties. libmosquitto 2.0.11
+		 * stores them before it checks the port, and every later connect sends them: an
+		 * invalid port stores them without connecting.
+		 */
+		mosquitto_property *props = NULL;
+		rc = mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
+			(uint32_t)cfg->mqtt.session_expiry);
+		if (rc == MOSQ_ERR_SUCCESS)
+			rc = mosquitto_connect_bind_v5(
+				m->mosq, "localhost", -1, cfg->mqtt.keepalive, NULL, props);
+		mosquitto_property_free_all(&props);
+		if (rc != MOSQ_ERR_INVAL)
+			goto err;
+	}
 	if (cfg->mqtt.version == 5) {
 		rc = mosquitto_property_add_string_pair(
 			&m->mark, MQTT_PROP_USER_PROPERTY, ORIGIN_PROPERTY, cfg->mqtt.client_id);
@@ -287,7 +303,8 @@ int mxb_mqtt_create(struct mxb_mqtt **out, const struct mxb_config *cfg,
 	m->offline_mid = -1;
 	mxb_backoff_init(&m->backoff, cfg->mqtt.reconnect_max);
 	mosquitto_lib_init();
-	m->mosq = mosquitto_new(cfg->mqtt.client_id, true, m);
+	/* A persistent session keeps subscriptions and queues QoS 1 while the bridge is away. */
+	m->mosq = mosquitto_new(cfg->mqtt.client_id, cfg->mqtt.session_expiry == 0, m);
 	if (!m->mosq) {
 		int err = -errno;
 		mxb_log_errno(MXB_LOG_ERROR, "mqtt: cannot create client");

@@ -32,6 +32,16 @@ void *mxb_queue_push(struct mxb_queue *q, void *item)
 	return dropped;
 }
 
+void *mxb_queue_push_front(struct mxb_queue *q, void *item)
+{
+	if (q->len == q->cap)
+		return item;
+	q->head = (q->head + q->cap - 1) % q->cap;
+	q->items[q->head] = item;
+	q->len++;
+	return NULL;
+}
+
 void *mxb_queue_pop(struct mxb_queue *q)
 {
 	if (q->len == 0)

@@ -19,6 +19,11 @@ int mxb_queue_init(struct mxb_queue *q, size_t cap);
 void mxb_queue_finish(struct mxb_queue *q, void (*free_fn)(void *));
 /* Appends item. Returns the oldest item when it had to make room, else NULL. */
 void *mxb_queue_push(struct mxb_queue *q, void *item);
+/*
+ * Puts item in front, as the oldest. When full nothing is added and item is handed back
+ * (being the oldest, it is the one to drop), else NULL.
+ */
+void *mxb_queue_push_front(struct mxb_queue *q, void *item);
 /* Removes and returns the oldest item, or NULL when empty. */
 void *mxb_queue_pop(struct mxb_queue *q);
 /* The oldest item without removing it, or NULL. */

@@ -24,6 +24,10 @@
 #define NS_MUC "http://jabber.org/protocol/muc"
 #define NS_MUC_USER "http://jabber.org/protocol/muc#user"
 #define NS_DELAY "urn:xmpp:delay"
+#define NS_SM "urn:xmpp:sm:3"
+#define NS_SID "urn:xmpp:sid:0"
+/* How long to wait for <enabled/> before going on without acks. */
+#define SM_ENABLE_TIMEOUT_MS 5000
 
 /* An occupant list is bounded: a huge room must not grow the bridge without limit. */
 #define ROOM_OCCUPANTS_MAX 2000
@@ -76,8 +80,23 @@ struct mxb_xmpp {
 	int64_t ping_deadline; /* 0: no ping outstanding */
 	bool sasl_failed;
 	bool shutting_down;
+	/* XEP-0198, counted here: libstrophe 0.12.2 has no ack callback. */
+	bool used; /* the connection object went through an attempt */
+	bool sm_offered; /* the server's features listed it (libstrophe then enables it) */
+	bool sm_waiting; /* connected, waiting for <enabled/> before saying online */
+	bool sm_active;
+	bool sm_warned;
+	int64_t sm_deadline;
+	uint32_t sm_out; /* stanzas sent since <enable/> */
 	char bare[MXB_JID_MAX + 1];
 };
+
+/* Every stanza goes out here, so that the XEP-0198 count matches the server's. */
+static void send_stanza(struct mxb_xmpp *x, xmpp_stanza_t *st)
+{
+	xmpp_send(x->conn, st);
+	x->sm_out++;
+}
 
 /* libstrophe's socket callback has no user data: map connections to their owner. */
 static struct mxb_xmpp *owners[4];
@@ -98,6 +117,15 @@ static void on_log(void *data, xmpp_log_level_t level, const char *area, const c
 		/* Only these areas are free of stanza dumps (SASL payloads, passwords). */
 		if (strcmp(area, "xmpp") == 0 && strstr(msg, "auth failed"))
 			x->sasl_failed = true;
+		/*
+		 * Whether libstrophe will enable stream management shows only in the features it
+		 * received; it logs them (at debug, during login) and keeps the rest to itself.
+		 */
+		if (strcmp(area, "xmpp") == 0 && strncmp(msg, "RECV: <", 7) == 0 &&
+			strncmp(msg + 7, "features", 8) * strncmp(msg + 7, "stream:features", 15) ==
+				0 &&
+			strstr(msg, NS_SM "\"") != NULL)
+			x->sm_offered = true;
 		bool safe = strcmp(area, "tls") == 0 || strcmp(area, "sock") == 0 ||
 			    strcmp(area, "resolver") == 0 ||
 			    (strcmp(area, "xmpp") == 0 && strncmp(msg, "RECV", 4) != 0 &&
@@ -153,7 +181,7 @@ static void send_presence(struct mxb_xmpp *x, const char *type, const char *to, 
 		if (s)
 			xmpp_stanza_release(s);
 	}
-	xmpp_send(x->conn, p);
+	send_stanza(x, p);
 	xmpp_stanza_release(p);
 }
 
@@ -280,7 +308,7 @@ static void join_room(struct mxb_xmpp *x, struct room *r)
 	}
 	if (x->cfg->xmpp.status && *x->cfg->xmpp.status)
 		add_text_child(x->ctx, p, "status", x->cfg->xmpp.status);
-	xmpp_send(x->conn, p);
+	send_stanza(x, p);
 	xmpp_stanza_release(p);
 	occupants_clear(r);
 	r->joined = false;
@@ -424,7 +452,7 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 		reply = xmpp_stanza_reply_error(st, "cancel", "service-unavailable", NULL);
 	}
 	if (reply) {
-		xmpp_send(conn, reply);
+		send_stanza(x, reply);
 		xmpp_stanza_release(reply);
 	}
 	return 1;
@@ -578,8 +606,10 @@ static const char *stream_error_name(xmpp_error_type_t type)
 	return i < sizeof(names) / sizeof(names[0]) ? names[i] : "unknown";
 }
 
-static void went_down(struct mxb_xmpp *x, int64_t now)
+static void went_down(struct mxb_xmpp *x, int64_t now, bool stream_error)
 {
+	x->sm_active = false;
+	x->sm_waiting = false;
 	for (size_t i = 0; i < x->rooms_len; i++) {
 		x->rooms[i].joined = false;
 		occupants_clear(&x->rooms[i]);
@@ -596,7 +626,7 @@ static void went_down(struct mxb_xmpp *x, int64_t now)
 	x->deadline = now + delay;
 	mxb_log_info("xmpp: reconnecting in %.1f s", (double)delay / 1000.0);
 	if (was_up && x->handlers.offline)
-		x->handlers.offline(x->data);
+		x->handlers.offline(stream_error, x->data);
 }
 
 static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
@@ -618,16 +648,28 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 		const char *bound = xmpp_conn_get_bound_jid(conn);
 		mxb_log_info("xmpp: session established as '%s' (%s)", bound ? bound : "?",
 			xmpp_conn_is_secured(conn) ? "TLS" : "no TLS");
+		/* The server counts what it receives from <enable/> on, sent just before this. */
+		x->sm_out = 0;
+		x->sm_active = false;
+		x->sm_waiting = x->sm_offered;
+		x->sm_deadline = now + SM_ENABLE_TIMEOUT_MS;
 		xmpp_stanza_t *iq = xmpp_iq_new(x->ctx, "get", "roster1");
 		if (iq) {
 			add_child(x->ctx, iq, "query", NS_ROSTER);
 			xmpp_id_handler_add(conn, on_roster, "roster1", x);
-			xmpp_send(conn, iq);
+			send_stanza(x, iq);
 			xmpp_stanza_release(iq);
 		}
 		send_presence(x, NULL, NULL, x->cfg->xmpp.status);
 		for (size_t i = 0; i < x->rooms_len; i++)
 			join_room(x, &x->rooms[i]);
+		if (x->sm_waiting)
+			return; /* online once <enabled/> (or its timeout) says how delivery works
+				 */
+		if (!x->sm_warned)
+			mxb_log_warn("xmpp: the server offers no stream management (XEP-0198); "
+				     "messages in flight when a connection drops can be lost");
+		x->sm_warned = true;
 		if (x->handlers.online)
 			x->handlers.online(x->data);
 		return;
@@ -661,7 +703,82 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 			mxb_log_warn("xmpp: disconnected%s%s", error ? ": " : "",
 				error ? strerror(error) : "");
 	}
-	went_down(x, now);
+	went_down(x, now, stream_error != NULL);
+}
+
+static int on_sm_enabled(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
+{
+	(void)conn;
+	struct mxb_xmpp *x = data;
+	const char *name = xmpp_stanza_get_name(st);
+	if (!name || !x->sm_waiting)
+		return 1;
+	x->sm_waiting = false;
+	x->sm_active = strcmp(name, "enabled") == 0;
+	if (x->sm_active)
+		mxb_log_info("xmpp: stream management on: messages are held until the server "
+			     "acknowledges them");
+	else
+		mxb_log_warn("xmpp: the server refused stream management (XEP-0198); messages in "
+			     "flight when a connection drops can be lost");
+	if (x->handlers.online)
+		x->handlers.online(x->data);
+	return 1;
+}
+
+static int on_sm_ack(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
+{
+	(void)conn;
+	struct mxb_xmpp *x = data;
+	const char *h = xmpp_stanza_get_attribute(st, "h");
+	if (x->sm_active && h && x->handlers.acked)
+		x->handlers.acked((uint32_t)strtoul(h, NULL, 10), x->data);
+	return 1;
+}
+
+/*
+ * A fresh connection object for every attempt: reusing one makes libstrophe resume the
+ * old stream and resend its own copies of what the bridge resends itself.
+ */
+static int new_conn(struct mxb_xmpp *x)
+{
+	const struct mxb_config *cfg = x->cfg;
+	if (x->conn)
+		xmpp_conn_release(x->conn);
+	x->conn = xmpp_conn_new(x->ctx);
+	if (!x->conn)
+		return -ENOMEM;
+	long flags = 0;
+	switch (cfg->xmpp.tls) {
+	case MXB_XMPP_TLS_STARTTLS:
+		flags = XMPP_CONN_FLAG_MANDATORY_TLS;
+		break;
+	case MXB_XMPP_TLS_DIRECT:
+		flags = XMPP_CONN_FLAG_LEGACY_SSL;
+		break;
+	case MXB_XMPP_TLS_NONE:
+		flags = XMPP_CONN_FLAG_DISABLE_TLS;
+		break;
+	}
+	/* Flags are set whole: a get|set round trip would lose DISABLE_SM. */
+	if (xmpp_conn_set_flags(x->conn, flags) != XMPP_EOK)
+		return -EINVAL;
+	xmpp_conn_set_jid(x->conn, cfg->xmpp.jid);
+	if (cfg->xmpp.password)
+		xmpp_conn_set_pass(x->conn, cfg->xmpp.password);
+	if (cfg->xmpp.ca_file)
+		xmpp_conn_set_cafile(x->conn, cfg->xmpp.ca_file);
+	if (cfg->xmpp.client_cert)
+		xmpp_conn_set_client_cert(x->conn, cfg->xmpp.client_cert, cfg->xmpp.client_key);
+	xmpp_conn_set_certfail_handler(x->conn, on_certfail);
+	xmpp_conn_set_sockopt_callback(x->conn, on_sockopt);
+	xmpp_handler_add(x->conn, on_message, NULL, "message", NULL, x);
+	xmpp_handler_add(x->conn, on_iq, NULL, "iq", NULL, x);
+	xmpp_handler_add(x->conn, on_presence, NULL, "presence", NULL, x);
+	xmpp_handler_add(x->conn, on_sm_enabled, NS_SM, "enabled", NULL, x);
+	xmpp_handler_add(x->conn, on_sm_enabled, NS_SM, "failed", NULL, x);
+	xmpp_handler_add(x->conn, on_sm_ack, NS_SM, "a", NULL, x);
+	return 0;
 }
 
 int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,
@@ -696,47 +813,16 @@ int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,
 	x->ctx = xmpp_ctx_new(NULL, &x->log);
 	if (!x->ctx)
 		goto err_shutdown;
-	x->conn = xmpp_conn_new(x->ctx);
-	if (!x->conn)
-		goto err_free_ctx;
-
-	long flags = 0;
-	switch (cfg->xmpp.tls) {
-	case MXB_XMPP_TLS_STARTTLS:
-		flags = XMPP_CONN_FLAG_MANDATORY_TLS;
-		break;
-	case MXB_XMPP_TLS_DIRECT:
-		flags = XMPP_CONN_FLAG_LEGACY_SSL;
-		break;
-	case MXB_XMPP_TLS_NONE:
-		flags = XMPP_CONN_FLAG_DISABLE_TLS;
+	if (cfg->xmpp.tls == MXB_XMPP_TLS_NONE)
 		mxb_log_warn("xmpp: TLS is disabled (xmpp.tls = \"none\"): the password and all "
 			     "messages cross the network in clear text");
-		break;
-	}
-	/* Flags are set whole: a get|set round trip would lose DISABLE_SM. */
-	if (xmpp_conn_set_flags(x->conn, flags) != XMPP_EOK)
-		goto err_free_conn;
-	xmpp_conn_set_jid(x->conn, cfg->xmpp.jid);
-	if (cfg->xmpp.password)
-		xmpp_conn_set_pass(x->conn, cfg->xmpp.password);
-	if (cfg->xmpp.ca_file)
-		xmpp_conn_set_cafile(x->conn, cfg->xmpp.ca_file);
-	if (cfg->xmpp.client_cert)
-		xmpp_conn_set_client_cert(x->conn, cfg->xmpp.client_cert, cfg->xmpp.client_key);
-	xmpp_conn_set_certfail_handler(x->conn, on_certfail);
-	xmpp_conn_set_sockopt_callback(x->conn, on_sockopt);
-
-	xmpp_handler_add(x->conn, on_message, NULL, "message", NULL, x);
-	xmpp_handler_add(x->conn, on_iq, NULL, "iq", NULL, x);
-	xmpp_handler_add(x->conn, on_presence, NULL, "presence", NULL, x);
+	if (new_conn(x) < 0)
+		goto err_free_ctx;
 
 	owners[slot] = x;
 	*out = x;
 	return 0;
 
-err_free_conn:
-	xmpp_conn_release(x->conn);
 err_free_ctx:
 	xmpp_ctx_free(x->ctx);
 err_shutdown:
@@ -769,8 +855,16 @@ void mxb_xmpp_destroy(struct mxb_xmpp *x)
 static void attempt(struct mxb_xmpp *x, int64_t now)
 {
 	const struct mxb_config *cfg = x->cfg;
+	if (x->used && new_conn(x) < 0) {
+		mxb_log_error("xmpp: out of memory");
+		x->state = STATE_CONNECTING;
+		went_down(x, now, false);
+		return;
+	}
+	x->used = true;
 	x->state = STATE_CONNECTING;
 	x->sasl_failed = false;
+	x->sm_offered = false;
 	x->log.handler = on_log;
 	mxb_log_debug("xmpp: connecting to %s", cfg->xmpp.host ? cfg->xmpp.host : x->bare);
 	int rc = xmpp_connect_client(
@@ -780,7 +874,7 @@ static void attempt(struct mxb_xmpp *x, int64_t now)
 		mxb_log_warn("xmpp: cannot start a connection to %s",
 			cfg->xmpp.host ? cfg->xmpp.host : "the JID's domain");
 		x->state = STATE_CONNECTING;
-		went_down(x, now);
+		went_down(x, now, false);
 	}
 }
 
@@ -822,6 +916,13 @@ int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now)
 		}
 		break;
 	case STATE_UP:
+		if (x->sm_waiting && now >= x->sm_deadline) {
+			x->sm_waiting = false;
+			mxb_log_warn("xmpp: no answer to enabling stream management (XEP-0198); "
+				     "going on without acks");
+			if (x->handlers.online)
+				x->handlers.online(x->data);
+		}
 		for (size_t i = 0; i < x->rooms_len; i++) {
 			if (x->rooms[i].rejoin_at && now >= x->rooms[i].rejoin_at)
 				join_room(x, &x->rooms[i]);
@@ -836,7 +937,7 @@ int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now)
 			if (iq) {
 				add_child(x->ctx, iq, "ping", NS_PING);
 				xmpp_id_handler_add(x->conn, on_pong, "mxb-ping", x);
-				xmpp_send(x->conn, iq);
+				send_stanza(x, iq);
 				xmpp_stanza_release(iq);
 				x->ping_deadline = now + PING_TIMEOUT_MS;
 			}
@@ -864,9 +965,10 @@ bool mxb_xmpp_is_up(const struct mxb_xmpp *x)
 	return x->state == STATE_UP;
 }
 
-int mxb_xmpp_send_message(struct mxb_xmpp *x, const char *to, const char *type, const char *body)
+int mxb_xmpp_send_message(struct mxb_xmpp *x, const char *to, const char *type, const char *body,
+	const char *id, uint32_t *seq)
 {
-	if (x->state != STATE_UP)
+	if (x->state != STATE_UP || x->sm_waiting)
 		return -ENOTCONN;
 	if (!mxb_text_xml_valid(body, strlen(body)))
 		return -EINVAL;
@@ -878,15 +980,19 @@ int mxb_xmpp_send_message(struct mxb_xmpp *x, const char *to, const char *type, 
 			return -EAGAIN;
 		type = "groupchat";
 	}
-	char *id = xmpp_uuid_gen(x->ctx);
 	xmpp_stanza_t *m = xmpp_message_new(x->ctx, type, to, id);
-	if (id)
-		xmpp_free(x->ctx, id);
 	if (!m)
 		return -ENOMEM;
 	int rc = xmpp_message_set_body(m, body);
-	if (rc == XMPP_EOK)
-		xmpp_send(x->conn, m);
+	/* XEP-0359: the same id on every copy, so that receivers can drop a resent one. */
+	xmpp_stanza_t *oid =
+		rc == XMPP_EOK && id ? add_child(x->ctx, m, "origin-id", NS_SID) : NULL;
+	if (oid)
+		xmpp_stanza_set_id(oid, id);
+	if (rc == XMPP_EOK) {
+		send_stanza(x, m);
+		*seq = x->sm_active ? x->sm_out : 0;
+	}
 	xmpp_stanza_release(m);
 	return rc == XMPP_EOK ? 0 : -ENOMEM;
 }
@@ -910,7 +1016,7 @@ int mxb_xmpp_send_forbidden(struct mxb_xmpp *x, const char *to, const char *id, 
 			xmpp_stanza_release(tt);
 		}
 	}
-	xmpp_send(x->conn, m);
+	send_stanza(x, m);
 	xmpp_stanza_release(m);
 	return 0;
 }

@@ -28,7 +28,13 @@ struct mxb_xmpp_message {
 struct mxb_xmpp_handlers {
 	/* The session is established: roster requested, initial presence sent. */
 	void (*online)(void *data);
-	void (*offline)(void *data);
+	/* The session ended; stream_error tells whether the server closed it with an error. */
+	void (*offline)(bool stream_error, void *data);
+	/*
+	 * The server acknowledged (XEP-0198) every message sent with a sequence number up to h
+	 * (compare with wrap-around: (int32_t)(h - seq) >= 0).
+	 */
+	void (*acked)(uint32_t h, void *data);
 	/* A chat or normal message with a body from someone other than the bridge itself. */
 	void (*message)(const struct mxb_xmpp_message *msg, void *data);
 	/* Whether jid (bare) may subscribe to the bridge's presence. */
@@ -65,9 +71,13 @@ bool mxb_xmpp_is_room(const struct mxb_xmpp *x, const char *jid);
  * Sends a message; to a room of the config it goes as groupchat whatever type says. body
  * must be XML-safe text (mxb_text_xml_valid); anything else is refused with -EINVAL.
  * Returns 0; -ENOTCONN while the session is down or -EAGAIN while the room is not joined
- * yet (the caller keeps it); -EHOSTUNREACH when the room refused the bridge.
+ * yet (the caller keeps it); -EHOSTUNREACH when the room refused the bridge. id becomes the
+ * stanza id and its XEP-0359 origin-id, so a message sent again can be recognized. *seq is
+ * the number the server's XEP-0198 acks will count, or 0 when the session has no acks
+ * (then the message is as delivered as it will ever be once written).
  */
-int mxb_xmpp_send_message(struct mxb_xmpp *x, const char *to, const char *type, const char *body);
+int mxb_xmpp_send_message(struct mxb_xmpp *x, const char *to, const char *type, const char *body,
+	const char *id, uint32_t *seq);
 /* Answers the message `id` from `to` with a message error <forbidden/> and text. */
 int mxb_xmpp_send_forbidden(struct mxb_xmpp *x, const char *to, const char *id, const char *text);
 

@@ -20,6 +20,8 @@ Environment:
     MXB_KEEP_TMP   keep the temp dir of each run
     MXB_LOG_LEVEL  bridge.log_level in generated configs (default "info")
     MXB_VERBOSE    print the log tails also when everything passed
+    MXB_BRIDGE_WRAPPER  a command put in front of the bridge (shlex-split), e.g. valgrind
+    MXB_TIME_SCALE multiplies each test file's time limit (default 1)
 """
 
 import asyncio
@@ -494,7 +496,7 @@ allow_registration = false
 c2s_require_encryption = true
 allow_unencrypted_plain_auth = false
 modules_enabled = {{ "roster", "saslauth", "tls", "disco", "ping", "version", "presence",
-	"message", "posix" }}
+	"message", "posix", "smacks" }}
 modules_disabled = {{ "s2s", "s2s_auth_certs" }}
 {extra}
 VirtualHost "localhost"
@@ -631,8 +633,13 @@ class Bridge:
         env = {k: v for k, v in os.environ.items()
                if k not in ("JOURNAL_STREAM", "INVOCATION_ID", "NOTIFY_SOCKET",
                             "LISTEN_FDS", "LISTEN_PID")}
-        self.proc = spawn([bridge_binary(), "-c", self.conf_path] + self.args, self.name,
-                          self.log.path, env=env)
+        argv = [bridge_binary(), "-c", self.conf_path] + self.args
+        wrapper = os.environ.get("MXB_BRIDGE_WRAPPER")
+        if wrapper:
+            # e.g. "valgrind --leak-check=full --error-exitcode=99" (scripts/test-valgrind)
+            import shlex
+            argv = shlex.split(wrapper) + argv
+        self.proc = spawn(argv, self.name, self.log.path, env=env)
         return self
 
     @property
@@ -1398,6 +1405,8 @@ def main(checks, time_limit=110, need_bridge=True):
         print("SKIP %s: bridge binary %s not found (set MXB_BRIDGE)" % (name, bridge_binary()))
         sys.exit(77)
     install_signal_handlers()
+    # MXB_TIME_SCALE (default 1): a slower bridge (valgrind) gets a longer time limit
+    time_limit = int(time_limit * float(os.environ.get("MXB_TIME_SCALE") or 1))
 
     def on_alarm(_s, _f):
         raise TestTimeout("time limit of %d s exceeded" % time_limit)
@@ -1452,3 +1461,45 @@ def main(checks, time_limit=110, need_bridge=True):
         sys.exit(143 if isinstance(interrupted, Terminated) else 1)
     print("%s: all passed in %.1f s" % (name, total), flush=True)
     sys.exit(0)
+
+
+# ---------------------------------------------------------------------------------------
+# Counters (added for test_hostile and test_security)
+
+_COUNTER_LINE = re.compile(r"bridge: (mqtt received [^\n]*)\n(?:[^\n]*\n)*?[^\n]*"
+                           r"bridge: (commands published [^\n]*)")
+
+
+def _parse_counter_text(text, prefix=""):
+    out = {}
+    for part in text.split(","):
+        m = re.match(r"\s*(.*?)\s+(\d+)\s*$", part)
+        if m:
+            name = m.group(1)
+            if prefix and not name.startswith(prefix):
+                name = prefix + name
+            out[name] = int(m.group(2))
+    return out
+
+
+def bridge_counters(bridge, timeout=10.0):
+    """Sends SIGUSR1 to the bridge and returns its counters as a dict, from the two log
+    lines "bridge: mqtt received N, own dropped N, ..." and "bridge: commands published N,
+    refused N, ...". The names of the second line get the prefix "commands ":
+    {"mqtt received": 3, ..., "commands published": 1, "commands refused": 0,
+    "commands from strangers": 0, "commands malformed": 0,
+    "commands mqtt queue dropped": 0}."""
+    mark = bridge.mark()
+    os.kill(bridge.pid, signal.SIGUSR1)
+    bridge.wait_log(r"bridge: commands published [^\n]*\n", timeout=timeout, since=mark)
+    m = _COUNTER_LINE.search(bridge.text(mark))
+    if m is None:
+        raise TestFailure("%s: counter lines not found after SIGUSR1" % bridge.name)
+    out = _parse_counter_text(m.group(1))
+    out.update(_parse_counter_text(m.group(2), "commands "))
+    return out
+
+
+def counter_delta(before, after):
+    """The counters that changed: {name: after - before}."""
+    return {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
