@@ -328,6 +328,13 @@ void mxb_bridge_log_counters(const struct mxb_bridge *b)
 		     "malformed %llu, mqtt queue dropped %llu",
 		C(commands_published), C(commands_refused), C(commands_from_strangers),
 		C(commands_malformed), C(mqtt_queue_dropped));
+	mxb_log_info(
+		"bridge: xmpp acked %llu, resent %llu, unacked dropped %llu, quarantined %llu, "
+		"device updates %llu, devices refused %llu, device commands %llu, device "
+		"strangers %llu, contact presences %llu",
+		C(xmpp_acked), C(xmpp_resent), C(unacked_dropped), C(quarantined),
+		C(device_updates), C(devices_refused), C(device_commands), C(device_strangers),
+		C(contact_presences));
 #undef C
 }
 

@@ -121,10 +121,9 @@ static void on_log(void *data, xmpp_log_level_t level, const char *area, const c
 		 * Whether libstrophe will enable stream management shows only in the features it
 		 * received; it logs them (at debug, during login) and keeps the rest to itself.
 		 */
-		if (strcmp(area, "xmpp") == 0 && strncmp(msg, "RECV: <", 7) == 0 &&
-			strncmp(msg + 7, "features", 8) * strncmp(msg + 7, "stream:features", 15) ==
-				0 &&
-			strstr(msg, NS_SM "\"") != NULL)
+		bool features = strncmp(msg, "RECV: <features", 15) == 0 ||
+				strncmp(msg, "RECV: <stream:features", 22) == 0;
+		if (strcmp(area, "xmpp") == 0 && features && strstr(msg, NS_SM "\"") != NULL)
 			x->sm_offered = true;
 		bool safe = strcmp(area, "tls") == 0 || strcmp(area, "sock") == 0 ||
 			    strcmp(area, "resolver") == 0 ||

@@ -1,0 +1,210 @@
+#!/usr/bin/python3
+"""The fault suite: a steady stream of numbered QoS 1 messages MQTT -> XMPP while a fault
+strikes mid-stream; afterwards every number is counted on the far side. Expected: none
+lost; duplicates only within the unacknowledged window (counted, reported).
+
+Faults: Prosody SIGTERM + restart, Prosody SIGKILL + restart, Prosody frozen (SIGSTOP) while
+the bridge sends and then SIGKILL + restart (only resending saves those), the bridge's XMPP
+connection reset (ss -K), broker SIGTERM + restart (with persistence), bridge SIGTERM +
+restart (persistent MQTT session)."""
+
+import signal
+import subprocess
+import threading
+import time
+
+import harness
+
+BRIDGE = "bridge@localhost"
+N = 120          # messages per fault
+RATE = 60.0      # messages per second
+# Offline storage keeps what arrives for alice while her own connection is down; smacks
+# gives the bridge its acks.
+EXTRA = """
+modules_enabled = { "roster", "saslauth", "tls", "disco", "ping", "version", "presence",
+	"message", "posix", "smacks", "offline" }
+"""
+RESULTS = []
+
+
+def setup(env):
+    if getattr(env, "p", None):
+        return
+    env.p = env.prosody(users=("bridge", "alice"), extra=EXTRA)
+    env.m = env.mosquitto(persistence=True)
+    env.alices = [env.xmpp(env.p, "alice")]
+    env.cfg = env.bridge_config(env.p, env.m, {
+        "notify": [{"topic": "seq/+", "to": ["alice@localhost"], "message": "{{payload}}",
+                    "qos": 1}],
+        "commands": [],
+    })
+    env.b = start_bridge(env)
+
+
+def start_bridge(env):
+    mark = env.m.log.mark()
+    b = env.bridge(env.cfg)
+    b.wait_ready(30)
+    env.m.wait_subscribed("mxb-test", "seq/+", since=mark, timeout=30)
+    return b
+
+
+def received(env):
+    """Every sequence number alice got, over all her connections (with repeats)."""
+    out = []
+    for a in env.alices:
+        with a._cond:
+            out += [m.body for m in a.all_messages if m.frm.startswith(BRIDGE)]
+    return out
+
+
+def new_alice(env):
+    env.alices.append(env.xmpp(env.p, "alice"))
+
+
+class Publisher(threading.Thread):
+    """Publishes tag-1 .. tag-N at RATE, each until the broker acknowledged it (through
+    broker restarts: a new connection per failure)."""
+
+    def __init__(self, env, tag):
+        super().__init__(daemon=True)
+        self.env, self.tag = env, tag
+        self.sent = 0
+        self.error = None
+
+    def run(self):
+        c = None
+        try:
+            for i in range(1, N + 1):
+                t0 = time.monotonic()
+                while True:
+                    try:
+                        if c is None:
+                            c = self.env.mqtt(self.env.m)
+                        c.publish("seq/%s" % self.tag, "%s-%d" % (self.tag, i), qos=1,
+                                  timeout=3)
+                        break
+                    except Exception:  # noqa: BLE001 - broker away: try again
+                        if c is not None:
+                            c.disconnect()
+                        c = None
+                        time.sleep(0.2)
+                self.sent = i
+                time.sleep(max(0.0, 1.0 / RATE - (time.monotonic() - t0)))
+        except BaseException as e:  # noqa: BLE001
+            self.error = e
+        finally:
+            if c is not None:
+                c.disconnect()
+
+
+def run_fault(env, name, fault):
+    setup(env)
+    tag = name.replace(" ", "_").replace("+", "").replace("(", "").replace(")", "")
+    pub = Publisher(env, tag)
+    pub.start()
+    harness.wait_until(lambda: pub.sent >= N // 3, 30, what="a third of the stream sent")
+    t_fault = time.monotonic()
+    fault()
+    want = {"%s-%d" % (tag, i) for i in range(1, N + 1)}
+    deadline = time.monotonic() + 60
+    pub.join(60)
+    while time.monotonic() < deadline:
+        got = [x for x in received(env) if x.startswith(tag + "-")]
+        if want <= set(got):
+            break
+        time.sleep(0.2)
+    got = [x for x in received(env) if x.startswith(tag + "-")]
+    lost = sorted(want - set(got), key=lambda s: int(s.rsplit("-", 1)[1]))
+    dups = len(got) - len(set(got))
+    recovery = time.monotonic() - t_fault
+    RESULTS.append((name, N, len(lost), dups, recovery))
+    env.note("%s: sent %d, lost %d, duplicates %d, all in %.1f s after the fault" % (
+        name, N, len(lost), dups, recovery))
+    env.check(pub.error is None, "%s: the publisher sent everything" % name, pub.error)
+    env.check(not lost, "%s: nothing lost" % name, lost[:10])
+
+
+def check_prosody_sigterm(env):
+    def fault():
+        env.p.stop(signal.SIGTERM)
+        env.p.start()
+        new_alice(env)
+    run_fault(env, "Prosody SIGTERM + restart", fault)
+
+
+def check_prosody_sigkill(env):
+    def fault():
+        env.p.stop(signal.SIGKILL)
+        env.p.start()
+        new_alice(env)
+    run_fault(env, "Prosody SIGKILL + restart", fault)
+
+
+def check_prosody_frozen_then_killed(env):
+    """Prosody stops reading (SIGSTOP) while the bridge keeps sending: those messages are
+    written but never acknowledged. Then SIGKILL: only the bridge's resend saves them."""
+    def fault():
+        mark = env.b.mark()
+        import os
+        os.kill(env.p.proc.pid, signal.SIGSTOP)
+        time.sleep(1.0)
+        env.p.stop(signal.SIGKILL)
+        env.p.start()
+        new_alice(env)
+        env.b.wait_log(r"bridge: \d+ messages were not acknowledged; they go out again",
+                       since=mark, timeout=20)
+    run_fault(env, "Prosody frozen, then SIGKILL + restart", fault)
+
+
+def check_connection_reset(env):
+    def fault():
+        mark = env.b.mark()
+        lport = bridge_local_port(env)
+        r = subprocess.run(["ss", "-K", "-tn", "src", "127.0.0.1", "sport", "=", ":%d" % lport,
+                            "dport", "=", ":%d" % env.p.port], capture_output=True, text=True)
+        env.check(r.returncode == 0 and str(lport) in r.stdout,
+                  "ss -K closed the bridge's XMPP connection (port %d)" % lport, r.stderr)
+        env.b.wait_log(r"xmpp: session established", since=mark, timeout=20)
+    run_fault(env, "XMPP connection reset (ss -K)", fault)
+
+
+def bridge_local_port(env):
+    """The local port of the bridge's connection to Prosody, found by the bridge's pid."""
+    r = subprocess.run(["ss", "-tnpH", "dst", "127.0.0.1", "dport", "=", ":%d" % env.p.port],
+                       capture_output=True, text=True)
+    for line in r.stdout.splitlines():
+        if "pid=%d," % env.b.pid in line:
+            return int(line.split()[3].rsplit(":", 1)[1])
+    raise harness.TestFailure("no connection of the bridge to Prosody: %r" % r.stdout)
+
+
+def check_broker_sigterm(env):
+    def fault():
+        mark = env.b.mark()
+        env.m.stop(signal.SIGTERM)
+        env.m.start()
+        env.b.wait_log(r"mqtt: connected to", since=mark, timeout=30)
+    run_fault(env, "broker SIGTERM + restart", fault)
+
+
+def check_bridge_sigterm(env):
+    def fault():
+        env.check(env.b.stop() == 0, "bridge exits 0")
+        time.sleep(0.5)  # the stream goes on without it, into its persistent session
+        env.b = start_bridge(env)
+    run_fault(env, "bridge SIGTERM + restart", fault)
+
+
+def check_report(env):
+    print("\n| fault | sent | lost | duplicated | all delivered after |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, n, lost, dups, rec in RESULTS:
+        print("| %s | %d | %d | %d | %.1f s |" % (name, n, lost, dups, rec))
+    env.check(len(RESULTS) == 6, "every fault ran", len(RESULTS))
+
+
+if __name__ == "__main__":
+    harness.main([check_prosody_sigterm, check_prosody_sigkill,
+                  check_prosody_frozen_then_killed, check_connection_reset,
+                  check_broker_sigterm, check_bridge_sigterm, check_report], time_limit=170)
