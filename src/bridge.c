@@ -311,6 +311,11 @@ void mxb_bridge_attach(struct mxb_bridge *b, struct mxb_mqtt *mqtt, struct mxb_x
 	b->xmpp = xmpp;
 }
 
+bool mxb_bridge_drained(const struct mxb_bridge *b)
+{
+	return b->to_xmpp.len == 0 && b->unacked.len == 0;
+}
+
 void mxb_bridge_log_counters(const struct mxb_bridge *b)
 {
 	const struct mxb_counters *n = &b->n;

@@ -786,6 +786,10 @@ static void parse_xmpp(struct ctx *c, const config_setting_t *g, struct mxb_conf
 					"'status' must be valid UTF-8 without control characters");
 		} else if (strcmp(k, "reconnect_max") == 0) {
 			get_int_field(c, s, 1, RECONNECT_MAX_MAX, &cfg->xmpp.reconnect_max);
+		} else if (strcmp(k, "ping_interval") == 0) {
+			get_int_field(c, s, 5, 3600, &cfg->xmpp.ping_interval);
+		} else if (strcmp(k, "ping_timeout") == 0) {
+			get_int_field(c, s, 1, 600, &cfg->xmpp.ping_timeout);
 		} else if (strcmp(k, "rooms") == 0) {
 			parse_rooms(c, s, cfg);
 		} else if (strcmp(k, "presence_topic") == 0) {
@@ -1447,8 +1451,10 @@ static void set_defaults(struct mxb_config *cfg)
 	cfg->max_devices = 10000;
 	cfg->xmpp.tls = MXB_XMPP_TLS_STARTTLS;
 	cfg->xmpp.reconnect_max = 60;
+	cfg->xmpp.ping_interval = 30;
+	cfg->xmpp.ping_timeout = 15;
 	cfg->mqtt.version = 5;
-	cfg->mqtt.keepalive = 60;
+	cfg->mqtt.keepalive = 30;
 	cfg->mqtt.reconnect_max = 60;
 	cfg->mqtt.session_expiry = 3600;
 }
@@ -1727,6 +1733,8 @@ void mxb_config_print(const struct mxb_config *cfg, FILE *out)
 	print_opt(out, "xmpp.client_key", cfg->xmpp.client_key, "(none)");
 	print_opt(out, "xmpp.status", cfg->xmpp.status, "(none)");
 	fprintf(out, "xmpp.reconnect_max: %d\n", cfg->xmpp.reconnect_max);
+	fprintf(out, "xmpp.ping_interval: %d, ping_timeout: %d\n", cfg->xmpp.ping_interval,
+		cfg->xmpp.ping_timeout);
 
 	print_opt(out, "mqtt.host", cfg->mqtt.host, "(none)");
 	fprintf(out, "mqtt.port: %d\n", cfg->mqtt.port);

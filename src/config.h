@@ -173,6 +173,8 @@ struct mxb_config {
 		char *client_key;
 		char *status; /* "" */
 		int reconnect_max; /* 60 s */
+		int ping_interval; /* seconds between XEP-0199 pings to the server, 30 */
+		int ping_timeout; /* seconds without an answer before reconnecting, 15 */
 		struct mxb_room *rooms;
 		size_t rooms_len;
 		/* Contacts' presence -> retained MQTT PREFIX/BAREJID; NULL: off. */

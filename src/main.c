@@ -31,6 +31,7 @@ struct mxb_state {
 	int sigfd;
 	int timerfd;
 	bool stopping;
+	bool xmpp_closing;
 	int64_t stop_deadline;
 };
 
@@ -173,13 +174,28 @@ static void begin_shutdown(struct mxb_state *st, int64_t now)
 	st->stopping = true;
 	st->stop_deadline = now + SHUTDOWN_TIMEOUT_MS;
 	mxb_log_info("shutting down");
+	/*
+	 * MQTT first: once it is closed the broker keeps new messages in the session, and what
+	 * the bridge already has can drain to XMPP before that side closes too.
+	 */
+	mxb_mqtt_shutdown(st->mqtt, now);
+}
+
+/* The XMPP side closes once MQTT is closed and what was held for XMPP is out and acked. */
+static void finish_shutdown(struct mxb_state *st, int64_t now)
+{
+	if (st->xmpp_closing || !mxb_mqtt_is_closed(st->mqtt))
+		return;
+	bool drained = !st->xmpp || !mxb_xmpp_is_up(st->xmpp) || mxb_bridge_drained(&st->bridge);
+	if (!drained && now < st->stop_deadline - SHUTDOWN_TIMEOUT_MS / 2)
+		return;
+	st->xmpp_closing = true;
 	if (st->xmpp)
 		mxb_xmpp_shutdown(st->xmpp, now);
 	if (st->component) {
 		mxb_bridge_devices_goodbye(&st->bridge);
 		mxb_component_shutdown(st->component, now);
 	}
-	mxb_mqtt_shutdown(st->mqtt, now);
 }
 
 static void read_signals(struct mxb_state *st, int64_t now)
@@ -229,7 +245,8 @@ static int run(struct mxb_state *st)
 			next = bnext;
 
 		if (st->stopping) {
-			if (mxb_mqtt_is_closed(st->mqtt) &&
+			finish_shutdown(st, now);
+			if (st->xmpp_closing && mxb_mqtt_is_closed(st->mqtt) &&
 				(!st->xmpp || mxb_xmpp_is_closed(st->xmpp)) &&
 				(!st->component || mxb_component_is_closed(st->component)))
 				return 0;

@@ -178,8 +178,7 @@ static void on_message(struct mosquitto *mosq, void *data, const struct mosquitt
 {
 	(void)mosq;
 	struct mxb_mqtt *m = data;
-	if (m->state == STATE_CLOSING || m->state == STATE_CLOSED)
-		return;
+	/* While closing, what arrives was acknowledged to the broker already: pass it on. */
 	struct mxb_mqtt_message out = {
 		.topic = msg->topic,
 		.payload = msg->payload ? msg->payload : "",

@@ -33,8 +33,6 @@
 #define ROOM_OCCUPANTS_MAX 2000
 #define ROOM_REJOIN_MS 30000
 
-#define PING_INTERVAL_MS 60000
-#define PING_TIMEOUT_MS 30000
 #define SHUTDOWN_TIMEOUT_MS 3000
 /* libstrophe only fires its own timers inside xmpp_run_once: never sleep longer. */
 #define RUN_INTERVAL_MS 1000
@@ -643,7 +641,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 			x->log.handler = NULL;
 		x->sasl_failed = false;
 		mxb_backoff_up(&x->backoff, now);
-		x->next_ping = now + PING_INTERVAL_MS;
+		x->next_ping = now + (int64_t)x->cfg->xmpp.ping_interval * 1000;
 		const char *bound = xmpp_conn_get_bound_jid(conn);
 		mxb_log_info("xmpp: session established as '%s' (%s)", bound ? bound : "?",
 			xmpp_conn_is_secured(conn) ? "TLS" : "no TLS");
@@ -928,7 +926,7 @@ int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now)
 		}
 		if (x->ping_deadline && now >= x->ping_deadline) {
 			mxb_log_warn("xmpp: no answer to ping within %d s; reconnecting",
-				PING_TIMEOUT_MS / 1000);
+				x->cfg->xmpp.ping_timeout);
 			x->ping_deadline = 0;
 			xmpp_disconnect(x->conn);
 		} else if (!x->ping_deadline && now >= x->next_ping) {
@@ -938,9 +936,9 @@ int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now)
 				xmpp_id_handler_add(x->conn, on_pong, "mxb-ping", x);
 				send_stanza(x, iq);
 				xmpp_stanza_release(iq);
-				x->ping_deadline = now + PING_TIMEOUT_MS;
+				x->ping_deadline = now + (int64_t)x->cfg->xmpp.ping_timeout * 1000;
 			}
-			x->next_ping = now + PING_INTERVAL_MS;
+			x->next_ping = now + (int64_t)x->cfg->xmpp.ping_interval * 1000;
 		}
 		break;
 	case STATE_CLOSING:

@@ -8,7 +8,9 @@ the bridge sends and then SIGKILL + restart (only resending saves those), the br
 connection reset (ss -K), broker SIGTERM + restart (with persistence), bridge SIGTERM +
 restart (persistent MQTT session)."""
 
+import select
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -196,15 +198,111 @@ def check_bridge_sigterm(env):
     run_fault(env, "bridge SIGTERM + restart", fault)
 
 
+class Proxy(threading.Thread):
+    """A TCP proxy on loopback that can cut the network: while cut, established
+    connections become a black hole (bytes are read and dropped, nothing is closed) and new
+    ones are refused; after heal, new connections pass again."""
+
+    def __init__(self, upstream_port):
+        super().__init__(daemon=True)
+        self.upstream = upstream_port
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        self.cut = False
+        self.stop = False
+        self.pairs = []
+        self.dead = set()  # ids of the pairs cut off
+
+    def run(self):
+        while not self.stop:
+            socks = [self.lsock] + [x for p in self.pairs for x in p]
+            r, _, _ = select.select(socks, [], [], 0.1)
+            for s in r:
+                if s is self.lsock:
+                    c, _ = self.lsock.accept()
+                    if self.cut:
+                        c.close()
+                        continue
+                    try:
+                        u = socket.create_connection(("127.0.0.1", self.upstream))
+                    except OSError:
+                        c.close()
+                        continue
+                    self.pairs.append((c, u))
+                    continue
+                pair = next(p for p in self.pairs if s in p)
+                other = pair[1] if s is pair[0] else pair[0]
+                try:
+                    data = s.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    for x in pair:
+                        x.close()
+                    self.pairs.remove(pair)
+                    continue
+                if id(pair) not in self.dead:
+                    other.sendall(data)
+
+    def blackhole(self):
+        self.cut = True
+        self.dead.update(id(p) for p in self.pairs)
+
+    def heal(self):
+        self.cut = False
+
+    def close(self):
+        self.stop = True
+        self.join(2)
+        for p in self.pairs:
+            for x in p:
+                x.close()
+        self.lsock.close()
+
+
+def check_network_cut(env):
+    """The bridge's link to Prosody goes silent (no FIN, no RST) for longer than its ping
+    interval and timeout: the ping notices, the bridge reconnects once the network is
+    back and sends again what was not acknowledged."""
+    setup(env)
+    env.check(env.b.stop() == 0, "the bridge of the other cases stops")
+    proxy = Proxy(env.p.port)
+    proxy.start()
+    try:
+        cfg = harness.merge(env.cfg, {"xmpp": {"port": proxy.port, "ping_interval": 5,
+                                               "ping_timeout": 3}})
+        mark = env.m.log.mark()
+        env.b = env.bridge(cfg)
+        env.b.wait_ready(30)
+        env.m.wait_subscribed("mxb-test", "seq/+", since=mark, timeout=30)
+
+        def fault():
+            mark = env.b.mark()
+            proxy.blackhole()
+            env.b.wait_log(r"xmpp: no answer to ping within 3 s", since=mark, timeout=20)
+            t_noticed = time.monotonic()
+            proxy.heal()
+            env.b.wait_log(r"xmpp: session established", since=mark, timeout=30)
+            env.note("the dead link was noticed and the session back %.1f s later" % (
+                time.monotonic() - t_noticed))
+        run_fault(env, "network cut longer than the ping (proxy black hole)", fault)
+    finally:
+        proxy.close()
+
+
 def check_report(env):
     print("\n| fault | sent | lost | duplicated | all delivered after |")
     print("| --- | --- | --- | --- | --- |")
     for name, n, lost, dups, rec in RESULTS:
         print("| %s | %d | %d | %d | %.1f s |" % (name, n, lost, dups, rec))
-    env.check(len(RESULTS) == 6, "every fault ran", len(RESULTS))
+    env.check(len(RESULTS) == 7, "every fault ran", len(RESULTS))
 
 
 if __name__ == "__main__":
     harness.main([check_prosody_sigterm, check_prosody_sigkill,
                   check_prosody_frozen_then_killed, check_connection_reset,
-                  check_broker_sigterm, check_bridge_sigterm, check_report], time_limit=170)
+                  check_broker_sigterm, check_bridge_sigterm, check_network_cut, check_report],
+                 time_limit=170)

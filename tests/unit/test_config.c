@@ -339,7 +339,7 @@ static void test_defaults(void)
 	CHECK(cfg.mqtt.version == 5);
 	CHECK_STR(cfg.mqtt.client_id, "mqtt-xmpp-bridge");
 	CHECK(cfg.mqtt.username == NULL && cfg.mqtt.password == NULL);
-	CHECK(cfg.mqtt.keepalive == 60);
+	CHECK(cfg.mqtt.keepalive == 30);
 	CHECK_STR(cfg.mqtt.status_topic, "mqtt-xmpp-bridge/status");
 	CHECK(!cfg.mqtt.tls);
 	CHECK(cfg.mqtt.reconnect_max == 60);
