@@ -542,6 +542,16 @@ static bool read_password_file(
 		err(c, s, "cannot read %s '%s': %s", name, path, strerror(-fd));
 		return false;
 	}
+	/* As ssh does with keys: a secret that anyone on the machine can read is no secret. */
+	struct stat st;
+	if (fstat(fd, &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH))) {
+		err(c, s,
+			"%s '%s' can be read or written by others (mode %04o); run chmod o-rwx on "
+			"it",
+			name, path, (unsigned)(st.st_mode & 07777));
+		close(fd);
+		return false;
+	}
 	FILE *f = fdopen(fd, "r");
 	if (!f) {
 		err(c, s, "cannot read %s '%s': %s", name, path, strerror(errno));

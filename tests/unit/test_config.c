@@ -65,6 +65,10 @@ static void write_file(const char *name, const char *content)
 		perror(p);
 		abort();
 	}
+	/* Secrets as their owner would keep them: the loader refuses world-readable ones. */
+	size_t n = strlen(name);
+	if (n > 3 && strcmp(name + n - 3, ".pw") == 0 && chmod(p, 0640) != 0)
+		abort();
 	free(text);
 	free(p);
 }
@@ -535,6 +539,14 @@ static void test_passwords(void)
 	write_file("empty.pw", "");
 	write_file("blank.pw", "\r\nsecond\n");
 	write_file("good.pw", "pw\n");
+	write_file("open.pw", "pw\n");
+	char *open_pw = path_of("open.pw");
+	CHECK(chmod(open_pw, 0644) == 0);
+	free(open_pw);
+	EXPECT_ERRORS("open_pw.conf", "xmpp: { jid = \"a@b\";\n  password_file = \"open.pw\"; };\n",
+		"$F:2: password_file '$D/open.pw' can be read or written by others (mode 0644); "
+		"run "
+		"chmod o-rwx on it");
 	EXPECT_ERRORS("both.conf",
 		"xmpp: { jid = \"bot@example.org\";\n"
 		"  password = \"pw\";\n"
@@ -660,15 +672,15 @@ static void test_include(void)
 static void remove_tree(void)
 {
 	const char *files[] = {"xmpp.pw", "mqtt.pw", "ca.pem", "client.pem", "client.key", "c.pem",
-		"c.key", "empty.pw", "blank.pw", "good.pw", "inc/xmpp.inc", "inc/bad.inc",
-		"inc/syntax.inc", "rel.conf", "sub/rel.conf", "sub/syntax.conf", "sub/cross.conf",
-		"sub/incdir.conf", "full.conf", "minimal.conf", "tls.conf", "external.conf",
-		"int64.conf", "syntax.conf", "dup.conf", "empty.conf", "unknown.conf", "types.conf",
-		"enums.conf", "ranges.conf", "wrap.conf", "values.conf", "template.conf",
-		"missing.conf", "nopassword.conf", "mqtt_tls.conf", "both.conf", "both2.conf",
-		"nouser.conf", "pwfiles.conf", "pwfiles2.conf", "files.conf", "many.conf",
-		"include.conf", "include_bad.conf", "include_syntax.conf", "include_missing.conf",
-		"inc", "sub"};
+		"c.key", "empty.pw", "blank.pw", "good.pw", "open.pw", "open_pw.conf",
+		"inc/xmpp.inc", "inc/bad.inc", "inc/syntax.inc", "rel.conf", "sub/rel.conf",
+		"sub/syntax.conf", "sub/cross.conf", "sub/incdir.conf", "full.conf", "minimal.conf",
+		"tls.conf", "external.conf", "int64.conf", "syntax.conf", "dup.conf", "empty.conf",
+		"unknown.conf", "types.conf", "enums.conf", "ranges.conf", "wrap.conf",
+		"values.conf", "template.conf", "missing.conf", "nopassword.conf", "mqtt_tls.conf",
+		"both.conf", "both2.conf", "nouser.conf", "pwfiles.conf", "pwfiles2.conf",
+		"files.conf", "many.conf", "include.conf", "include_bad.conf",
+		"include_syntax.conf", "include_missing.conf", "inc", "sub"};
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char *p = path_of(files[i]);
 		remove(p);
