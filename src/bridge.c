@@ -16,6 +16,7 @@
 #include "devices.h"
 #include "jid.h"
 #include "log.h"
+#include "spool.h"
 #include "template.h"
 #include "text.h"
 #include "throttle.h"
@@ -234,6 +235,42 @@ static void warn_loops(const struct mxb_config *cfg)
 	}
 }
 
+static void done(struct mxb_bridge *b, struct pending_message *m);
+
+/* A message the journal kept from the last run: back in the queue, with its id. */
+static void replay(const char *id, const char *to, const char *type, const char *body, void *data)
+{
+	struct mxb_bridge *b = data;
+	struct pending_message *m = calloc(1, sizeof(*m));
+	if (!m || !(m->to = strdup(to)) || !(m->type = strdup(type)) || !(m->body = strdup(body))) {
+		if (m)
+			free_message(m);
+		return;
+	}
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	struct pending_message *old = mxb_queue_push(&b->to_xmpp, m);
+	if (old) {
+		b->n.xmpp_queue_dropped++;
+		done(b, old);
+	}
+}
+
+static void spool_rewrite(struct mxb_bridge *b)
+{
+	if (mxb_spool_rewrite_begin(b->spool) < 0)
+		return;
+	struct mxb_queue *queues[] = {&b->unacked, &b->to_xmpp};
+	for (size_t q = 0; q < 2; q++) {
+		for (size_t i = 0; i < queues[q]->len; i++) {
+			struct pending_message *m =
+				queues[q]->items[(queues[q]->head + i) % queues[q]->cap];
+			mxb_spool_add(b->spool, m->id, m->to, m->type, m->body);
+		}
+	}
+	if (mxb_spool_rewrite_commit(b->spool) < 0)
+		mxb_log_errno(MXB_LOG_WARN, "spool: cannot rewrite the journal");
+}
+
 int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg)
 {
 	memset(b, 0, sizeof(*b));
@@ -266,6 +303,11 @@ int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg)
 	ret = mxb_bridge_devices_init(b);
 	if (ret < 0)
 		goto err_free_devices;
+	if (cfg->bridge.spool) {
+		ret = mxb_spool_open(&b->spool, cfg->bridge.spool, replay, b);
+		if (ret < 0)
+			goto err_free_devices;
+	}
 	warn_loops(cfg);
 	return 0;
 
@@ -292,6 +334,8 @@ void mxb_bridge_finish(struct mxb_bridge *b)
 	if (b->unacked.len)
 		mxb_log_warn("bridge: %zu messages sent to XMPP were not acknowledged at exit",
 			b->unacked.len);
+	/* What is still held stays in the journal for the next run. */
+	mxb_spool_close(b->spool);
 	mxb_queue_finish(&b->to_xmpp, free_message);
 	mxb_queue_finish(&b->unacked, free_message);
 	mxb_queue_finish(&b->to_mqtt, free_publish);
@@ -345,19 +389,27 @@ void mxb_bridge_log_counters(const struct mxb_bridge *b)
 
 /* MQTT -> XMPP */
 
+/* Journals the end of a message the bridge held; then frees it. */
+static void done(struct mxb_bridge *b, struct pending_message *m)
+{
+	if (b->spool)
+		mxb_spool_done(b->spool, m->id);
+	free_message(m);
+}
+
 /* A sent message waits for the server's ack; without acks it is done. */
 static void sent(struct mxb_bridge *b, struct pending_message *m)
 {
 	b->n.xmpp_sent++;
 	if (m->seq == 0) {
-		free_message(m);
+		done(b, m);
 		return;
 	}
 	struct pending_message *old = mxb_queue_push(&b->unacked, m);
 	if (old) {
 		/* Written long ago and never acknowledged: most likely delivered. */
 		b->n.unacked_dropped++;
-		free_message(old);
+		done(b, old);
 	}
 }
 
@@ -380,7 +432,7 @@ static void flush_xmpp(struct mxb_bridge *b)
 		}
 		if (r == -EHOSTUNREACH)
 			b->n.room_unreachable++;
-		free_message(m);
+		done(b, m);
 	}
 	if (b->xmpp_dropping) {
 		mxb_log_info("bridge: XMPP queue drained");
@@ -399,6 +451,8 @@ static void deliver(struct mxb_bridge *b, const char *to, const char *type, cons
 	}
 	snprintf(m->id, sizeof(m->id), "mxb-%s-%llu", b->id_prefix,
 		(unsigned long long)++b->id_next);
+	if (b->spool)
+		mxb_spool_add(b->spool, m->id, m->to, m->type, m->body);
 	if (b->to_xmpp.len == 0) {
 		int r = try_send(b, m);
 		if (r == 0) {
@@ -409,12 +463,12 @@ static void deliver(struct mxb_bridge *b, const char *to, const char *type, cons
 			b->n.room_unreachable++;
 			mxb_log_warn(
 				"notify: room '%s' refused the bridge; message not delivered", to);
-			free_message(m);
+			done(b, m);
 			return;
 		}
 		if (r != -ENOTCONN && r != -EAGAIN) {
 			mxb_log_warn("notify: cannot send to '%s': %s", to, strerror(-r));
-			free_message(m);
+			done(b, m);
 			return;
 		}
 	}
@@ -426,7 +480,7 @@ static void deliver(struct mxb_bridge *b, const char *to, const char *type, cons
 				     "messages until it drains",
 				b->cfg->bridge.queue_size);
 		b->xmpp_dropping = true;
-		free_message(old);
+		done(b, old);
 	}
 }
 
@@ -437,7 +491,7 @@ static void on_xmpp_acked(uint32_t h, void *data)
 	while ((m = mxb_queue_peek(&b->unacked)) != NULL && (int32_t)(h - m->seq) >= 0) {
 		mxb_queue_pop(&b->unacked);
 		b->n.xmpp_acked++;
-		free_message(m);
+		done(b, m);
 	}
 }
 
@@ -456,7 +510,7 @@ static void on_xmpp_offline(bool stream_error, void *data)
 		mxb_log_error("bridge: quarantined the message '%s' to '%s': the server closed the "
 			      "stream twice while it was in flight",
 			first->id, first->to);
-		free_message(first);
+		done(b, first);
 	}
 	size_t n = b->unacked.len;
 	if (n == 0)
@@ -470,7 +524,7 @@ static void on_xmpp_offline(bool stream_error, void *data)
 		all[i]->seq = 0;
 		if (mxb_queue_push_front(&b->to_xmpp, all[i])) {
 			b->n.xmpp_queue_dropped++;
-			free_message(all[i]);
+			done(b, all[i]);
 		}
 	}
 	free(all);
@@ -645,6 +699,17 @@ static void send_due(const char *topic, const char *payload, size_t len, void *d
 int64_t mxb_bridge_tick(struct mxb_bridge *b, int64_t now)
 {
 	int64_t next = mxb_bridge_devices_tick(b, now);
+	if (b->spool) {
+		/* Batched: one sync per 200 ms covers every record written meanwhile. */
+		if (now >= b->next_sync) {
+			mxb_spool_sync(b->spool);
+			if (mxb_spool_wants_rewrite(b->spool))
+				spool_rewrite(b);
+			b->next_sync = now + 200;
+		}
+		if (b->next_sync < next)
+			next = b->next_sync;
+	}
 	/* Runs on every pass of the loop: walk only the routes that throttle. */
 	for (size_t k = 0; k < b->throttled_len; k++) {
 		size_t i = b->throttled[k];

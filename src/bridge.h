@@ -18,6 +18,7 @@
 struct mxb_config;
 struct mxb_topic_index;
 struct mxb_throttle;
+struct mxb_spool;
 
 struct mxb_counters {
 	uint64_t mqtt_received;
@@ -68,6 +69,8 @@ struct mxb_bridge {
 	struct mxb_queue unacked; /* sent to XMPP, waiting for the server's ack */
 	char id_prefix[17];
 	uint64_t id_next;
+	struct mxb_spool *spool; /* NULL without bridge.spool */
+	int64_t next_sync;
 	struct mxb_inflight *inflight; /* commands waiting for PUBACK, to answer the sender */
 	size_t inflight_len, inflight_cap;
 	int early[8]; /* mids acknowledged before they were tracked */

@@ -652,6 +652,8 @@ static void parse_bridge(struct ctx *c, const config_setting_t *g, struct mxb_co
 			get_size_field(c, s, 1, MAX_PAYLOAD_MAX, &cfg->bridge.max_payload);
 		} else if (strcmp(k, "max_message") == 0) {
 			get_size_field(c, s, 1, MAX_MESSAGE_MAX, &cfg->bridge.max_message);
+		} else if (strcmp(k, "spool") == 0) {
+			get_path(c, s, &cfg->bridge.spool);
 		} else if (strcmp(k, "max_devices") == 0) {
 			get_size_field(c, s, 1, 1000000, &cfg->max_devices);
 		} else if (strcmp(k, "bad_text") == 0) {
@@ -1627,6 +1629,7 @@ void mxb_config_finish(struct mxb_config *cfg)
 		return;
 	free(cfg->path);
 
+	free(cfg->bridge.spool);
 	free(cfg->xmpp.jid);
 	wipe_free(cfg->xmpp.password);
 	free(cfg->xmpp.host);
@@ -1766,6 +1769,7 @@ void mxb_config_print(const struct mxb_config *cfg, FILE *out)
 		print_opt(out, "mqtt.tls.key_file", cfg->mqtt.key_file, "(none)");
 	}
 
+	print_opt(out, "bridge.spool", cfg->bridge.spool, "(none: held messages live in memory)");
 	fprintf(out, "xmpp.rooms: %zu\n", cfg->xmpp.rooms_len);
 	for (size_t i = 0; i < cfg->xmpp.rooms_len; i++)
 		fprintf(out, "  line %d: '%s' as '%s'%s\n", cfg->xmpp.rooms[i].line,

@@ -160,6 +160,7 @@ struct mxb_config {
 		size_t max_payload; /* 4096 bytes of MQTT payload */
 		size_t max_message; /* 8192 bytes of rendered message body */
 		enum mxb_bad_text bad_text; /* "replace" */
+		char *spool; /* directory of the journal of held messages, NULL: none */
 	} bridge;
 
 	struct {

@@ -6,7 +6,8 @@ lost; duplicates only within the unacknowledged window (counted, reported).
 Faults: Prosody SIGTERM + restart, Prosody SIGKILL + restart, Prosody frozen (SIGSTOP) while
 the bridge sends and then SIGKILL + restart (only resending saves those), the bridge's XMPP
 connection reset (ss -K), broker SIGTERM + restart (with persistence), bridge SIGTERM +
-restart (persistent MQTT session)."""
+restart (persistent MQTT session), bridge SIGKILL + restart while it holds messages (the
+spool), a network cut longer than the ping (a proxy that black-holes the link)."""
 
 import select
 import signal
@@ -36,6 +37,7 @@ def setup(env):
     env.m = env.mosquitto(persistence=True)
     env.alices = [env.xmpp(env.p, "alice")]
     env.cfg = env.bridge_config(env.p, env.m, {
+        "bridge": {"spool": env.tmp + "/spool"},
         "notify": [{"topic": "seq/+", "to": ["alice@localhost"], "message": "{{payload}}",
                     "qos": 1}],
         "commands": [],
@@ -293,16 +295,31 @@ def check_network_cut(env):
         proxy.close()
 
 
+def check_bridge_sigkill_spool(env):
+    """XMPP is away, so the bridge holds what comes; then the bridge is SIGKILLed. The
+    broker counts those messages delivered: only the spool brings them back."""
+    def fault():
+        env.p.stop(signal.SIGTERM)
+        time.sleep(1.0)
+        env.b.stop(signal.SIGKILL)
+        env.p.start()
+        new_alice(env)
+        env.b = start_bridge(env)
+        env.b.wait_log(r"spool: \d+ messages from the last run go out again")
+    run_fault(env, "bridge SIGKILL + restart, with the spool", fault)
+
+
 def check_report(env):
     print("\n| fault | sent | lost | duplicated | all delivered after |")
     print("| --- | --- | --- | --- | --- |")
     for name, n, lost, dups, rec in RESULTS:
         print("| %s | %d | %d | %d | %.1f s |" % (name, n, lost, dups, rec))
-    env.check(len(RESULTS) == 7, "every fault ran", len(RESULTS))
+    env.check(len(RESULTS) == 8, "every fault ran", len(RESULTS))
 
 
 if __name__ == "__main__":
     harness.main([check_prosody_sigterm, check_prosody_sigkill,
                   check_prosody_frozen_then_killed, check_connection_reset,
-                  check_broker_sigterm, check_bridge_sigterm, check_network_cut, check_report],
+                  check_broker_sigterm, check_bridge_sigterm, check_bridge_sigkill_spool,
+                  check_network_cut, check_report],
                  time_limit=170)
