@@ -355,6 +355,11 @@ void mxb_bridge_attach(struct mxb_bridge *b, struct mxb_mqtt *mqtt, struct mxb_x
 	b->xmpp = xmpp;
 }
 
+bool mxb_bridge_commands_drained(const struct mxb_bridge *b)
+{
+	return b->to_mqtt.len == 0 && b->inflight_len == 0;
+}
+
 bool mxb_bridge_drained(const struct mxb_bridge *b)
 {
 	return b->to_xmpp.len == 0 && b->unacked.len == 0;
@@ -904,6 +909,14 @@ static bool allowed_anywhere(const struct mxb_config *cfg, const struct mxb_send
 	return false;
 }
 
+/* A command that cannot be one: counted and logged, and the sender told why. */
+static void malformed(
+	struct mxb_bridge *b, const struct reply_target *to, const char *why, const char *word)
+{
+	b->n.commands_malformed++;
+	mxb_log_info("command: malformed message from '%s': %s ('%s')", to->to, why, word);
+}
+
 static void help(struct mxb_bridge *b, const struct mxb_sender *s, const struct reply_target *to)
 {
 	char text[1024];
@@ -982,7 +995,7 @@ static bool run_named(struct mxb_bridge *b, const struct mxb_sender *s,
 	if (mxb_template_max_arg(route->payload_tmpl) > need)
 		need = mxb_template_max_arg(route->payload_tmpl);
 	if (nargs > ARGS_MAX || nargs < need) {
-		b->n.commands_malformed++;
+		malformed(b, to, "too few arguments", route->command);
 		reply(b, to, "usage: %s with %u argument%s", route->command, need,
 			need == 1 ? "" : "s");
 		return true;
@@ -990,7 +1003,7 @@ static bool run_named(struct mxb_bridge *b, const struct mxb_sender *s,
 	/* An argument must stay inside its topic level. */
 	for (size_t i = 0; i < nargs; i++) {
 		if (strpbrk(args[i], "/+#")) {
-			b->n.commands_malformed++;
+			malformed(b, to, "an argument with '/', '+' or '#'", args[i]);
 			reply(b, to, "refused: arguments must not contain '/', '+' or '#'");
 			return true;
 		}
@@ -1005,7 +1018,7 @@ static bool run_named(struct mxb_bridge *b, const struct mxb_sender *s,
 	char topic[1024];
 	ssize_t tl = mxb_template_render(route->topic_tmpl, &in, topic, sizeof(topic), NULL);
 	if (tl <= 0 || !mxb_topic_name_valid(topic, (size_t)tl)) {
-		b->n.commands_malformed++;
+		malformed(b, to, "the command makes no valid topic", word);
 		reply(b, to, "refused: '%s' does not make a topic one can publish to", word);
 		return true;
 	}
@@ -1040,7 +1053,7 @@ static void run_topic_payload(struct mxb_bridge *b, const struct mxb_sender *s,
 	const struct mxb_config *cfg = b->cfg;
 	size_t tl = strlen(topic_word);
 	if (!mxb_topic_name_valid(topic_word, tl)) {
-		b->n.commands_malformed++;
+		malformed(b, to, "not a topic one can publish to", topic_word);
 		reply(b, to, "refused: '%s' is not a topic one can publish to", topic_word);
 		return;
 	}
@@ -1059,7 +1072,7 @@ static void run_topic_payload(struct mxb_bridge *b, const struct mxb_sender *s,
 		}
 	}
 	if (!any) {
-		b->n.commands_malformed++;
+		malformed(b, to, "no such command", topic_word);
 		reply(b, to, "unknown command '%s'; send 'help'", topic_word);
 		return;
 	}
@@ -1152,7 +1165,7 @@ static void on_xmpp_message(const struct mxb_xmpp_message *msg, void *data)
 	while (rest_len && isspace((unsigned char)rest[rest_len - 1]))
 		rest_len--;
 	if (word_len == 0 || word_len > MXB_TOPIC_MAX) {
-		b->n.commands_malformed++;
+		malformed(b, &to, "empty", "");
 		reply(b, &to, "usage: TOPIC PAYLOAD or COMMAND ARGS (send 'help')");
 		return;
 	}

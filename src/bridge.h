@@ -128,6 +128,8 @@ void mxb_bridge_contact_presence(const char *from, const char *type, const char 
  * case the old routes stay.
  */
 int mxb_bridge_reload(struct mxb_bridge *b, const struct mxb_config *old);
+/* Whether no command waits for MQTT: queue empty and every publish acknowledged. */
+bool mxb_bridge_commands_drained(const struct mxb_bridge *b);
 /* Whether nothing waits for XMPP: queue empty and every sent message acknowledged. */
 bool mxb_bridge_drained(const struct mxb_bridge *b);
 void mxb_bridge_log_counters(const struct mxb_bridge *b);

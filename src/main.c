@@ -31,7 +31,9 @@ struct mxb_state {
 	int sigfd;
 	int timerfd;
 	bool stopping;
+	bool mqtt_closing;
 	bool xmpp_closing;
+	int64_t stop_start;
 	int64_t stop_deadline;
 };
 
@@ -174,16 +176,27 @@ static void begin_shutdown(struct mxb_state *st, int64_t now)
 	st->stopping = true;
 	st->stop_deadline = now + SHUTDOWN_TIMEOUT_MS;
 	mxb_log_info("shutting down");
+	st->stop_start = now;
 	/*
-	 * MQTT first: once it is closed the broker keeps new messages in the session, and what
-	 * the bridge already has can drain to XMPP before that side closes too.
+	 * Unavailable first, so that the server keeps new messages for the bridge (offline
+	 * storage) rather than hand them to a bridge about to leave; then commands drain to
+	 * MQTT and MQTT closes, the broker keeping new messages in the session; then what the
+	 * bridge holds drains to XMPP and XMPP closes.
 	 */
-	mxb_mqtt_shutdown(st->mqtt, now);
+	if (st->xmpp)
+		mxb_xmpp_leave(st->xmpp);
 }
 
 /* The XMPP side closes once MQTT is closed and what was held for XMPP is out and acked. */
 static void finish_shutdown(struct mxb_state *st, int64_t now)
 {
+	if (!st->mqtt_closing) {
+		if (mxb_mqtt_is_up(st->mqtt) && !mxb_bridge_commands_drained(&st->bridge) &&
+			now < st->stop_start + SHUTDOWN_TIMEOUT_MS / 4)
+			return;
+		st->mqtt_closing = true;
+		mxb_mqtt_shutdown(st->mqtt, now);
+	}
 	if (st->xmpp_closing || !mxb_mqtt_is_closed(st->mqtt))
 		return;
 	bool drained = !st->xmpp || !mxb_xmpp_is_up(st->xmpp) || mxb_bridge_drained(&st->bridge);
@@ -303,6 +316,21 @@ static int run(struct mxb_state *st)
 	}
 }
 
+/*
+ * libstrophe loads OpenSSL's default trust store on top of xmpp.ca_file, so a configured
+ * CA did not make the bridge trust only it, and the system bundle costs about 900 KB.
+ * OpenSSL's defaults come from SSL_CERT_FILE and SSL_CERT_DIR: point them at the
+ * configured CA. libmosquitto uses the defaults only when mqtt.tls has no ca_file, so this
+ * is done only when that is not the case.
+ */
+static void trust_only_configured_cas(const struct mxb_config *cfg)
+{
+	if (!cfg->xmpp.ca_file || (cfg->mqtt.tls && !cfg->mqtt.ca_file))
+		return;
+	setenv("SSL_CERT_FILE", cfg->xmpp.ca_file, 1);
+	setenv("SSL_CERT_DIR", "/nonexistent", 1);
+}
+
 static void warn_about_config(const struct mxb_config *cfg)
 {
 	if (!cfg->mqtt.tls && strcmp(cfg->mqtt.host, "localhost") != 0 &&
@@ -378,6 +406,7 @@ int main(int argc, char **argv)
 		goto err_close_signals;
 	}
 	mxb_log_info("mqtt-xmpp-bridge %s starting with '%s'", MXB_VERSION, st.config_path);
+	trust_only_configured_cas(&st.cfg);
 	warn_about_config(&st.cfg);
 	if (mxb_bridge_init(&st.bridge, &st.cfg) < 0) {
 		mxb_log_error("cannot set up the routes: out of memory");

@@ -123,6 +123,9 @@ static void on_connect(
 	}
 	m->state = STATE_UP;
 	m->ever_connected = true;
+	/* libmosquitto formats a debug line per packet for an installed callback. */
+	if (mxb_log_level < MXB_LOG_DEBUG)
+		mosquitto_log_callback_set(m->mosq, NULL);
 	mxb_backoff_up(&m->backoff, now);
 	mxb_log_info("mqtt: connected to %s:%d as '%s'%s", m->cfg->mqtt.host, m->cfg->mqtt.port,
 		m->cfg->mqtt.client_id, flags & 1 ? " (session resumed)" : "");
@@ -339,11 +342,20 @@ static void attempt(struct mxb_mqtt *m, int64_t now)
 	int rc;
 	m->state = STATE_CONNECTING;
 	m->deadline = now + CONNACK_TIMEOUT_MS;
+	m->tls_error[0] = '\0';
+	/* The library's log tells why a TLS handshake failed; once up, it is debug chatter. */
+	mosquitto_log_callback_set(m->mosq, on_log);
 	rc = mosquitto_connect_bind_async(
 		m->mosq, cfg->mqtt.host, cfg->mqtt.port, cfg->mqtt.keepalive, NULL);
 	if (rc != MOSQ_ERR_SUCCESS) {
-		mxb_log_warn("mqtt: cannot connect to %s:%d: %s", cfg->mqtt.host, cfg->mqtt.port,
-			rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+		if (rc == MOSQ_ERR_TLS || m->tls_error[0])
+			mxb_log_error("mqtt: TLS with %s:%d failed: %s", cfg->mqtt.host,
+				cfg->mqtt.port, m->tls_error[0] ? m->tls_error : "handshake error");
+		else
+			mxb_log_warn("mqtt: cannot connect to %s:%d: %s", cfg->mqtt.host,
+				cfg->mqtt.port,
+				rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+		m->tls_error[0] = '\0';
 		went_down(m, now);
 		return;
 	}

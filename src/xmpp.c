@@ -86,6 +86,9 @@ struct mxb_xmpp {
 	bool sm_warned;
 	int64_t sm_deadline;
 	uint32_t sm_out; /* stanzas sent since <enable/> */
+	uint32_t sm_in; /* stanzas received since <enabled/> */
+	uint32_t sm_acked; /* the server's last h */
+	bool sm_r_pending; /* an <r/> waits for its <a/> */
 	char bare[MXB_JID_MAX + 1];
 };
 
@@ -137,7 +140,10 @@ static void on_log(void *data, xmpp_log_level_t level, const char *area, const c
 	/* libstrophe's errors are often followed by our own, clearer line: keep theirs lower. */
 	if (l == MXB_LOG_ERROR)
 		l = MXB_LOG_WARN;
-	mxb_log(l, "xmpp: %s: %s", area, msg);
+	if (strcmp(area, "xmpp") == 0)
+		mxb_log(l, "xmpp: %s", msg);
+	else
+		mxb_log(l, "xmpp: %s: %s", area, msg);
 }
 
 static int on_certfail(const xmpp_tlscert_t *cert, const char *errormsg)
@@ -402,6 +408,7 @@ static xmpp_stanza_t *result_of(xmpp_stanza_t *st)
 static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 {
 	struct mxb_xmpp *x = data;
+	x->sm_in++;
 	const char *type = xmpp_stanza_get_type(st);
 	if (!type || (strcmp(type, "get") != 0 && strcmp(type, "set") != 0))
 		return 1;
@@ -459,6 +466,7 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 {
 	(void)conn;
 	struct mxb_xmpp *x = data;
+	x->sm_in++;
 	const char *type = xmpp_stanza_get_type(st);
 	const char *from = xmpp_stanza_get_from(st);
 	struct room *room = from ? find_room(x, from) : NULL;
@@ -512,6 +520,7 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 {
 	(void)conn;
 	struct mxb_xmpp *x = data;
+	x->sm_in++;
 	const char *type = xmpp_stanza_get_type(st);
 	const char *from = xmpp_stanza_get_from(st);
 	if (!type)
@@ -645,11 +654,15 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 		const char *bound = xmpp_conn_get_bound_jid(conn);
 		mxb_log_info("xmpp: session established as '%s' (%s)", bound ? bound : "?",
 			xmpp_conn_is_secured(conn) ? "TLS" : "no TLS");
-		/* The server counts what it receives from <enable/> on, sent just before this. */
+		/* The server counts what it receives from <enable/> on. */
 		x->sm_out = 0;
+		x->sm_acked = 0;
+		x->sm_r_pending = false;
 		x->sm_active = false;
 		x->sm_waiting = x->sm_offered;
 		x->sm_deadline = now + SM_ENABLE_TIMEOUT_MS;
+		if (x->sm_offered)
+			xmpp_send_raw_string(conn, "<enable xmlns='" NS_SM "'/>");
 		xmpp_stanza_t *iq = xmpp_iq_new(x->ctx, "get", "roster1");
 		if (iq) {
 			add_child(x->ctx, iq, "query", NS_ROSTER);
@@ -703,16 +716,18 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 	went_down(x, now, stream_error != NULL);
 }
 
-static int on_sm_enabled(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
+/*
+ * XEP-0198, done here rather than by libstrophe 0.12.2, which has no ack callback and
+ * asks for an ack after every stanza: the bridge counts its stanzas both ways, asks for
+ * one ack per batch, and answers the server's requests.
+ */
+static void sm_ready(struct mxb_xmpp *x, bool on)
 {
-	(void)conn;
-	struct mxb_xmpp *x = data;
-	const char *name = xmpp_stanza_get_name(st);
-	if (!name || !x->sm_waiting)
-		return 1;
+	if (!x->sm_waiting)
+		return;
 	x->sm_waiting = false;
-	x->sm_active = strcmp(name, "enabled") == 0;
-	if (x->sm_active)
+	x->sm_active = on;
+	if (on)
 		mxb_log_info("xmpp: stream management on: messages are held until the server "
 			     "acknowledges them");
 	else
@@ -720,6 +735,24 @@ static int on_sm_enabled(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 			     "flight when a connection drops can be lost");
 	if (x->handlers.online)
 		x->handlers.online(x->data);
+}
+
+static int on_sm_enabled(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
+{
+	(void)conn;
+	(void)st;
+	struct mxb_xmpp *x = data;
+	/* The server counts what it sends from here on. */
+	x->sm_in = 0;
+	sm_ready(x, true);
+	return 1;
+}
+
+static int on_sm_failed(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
+{
+	(void)conn;
+	(void)st;
+	sm_ready(data, false);
 	return 1;
 }
 
@@ -728,8 +761,21 @@ static int on_sm_ack(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 	(void)conn;
 	struct mxb_xmpp *x = data;
 	const char *h = xmpp_stanza_get_attribute(st, "h");
-	if (x->sm_active && h && x->handlers.acked)
-		x->handlers.acked((uint32_t)strtoul(h, NULL, 10), x->data);
+	x->sm_r_pending = false;
+	if (!x->sm_active || !h)
+		return 1;
+	x->sm_acked = (uint32_t)strtoul(h, NULL, 10);
+	if (x->handlers.acked)
+		x->handlers.acked(x->sm_acked, x->data);
+	return 1;
+}
+
+static int on_sm_request(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
+{
+	(void)st;
+	struct mxb_xmpp *x = data;
+	if (x->sm_active)
+		xmpp_send_raw_string(conn, "<a xmlns='" NS_SM "' h='%u'/>", x->sm_in);
 	return 1;
 }
 
@@ -740,8 +786,13 @@ static int on_sm_ack(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 static int new_conn(struct mxb_xmpp *x)
 {
 	const struct mxb_config *cfg = x->cfg;
-	if (x->conn)
+	if (x->conn) {
+		/* xmpp_conn_release() of 0.12.2 leaves this state (and its copies) behind. */
+		xmpp_sm_state_t *sm = xmpp_conn_get_sm_state(x->conn);
+		if (sm)
+			xmpp_free_sm_state(sm);
 		xmpp_conn_release(x->conn);
+	}
 	x->conn = xmpp_conn_new(x->ctx);
 	if (!x->conn)
 		return -ENOMEM;
@@ -758,7 +809,7 @@ static int new_conn(struct mxb_xmpp *x)
 		break;
 	}
 	/* Flags are set whole: a get|set round trip would lose DISABLE_SM. */
-	if (xmpp_conn_set_flags(x->conn, flags) != XMPP_EOK)
+	if (xmpp_conn_set_flags(x->conn, flags | XMPP_CONN_FLAG_DISABLE_SM) != XMPP_EOK)
 		return -EINVAL;
 	xmpp_conn_set_jid(x->conn, cfg->xmpp.jid);
 	if (cfg->xmpp.password)
@@ -773,8 +824,9 @@ static int new_conn(struct mxb_xmpp *x)
 	xmpp_handler_add(x->conn, on_iq, NULL, "iq", NULL, x);
 	xmpp_handler_add(x->conn, on_presence, NULL, "presence", NULL, x);
 	xmpp_handler_add(x->conn, on_sm_enabled, NS_SM, "enabled", NULL, x);
-	xmpp_handler_add(x->conn, on_sm_enabled, NS_SM, "failed", NULL, x);
+	xmpp_handler_add(x->conn, on_sm_failed, NS_SM, "failed", NULL, x);
 	xmpp_handler_add(x->conn, on_sm_ack, NS_SM, "a", NULL, x);
+	xmpp_handler_add(x->conn, on_sm_request, NS_SM, "r", NULL, x);
 	return 0;
 }
 
@@ -838,6 +890,9 @@ void mxb_xmpp_destroy(struct mxb_xmpp *x)
 		if (owners[i] == x)
 			owners[i] = NULL;
 	}
+	xmpp_sm_state_t *sm = xmpp_conn_get_sm_state(x->conn);
+	if (sm)
+		xmpp_free_sm_state(sm);
 	xmpp_conn_release(x->conn);
 	xmpp_ctx_free(x->ctx);
 	xmpp_shutdown();
@@ -899,6 +954,12 @@ void mxb_xmpp_handle(struct mxb_xmpp *x, int64_t now)
 {
 	(void)now;
 	mxb_strophe_run(x->ctx, &x->fd);
+	/* One ack request covers everything this pass sent. */
+	if (x->state == STATE_UP && x->sm_active && !x->sm_r_pending && x->sm_out != x->sm_acked) {
+		xmpp_send_raw_string(x->conn, "<r xmlns='" NS_SM "'/>");
+		x->sm_r_pending = true;
+		xmpp_run_once(x->ctx, 0);
+	}
 }
 
 int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now)
@@ -1016,6 +1077,12 @@ int mxb_xmpp_send_forbidden(struct mxb_xmpp *x, const char *to, const char *id, 
 	send_stanza(x, m);
 	xmpp_stanza_release(m);
 	return 0;
+}
+
+void mxb_xmpp_leave(struct mxb_xmpp *x)
+{
+	if (x->state == STATE_UP)
+		send_presence(x, "unavailable", NULL, NULL);
 }
 
 void mxb_xmpp_shutdown(struct mxb_xmpp *x, int64_t now)

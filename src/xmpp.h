@@ -81,6 +81,8 @@ int mxb_xmpp_send_message(struct mxb_xmpp *x, const char *to, const char *type, 
 /* Answers the message `id` from `to` with a message error <forbidden/> and text. */
 int mxb_xmpp_send_forbidden(struct mxb_xmpp *x, const char *to, const char *id, const char *text);
 
+/* Sends unavailable presence and stays connected, to drain what is in flight. */
+void mxb_xmpp_leave(struct mxb_xmpp *x);
 /* Sends unavailable presence and closes the stream; mxb_xmpp_is_closed() tells when done. */
 void mxb_xmpp_shutdown(struct mxb_xmpp *x, int64_t now);
 bool mxb_xmpp_is_closed(const struct mxb_xmpp *x);

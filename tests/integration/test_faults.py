@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""The fault suite: a steady stream of numbered QoS 1 messages MQTT -> XMPP while a fault
-strikes mid-stream; afterwards every number is counted on the far side. Expected: none
+"""The fault suite: a steady stream of numbered QoS 1 messages MQTT -> XMPP (and, where
+the sender's own XMPP connection survives the fault, commands XMPP -> MQTT too) while a
+fault strikes mid-stream; afterwards every number is counted on the far side. Expected: none
 lost; duplicates only within the unacknowledged window (counted, reported).
 
 Faults: Prosody SIGTERM + restart, Prosody SIGKILL + restart, Prosody frozen (SIGSTOP) while
@@ -40,9 +41,18 @@ def setup(env):
         "bridge": {"spool": env.tmp + "/spool"},
         "notify": [{"topic": "seq/+", "to": ["alice@localhost"], "message": "{{payload}}",
                     "qos": 1}],
-        "commands": [],
+        "commands": [{"from": ["alice@localhost"], "allow": ["seq/cmd/#"], "qos": 1}],
     })
     env.b = start_bridge(env)
+    # The commands side: alice on a resource of her own, and a subscriber whose session
+    # outlives broker restarts.
+    new_cmd(env)
+    env.cmdsub = env.mqtt(env.m, client_id="faults-cmdsub", clean=False).subscribe("seq/cmd/#")
+
+
+def new_cmd(env):
+    env.cmd = harness.XmppClient(env, "alice@localhost/cmd", env.p.accounts["alice"],
+                                 env.p.port, env.pki.ca.cert).connect()
 
 
 def start_bridge(env):
@@ -102,11 +112,37 @@ class Publisher(threading.Thread):
                 c.disconnect()
 
 
-def run_fault(env, name, fault):
+class Commander(threading.Thread):
+    """alice sends "seq/cmd/TAG TAG-c-N" to the bridge at RATE."""
+
+    def __init__(self, env, tag):
+        super().__init__(daemon=True)
+        self.env, self.tag = env, tag
+        self.sent = 0
+        self.error = None
+
+    def run(self):
+        try:
+            for i in range(1, N + 1):
+                self.env.cmd.send_message(BRIDGE, "seq/cmd/%s %s-c-%d" % (self.tag, self.tag, i))
+                self.sent = i
+                time.sleep(1.0 / RATE)
+        except BaseException as e:  # noqa: BLE001
+            self.error = e
+
+
+def run_fault(env, name, fault, commands=False):
     setup(env)
     tag = name.replace(" ", "_").replace("+", "").replace("(", "").replace(")", "")
+    tag = tag.replace(",", "")
     pub = Publisher(env, tag)
     pub.start()
+    cmd = None
+    if commands:
+        if not env.cmd.online():
+            new_cmd(env)  # an earlier fault took Prosody, and her connection, down
+        cmd = Commander(env, tag)
+        cmd.start()
     harness.wait_until(lambda: pub.sent >= N // 3, 30, what="a third of the stream sent")
     t_fault = time.monotonic()
     fault()
@@ -122,11 +158,30 @@ def run_fault(env, name, fault):
     lost = sorted(want - set(got), key=lambda s: int(s.rsplit("-", 1)[1]))
     dups = len(got) - len(set(got))
     recovery = time.monotonic() - t_fault
-    RESULTS.append((name, N, len(lost), dups, recovery))
+    RESULTS.append((name + " (MQTT -> XMPP)", N, len(lost), dups, recovery))
     env.note("%s: sent %d, lost %d, duplicates %d, all in %.1f s after the fault" % (
         name, N, len(lost), dups, recovery))
     env.check(pub.error is None, "%s: the publisher sent everything" % name, pub.error)
     env.check(not lost, "%s: nothing lost" % name, lost[:10])
+    if not cmd:
+        return
+    cmd.join(60)
+    cwant = {"%s-c-%d" % (tag, i) for i in range(1, N + 1)}
+    cgot = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        cgot += [m.payload.decode() for m in env.cmdsub.drain()
+                 if m.topic == "seq/cmd/" + tag]
+        if cwant <= set(cgot):
+            break
+        time.sleep(0.2)
+    clost = sorted(cwant - set(cgot), key=lambda s: int(s.rsplit("-", 1)[1]))
+    cdups = len(cgot) - len(set(cgot))
+    RESULTS.append((name + " (XMPP -> MQTT)", N, len(clost), cdups,
+                    time.monotonic() - t_fault))
+    env.note("%s, commands: sent %d, lost %d, duplicates %d" % (name, N, len(clost), cdups))
+    env.check(cmd.error is None, "%s: alice sent every command" % name, cmd.error)
+    env.check(not clost, "%s: no command lost" % name, clost[:10])
 
 
 def check_prosody_sigterm(env):
@@ -170,7 +225,7 @@ def check_connection_reset(env):
         env.check(r.returncode == 0 and str(lport) in r.stdout,
                   "ss -K closed the bridge's XMPP connection (port %d)" % lport, r.stderr)
         env.b.wait_log(r"xmpp: session established", since=mark, timeout=20)
-    run_fault(env, "XMPP connection reset (ss -K)", fault)
+    run_fault(env, "XMPP connection reset (ss -K)", fault, commands=True)
 
 
 def bridge_local_port(env):
@@ -189,7 +244,7 @@ def check_broker_sigterm(env):
         env.m.stop(signal.SIGTERM)
         env.m.start()
         env.b.wait_log(r"mqtt: connected to", since=mark, timeout=30)
-    run_fault(env, "broker SIGTERM + restart", fault)
+    run_fault(env, "broker SIGTERM + restart", fault, commands=True)
 
 
 def check_bridge_sigterm(env):
@@ -197,7 +252,7 @@ def check_bridge_sigterm(env):
         env.check(env.b.stop() == 0, "bridge exits 0")
         time.sleep(0.5)  # the stream goes on without it, into its persistent session
         env.b = start_bridge(env)
-    run_fault(env, "bridge SIGTERM + restart", fault)
+    run_fault(env, "bridge SIGTERM + restart", fault, commands=True)
 
 
 class Proxy(threading.Thread):
@@ -306,6 +361,7 @@ def check_bridge_sigkill_spool(env):
         new_alice(env)
         env.b = start_bridge(env)
         env.b.wait_log(r"spool: \d+ messages from the last run go out again")
+    # Prosody goes down here too, and alice's command connection with it: one way only.
     run_fault(env, "bridge SIGKILL + restart, with the spool", fault)
 
 
@@ -314,7 +370,7 @@ def check_report(env):
     print("| --- | --- | --- | --- | --- |")
     for name, n, lost, dups, rec in RESULTS:
         print("| %s | %d | %d | %d | %.1f s |" % (name, n, lost, dups, rec))
-    env.check(len(RESULTS) == 8, "every fault ran", len(RESULTS))
+    env.check(len(RESULTS) == 11, "every fault ran, both ways where it can", len(RESULTS))
 
 
 if __name__ == "__main__":
