@@ -176,6 +176,28 @@ def check_no_plaintext_fallback(env):
         fake.close()
 
 
+def check_direct_tls(env):
+    """xmpp.tls = "direct" (XEP-0368): TLS from the first byte, verified, and a round trip."""
+    port = harness.free_port()
+    pki = env.pki
+    p = env.prosody(users=("bridge", "alice"), name="prosody-direct",
+                    extra='c2s_direct_tls_ports = { %d }\n'
+                          'c2s_direct_tls_ssl = { certificate = "%s"; key = "%s"; }\n'
+                          % (port, pki.server.cert, pki.server.key))
+    m = env.mosquitto(name="mosquitto-direct")
+    alice = env.xmpp(p, "alice")
+    b = env.bridge(env.bridge_config(p, m, {"xmpp": {"tls": "direct", "port": port}}))
+    b.wait_log(r"xmpp: session established as 'bridge@localhost/bridge' \(TLS\)", timeout=20)
+    env.check(True, "a session over direct TLS, verified against the CA")
+    b.wait_log(r"mqtt: connected to", timeout=20)
+    pub = env.mqtt(m)
+    m.wait_subscribed("mxb-test", "home/+/alarm", timeout=20)
+    pub.publish("home/cellar/alarm", "water")
+    msg = alice.wait_message(frm="bridge@localhost", timeout=10)
+    env.check(msg.body == "cellar says water", "a message goes through it", msg.body)
+    env.check(b.stop() == 0, "the bridge exits 0")
+
+
 if __name__ == "__main__":
     harness.main([setup, check_xmpp_wrong_ca, check_xmpp_wrong_host, check_mqtt_wrong_ca,
-                  check_mqtt_wrong_host, check_no_plaintext_fallback])
+                  check_mqtt_wrong_host, check_no_plaintext_fallback, check_direct_tls])
