@@ -10,7 +10,7 @@
 #include "config.h"
 #include "jid.h"
 #include "log.h"
-#include "strophe_run.h"
+#include "stanza.h"
 
 #define NS_PING "urn:xmpp:ping"
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
@@ -98,32 +98,6 @@ static bool addressee(struct mxb_component *c, xmpp_stanza_t *st, char *buf, siz
 	return true;
 }
 
-static xmpp_stanza_t *add_child(
-	xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *name, const char *ns)
-{
-	xmpp_stanza_t *ch = xmpp_stanza_new(ctx);
-	if (!ch)
-		return NULL;
-	xmpp_stanza_set_name(ch, name);
-	if (ns)
-		xmpp_stanza_set_ns(ch, ns);
-	xmpp_stanza_add_child(parent, ch);
-	xmpp_stanza_release(ch);
-	return ch;
-}
-
-static void add_text_child(
-	xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *name, const char *text)
-{
-	xmpp_stanza_t *ch = add_child(ctx, parent, name, NULL);
-	xmpp_stanza_t *t = ch ? xmpp_stanza_new(ctx) : NULL;
-	if (!t)
-		return;
-	xmpp_stanza_set_text(t, text);
-	xmpp_stanza_add_child(ch, t);
-	xmpp_stanza_release(t);
-}
-
 static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 {
 	(void)conn;
@@ -161,14 +135,6 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 	return 1;
 }
 
-static xmpp_stanza_t *result_of(xmpp_stanza_t *st)
-{
-	xmpp_stanza_t *r = xmpp_stanza_reply(st);
-	if (r)
-		xmpp_stanza_set_type(r, "result");
-	return r;
-}
-
 static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 {
 	struct mxb_component *c = data;
@@ -192,11 +158,12 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 	bool visible = !local[0] || (info.exists && info.allowed);
 	xmpp_stanza_t *reply = NULL;
 	if (ns && get && strcmp(ns, NS_PING) == 0 && visible) {
-		reply = result_of(st);
+		reply = mxb_stanza_result(st);
 	} else if (ns && get && strcmp(ns, NS_DISCO_INFO) == 0 && visible) {
-		reply = result_of(st);
-		xmpp_stanza_t *q = reply ? add_child(c->ctx, reply, "query", NS_DISCO_INFO) : NULL;
-		xmpp_stanza_t *id = q ? add_child(c->ctx, q, "identity", NULL) : NULL;
+		reply = mxb_stanza_result(st);
+		xmpp_stanza_t *q =
+			reply ? mxb_stanza_add_child(c->ctx, reply, "query", NS_DISCO_INFO) : NULL;
+		xmpp_stanza_t *id = q ? mxb_stanza_add_child(c->ctx, q, "identity", NULL) : NULL;
 		if (id && local[0]) {
 			xmpp_stanza_set_attribute(id, "category", "client");
 			xmpp_stanza_set_attribute(id, "type", "bot");
@@ -209,24 +176,26 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 		}
 		const char *features[] = {NS_DISCO_INFO, NS_PING, NS_VCARD, NS_VERSION};
 		for (size_t i = 0; q && i < sizeof(features) / sizeof(features[0]); i++) {
-			xmpp_stanza_t *f = add_child(c->ctx, q, "feature", NULL);
+			xmpp_stanza_t *f = mxb_stanza_add_child(c->ctx, q, "feature", NULL);
 			if (f)
 				xmpp_stanza_set_attribute(f, "var", features[i]);
 		}
 	} else if (ns && get && strcmp(ns, NS_VCARD) == 0 && local[0] && visible) {
-		reply = result_of(st);
-		xmpp_stanza_t *v = reply ? add_child(c->ctx, reply, "vCard", NS_VCARD) : NULL;
+		reply = mxb_stanza_result(st);
+		xmpp_stanza_t *v =
+			reply ? mxb_stanza_add_child(c->ctx, reply, "vCard", NS_VCARD) : NULL;
 		if (v) {
-			add_text_child(c->ctx, v, "FN", info.friendly ? info.friendly : local);
-			add_text_child(c->ctx, v, "NICKNAME", info.name ? info.name : local);
-			add_text_child(c->ctx, v, "DESC", "A device behind mqtt-xmpp-bridge");
+			mxb_stanza_add_text(c->ctx, v, "FN", info.friendly ? info.friendly : local);
+			mxb_stanza_add_text(c->ctx, v, "NICKNAME", info.name ? info.name : local);
+			mxb_stanza_add_text(c->ctx, v, "DESC", "A device behind mqtt-xmpp-bridge");
 		}
 	} else if (ns && get && strcmp(ns, NS_VERSION) == 0 && visible) {
-		reply = result_of(st);
-		xmpp_stanza_t *q = reply ? add_child(c->ctx, reply, "query", NS_VERSION) : NULL;
+		reply = mxb_stanza_result(st);
+		xmpp_stanza_t *q =
+			reply ? mxb_stanza_add_child(c->ctx, reply, "query", NS_VERSION) : NULL;
 		if (q) {
-			add_text_child(c->ctx, q, "name", "mqtt-xmpp-bridge");
-			add_text_child(c->ctx, q, "version", MXB_VERSION);
+			mxb_stanza_add_text(c->ctx, q, "name", "mqtt-xmpp-bridge");
+			mxb_stanza_add_text(c->ctx, q, "version", MXB_VERSION);
 		}
 	} else if (!visible) {
 		/* Devices the asker may not see do not exist for it. */
@@ -398,10 +367,7 @@ int mxb_component_fd(const struct mxb_component *c)
 
 short mxb_component_events(const struct mxb_component *c)
 {
-	short ev = POLLIN;
-	if (xmpp_conn_is_connecting(c->conn) || xmpp_conn_send_queue_len(c->conn) > 0)
-		ev |= POLLOUT;
-	return ev;
+	return mxb_strophe_events(c->conn);
 }
 
 void mxb_component_handle(struct mxb_component *c, int64_t now)
@@ -446,9 +412,9 @@ int mxb_component_send_presence(struct mxb_component *c, const char *local, cons
 	if (type)
 		xmpp_stanza_set_type(p, type);
 	if (show)
-		add_text_child(c->ctx, p, "show", show);
+		mxb_stanza_add_text(c->ctx, p, "show", show);
 	if (status && *status)
-		add_text_child(c->ctx, p, "status", status);
+		mxb_stanza_add_text(c->ctx, p, "status", status);
 	xmpp_send(c->conn, p);
 	xmpp_stanza_release(p);
 	return 0;
@@ -481,22 +447,10 @@ int mxb_component_send_forbidden(struct mxb_component *c, const char *local, con
 		return -ENOTCONN;
 	char from[MXB_JID_MAX + 1];
 	device_jid(c, local, from, sizeof(from));
-	xmpp_stanza_t *m = xmpp_message_new(c->ctx, "error", to, id);
+	xmpp_stanza_t *m = mxb_stanza_forbidden(c->ctx, to, id, text);
 	if (!m)
 		return -ENOMEM;
 	xmpp_stanza_set_from(m, from);
-	xmpp_stanza_t *err = add_child(c->ctx, m, "error", NULL);
-	if (err) {
-		xmpp_stanza_set_type(err, "auth");
-		add_child(c->ctx, err, "forbidden", NS_STANZAS);
-		xmpp_stanza_t *t = add_child(c->ctx, err, "text", NS_STANZAS);
-		xmpp_stanza_t *tt = t ? xmpp_stanza_new(c->ctx) : NULL;
-		if (tt) {
-			xmpp_stanza_set_text(tt, text);
-			xmpp_stanza_add_child(t, tt);
-			xmpp_stanza_release(tt);
-		}
-	}
 	xmpp_send(c->conn, m);
 	xmpp_stanza_release(m);
 	return 0;

@@ -10,7 +10,7 @@
 #include "config.h"
 #include "jid.h"
 #include "log.h"
-#include "strophe_run.h"
+#include "stanza.h"
 #include "text.h"
 #include "xmpp.h"
 
@@ -188,36 +188,6 @@ static void send_presence(struct mxb_xmpp *x, const char *type, const char *to, 
 	xmpp_stanza_release(p);
 }
 
-static xmpp_stanza_t *add_child(
-	xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *name, const char *ns)
-{
-	xmpp_stanza_t *c = xmpp_stanza_new(ctx);
-	if (!c)
-		return NULL;
-	xmpp_stanza_set_name(c, name);
-	if (ns)
-		xmpp_stanza_set_ns(c, ns);
-	xmpp_stanza_add_child(parent, c);
-	/* The parent holds a reference now; the returned pointer stays valid with it. */
-	xmpp_stanza_release(c);
-	return c;
-}
-
-static void add_text_child(
-	xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *name, const char *text)
-{
-	xmpp_stanza_t *c = add_child(ctx, parent, name, NULL);
-	xmpp_stanza_t *t = xmpp_stanza_new(ctx);
-	if (!c || !t) {
-		if (t)
-			xmpp_stanza_release(t);
-		return;
-	}
-	xmpp_stanza_set_text(t, text);
-	xmpp_stanza_add_child(c, t);
-	xmpp_stanza_release(t);
-}
-
 static struct room *find_room(struct mxb_xmpp *x, const char *jid)
 {
 	for (size_t i = 0; i < x->rooms_len; i++) {
@@ -300,17 +270,17 @@ static void join_room(struct mxb_xmpp *x, struct room *r)
 	if (!p)
 		return;
 	xmpp_stanza_set_to(p, to);
-	xmpp_stanza_t *mx = add_child(x->ctx, p, "x", NS_MUC);
+	xmpp_stanza_t *mx = mxb_stanza_add_child(x->ctx, p, "x", NS_MUC);
 	if (mx) {
 		/* History is old news, and never a command: ask for none. */
-		xmpp_stanza_t *h = add_child(x->ctx, mx, "history", NULL);
+		xmpp_stanza_t *h = mxb_stanza_add_child(x->ctx, mx, "history", NULL);
 		if (h)
 			xmpp_stanza_set_attribute(h, "maxstanzas", "0");
 		if (r->cfg->password)
-			add_text_child(x->ctx, mx, "password", r->cfg->password);
+			mxb_stanza_add_text(x->ctx, mx, "password", r->cfg->password);
 	}
 	if (x->cfg->xmpp.status && *x->cfg->xmpp.status)
-		add_text_child(x->ctx, p, "status", x->cfg->xmpp.status);
+		mxb_stanza_add_text(x->ctx, p, "status", x->cfg->xmpp.status);
 	send_stanza(x, p);
 	xmpp_stanza_release(p);
 	occupants_clear(r);
@@ -395,16 +365,6 @@ static bool from_self_or_server(struct mxb_xmpp *x, const char *from)
 {
 	return from == NULL || mxb_jid_bare_equal(from, x->bare);
 }
-
-/* An empty result to the IQ st; xmpp_stanza_reply() keeps the request's type. */
-static xmpp_stanza_t *result_of(xmpp_stanza_t *st)
-{
-	xmpp_stanza_t *r = xmpp_stanza_reply(st);
-	if (r)
-		xmpp_stanza_set_type(r, "result");
-	return r;
-}
-
 static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 {
 	struct mxb_xmpp *x = data;
@@ -420,13 +380,15 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 	xmpp_stanza_t *reply = NULL;
 
 	if (ns && get && strcmp(ns, NS_PING) == 0) {
-		reply = result_of(st);
+		reply = mxb_stanza_result(st);
 	} else if (ns && get && strcmp(ns, NS_DISCO_INFO) == 0 &&
 		   !xmpp_stanza_get_attribute(child, "node")) {
-		reply = result_of(st);
+		reply = mxb_stanza_result(st);
 		if (reply) {
-			xmpp_stanza_t *q = add_child(x->ctx, reply, "query", NS_DISCO_INFO);
-			xmpp_stanza_t *id = q ? add_child(x->ctx, q, "identity", NULL) : NULL;
+			xmpp_stanza_t *q =
+				mxb_stanza_add_child(x->ctx, reply, "query", NS_DISCO_INFO);
+			xmpp_stanza_t *id =
+				q ? mxb_stanza_add_child(x->ctx, q, "identity", NULL) : NULL;
 			if (id) {
 				xmpp_stanza_set_attribute(id, "category", "client");
 				xmpp_stanza_set_attribute(id, "type", "bot");
@@ -434,22 +396,23 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 			}
 			const char *features[] = {NS_DISCO_INFO, NS_PING, NS_VERSION};
 			for (size_t i = 0; q && i < sizeof(features) / sizeof(features[0]); i++) {
-				xmpp_stanza_t *f = add_child(x->ctx, q, "feature", NULL);
+				xmpp_stanza_t *f = mxb_stanza_add_child(x->ctx, q, "feature", NULL);
 				if (f)
 					xmpp_stanza_set_attribute(f, "var", features[i]);
 			}
 		}
 	} else if (ns && get && strcmp(ns, NS_VERSION) == 0) {
-		reply = result_of(st);
-		xmpp_stanza_t *q = reply ? add_child(x->ctx, reply, "query", NS_VERSION) : NULL;
+		reply = mxb_stanza_result(st);
+		xmpp_stanza_t *q =
+			reply ? mxb_stanza_add_child(x->ctx, reply, "query", NS_VERSION) : NULL;
 		if (q) {
-			add_text_child(x->ctx, q, "name", "mqtt-xmpp-bridge");
-			add_text_child(x->ctx, q, "version", MXB_VERSION);
+			mxb_stanza_add_text(x->ctx, q, "name", "mqtt-xmpp-bridge");
+			mxb_stanza_add_text(x->ctx, q, "version", MXB_VERSION);
 		}
 	} else if (ns && !get && strcmp(ns, NS_ROSTER) == 0 &&
 		   from_self_or_server(x, xmpp_stanza_get_from(st))) {
 		/* A roster push: acknowledge it (RFC 6121 2.1.6). */
-		reply = result_of(st);
+		reply = mxb_stanza_result(st);
 	} else {
 		mxb_log_debug("xmpp: no service for iq %s '%s' from '%s'", type, ns ? ns : "(none)",
 			xmpp_stanza_get_from(st) ? xmpp_stanza_get_from(st) : "");
@@ -665,7 +628,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 			xmpp_send_raw_string(conn, "<enable xmlns='" NS_SM "'/>");
 		xmpp_stanza_t *iq = xmpp_iq_new(x->ctx, "get", "roster1");
 		if (iq) {
-			add_child(x->ctx, iq, "query", NS_ROSTER);
+			mxb_stanza_add_child(x->ctx, iq, "query", NS_ROSTER);
 			xmpp_id_handler_add(conn, on_roster, "roster1", x);
 			send_stanza(x, iq);
 			xmpp_stanza_release(iq);
@@ -944,10 +907,7 @@ int mxb_xmpp_fd(const struct mxb_xmpp *x)
 
 short mxb_xmpp_events(const struct mxb_xmpp *x)
 {
-	short ev = POLLIN;
-	if (xmpp_conn_is_connecting(x->conn) || xmpp_conn_send_queue_len(x->conn) > 0)
-		ev |= POLLOUT;
-	return ev;
+	return mxb_strophe_events(x->conn);
 }
 
 void mxb_xmpp_handle(struct mxb_xmpp *x, int64_t now)
@@ -993,7 +953,7 @@ int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now)
 		} else if (!x->ping_deadline && now >= x->next_ping) {
 			xmpp_stanza_t *iq = xmpp_iq_new(x->ctx, "get", "mxb-ping");
 			if (iq) {
-				add_child(x->ctx, iq, "ping", NS_PING);
+				mxb_stanza_add_child(x->ctx, iq, "ping", NS_PING);
 				xmpp_id_handler_add(x->conn, on_pong, "mxb-ping", x);
 				send_stanza(x, iq);
 				xmpp_stanza_release(iq);
@@ -1044,7 +1004,7 @@ int mxb_xmpp_send_message(struct mxb_xmpp *x, const char *to, const char *type, 
 	int rc = xmpp_message_set_body(m, body);
 	/* XEP-0359: the same id on every copy, so that receivers can drop a resent one. */
 	xmpp_stanza_t *oid =
-		rc == XMPP_EOK && id ? add_child(x->ctx, m, "origin-id", NS_SID) : NULL;
+		rc == XMPP_EOK && id ? mxb_stanza_add_child(x->ctx, m, "origin-id", NS_SID) : NULL;
 	if (oid)
 		xmpp_stanza_set_id(oid, id);
 	if (rc == XMPP_EOK) {
@@ -1059,21 +1019,9 @@ int mxb_xmpp_send_forbidden(struct mxb_xmpp *x, const char *to, const char *id, 
 {
 	if (x->state != STATE_UP)
 		return -ENOTCONN;
-	xmpp_stanza_t *m = xmpp_message_new(x->ctx, "error", to, id);
+	xmpp_stanza_t *m = mxb_stanza_forbidden(x->ctx, to, id, text);
 	if (!m)
 		return -ENOMEM;
-	xmpp_stanza_t *err = add_child(x->ctx, m, "error", NULL);
-	if (err) {
-		xmpp_stanza_set_type(err, "auth");
-		add_child(x->ctx, err, "forbidden", NS_STANZAS);
-		xmpp_stanza_t *t = add_child(x->ctx, err, "text", NS_STANZAS);
-		xmpp_stanza_t *tt = t ? xmpp_stanza_new(x->ctx) : NULL;
-		if (tt) {
-			xmpp_stanza_set_text(tt, text);
-			xmpp_stanza_add_child(t, tt);
-			xmpp_stanza_release(tt);
-		}
-	}
 	send_stanza(x, m);
 	xmpp_stanza_release(m);
 	return 0;
