@@ -170,7 +170,26 @@ def check_shutdown(env):
     env.check(True, "on shutdown the device goes unavailable")
 
 
+def check_presence_json(env):
+    setup(env)
+    import json
+    sub = env.mqtt(env.m).subscribe("xmpp/json/#")  # the first subscriber lived before a broker restart
+    b = env.start_bridge_ready(env.p, env.m, over={
+        "xmpp": {"presence_topic": "xmpp/json", "presence_json": True},
+        "notify": [], "commands": [{"from": ["alice@localhost"], "allow": ["x/#"]}],
+    })
+    env.alice.call(lambda: env.alice.xmpp.send_presence(pshow="dnd", pstatus='in a "meeting"',
+                                                        ppriority=5))
+    m = sub.wait_message("xmpp/json/alice@localhost",
+                             lambda m: b"dnd" in m.payload, timeout=10)
+    v = json.loads(m.payload)
+    env.check(v == {"show": "dnd", "status": 'in a "meeting"', "priority": 5},
+              "presence_json publishes show, status and priority as JSON", v)
+    env.check(b.stop() == 0, "bridge exits 0")
+
+
 if __name__ == "__main__":
     harness.main([check_device_appears, check_command, check_disco_vcard, check_stranger,
-                  check_contact_presence, check_offline, check_restarts, check_shutdown],
+                  check_contact_presence, check_offline, check_restarts, check_shutdown,
+                  check_presence_json],
                  time_limit=170)
