@@ -403,8 +403,20 @@ static void check(struct mxb_mqtt *m, int rc, int64_t now)
 void mxb_mqtt_handle(struct mxb_mqtt *m, short revents, int64_t now)
 {
 	int rc = MOSQ_ERR_SUCCESS;
-	if (revents & (POLLIN | POLLHUP | POLLERR))
-		rc = mosquitto_loop_read(m->mosq, 1);
+	/*
+	 * libmosquitto reads one packet per call: take what the socket holds now (bounded,
+	 * so the XMPP side is not starved), so that one pass of the loop, and one XEP-0198
+	 * ack request, covers a whole burst.
+	 */
+	if (revents & (POLLIN | POLLHUP | POLLERR)) {
+		for (int i = 0; i < 64 && rc == MOSQ_ERR_SUCCESS; i++) {
+			rc = mosquitto_loop_read(m->mosq, 1);
+			int fd = mosquitto_socket(m->mosq);
+			struct pollfd p = {.fd = fd, .events = POLLIN};
+			if (fd < 0 || poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
+				break;
+		}
+	}
 	if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(m->mosq) >= 0 &&
 		(revents & POLLOUT || mosquitto_want_write(m->mosq)))
 		rc = mosquitto_loop_write(m->mosq, 1);
