@@ -81,6 +81,13 @@ void mxb_strophe_run(xmpp_ctx_t *ctx, const int *fd)
 		xmpp_run_once(ctx, 0);
 		if (*fd < 0)
 			return;
+		/*
+		 * ACK what was read at once: servers that keep Nagle on (Prosody 0.12 does by
+		 * default) hold their next small write until then, and Linux would delay the ACK
+		 * up to 40 ms. The kernel clears the flag again, so it is set after every read.
+		 */
+		int one = 1;
+		setsockopt(*fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
 		struct pollfd p = {.fd = *fd, .events = POLLIN};
 		if (poll(&p, 1, 0) > 0 && (p.revents & POLLIN))
 			continue;
