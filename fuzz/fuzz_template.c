@@ -43,11 +43,12 @@ enum ref_kind {
 	K_ARGS,
 	K_TIME,
 	K_JSON,
+	K_NAME,
 	K_COUNT,
 };
 
 static const char *const kind_names[K_COUNT] = {
-	"payload", "topic", "from", "body", "arg", "args", "time", "json"};
+	"payload", "topic", "from", "body", "arg", "args", "time", "json", "name"};
 
 struct ref {
 	enum ref_verdict verdict;
@@ -173,6 +174,7 @@ static enum ref_verdict ref_placeholder(
 		{"from", K_FROM, in->from},
 		{"body", K_BODY, in->body},
 		{"args", K_ARGS, in->args_text},
+		{"name", K_NAME, in->name},
 	};
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
 		if (!name_is(name, n, strings[i].name))
