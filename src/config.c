@@ -27,6 +27,9 @@
 #define STATUS_MAX 1023
 #define PASSWORD_MAX 1023
 #define COMMAND_MAX 64
+/* libconfig 1.5 nests at most 10 includes. */
+#define INCLUDE_DEPTH_MAX 10
+#define INCLUDE_FILES_MAX 256
 #define MIN_INTERVAL_MAX 86400
 #define MQTT_STRING_MAX 65535
 #define TEMPLATE_MAX 65535
@@ -1512,13 +1515,28 @@ static void parse_error(struct ctx *c, const config_t *lc)
  * read it): check every include target, recursively, before libconfig sees the file.
  * file is NULL for the main file, else the name as libconfig records it.
  */
-static bool includes_readable(struct ctx *c, const char *file, int depth)
+struct include_walk {
+	dev_t dev[INCLUDE_DEPTH_MAX + 1];
+	ino_t ino[INCLUDE_DEPTH_MAX + 1];
+	int depth;
+	int files; /* visited, bounded: each file may include several */
+};
+
+static bool includes_readable(struct ctx *c, const char *file, struct include_walk *w)
 {
 	char *path = display_file(c, file);
 	FILE *f = path ? fopen(path, "re") : NULL;
 	free(path);
 	if (!f)
 		return true; /* libconfig reports what cannot be opened */
+	struct stat self;
+	if (fstat(fileno(f), &self) < 0 || w->depth > INCLUDE_DEPTH_MAX ||
+		++w->files > INCLUDE_FILES_MAX) {
+		fclose(f);
+		return true;
+	}
+	w->dev[w->depth] = self.st_dev;
+	w->ino[w->depth] = self.st_ino;
 	bool ok = true;
 	char buf[4096];
 	unsigned line = 0;
@@ -1537,14 +1555,22 @@ static bool includes_readable(struct ctx *c, const char *file, int depth)
 		char *name = format("%.*s", (int)(e - q - 1), q + 1);
 		char *target = name ? format("%s/%s", c->dir, name) : NULL;
 		struct stat st;
-		if (target && stat(target, &st) == 0 && !S_ISREG(st.st_mode)) {
+		bool exists = target && stat(target, &st) == 0;
+		bool cycle = false;
+		for (int i = 0; exists && i <= w->depth; i++)
+			cycle = cycle || (st.st_dev == w->dev[i] && st.st_ino == w->ino[i]);
+		if (exists && !S_ISREG(st.st_mode)) {
 			error_at(c, file, line, "cannot include '%s': not a regular file", name);
 			ok = false;
-		} else if (target && depth < 8 && stat(target, &st) == 0) {
-			char *rel = format("%s", name);
-			if (rel && !includes_readable(c, rel, depth + 1))
+		} else if (cycle) {
+			/* libconfig would parse it again and again, each copy including more. */
+			error_at(c, file, line, "cannot include '%s': it includes this file", name);
+			ok = false;
+		} else if (exists && w->depth < INCLUDE_DEPTH_MAX) {
+			w->depth++;
+			if (!includes_readable(c, name, w))
 				ok = false;
-			free(rel);
+			w->depth--;
 		}
 		free(name);
 		free(target);
@@ -1590,7 +1616,8 @@ int mxb_config_load(struct mxb_config *cfg, const char *path, struct mxb_strlist
 	config_init(&lc);
 	/* libconfig resolves @include against the working directory otherwise */
 	config_set_include_dir(&lc, c.dir);
-	if (!includes_readable(&c, NULL, 0)) {
+	struct include_walk walk = {0};
+	if (!includes_readable(&c, NULL, &walk)) {
 		/* reported */
 	} else if (!config_read(&lc, f)) {
 		parse_error(&c, &lc);

@@ -666,6 +666,10 @@ static void test_include(void)
 	EXPECT_FILE_ERRORS("sub/incdir.conf",
 		"sub/incdir.conf:2: cannot include '': not a regular file",
 		"sub/incdir.conf:3: cannot include '.': not a regular file");
+	/* a file that includes itself would be parsed over and over */
+	write_file("sub/self.conf", XMPP_OK "@include \"self.conf\"\n");
+	EXPECT_FILE_ERRORS("sub/self.conf",
+		"sub/self.conf:2: cannot include 'self.conf': it includes this file");
 	CHECK(chdir("/") == 0);
 }
 
@@ -674,13 +678,14 @@ static void remove_tree(void)
 	const char *files[] = {"xmpp.pw", "mqtt.pw", "ca.pem", "client.pem", "client.key", "c.pem",
 		"c.key", "empty.pw", "blank.pw", "good.pw", "open.pw", "open_pw.conf",
 		"inc/xmpp.inc", "inc/bad.inc", "inc/syntax.inc", "rel.conf", "sub/rel.conf",
-		"sub/syntax.conf", "sub/cross.conf", "sub/incdir.conf", "full.conf", "minimal.conf",
-		"tls.conf", "external.conf", "int64.conf", "syntax.conf", "dup.conf", "empty.conf",
-		"unknown.conf", "types.conf", "enums.conf", "ranges.conf", "wrap.conf",
-		"values.conf", "template.conf", "missing.conf", "nopassword.conf", "mqtt_tls.conf",
-		"both.conf", "both2.conf", "nouser.conf", "pwfiles.conf", "pwfiles2.conf",
-		"files.conf", "many.conf", "include.conf", "include_bad.conf",
-		"include_syntax.conf", "include_missing.conf", "inc", "sub"};
+		"sub/syntax.conf", "sub/cross.conf", "sub/self.conf", "sub/incdir.conf",
+		"sub/self.conf", "full.conf", "minimal.conf", "tls.conf", "external.conf",
+		"int64.conf", "syntax.conf", "dup.conf", "empty.conf", "unknown.conf", "types.conf",
+		"enums.conf", "ranges.conf", "wrap.conf", "values.conf", "template.conf",
+		"missing.conf", "nopassword.conf", "mqtt_tls.conf", "both.conf", "both2.conf",
+		"nouser.conf", "pwfiles.conf", "pwfiles2.conf", "files.conf", "many.conf",
+		"include.conf", "include_bad.conf", "include_syntax.conf", "include_missing.conf",
+		"inc", "sub"};
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char *p = path_of(files[i]);
 		remove(p);
