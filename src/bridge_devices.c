@@ -331,6 +331,18 @@ static void on_component_online(void *data)
 		mxb_devices_each(b->devices, hello, b);
 }
 
+/* Remembers bare as a subscriber of local and sends it local's presence. */
+static void tell(struct mxb_bridge *b, const char *local, struct mxb_device *dev, const char *bare)
+{
+	if (!dev) {
+		/* Unknown (the registry is full, or the name cannot be a device): unavailable. */
+		mxb_component_send_presence(b->component, local, bare, "unavailable", NULL, NULL);
+		return;
+	}
+	mxb_device_add_subscriber(dev, bare);
+	presence_to(b, dev, bare);
+}
+
 static void on_device_presence(const char *local, const char *from, const char *type, void *data)
 {
 	struct mxb_bridge *b = data;
@@ -353,28 +365,15 @@ static void on_device_presence(const char *local, const char *from, const char *
 			dev = mxb_devices_get(b->devices, local, NULL);
 		mxb_component_send_presence(b->component, local, bare, "subscribed", NULL, NULL);
 		mxb_log_info("devices: '%s' subscribed to '%s'", bare, local);
-		if (dev) {
-			mxb_device_add_subscriber(dev, bare);
-			presence_to(b, dev, bare);
-		} else {
-			mxb_component_send_presence(
-				b->component, local, bare, "unavailable", NULL, NULL);
-		}
+		tell(b, local, dev, bare);
 	} else if (strcmp(type, "unsubscribe") == 0) {
 		mxb_component_send_presence(b->component, local, bare, "unsubscribed", NULL, NULL);
 		if (dev)
 			mxb_device_remove_subscriber(dev, bare);
 	} else if (strcmp(type, "probe") == 0) {
 		/* Never "unsubscribed" to a probe: that would cut the contact's roster item. */
-		if (!allowed)
-			return;
-		if (dev) {
-			mxb_device_add_subscriber(dev, bare);
-			presence_to(b, dev, bare);
-		} else {
-			mxb_component_send_presence(
-				b->component, local, bare, "unavailable", NULL, NULL);
-		}
+		if (allowed)
+			tell(b, local, dev, bare);
 	}
 }
 
