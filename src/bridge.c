@@ -241,6 +241,13 @@ static void done(struct mxb_bridge *b, struct pending_message *m);
 static void replay(const char *id, const char *to, const char *type, const char *body, void *data)
 {
 	struct mxb_bridge *b = data;
+	/* The journal is a file: its text goes to the stream only if XML can carry it. */
+	if (!mxb_text_xml_valid(body, strlen(body)) || !mxb_text_xml_valid(to, strlen(to))) {
+		mxb_log_warn("spool: message '%s' is not XML-safe text; dropped", id);
+		if (b->spool)
+			mxb_spool_done(b->spool, id);
+		return;
+	}
 	struct pending_message *m = calloc(1, sizeof(*m));
 	if (!m || !(m->to = strdup(to)) || !(m->type = strdup(type)) || !(m->body = strdup(body))) {
 		if (m)
@@ -593,10 +600,10 @@ static void notify(struct mxb_bridge *b, const struct mxb_notify_route *route, c
 
 /* Returns the payload to render (maybe re-encoded), or NULL when the route skips it. */
 static const char *prepare_payload(struct mxb_bridge *b, const struct mxb_notify_route *route,
-	const struct mxb_mqtt_message *msg, size_t *len)
+	const struct mxb_mqtt_message *msg, bool binary, size_t *len)
 {
 	*len = msg->len;
-	if (route->binary == MXB_BINARY_TEXT || !mxb_text_is_binary(msg->payload, msg->len))
+	if (route->binary == MXB_BINARY_TEXT || !binary)
 		return msg->payload;
 	switch (route->binary) {
 	case MXB_BINARY_TEXT:
@@ -650,6 +657,7 @@ static void on_mqtt_message(const struct mxb_mqtt_message *msg, void *data)
 	b->matches_len = 0;
 	mxb_topic_index_match(b->index, msg->topic, collect_match, b);
 	bool skipped_retained = false;
+	int binary = -1; /* not looked at yet */
 	for (size_t i = 0; i < b->matches_len; i++) {
 		const struct mxb_notify_route *route = &cfg->notify[b->matches[i]];
 		if (msg->retain && !route->retained) {
@@ -667,7 +675,10 @@ static void on_mqtt_message(const struct mxb_mqtt_message *msg, void *data)
 			continue;
 		}
 		size_t len;
-		const char *payload = prepare_payload(b, route, msg, &len);
+		/* Decided once per message, and only when a route cares. */
+		if (route->binary != MXB_BINARY_TEXT && binary < 0)
+			binary = mxb_text_is_binary(msg->payload, msg->len);
+		const char *payload = prepare_payload(b, route, msg, binary == 1, &len);
 		if (!payload)
 			continue;
 		struct mxb_throttle *th = b->throttles[b->matches[i]];
@@ -796,14 +807,6 @@ static int target_copy(struct reply_target *dst, const struct reply_target *src)
 
 static void track(struct mxb_bridge *b, int mid, const struct reply_target *to, const char *topic)
 {
-	/* QoS 0 may be written, and "published", inside mosquitto_publish itself. */
-	for (size_t i = 0; i < sizeof(b->early) / sizeof(b->early[0]); i++) {
-		if (b->early[i] == mid) {
-			b->early[i] = 0;
-			reply(b, to, "published to '%s'", topic);
-			return;
-		}
-	}
 	if (b->inflight_len == b->inflight_cap) {
 		/* Too many unacknowledged: answer now rather than grow without bound. */
 		reply(b, to, "sent to '%s'", topic);
@@ -828,7 +831,11 @@ static int publish(struct mxb_bridge *b, struct pending_publish *p)
 	if (r == 0) {
 		b->n.commands_published++;
 		mxb_log_info("command: published to '%s' for '%s'", p->topic, p->reply.to);
-		track(b, mid, &p->reply, p->topic);
+		/* QoS 0 has no acknowledgement to wait for (and may be written at once). */
+		if (p->qos == 0)
+			reply(b, &p->reply, "published to '%s'", p->topic);
+		else
+			track(b, mid, &p->reply, p->topic);
 	} else if (r != -ENOTCONN) {
 		mxb_log_warn("command: cannot publish to '%s': %s", p->topic, strerror(-r));
 		reply(b, &p->reply, "failed: cannot publish to '%s': %s", p->topic, strerror(-r));
@@ -863,7 +870,6 @@ static void on_published(int mid, void *data)
 		*f = b->inflight[--b->inflight_len];
 		return;
 	}
-	b->early[b->early_next++ % (sizeof(b->early) / sizeof(b->early[0]))] = mid;
 }
 
 /* Hands a command to MQTT, or queues it while MQTT is down. Takes topic and payload. */

@@ -73,8 +73,6 @@ struct mxb_bridge {
 	int64_t next_sync;
 	struct mxb_inflight *inflight; /* commands waiting for PUBACK, to answer the sender */
 	size_t inflight_len, inflight_cap;
-	int early[8]; /* mids acknowledged before they were tracked */
-	unsigned early_next;
 	char *render; /* max_message + 1 bytes */
 	char *clean; /* 3 * max_message + 1 bytes: U+FFFD is 3 bytes for 1 bad byte */
 	char *encoded; /* for base64/hex payloads */
@@ -116,8 +114,8 @@ void mxb_bridge_devices_goodbye(struct mxb_bridge *b);
 /* Used by bridge.c: the device and contact parts, in bridge_devices.c. */
 int mxb_bridge_devices_init(struct mxb_bridge *b);
 void mxb_bridge_devices_finish(struct mxb_bridge *b);
-/* Returns true when the message was a device's availability or state. */
-bool mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_message *msg);
+/* Updates the devices a message is the availability or state of. */
+void mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_message *msg);
 void mxb_bridge_devices_subscribe(struct mxb_bridge *b);
 int64_t mxb_bridge_devices_tick(struct mxb_bridge *b, int64_t now);
 void mxb_bridge_contact_presence(const char *from, const char *type, const char *show,

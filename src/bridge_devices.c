@@ -213,10 +213,10 @@ static void collect(size_t id, void *data)
 	b->device_matches[b->device_matches_len++] = id;
 }
 
-bool mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_message *msg)
+void mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_message *msg)
 {
 	if (!b->devices)
-		return false;
+		return;
 	const struct mxb_config *cfg = b->cfg;
 	b->device_matches_len = 0;
 	mxb_topic_index_match(b->device_index, msg->topic, collect, b);
@@ -270,7 +270,6 @@ bool mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_mess
 		}
 		broadcast(b, dev);
 	}
-	return b->device_matches_len > 0;
 }
 
 int64_t mxb_bridge_devices_tick(struct mxb_bridge *b, int64_t now)

@@ -38,7 +38,6 @@ struct mxb_mqtt {
 	mosquitto_property *mark; /* ORIGIN_PROPERTY = client id, on every publish */
 	char tls_error[256]; /* OpenSSL's reason for the last failure */
 	bool shutting_down;
-	bool ever_connected;
 };
 
 static int translate(int rc)
@@ -122,7 +121,6 @@ static void on_connect(
 		return;
 	}
 	m->state = STATE_UP;
-	m->ever_connected = true;
 	/* libmosquitto formats a debug line per packet for an installed callback. */
 	if (mxb_log_level < MXB_LOG_DEBUG)
 		mosquitto_log_callback_set(m->mosq, NULL);

@@ -197,11 +197,6 @@ static struct room *find_room(struct mxb_xmpp *x, const char *jid)
 	return NULL;
 }
 
-bool mxb_xmpp_is_room(const struct mxb_xmpp *x, const char *jid)
-{
-	return find_room((struct mxb_xmpp *)x, jid) != NULL;
-}
-
 static void occupants_clear(struct room *r)
 {
 	for (size_t i = 0; i < r->len; i++) {
@@ -988,8 +983,6 @@ int mxb_xmpp_send_message(struct mxb_xmpp *x, const char *to, const char *type, 
 {
 	if (x->state != STATE_UP || x->sm_waiting)
 		return -ENOTCONN;
-	if (!mxb_text_xml_valid(body, strlen(body)))
-		return -EINVAL;
 	struct room *room = find_room(x, to);
 	if (room) {
 		if (room->failed)

@@ -64,12 +64,11 @@ void mxb_xmpp_handle(struct mxb_xmpp *x, int64_t now);
 int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now);
 
 bool mxb_xmpp_is_up(const struct mxb_xmpp *x);
-/* Whether jid is one of the configured rooms. */
-bool mxb_xmpp_is_room(const struct mxb_xmpp *x, const char *jid);
 
 /*
  * Sends a message; to a room of the config it goes as groupchat whatever type says. body
- * must be XML-safe text (mxb_text_xml_valid); anything else is refused with -EINVAL.
+ * must be XML-safe text (mxb_text_xml_valid): the bridge checks or sanitizes every body once,
+ * where it decides between replacing and refusing, so it is not checked again here.
  * Returns 0; -ENOTCONN while the session is down or -EAGAIN while the room is not joined
  * yet (the caller keeps it); -EHOSTUNREACH when the room refused the bridge. id becomes the
  * stanza id and its XEP-0359 origin-id, so a message sent again can be recognized. *seq is
