@@ -669,10 +669,53 @@ static void parse_bridge(struct ctx *c, const config_setting_t *g, struct mxb_co
 	}
 }
 
-static size_t route_count(struct ctx *c, const config_setting_t *s);
-
-static void parse_room(struct ctx *c, const config_setting_t *g, struct mxb_room *r)
+/*
+ * A list of groups. Returns how many entries to allocate (0 when none or on error); the
+ * entries that are not groups are reported and skipped.
+ */
+static size_t route_count(struct ctx *c, const config_setting_t *s)
 {
+	int type = config_setting_type(s);
+	int n = config_setting_length(s);
+	/* "[]" is an empty array; an array cannot hold groups */
+	if (type == CONFIG_TYPE_ARRAY && n == 0)
+		return 0;
+	if (type != CONFIG_TYPE_LIST) {
+		err(c, s, "'%s' must be a list of groups", config_setting_name(s));
+		return 0;
+	}
+	return (size_t)n;
+}
+
+typedef void (*group_parser)(struct ctx *c, const config_setting_t *g, void *elem);
+
+/* The entries of a list of groups (rooms, routes, device rules), each parsed by parse. */
+static void *parse_groups(
+	struct ctx *c, const config_setting_t *s, size_t size, size_t *len, group_parser parse)
+{
+	size_t n = route_count(c, s);
+	if (n == 0)
+		return NULL;
+	char *v = calloc(n, size);
+	if (!v) {
+		c->oom = true;
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const config_setting_t *g = config_setting_get_elem(s, (unsigned)i);
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+			err(c, g, "'%s' must be a list of groups", config_setting_name(s));
+			continue;
+		}
+		parse(c, g, v + (*len)++ * size);
+	}
+	return v;
+}
+
+static void parse_room(struct ctx *c, const config_setting_t *g, void *elem)
+{
+	struct mxb_room *r = elem;
+	r->line = (int)config_setting_source_line(g);
 	const config_setting_t *jid = NULL;
 	for (int i = 0; i < config_setting_length(g); i++) {
 		const config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
@@ -695,28 +738,6 @@ static void parse_room(struct ctx *c, const config_setting_t *g, struct mxb_room
 	}
 	if (!jid)
 		err(c, g, "missing 'jid' in a room of 'xmpp.rooms'");
-}
-
-static void parse_rooms(struct ctx *c, const config_setting_t *s, struct mxb_config *cfg)
-{
-	size_t n = route_count(c, s);
-	if (n == 0)
-		return;
-	cfg->xmpp.rooms = calloc(n, sizeof(*cfg->xmpp.rooms));
-	if (!cfg->xmpp.rooms) {
-		c->oom = true;
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const config_setting_t *g = config_setting_get_elem(s, (unsigned)i);
-		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-			err(c, g, "'rooms' must be a list of groups");
-			continue;
-		}
-		struct mxb_room *r = &cfg->xmpp.rooms[cfg->xmpp.rooms_len++];
-		r->line = (int)config_setting_source_line(g);
-		parse_room(c, g, r);
-	}
 }
 
 static void parse_component(struct ctx *c, const config_setting_t *g, struct mxb_config *cfg)
@@ -806,7 +827,8 @@ static void parse_xmpp(struct ctx *c, const config_setting_t *g, struct mxb_conf
 		} else if (strcmp(k, "ping_timeout") == 0) {
 			get_int_field(c, s, 1, 600, &cfg->xmpp.ping_timeout);
 		} else if (strcmp(k, "rooms") == 0) {
-			parse_rooms(c, s, cfg);
+			cfg->xmpp.rooms = parse_groups(
+				c, s, sizeof(*cfg->xmpp.rooms), &cfg->xmpp.rooms_len, parse_room);
 		} else if (strcmp(k, "presence_topic") == 0) {
 			if (get_string(c, s, MXB_TOPIC_MAX, true, &cfg->xmpp.presence_topic) &&
 				!mxb_topic_name_valid(
@@ -942,8 +964,10 @@ static bool set_template(struct ctx *c, const config_setting_t *s, struct mxb_no
 	return true;
 }
 
-static void parse_notify_route(struct ctx *c, const config_setting_t *g, struct mxb_notify_route *r)
+static void parse_notify_route(struct ctx *c, const config_setting_t *g, void *elem)
 {
+	struct mxb_notify_route *r = elem;
+	r->line = (int)config_setting_source_line(g);
 	const config_setting_t *topic = NULL, *to = NULL, *message = NULL;
 	/* QoS 1 by default: an alarm must survive a broker hiccup. */
 	r->qos = 1;
@@ -1035,9 +1059,10 @@ static bool get_template(
 	return true;
 }
 
-static void parse_command_route(
-	struct ctx *c, const config_setting_t *g, struct mxb_command_route *r)
+static void parse_command_route(struct ctx *c, const config_setting_t *g, void *elem)
 {
+	struct mxb_command_route *r = elem;
+	r->line = (int)config_setting_source_line(g);
 	const config_setting_t *from = NULL, *allow = NULL, *command = NULL, *topic = NULL;
 	const config_setting_t *payload = NULL;
 	/* QoS 1 by default: a command to a device must not vanish silently. */
@@ -1190,8 +1215,10 @@ static void apply_convention(struct ctx *c, struct mxb_device_rule *d)
 		c->oom = true;
 }
 
-static void parse_device(struct ctx *c, const config_setting_t *g, struct mxb_device_rule *d)
+static void parse_device(struct ctx *c, const config_setting_t *g, void *elem)
 {
+	struct mxb_device_rule *d = elem;
+	d->line = (int)config_setting_source_line(g);
 	const config_setting_t *allow = NULL;
 	d->qos = 1;
 	d->timeout = 10;
@@ -1249,90 +1276,6 @@ static void parse_device(struct ctx *c, const config_setting_t *g, struct mxb_de
 		err(c, g, "a 'devices' entry needs 'availability', 'state' or a 'convention'");
 }
 
-static void parse_devices(struct ctx *c, const config_setting_t *s, struct mxb_config *cfg)
-{
-	size_t n = route_count(c, s);
-	if (n == 0)
-		return;
-	cfg->devices = calloc(n, sizeof(*cfg->devices));
-	if (!cfg->devices) {
-		c->oom = true;
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const config_setting_t *g = config_setting_get_elem(s, (unsigned)i);
-		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-			err(c, g, "'devices' must be a list of groups");
-			continue;
-		}
-		struct mxb_device_rule *d = &cfg->devices[cfg->devices_len++];
-		d->line = (int)config_setting_source_line(g);
-		parse_device(c, g, d);
-	}
-}
-
-/*
- * A list of groups. Returns how many entries to allocate (0 when none or on error); the
- * entries that are not groups are reported and skipped.
- */
-static size_t route_count(struct ctx *c, const config_setting_t *s)
-{
-	int type = config_setting_type(s);
-	int n = config_setting_length(s);
-	/* "[]" is an empty array; an array cannot hold groups */
-	if (type == CONFIG_TYPE_ARRAY && n == 0)
-		return 0;
-	if (type != CONFIG_TYPE_LIST) {
-		err(c, s, "'%s' must be a list of groups", config_setting_name(s));
-		return 0;
-	}
-	return (size_t)n;
-}
-
-static void parse_notify(struct ctx *c, const config_setting_t *s, struct mxb_config *cfg)
-{
-	size_t n = route_count(c, s);
-	if (n == 0)
-		return;
-	cfg->notify = calloc(n, sizeof(*cfg->notify));
-	if (!cfg->notify) {
-		c->oom = true;
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const config_setting_t *g = config_setting_get_elem(s, (unsigned)i);
-		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-			err(c, g, "'notify' must be a list of groups");
-			continue;
-		}
-		struct mxb_notify_route *r = &cfg->notify[cfg->notify_len++];
-		r->line = (int)config_setting_source_line(g);
-		parse_notify_route(c, g, r);
-	}
-}
-
-static void parse_commands(struct ctx *c, const config_setting_t *s, struct mxb_config *cfg)
-{
-	size_t n = route_count(c, s);
-	if (n == 0)
-		return;
-	cfg->commands = calloc(n, sizeof(*cfg->commands));
-	if (!cfg->commands) {
-		c->oom = true;
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const config_setting_t *g = config_setting_get_elem(s, (unsigned)i);
-		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-			err(c, g, "'commands' must be a list of groups");
-			continue;
-		}
-		struct mxb_command_route *r = &cfg->commands[cfg->commands_len++];
-		r->line = (int)config_setting_source_line(g);
-		parse_command_route(c, g, r);
-	}
-}
-
 static void parse_root(struct ctx *c, const config_setting_t *root, struct mxb_config *cfg)
 {
 	bool xmpp = false, mqtt = false;
@@ -1351,11 +1294,14 @@ static void parse_root(struct ctx *c, const config_setting_t *root, struct mxb_c
 			if (get_group(c, s))
 				parse_mqtt(c, s, cfg);
 		} else if (strcmp(k, "notify") == 0) {
-			parse_notify(c, s, cfg);
+			cfg->notify = parse_groups(
+				c, s, sizeof(*cfg->notify), &cfg->notify_len, parse_notify_route);
 		} else if (strcmp(k, "commands") == 0) {
-			parse_commands(c, s, cfg);
+			cfg->commands = parse_groups(c, s, sizeof(*cfg->commands),
+				&cfg->commands_len, parse_command_route);
 		} else if (strcmp(k, "devices") == 0) {
-			parse_devices(c, s, cfg);
+			cfg->devices = parse_groups(
+				c, s, sizeof(*cfg->devices), &cfg->devices_len, parse_device);
 		} else {
 			unknown_key(c, s, NULL);
 		}
