@@ -238,21 +238,19 @@ static void warn_loops(const struct mxb_config *cfg)
 static void done(struct mxb_bridge *b, struct pending_message *m);
 
 /* A message the journal kept from the last run: back in the queue, with its id. */
-static void replay(const char *id, const char *to, const char *type, const char *body, void *data)
+static bool replay(const char *id, const char *to, const char *type, const char *body, void *data)
 {
 	struct mxb_bridge *b = data;
 	/* The journal is a file: its text goes to the stream only if XML can carry it. */
 	if (!mxb_text_xml_valid(body, strlen(body)) || !mxb_text_xml_valid(to, strlen(to))) {
 		mxb_log_warn("spool: message '%s' is not XML-safe text; dropped", id);
-		if (b->spool)
-			mxb_spool_done(b->spool, id);
-		return;
+		return false;
 	}
 	struct pending_message *m = calloc(1, sizeof(*m));
 	if (!m || !(m->to = strdup(to)) || !(m->type = strdup(type)) || !(m->body = strdup(body))) {
 		if (m)
 			free_message(m);
-		return;
+		return true; /* out of memory now: kept for the next run */
 	}
 	snprintf(m->id, sizeof(m->id), "%s", id);
 	struct pending_message *old = mxb_queue_push(&b->to_xmpp, m);
@@ -260,6 +258,7 @@ static void replay(const char *id, const char *to, const char *type, const char 
 		b->n.xmpp_queue_dropped++;
 		done(b, old);
 	}
+	return true;
 }
 
 static void spool_rewrite(struct mxb_bridge *b)

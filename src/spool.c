@@ -144,10 +144,11 @@ int mxb_spool_open(struct mxb_spool **out, const char *dir, mxb_spool_replay_fn 
 	for (size_t i = 0; i < n; i++) {
 		if (!v[i].id)
 			continue;
-		if (r == 0)
-			r = mxb_spool_add(s, v[i].id, v[i].to, v[i].type, v[i].body);
-		replay(v[i].id, v[i].to, v[i].type, v[i].body, data);
-		replayed++;
+		if (replay(v[i].id, v[i].to, v[i].type, v[i].body, data)) {
+			if (r == 0)
+				r = mxb_spool_add(s, v[i].id, v[i].to, v[i].type, v[i].body);
+			replayed++;
+		}
 		free(v[i].id);
 		free(v[i].to);
 		free(v[i].type);

@@ -15,7 +15,8 @@
 
 struct mxb_spool;
 
-typedef void (*mxb_spool_replay_fn)(
+/* Returns whether the message is kept (stays in the journal). */
+typedef bool (*mxb_spool_replay_fn)(
 	const char *id, const char *to, const char *type, const char *body, void *data);
 
 /*

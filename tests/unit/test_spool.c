@@ -11,11 +11,13 @@
 static char got[16][64];
 static size_t ngot;
 
-static void collect(const char *id, const char *to, const char *type, const char *body, void *data)
+static bool collect(const char *id, const char *to, const char *type, const char *body, void *data)
 {
 	(void)data;
 	if (ngot < 16)
 		snprintf(got[ngot++], sizeof(got[0]), "%s %s %s [%s]", id, to, type, body);
+	/* A message called "drop" is refused at replay: it must leave the journal. */
+	return strcmp(id, "drop") != 0;
 }
 
 static struct mxb_spool *reopen(const char *dir)
@@ -64,6 +66,18 @@ int main(void)
 	const char torn[] = "A\tm5\tchat\talice@example.org\t100\nonly a part";
 	CHECK(write(fd, torn, sizeof(torn) - 1) == (ssize_t)(sizeof(torn) - 1));
 	close(fd);
+	t = reopen(dir);
+	CHECK(ngot == 2);
+	CHECK_STR(got[1], "m4 alice@example.org chat [four]");
+	mxb_spool_close(t);
+
+	/* What replay refuses is gone from the journal the next time. */
+	t = reopen(dir);
+	CHECK(mxb_spool_add(t, "drop", "alice@example.org", "chat", "bad") == 0);
+	mxb_spool_close(t);
+	t = reopen(dir);
+	CHECK(ngot == 3);
+	mxb_spool_close(t);
 	t = reopen(dir);
 	CHECK(ngot == 2);
 	CHECK_STR(got[1], "m4 alice@example.org chat [four]");
