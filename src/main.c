@@ -191,8 +191,11 @@ static void begin_shutdown(struct mxb_state *st, int64_t now)
 static void finish_shutdown(struct mxb_state *st, int64_t now)
 {
 	if (!st->mqtt_closing) {
-		if (mxb_mqtt_is_up(st->mqtt) && !mxb_bridge_commands_drained(&st->bridge) &&
-			now < st->stop_start + SHUTDOWN_TIMEOUT_MS / 4)
+		/* Commands still on their way from the server, then those not yet published. */
+		bool quiet =
+			(!st->xmpp || mxb_xmpp_has_left(st->xmpp)) &&
+			(!mxb_mqtt_is_up(st->mqtt) || mxb_bridge_commands_drained(&st->bridge));
+		if (!quiet && now < st->stop_start + SHUTDOWN_TIMEOUT_MS / 4)
 			return;
 		st->mqtt_closing = true;
 		mxb_mqtt_shutdown(st->mqtt, now);

@@ -80,6 +80,7 @@ struct mxb_xmpp {
 	bool shutting_down;
 	/* XEP-0198, counted here: libstrophe 0.12.2 has no ack callback. */
 	bool used; /* the connection object went through an attempt */
+	bool left; /* mxb_xmpp_leave() is answered: no message will come any more */
 	bool sm_offered; /* the server's features listed it (libstrophe then enables it) */
 	bool sm_waiting; /* connected, waiting for <enabled/> before saying online */
 	bool sm_active;
@@ -1020,10 +1021,39 @@ int mxb_xmpp_send_forbidden(struct mxb_xmpp *x, const char *to, const char *id, 
 	return 0;
 }
 
+static int on_left(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
+{
+	(void)conn;
+	(void)st;
+	((struct mxb_xmpp *)data)->left = true;
+	return 0;
+}
+
 void mxb_xmpp_leave(struct mxb_xmpp *x)
 {
-	if (x->state == STATE_UP)
-		send_presence(x, "unavailable", NULL, NULL);
+	if (x->state != STATE_UP) {
+		x->left = true;
+		return;
+	}
+	send_presence(x, "unavailable", NULL, NULL);
+	/*
+	 * The server answers in order: once this ping's answer is in, every message it routed
+	 * to the bridge before it took the bridge for unavailable has arrived too.
+	 */
+	xmpp_stanza_t *iq = xmpp_iq_new(x->ctx, "get", "mxb-leave");
+	if (!iq) {
+		x->left = true;
+		return;
+	}
+	mxb_stanza_add_child(x->ctx, iq, "ping", NS_PING);
+	xmpp_id_handler_add(x->conn, on_left, "mxb-leave", x);
+	send_stanza(x, iq);
+	xmpp_stanza_release(iq);
+}
+
+bool mxb_xmpp_has_left(const struct mxb_xmpp *x)
+{
+	return x->left || x->state != STATE_UP;
 }
 
 void mxb_xmpp_shutdown(struct mxb_xmpp *x, int64_t now)

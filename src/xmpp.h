@@ -82,6 +82,8 @@ int mxb_xmpp_send_forbidden(struct mxb_xmpp *x, const char *to, const char *id, 
 
 /* Sends unavailable presence and stays connected, to drain what is in flight. */
 void mxb_xmpp_leave(struct mxb_xmpp *x);
+/* Whether the server answered after taking the bridge for unavailable (or the session ended). */
+bool mxb_xmpp_has_left(const struct mxb_xmpp *x);
 /* Sends unavailable presence and closes the stream; mxb_xmpp_is_closed() tells when done. */
 void mxb_xmpp_shutdown(struct mxb_xmpp *x, int64_t now);
 bool mxb_xmpp_is_closed(const struct mxb_xmpp *x);
