@@ -1,4 +1,3 @@
-#include <ctype.h>
 #include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -12,11 +11,13 @@
 #include "access.h"
 #include "backoff.h"
 #include "bridge.h"
+#include "command.h"
 #include "config.h"
 #include "devices.h"
 #include "jid.h"
 #include "log.h"
 #include "spool.h"
+#include "strbuf.h"
 #include "template.h"
 #include "text.h"
 #include "throttle.h"
@@ -24,11 +25,9 @@
 
 /* Topics remembered per throttled route. */
 #define THROTTLE_TOPICS_MAX 10000
-/* Arguments of a named command. */
-#define ARGS_MAX 16
 
 struct pending_message {
-	char id[40]; /* stanza id and XEP-0359 origin-id, the same on every copy */
+	char id[48]; /* stanza id and XEP-0359 origin-id, the same on every copy */
 	uint32_t seq; /* XEP-0198 number once sent, 0 when the session has no acks */
 	int strikes; /* sessions that ended with a stream error while it was unacknowledged */
 	char *to;
@@ -40,6 +39,7 @@ struct pending_message {
 struct reply_target {
 	char *to;
 	char *prefix; /* "nick: " in a room, else NULL */
+	char *who; /* the sender, for log lines */
 };
 
 struct pending_publish {
@@ -72,6 +72,7 @@ static void target_finish(struct reply_target *t)
 {
 	free(t->to);
 	free(t->prefix);
+	free(t->who);
 }
 
 static void free_publish(void *p)
@@ -178,11 +179,13 @@ static struct routes routes_of(struct mxb_bridge *b)
 /* A topic filter that covers every topic a named command's template can produce. */
 static int command_filter(const struct mxb_command_route *r, char *buf, size_t cap)
 {
-	const char *args[ARGS_MAX];
-	for (size_t i = 0; i < ARGS_MAX; i++)
+	const char *args[MXB_COMMAND_ARGS_MAX];
+	for (size_t i = 0; i < MXB_COMMAND_ARGS_MAX; i++)
 		args[i] = "\x01";
-	struct mxb_template_input in = {
-		.args = args, .nargs = ARGS_MAX, .args_text = "\x01", .fallback = "\x01"};
+	struct mxb_template_input in = {.args = args,
+		.nargs = MXB_COMMAND_ARGS_MAX,
+		.args_text = "\x01",
+		.fallback = "\x01"};
 	char raw[1024];
 	if (mxb_template_render(r->topic_tmpl, &in, raw, sizeof(raw), NULL) < 0)
 		return -E2BIG;
@@ -246,13 +249,18 @@ static bool replay(const char *id, const char *to, const char *type, const char 
 		mxb_log_warn("spool: message '%s' is not XML-safe text; dropped", id);
 		return false;
 	}
+	if (strlen(id) >= sizeof(((struct pending_message *)0)->id)) {
+		mxb_log_warn(
+			"spool: message id '%s' is longer than the bridge makes them; dropped", id);
+		return false;
+	}
 	struct pending_message *m = calloc(1, sizeof(*m));
 	if (!m || !(m->to = strdup(to)) || !(m->type = strdup(type)) || !(m->body = strdup(body))) {
 		if (m)
 			free_message(m);
 		return true; /* out of memory now: kept for the next run */
 	}
-	snprintf(m->id, sizeof(m->id), "%s", id);
+	memcpy(m->id, id, strlen(id) + 1);
 	struct pending_message *old = mxb_queue_push(&b->to_xmpp, m);
 	if (old) {
 		b->n.xmpp_queue_dropped++;
@@ -375,15 +383,16 @@ void mxb_bridge_log_counters(const struct mxb_bridge *b)
 {
 	const struct mxb_counters *n = &b->n;
 #define C(x) (unsigned long long)n->x
-	mxb_log_info("bridge: mqtt received %llu, own dropped %llu, retained skipped %llu, "
-		     "xmpp sent %llu, xmpp queue dropped %llu, room unreachable %llu, "
-		     "payload too large %llu, binary skipped %llu, message too long %llu, "
-		     "text replaced %llu, text refused %llu, template misses %llu, "
-		     "throttled %llu, unchanged %llu",
+	mxb_log_info(
+		"bridge: mqtt received %llu, own dropped %llu, retained skipped %llu, "
+		"xmpp sent %llu, xmpp queue dropped %llu, room unreachable %llu, "
+		"payload too large %llu, binary skipped %llu, message too long %llu, "
+		"status cut %llu, text replaced %llu, text refused %llu, template misses %llu, "
+		"throttled %llu, unchanged %llu",
 		C(mqtt_received), C(own_dropped), C(retained_skipped), C(xmpp_sent),
 		C(xmpp_queue_dropped), C(room_unreachable), C(payload_too_large), C(binary_skipped),
-		C(message_too_long), C(text_replaced), C(text_refused), C(template_misses),
-		C(throttled), C(unchanged));
+		C(message_too_long), C(status_cut), C(text_replaced), C(text_refused),
+		C(template_misses), C(throttled), C(unchanged));
 	mxb_log_info("bridge: commands published %llu, refused %llu, from strangers %llu, "
 		     "malformed %llu, mqtt queue dropped %llu",
 		C(commands_published), C(commands_refused), C(commands_from_strangers),
@@ -418,8 +427,17 @@ static void sent(struct mxb_bridge *b, struct pending_message *m)
 	}
 	struct pending_message *old = mxb_queue_push(&b->unacked, m);
 	if (old) {
-		/* Written long ago and never acknowledged: most likely delivered. */
+		/*
+		 * The window is full: the oldest was written but never acknowledged. It is most
+		 * likely delivered, but the bridge cannot tell, so the log says it may be lost.
+		 */
 		b->n.unacked_dropped++;
+		if (!b->unacked_dropping)
+			mxb_log_warn("bridge: %zu messages sent to XMPP wait for the server's "
+				     "acknowledgement; dropping the oldest of them until acks come "
+				     "(not resent: they may be lost)",
+				b->cfg->bridge.queue_size);
+		b->unacked_dropping = true;
 		done(b, old);
 	}
 }
@@ -504,6 +522,12 @@ static void on_xmpp_acked(uint32_t h, void *data)
 		b->n.xmpp_acked++;
 		done(b, m);
 	}
+	if (b->unacked_dropping) {
+		mxb_log_info("bridge: acknowledgements come again; %llu unacknowledged messages "
+			     "were dropped in all",
+			(unsigned long long)b->n.unacked_dropped);
+		b->unacked_dropping = false;
+	}
 }
 
 /*
@@ -531,18 +555,26 @@ static void on_xmpp_offline(bool stream_error, void *data)
 		return;
 	for (size_t i = 0; i < n; i++)
 		all[i] = mxb_queue_pop(&b->unacked);
+	size_t dropped = 0;
 	for (size_t i = n; i-- > 0;) {
 		all[i]->seq = 0;
 		if (mxb_queue_push_front(&b->to_xmpp, all[i])) {
+			/* The queue is full: being the oldest, this one is dropped. */
 			b->n.xmpp_queue_dropped++;
+			dropped++;
 			done(b, all[i]);
 		}
 	}
 	free(all);
-	b->n.xmpp_resent += n;
-	mxb_log_info("bridge: %zu messages were not acknowledged; they go out again after the "
-		     "reconnect",
-		n);
+	b->n.xmpp_resent += n - dropped;
+	if (dropped)
+		mxb_log_warn("bridge: %zu messages were not acknowledged; %zu go out again after "
+			     "the reconnect and %zu are dropped: the XMPP queue of %zu is full",
+			n, n - dropped, dropped, b->cfg->bridge.queue_size);
+	else
+		mxb_log_info("bridge: %zu messages were not acknowledged; they go out again after "
+			     "the reconnect",
+			n);
 }
 
 /* Renders route's message for topic and payload and sends it to each target. */
@@ -773,31 +805,49 @@ static void subscribe_all(struct mxb_bridge *b)
 
 /* XMPP -> MQTT */
 
+/* Sends text to a reply target: in a room, after "nick: ". Made on the heap: nicks and
+ * echoed words are the sender's, of any length the server lets through. */
+static void reply_text(struct mxb_bridge *b, const struct reply_target *to, const char *text)
+{
+	struct mxb_strbuf t;
+	mxb_strbuf_init(&t, (size_t)-1 / 4);
+	if (to->prefix)
+		mxb_strbuf_puts(&t, to->prefix);
+	mxb_strbuf_puts(&t, text);
+	char *clean = t.failed ? NULL : malloc(3 * t.len + 1);
+	if (!clean || mxb_text_sanitize(t.s ? t.s : "", t.len, clean, 3 * t.len + 1, NULL) < 0) {
+		mxb_log_error("command: out of memory; no reply to '%s'", to->to);
+	} else {
+		deliver(b, to->to, "chat", clean);
+	}
+	free(clean);
+	mxb_strbuf_finish(&t);
+}
+
 static void reply(struct mxb_bridge *b, const struct reply_target *to, const char *fmt, ...)
 	MXB_PRINTF(3, 4);
 
 static void reply(struct mxb_bridge *b, const struct reply_target *to, const char *fmt, ...)
 {
-	char text[1024];
-	char clean[3 * sizeof(text)];
-	int n = snprintf(text, sizeof(text), "%s", to->prefix ? to->prefix : "");
 	va_list ap;
 	va_start(ap, fmt);
-	int m = vsnprintf(text + n, sizeof(text) - (size_t)n, fmt, ap);
+	char *text = NULL;
+	int n = vasprintf(&text, fmt, ap);
 	va_end(ap);
-	if (m < 0)
+	if (n < 0) {
+		mxb_log_error("command: out of memory; no reply to '%s'", to->to);
 		return;
-	size_t len = strlen(text);
-	if (mxb_text_sanitize(text, len, clean, sizeof(clean), NULL) < 0)
-		return;
-	deliver(b, to->to, "chat", clean);
+	}
+	reply_text(b, to, text);
+	free(text);
 }
 
 static int target_copy(struct reply_target *dst, const struct reply_target *src)
 {
 	dst->to = strdup(src->to);
 	dst->prefix = src->prefix ? strdup(src->prefix) : NULL;
-	if (!dst->to || (src->prefix && !dst->prefix)) {
+	dst->who = strdup(src->who ? src->who : src->to);
+	if (!dst->to || (src->prefix && !dst->prefix) || !dst->who) {
 		target_finish(dst);
 		return -ENOMEM;
 	}
@@ -812,11 +862,11 @@ static void track(struct mxb_bridge *b, int mid, const struct reply_target *to, 
 		return;
 	}
 	struct mxb_inflight *f = &b->inflight[b->inflight_len];
-	if (target_copy(&f->reply, to) < 0)
-		return;
-	f->topic = strdup(topic);
-	if (!f->topic) {
+	if (target_copy(&f->reply, to) < 0 || !(f->topic = strdup(topic))) {
 		target_finish(&f->reply);
+		mxb_log_error("command: out of memory; '%s' is published but its sender is not "
+			      "told",
+			topic);
 		return;
 	}
 	f->mid = mid;
@@ -829,7 +879,7 @@ static int publish(struct mxb_bridge *b, struct pending_publish *p)
 	int r = mxb_mqtt_publish(b->mqtt, p->topic, p->payload, p->len, p->qos, p->retain, &mid);
 	if (r == 0) {
 		b->n.commands_published++;
-		mxb_log_info("command: published to '%s' for '%s'", p->topic, p->reply.to);
+		mxb_log_info("command: published to '%s' for '%s'", p->topic, p->reply.who);
 		/* QoS 0 has no acknowledgement to wait for (and may be written at once). */
 		if (p->qos == 0)
 			reply(b, &p->reply, "published to '%s'", p->topic);
@@ -877,6 +927,8 @@ static void submit(struct mxb_bridge *b, const struct mxb_command_route *route,
 {
 	struct pending_publish *pp = calloc(1, sizeof(*pp));
 	if (!pp || target_copy(&pp->reply, to) < 0) {
+		mxb_log_error("command: out of memory; '%s' not published", topic);
+		reply(b, to, "failed: out of memory; '%s' not published", topic);
 		free(pp);
 		free(topic);
 		free(payload);
@@ -905,206 +957,14 @@ static void submit(struct mxb_bridge *b, const struct mxb_command_route *route,
 	}
 }
 
-static bool allowed_anywhere(const struct mxb_config *cfg, const struct mxb_sender *s)
+/* Who sent a command, for log lines: "JID", or "nick 'N' in room 'R'". */
+static char *who_of(const struct mxb_xmpp_message *msg)
 {
-	for (size_t i = 0; i < cfg->commands_len; i++) {
-		if (mxb_access_allows(&cfg->commands[i], s))
-			return true;
-	}
-	return false;
-}
-
-/* A command that cannot be one: counted and logged, and the sender told why. */
-static void malformed(
-	struct mxb_bridge *b, const struct reply_target *to, const char *why, const char *word)
-{
-	b->n.commands_malformed++;
-	mxb_log_info("command: malformed message from '%s': %s ('%s')", to->to, why, word);
-}
-
-static void help(struct mxb_bridge *b, const struct mxb_sender *s, const struct reply_target *to)
-{
-	char text[1024];
-	size_t n = 0, cap = sizeof(text);
-	bool plain = false;
-	for (size_t i = 0; i < b->cfg->commands_len && n < cap; i++) {
-		const struct mxb_command_route *r = &b->cfg->commands[i];
-		if (!mxb_access_allows(r, s))
-			continue;
-		if (r->command) {
-			n += (size_t)snprintf(text + n, cap - n, "%s%s", n ? "; " : "", r->command);
-			unsigned need = mxb_template_max_arg(r->topic_tmpl);
-			if (mxb_template_max_arg(r->payload_tmpl) > need)
-				need = mxb_template_max_arg(r->payload_tmpl);
-			for (unsigned a = 1; a <= need && n < cap; a++)
-				n += (size_t)snprintf(text + n, cap - n, " ARG%u", a);
-			if (mxb_template_uses(r->payload_tmpl, "args") && n < cap)
-				n += (size_t)snprintf(text + n, cap - n, " ...");
-			continue;
-		}
-		for (size_t j = 0; j < r->allow.len && n < cap; j++) {
-			n += (size_t)snprintf(text + n, cap - n, "%s%s", n ? "; " : "",
-				plain ? "" : "TOPIC PAYLOAD with TOPIC in: ");
-			n += (size_t)snprintf(text + n, cap - n, "%s", r->allow.v[j]);
-			plain = true;
-		}
-	}
-	if (n >= cap)
-		n = cap - 1;
-	text[n] = '\0';
-	reply(b, to, "you may send: %s", n ? text : "nothing");
-}
-
-/* Splits s in place into at most max words; returns how many. */
-static size_t split_words(char *s, char **words, size_t max)
-{
-	size_t n = 0;
-	char *save = NULL;
-	for (char *w = strtok_r(s, " \t\r\n", &save); w; w = strtok_r(NULL, " \t\r\n", &save)) {
-		if (n == max)
-			return max + 1;
-		words[n++] = w;
-	}
-	return n;
-}
-
-static bool run_named(struct mxb_bridge *b, const struct mxb_sender *s,
-	const struct reply_target *to, const char *word, const char *rest)
-{
-	const struct mxb_config *cfg = b->cfg;
-	const struct mxb_command_route *route = NULL;
-	bool exists = false;
-	for (size_t i = 0; i < cfg->commands_len && !route; i++) {
-		const struct mxb_command_route *r = &cfg->commands[i];
-		if (!r->command || strcasecmp(r->command, word) != 0)
-			continue;
-		exists = true;
-		if (mxb_access_allows(r, s))
-			route = r;
-	}
-	if (!route) {
-		if (exists) {
-			b->n.commands_refused++;
-			mxb_log_warn("command: refused '%s' from '%s': not allowed", word, to->to);
-			reply(b, to, "refused: you may not use '%s'", word);
-			return true;
-		}
-		return false;
-	}
-
-	char args_buf[1024];
-	snprintf(args_buf, sizeof(args_buf), "%s", rest);
-	char *args[ARGS_MAX];
-	size_t nargs = split_words(args_buf, args, ARGS_MAX);
-	unsigned need = mxb_template_max_arg(route->topic_tmpl);
-	if (mxb_template_max_arg(route->payload_tmpl) > need)
-		need = mxb_template_max_arg(route->payload_tmpl);
-	if (nargs > ARGS_MAX || nargs < need) {
-		malformed(b, to, "too few arguments", route->command);
-		reply(b, to, "usage: %s with %u argument%s", route->command, need,
-			need == 1 ? "" : "s");
-		return true;
-	}
-	/* An argument must stay inside its topic level. */
-	for (size_t i = 0; i < nargs; i++) {
-		if (strpbrk(args[i], "/+#")) {
-			malformed(b, to, "an argument with '/', '+' or '#'", args[i]);
-			reply(b, to, "refused: arguments must not contain '/', '+' or '#'");
-			return true;
-		}
-	}
-	struct mxb_template_input in = {
-		.args = (const char *const *)args,
-		.nargs = nargs,
-		.args_text = rest,
-		.from = s->jid ? s->jid : to->to,
-		.time = (int64_t)time(NULL),
-	};
-	char topic[1024];
-	ssize_t tl = mxb_template_render(route->topic_tmpl, &in, topic, sizeof(topic), NULL);
-	if (tl <= 0 || !mxb_topic_name_valid(topic, (size_t)tl)) {
-		malformed(b, to, "the command makes no valid topic", word);
-		reply(b, to, "refused: '%s' does not make a topic one can publish to", word);
-		return true;
-	}
-	bool ok = route->allow.len == 0;
-	for (size_t j = 0; j < route->allow.len && !ok; j++)
-		ok = mxb_topic_matches(route->allow.v[j], topic);
-	if (!ok) {
-		b->n.commands_refused++;
-		mxb_log_warn("command: refused '%s' from '%s': topic '%s' not allowed", word,
-			to->to, topic);
-		reply(b, to, "refused: you may not publish to '%s'", topic);
-		return true;
-	}
-	size_t cap = b->cfg->bridge.max_message + 1;
-	char *payload = malloc(cap);
-	char *t = strdup(topic);
-	ssize_t pl = payload ? mxb_template_render(route->payload_tmpl, &in, payload, cap, NULL)
-			     : -ENOMEM;
-	if (!t || pl < 0) {
-		free(payload);
-		free(t);
-		reply(b, to, "failed: the payload does not fit");
-		return true;
-	}
-	submit(b, route, to, t, payload, (size_t)pl);
-	return true;
-}
-
-static void run_topic_payload(struct mxb_bridge *b, const struct mxb_sender *s,
-	const struct reply_target *to, const char *topic_word, const char *payload, size_t plen)
-{
-	const struct mxb_config *cfg = b->cfg;
-	size_t tl = strlen(topic_word);
-	if (!mxb_topic_name_valid(topic_word, tl)) {
-		malformed(b, to, "not a topic one can publish to", topic_word);
-		reply(b, to, "refused: '%s' is not a topic one can publish to", topic_word);
-		return;
-	}
-	const struct mxb_command_route *route = NULL;
-	bool any = false;
-	for (size_t i = 0; i < cfg->commands_len && !route; i++) {
-		const struct mxb_command_route *r = &cfg->commands[i];
-		if (r->command || !mxb_access_allows(r, s))
-			continue;
-		any = true;
-		for (size_t j = 0; j < r->allow.len; j++) {
-			if (mxb_topic_matches(r->allow.v[j], topic_word)) {
-				route = r;
-				break;
-			}
-		}
-	}
-	if (!any) {
-		malformed(b, to, "no such command", topic_word);
-		reply(b, to, "unknown command '%s'; send 'help'", topic_word);
-		return;
-	}
-	if (!route) {
-		b->n.commands_refused++;
-		mxb_log_warn(
-			"command: refused '%s' from '%s': topic not allowed", topic_word, to->to);
-		reply(b, to, "refused: you may not publish to '%s'", topic_word);
-		return;
-	}
-	char *t = strdup(topic_word);
-	char *p = strndup(payload, plen);
-	if (!t || !p) {
-		free(t);
-		free(p);
-		return;
-	}
-	submit(b, route, to, t, p, plen);
-}
-
-/* In a room, only "NICK: ..." or "NICK, ..." is meant for the bridge. */
-static const char *addressed(const char *body, const char *nick)
-{
-	size_t n = strlen(nick);
-	if (strncasecmp(body, nick, n) != 0 || (body[n] != ':' && body[n] != ','))
-		return NULL;
-	return body + n + 1;
+	char *s = NULL;
+	int n = msg->room ? asprintf(&s, "%s (nick '%s' in room '%s')",
+				    msg->real_jid ? msg->real_jid : msg->from, msg->nick, msg->room)
+			  : asprintf(&s, "%s", msg->from);
+	return n < 0 ? NULL : s;
 }
 
 static void on_xmpp_message(const struct mxb_xmpp_message *msg, void *data)
@@ -1114,8 +974,8 @@ static void on_xmpp_message(const struct mxb_xmpp_message *msg, void *data)
 	char bare[MXB_JID_MAX + 1];
 	struct mxb_sender s = {0};
 	struct reply_target to = {.to = (char *)msg->from};
-	char prefix[MXB_JID_PART_MAX + 3];
-	const char *body = msg->body;
+	struct mxb_command_input in = {
+		.sender = &s, .from = msg->from, .body = msg->body, .now = (int64_t)time(NULL)};
 
 	if (msg->room) {
 		s.room = msg->room;
@@ -1124,69 +984,74 @@ static void on_xmpp_message(const struct mxb_xmpp_message *msg, void *data)
 		s.role = (enum mxb_muc_role)msg->role;
 		s.affiliation = (enum mxb_muc_affiliation)msg->affiliation;
 		if (strcmp(msg->type, "groupchat") == 0) {
-			const char *own_nick = NULL;
-			for (size_t i = 0; i < cfg->xmpp.rooms_len; i++) {
-				if (mxb_jid_bare_equal(cfg->xmpp.rooms[i].jid, msg->room))
-					own_nick = cfg->xmpp.rooms[i].nick;
-			}
-			body = own_nick ? addressed(msg->body, own_nick) : NULL;
-			if (!body)
+			in.addressed_to = msg->own_nick;
+			if (!in.addressed_to)
 				return;
 			to.to = (char *)msg->room;
-			snprintf(prefix, sizeof(prefix), "%s: ", msg->nick);
-			to.prefix = prefix;
 		}
 	} else {
-		if (mxb_jid_bare(msg->from, bare, sizeof(bare)) < 0)
+		if (mxb_jid_bare(msg->from, bare, sizeof(bare)) < 0) {
+			b->n.commands_malformed++;
 			return;
+		}
 		s.jid = bare;
 	}
 
-	if (!allowed_anywhere(cfg, &s)) {
+	struct mxb_command_result res;
+	mxb_command_parse(cfg, &in, &res);
+	if (res.verdict == MXB_COMMAND_IGNORE) {
+		mxb_command_result_finish(&res);
+		return;
+	}
+	char *who = who_of(msg);
+	char *prefix = NULL;
+	if (to.to == msg->room && asprintf(&prefix, "%s: ", msg->nick) < 0)
+		prefix = NULL;
+	to.prefix = prefix;
+	to.who = who ? who : (char *)msg->from;
+	const char *word = res.word ? res.word : "";
+	switch (res.verdict) {
+	case MXB_COMMAND_IGNORE:
+		break;
+	case MXB_COMMAND_STRANGER:
 		b->n.commands_from_strangers++;
 		if (msg->room) {
 			mxb_log_warn("command: refused message from '%s' in room '%s': not allowed",
 				msg->nick, msg->room);
-			reply(b, &to, "you may not send commands here");
+			reply_text(b, &to, res.reply);
 		} else {
 			mxb_log_warn("command: refused message from '%s': not allowed", msg->from);
 			mxb_xmpp_send_forbidden(b->xmpp, msg->from, msg->id,
 				"You are not allowed to send commands to this bridge.");
 		}
-		return;
+		break;
+	case MXB_COMMAND_HELP:
+		reply_text(b, &to, res.reply);
+		break;
+	case MXB_COMMAND_REFUSED:
+		b->n.commands_refused++;
+		mxb_log_warn("command: refused '%s' from '%s': %s", word, to.who, res.why);
+		reply_text(b, &to, res.reply);
+		break;
+	case MXB_COMMAND_MALFORMED:
+		b->n.commands_malformed++;
+		mxb_log_info(
+			"command: malformed message from '%s': %s ('%s')", to.who, res.why, word);
+		reply_text(b, &to, res.reply);
+		break;
+	case MXB_COMMAND_NOMEM:
+		mxb_log_error("command: out of memory reading a message from '%s'", to.who);
+		if (res.reply)
+			reply_text(b, &to, res.reply);
+		break;
+	case MXB_COMMAND_PUBLISH:
+		submit(b, res.route, &to, res.topic, res.payload, res.payload_len);
+		res.topic = res.payload = NULL;
+		break;
 	}
-
-	/* The first word is a command name or a topic; the rest its arguments or payload. */
-	while (isspace((unsigned char)*body))
-		body++;
-	const char *word_end = body;
-	while (*word_end && !isspace((unsigned char)*word_end))
-		word_end++;
-	size_t word_len = (size_t)(word_end - body);
-	const char *rest = word_end;
-	while (isspace((unsigned char)*rest))
-		rest++;
-	size_t rest_len = strlen(rest);
-	while (rest_len && isspace((unsigned char)rest[rest_len - 1]))
-		rest_len--;
-	if (word_len == 0 || word_len > MXB_TOPIC_MAX) {
-		malformed(b, &to, "empty", "");
-		reply(b, &to, "usage: TOPIC PAYLOAD or COMMAND ARGS (send 'help')");
-		return;
-	}
-	char *word = strndup(body, word_len);
-	char *args = strndup(rest, rest_len);
-	if (!word || !args) {
-		free(word);
-		free(args);
-		return;
-	}
-	if (strcasecmp(word, "help") == 0 && rest_len == 0)
-		help(b, &s, &to);
-	else if (!run_named(b, &s, &to, word, args))
-		run_topic_payload(b, &s, &to, word, args, rest_len);
-	free(word);
-	free(args);
+	mxb_command_result_finish(&res);
+	free(prefix);
+	free(who);
 }
 
 static bool contact_allowed(const char *jid, void *data)
@@ -1204,7 +1069,7 @@ static bool contact_allowed(const char *jid, void *data)
 			return true;
 	}
 	struct mxb_sender s = {.jid = jid};
-	return allowed_anywhere(cfg, &s);
+	return mxb_command_allowed_anywhere(cfg, &s);
 }
 
 static void on_mqtt_connected(void *data)

@@ -34,6 +34,7 @@ struct mxb_counters {
 	uint64_t payload_too_large;
 	uint64_t binary_skipped;
 	uint64_t message_too_long;
+	uint64_t status_cut; /* device statuses shown cut (with "…") at the status limit */
 	uint64_t text_replaced;
 	uint64_t text_refused;
 	uint64_t template_misses;
@@ -79,7 +80,7 @@ struct mxb_bridge {
 	size_t encoded_cap;
 	size_t *matches; /* one slot per notify route */
 	size_t matches_len;
-	bool xmpp_dropping, mqtt_dropping;
+	bool xmpp_dropping, mqtt_dropping, unacked_dropping;
 	struct mxb_counters n;
 
 	/* Devices (component mode) */

@@ -13,10 +13,12 @@
 
 #include "backoff.h"
 #include "bridge.h"
+#include "command.h"
 #include "config.h"
 #include "devices.h"
 #include "jid.h"
 #include "log.h"
+#include "strbuf.h"
 #include "template.h"
 #include "text.h"
 #include "topic.h"
@@ -150,20 +152,34 @@ static void broadcast(struct mxb_bridge *b, const struct mxb_device *dev)
 static void reply_from_device(struct mxb_bridge *b, const char *local, const char *to,
 	const char *fmt, ...) MXB_PRINTF(4, 5);
 
+/* Made on the heap: the text echoes what the sender and the device sent. */
 static void reply_from_device(
 	struct mxb_bridge *b, const char *local, const char *to, const char *fmt, ...)
 {
-	char text[1024], clean[3 * sizeof(text)];
+	char *text = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(text, sizeof(text), fmt, ap);
+	int n = vasprintf(&text, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	size_t len = (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1;
-	if (mxb_text_sanitize(text, len, clean, sizeof(clean), NULL) < 0)
-		return;
-	mxb_component_send_message(b->component, local, to, clean);
+	char *clean = n < 0 ? NULL : malloc(3 * (size_t)n + 1);
+	if (clean && mxb_text_sanitize(text, (size_t)n, clean, 3 * (size_t)n + 1, NULL) >= 0)
+		mxb_component_send_message(b->component, local, to, clean);
+	else
+		mxb_log_error("devices: out of memory; no reply from '%s' to '%s'", local, to);
+	free(clean);
+	if (n >= 0)
+		free(text);
+}
+
+/* s quoted for a reply: cut past MXB_COMMAND_ECHO_MAX bytes on a character boundary. */
+static char *quoted(const char *s)
+{
+	struct mxb_strbuf q;
+	mxb_strbuf_init(&q, MXB_COMMAND_ECHO_MAX + 3);
+	mxb_strbuf_quote(&q, s, MXB_COMMAND_ECHO_MAX);
+	char *r = mxb_strbuf_take(&q);
+	mxb_strbuf_finish(&q);
+	return r;
 }
 
 /* Answers the commands that waited for dev's new state. */
@@ -182,10 +198,13 @@ static void state_arrived(struct mxb_bridge *b, const struct mxb_device *dev)
 	}
 }
 
+/*
+ * A status or name for a device, XML-safe. A status longer than STATUS_MAX is cut on a
+ * character boundary and ends with "…", so a contact sees that it was cut; *cut says so.
+ */
 static char *render(const struct mxb_template *t, const char *topic, const char *payload,
-	size_t len, const char *name)
+	size_t len, const char *name, size_t max_message, bool *cut)
 {
-	char raw[STATUS_MAX + 1];
 	struct mxb_template_input in = {
 		.topic = topic,
 		.payload = payload,
@@ -193,17 +212,28 @@ static char *render(const struct mxb_template *t, const char *topic, const char 
 		.name = name,
 		.time = (int64_t)time(NULL),
 	};
-	ssize_t n = mxb_template_render(t, &in, raw, sizeof(raw), NULL);
+	char *raw = malloc(max_message + 1);
+	if (!raw)
+		return NULL;
+	ssize_t n = mxb_template_render(t, &in, raw, max_message + 1, NULL);
 	if (n < 0) {
-		/* A long status is cut, on a character boundary by the sanitizer below. */
-		n = STATUS_MAX;
-		raw[n] = '\0';
-	}
-	char *clean = malloc(3 * (size_t)n + 1);
-	if (clean && mxb_text_sanitize(raw, (size_t)n, clean, 3 * (size_t)n + 1, NULL) < 0) {
-		free(clean);
+		free(raw);
 		return NULL;
 	}
+	size_t keep = (size_t)n;
+	if (keep > STATUS_MAX) {
+		keep = mxb_utf8_cut(raw, keep, STATUS_MAX - 3);
+		memcpy(raw + keep, "\xe2\x80\xa6", 3);
+		keep += 3;
+		if (cut)
+			*cut = true;
+	}
+	char *clean = malloc(3 * keep + 1);
+	if (clean && mxb_text_sanitize(raw, keep, clean, 3 * keep + 1, NULL) < 0) {
+		free(clean);
+		clean = NULL;
+	}
+	free(raw);
 	return clean;
 }
 
@@ -218,12 +248,22 @@ void mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_mess
 	if (!b->devices)
 		return;
 	const struct mxb_config *cfg = b->cfg;
+	size_t max_message = cfg->bridge.max_message;
 	b->device_matches_len = 0;
 	mxb_topic_index_match(b->device_index, msg->topic, collect, b);
+	if (b->device_matches_len && msg->len > cfg->bridge.max_payload) {
+		/* The same cap as for every other MQTT input: a state is no bigger than that. */
+		b->n.payload_too_large++;
+		mxb_log_warn("devices: payload too large on topic '%s' (%zu bytes, max_payload "
+			     "%zu); not taken",
+			msg->topic, msg->len, cfg->bridge.max_payload);
+		return;
+	}
 	for (size_t i = 0; i < b->device_matches_len; i++) {
 		const struct mxb_device_rule *rule = &cfg->devices[b->device_matches[i] / 2];
 		bool is_state = b->device_matches[i] % 2 == 1;
-		char *name = render(rule->name_tmpl, msg->topic, msg->payload, msg->len, NULL);
+		char *name = render(rule->name_tmpl, msg->topic, msg->payload, msg->len, NULL,
+			max_message, NULL);
 		bool full = false;
 		struct mxb_device *dev = name ? mxb_devices_get(b->devices, name, &full) : NULL;
 		if (!dev) {
@@ -243,7 +283,7 @@ void mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_mess
 				mxb_device_availability(rule, msg->payload, msg->len);
 			if (a == MXB_AVAIL_UNKNOWN) {
 				mxb_log_debug("devices: '%.*s' on '%s' is neither '%s' nor '%s'",
-					(int)(msg->len > 64 ? 64 : msg->len), msg->payload,
+					(int)mxb_utf8_cut(msg->payload, msg->len, 64), msg->payload,
 					msg->topic, rule->online, rule->offline);
 				continue;
 			}
@@ -252,10 +292,23 @@ void mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_mess
 					a == MXB_AVAIL_ONLINE ? "online" : "offline");
 			dev->avail = a;
 		} else {
-			char *status = render(
-				rule->status_tmpl, msg->topic, msg->payload, msg->len, dev->name);
-			char *show = render(
-				rule->show_tmpl, msg->topic, msg->payload, msg->len, dev->name);
+			bool cut = false;
+			char *status = render(rule->status_tmpl, msg->topic, msg->payload, msg->len,
+				dev->name, max_message, &cut);
+			char *show = render(rule->show_tmpl, msg->topic, msg->payload, msg->len,
+				dev->name, max_message, NULL);
+			if (!status) {
+				b->n.message_too_long++;
+				mxb_log_warn(
+					"devices: the status of '%s' from topic '%s' is longer "
+					"than max_message %zu; the last one stays",
+					dev->name, msg->topic, max_message);
+			} else if (cut) {
+				b->n.status_cut++;
+				mxb_log_info("devices: the status of '%s' is longer than %d bytes; "
+					     "it is shown cut, ending with '…'",
+					dev->name, STATUS_MAX);
+			}
 			if (status)
 				mxb_device_set_status(dev, status);
 			dev->show = show ? mxb_device_show(rule, show) : NULL;
@@ -376,25 +429,6 @@ static void on_device_presence(const char *local, const char *from, const char *
 	}
 }
 
-static void normalize_command(const char *body, char *out, size_t cap)
-{
-	while (isspace((unsigned char)*body))
-		body++;
-	size_t n = strlen(body);
-	while (n && isspace((unsigned char)body[n - 1]))
-		n--;
-	static const char *const words[] = {"on", "off", "toggle"};
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-		if (n == strlen(words[i]) && strncasecmp(body, words[i], n) == 0) {
-			for (size_t k = 0; k < n && k + 1 < cap; k++)
-				out[k] = (char)toupper((unsigned char)body[k]);
-			out[n < cap ? n : cap - 1] = '\0';
-			return;
-		}
-	}
-	snprintf(out, cap, "%.*s", (int)n, body);
-}
-
 static void on_device_message(
 	const char *local, const char *from, const char *id, const char *body, void *data)
 {
@@ -419,50 +453,77 @@ static void on_device_message(
 		reply_from_device(b, local, from, "'%s' takes no commands", dev->name);
 		return;
 	}
-	char cmd[256];
-	normalize_command(body, cmd, sizeof(cmd));
+	size_t max = b->cfg->bridge.max_message;
+	char *cmd = mxb_command_device_word(body);
+	char *topic = malloc(MXB_TOPIC_MAX + 1), *payload = malloc(max + 1);
+	char *qcmd = NULL, *qtopic = NULL;
+	if (!cmd || !topic || !payload) {
+		mxb_log_error(
+			"devices: out of memory; a command from '%s' to '%s' is lost", bare, local);
+		goto out_free;
+	}
 	if (!cmd[0]) {
 		reply_from_device(b, local, from, "send on, off, toggle or a payload");
-		return;
+		goto out_free;
 	}
-	char topic[1024], payload[1024];
 	struct mxb_template_input in = {
 		.name = dev->name, .body = cmd, .from = bare, .time = (int64_t)time(NULL)};
-	ssize_t tl = mxb_template_render(dev->rule->command_tmpl, &in, topic, sizeof(topic), NULL);
-	ssize_t pl = mxb_template_render(
-		dev->rule->command_payload_tmpl, &in, payload, sizeof(payload), NULL);
-	if (tl <= 0 || pl < 0 || !mxb_topic_name_valid(topic, (size_t)tl)) {
+	ssize_t tl =
+		mxb_template_render(dev->rule->command_tmpl, &in, topic, MXB_TOPIC_MAX + 1, NULL);
+	ssize_t pl =
+		mxb_template_render(dev->rule->command_payload_tmpl, &in, payload, max + 1, NULL);
+	if (pl < 0) {
+		b->n.commands_malformed++;
+		mxb_log_info("devices: a command from '%s' to '%s' makes a payload longer than "
+			     "max_message %zu; not sent",
+			bare, local, max);
+		reply_from_device(b, local, from,
+			"refused: the command is longer than %zu bytes (bridge.max_message)", max);
+		goto out_free;
+	}
+	if (tl <= 0 || !mxb_topic_name_valid(topic, (size_t)tl)) {
+		b->n.commands_malformed++;
 		reply_from_device(
 			b, local, from, "cannot make a command topic for '%s'", dev->name);
-		return;
+		goto out_free;
 	}
 	int mid;
 	int r = mxb_mqtt_publish(b->mqtt, topic, payload, (size_t)pl, dev->rule->qos, false, &mid);
 	if (r < 0) {
 		reply_from_device(b, local, from, "not sent: %s",
 			r == -ENOTCONN ? "MQTT is down, try again later" : strerror(-r));
-		return;
+		goto out_free;
 	}
 	b->n.device_commands++;
 	mxb_log_info("devices: '%s' sent '%s' to '%s'", bare, payload, topic);
+	qcmd = quoted(payload);
+	qtopic = quoted(topic);
 	if (b->commands_len == b->commands_cap) {
-		reply_from_device(b, local, from, "sent '%s' to '%s'", payload, topic);
-		return;
+		reply_from_device(b, local, from, "sent '%s' to '%s'", qcmd ? qcmd : "",
+			qtopic ? qtopic : "");
+		goto out_free;
 	}
 	struct mxb_device_command *c = &b->commands[b->commands_len];
 	*c = (struct mxb_device_command){
 		.local = strdup(dev->local),
 		.reply_to = strdup(from),
-		.topic = strdup(topic),
-		.payload = strdup(payload),
+		.topic = qtopic,
+		.payload = qcmd,
 		.seq = dev->state_seq,
 		.deadline = mxb_now_ms() + (int64_t)dev->rule->timeout * 1000,
 	};
+	qtopic = qcmd = NULL;
 	if (!c->local || !c->reply_to || !c->topic || !c->payload) {
 		command_free(c);
-		return;
+		goto out_free;
 	}
 	b->commands_len++;
+out_free:
+	free(qcmd);
+	free(qtopic);
+	free(cmd);
+	free(topic);
+	free(payload);
 }
 
 static void on_device_describe(

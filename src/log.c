@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,23 +21,123 @@ void mxb_log_init(enum mxb_log_level level)
 	journal = getenv("JOURNAL_STREAM") != NULL;
 }
 
+/* Length of the valid UTF-8 sequence at s (at most len bytes), 0 when invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t len, uint32_t *cp)
+{
+	size_t n;
+	uint32_t c, min;
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	} else if ((s[0] & 0xe0) == 0xc0) {
+		n = 2, c = s[0] & 0x1f, min = 0x80;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		n = 3, c = s[0] & 0x0f, min = 0x800;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		n = 4, c = s[0] & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (n > len)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+/* Characters that end or rewrite a line on a terminal or in a log viewer. */
+static bool forges(uint32_t c)
+{
+	return c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f) || c == 0x2028 || c == 0x2029 ||
+	       (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+/* The escaped form of the character at s[0..len): its bytes, or an escape in esc. */
+static size_t escape_one(
+	const unsigned char *s, size_t len, char esc[12], const char **out, size_t *used)
+{
+	uint32_t c = 0;
+	size_t n = utf8_seq(s, len, &c);
+	*out = (const char *)s;
+	if (n == 0) {
+		*used = 1;
+		*out = esc;
+		return (size_t)snprintf(esc, 12, "\\x%02x", s[0]);
+	}
+	*used = n;
+	if (!forges(c))
+		return n;
+	*out = esc;
+	if (c == '\n')
+		return (size_t)snprintf(esc, 12, "\\n");
+	if (c == '\t')
+		return (size_t)snprintf(esc, 12, "\\t");
+	if (c == '\r')
+		return (size_t)snprintf(esc, 12, "\\r");
+	if (c < 0x80)
+		return (size_t)snprintf(esc, 12, "\\x%02x", (unsigned)c);
+	return (size_t)snprintf(esc, 12, "\\u%04x", (unsigned)c);
+}
+
+size_t mxb_log_escape(const char *src, size_t len, char *dst, size_t cap)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	if (cap == 0)
+		return 0;
+	char esc[12];
+	const char *out;
+	size_t used, total = 0;
+	for (size_t i = 0; i < len && total < cap; i += used)
+		total += escape_one(s + i, len - i, esc, &out, &used);
+	/* When it does not all fit, keep room for "…". */
+	size_t room = total < cap ? cap - 1 : (cap > 4 ? cap - 4 : 0);
+	size_t o = 0;
+	for (size_t i = 0; i < len; i += used) {
+		size_t olen = escape_one(s + i, len - i, esc, &out, &used);
+		if (o + olen > room)
+			break;
+		memcpy(dst + o, out, olen);
+		o += olen;
+	}
+	if (total >= cap && cap > 4) {
+		memcpy(dst + o, "\xe2\x80\xa6", 3);
+		o += 3;
+	}
+	dst[o] = '\0';
+	return o;
+}
+
 void mxb_logv(enum mxb_log_level level, const char *fmt, va_list ap)
 {
 	if (level > mxb_log_level)
 		return;
-	/* One buffer and one write per line, so lines from one process never interleave. */
-	char line[2048];
-	int n;
+	char *msg = NULL;
+	int m = vasprintf(&msg, fmt, ap);
+	/*
+	 * Peers' words reach log lines (topics, JIDs, a server's error text): every character
+	 * that could end a line or rewrite it is escaped, so no line can be forged. One buffer
+	 * and one write per line, so lines from one process never interleave.
+	 */
+	char line[4096];
+	size_t n;
 	if (journal)
-		n = snprintf(line, sizeof(line), "<%d>", priorities[level]);
+		n = (size_t)snprintf(line, sizeof(line), "<%d>", priorities[level]);
 	else
-		n = snprintf(line, sizeof(line), "%s: ", names[level]);
-	int m = vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-	if (len > sizeof(line) - 2)
-		len = sizeof(line) - 2;
-	line[len++] = '\n';
-	fwrite(line, 1, len, stderr);
+		n = (size_t)snprintf(line, sizeof(line), "%s: ", names[level]);
+	if (m < 0)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "(out of memory)");
+	else
+		n += mxb_log_escape(msg, (size_t)m, line + n, sizeof(line) - n - 1);
+	line[n++] = '\n';
+	fwrite(line, 1, n, stderr);
+	if (m >= 0)
+		free(msg);
 }
 
 void mxb_log(enum mxb_log_level level, const char *fmt, ...)
@@ -49,12 +151,14 @@ void mxb_log(enum mxb_log_level level, const char *fmt, ...)
 void mxb_log_errno(enum mxb_log_level level, const char *fmt, ...)
 {
 	int err = errno;
-	char msg[1536];
+	char *msg = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	int n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
-	mxb_log(level, "%s: %s", msg, strerror(err));
+	mxb_log(level, "%s: %s", n < 0 ? "(out of memory)" : msg, strerror(err));
+	if (n >= 0)
+		free(msg);
 }
 
 int mxb_log_level_parse(const char *name)

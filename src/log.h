@@ -2,6 +2,7 @@
 #define MXB_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum mxb_log_level {
 	MXB_LOG_ERROR = 0,
@@ -24,6 +25,13 @@ void mxb_log(enum mxb_log_level level, const char *fmt, ...) MXB_PRINTF(2, 3);
 void mxb_logv(enum mxb_log_level level, const char *fmt, va_list ap) MXB_PRINTF(2, 0);
 /* Like mxb_log, with ": strerror(errno)" appended. */
 void mxb_log_errno(enum mxb_log_level level, const char *fmt, ...) MXB_PRINTF(2, 3);
+/*
+ * Copies src[0..len) to dst (cap bytes, NUL-terminated) with every character that could
+ * end or rewrite a log line escaped: C0 and C1 controls, DEL, U+2028/2029, bidi controls
+ * (as \n, \t, \r, \xNN or \uNNNN), and bytes that are not UTF-8 (\xNN). What does not
+ * fit ends in "…". Returns the bytes written without the NUL.
+ */
+size_t mxb_log_escape(const char *src, size_t len, char *dst, size_t cap);
 /* Parses "error", "warn", "info", "debug"; returns -1 when unknown. */
 int mxb_log_level_parse(const char *name);
 const char *mxb_log_level_name(enum mxb_log_level level);

@@ -520,6 +520,7 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 		.body = body,
 		.room = room ? room->cfg->jid : NULL,
 		.nick = room ? strchr(from, '/') + 1 : NULL,
+		.own_nick = room ? room->cfg->nick : NULL,
 		.real_jid = occ ? occ->real_jid : NULL,
 		.role = occ ? occ->role : MXB_ROLE_NONE,
 		.affiliation = occ ? occ->affiliation : MXB_AFFILIATION_NONE,
@@ -990,7 +991,14 @@ int mxb_xmpp_send_message(struct mxb_xmpp *x, const char *to, const char *type, 
 			return -EHOSTUNREACH;
 		if (!room->joined)
 			return -EAGAIN;
-		type = "groupchat";
+		/*
+		 * To the room itself a message is groupchat; to one occupant (room/nick) it is a
+		 * private message, which the service only relays as chat.
+		 */
+		if (!strchr(to, '/'))
+			type = "groupchat";
+		else if (strcmp(type, "groupchat") == 0)
+			type = "chat";
 	}
 	xmpp_stanza_t *m = xmpp_message_new(x->ctx, type, to, id);
 	if (!m)
