@@ -504,6 +504,10 @@ VirtualHost "localhost"
 """.format(data=q(self.data), pid=q(os.path.join(self.dir, "prosody.pid")),
            log=q(self.log.path), certs=q(os.path.join(self.dir, "certs")), port=self.port,
            auth=q(auth), extra=extra, crt=q(cert.cert), key=q(cert.key))
+        # An option set twice makes Prosody warn with the line number, which it cannot find
+        # when the config's path is long (Lua cuts it): the extra settings replace ours.
+        if "component_ports" in extra:
+            conf = conf.replace("component_ports = { }\n", "", 1)
         with open(self.conf_path, "w") as f:
             f.write(conf)
 
