@@ -120,7 +120,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case MXB_COMMAND_MALFORMED:
 		FUZZ_CHECK(mxb_command_allowed_anywhere(&cfg, s));
 		FUZZ_CHECK(r.reply != NULL);
-		FUZZ_CHECK(strlen(r.reply) <= 4 * MXB_COMMAND_ECHO_MAX + 512 + cfg.bridge.max_message);
+		FUZZ_CHECK(
+			strlen(r.reply) <= 4 * MXB_COMMAND_ECHO_MAX + 512 + cfg.bridge.max_message);
 		/* A reply echoes whole characters only: valid in, valid out. */
 		if (utf8)
 			FUZZ_CHECK(mxb_text_utf8_valid(r.reply, strlen(r.reply)));

@@ -34,9 +34,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK((unsigned char)out[i + 1] > 0x9f);
 		/* U+2028, U+2029, U+202A..U+202E, U+2066..U+2069 */
 		if (c == 0xe2 && i + 2 < n && (unsigned char)out[i + 1] == 0x80)
-			FUZZ_CHECK((unsigned char)out[i + 2] < 0xa8 || (unsigned char)out[i + 2] > 0xae);
+			FUZZ_CHECK((unsigned char)out[i + 2] < 0xa8 ||
+				   (unsigned char)out[i + 2] > 0xae);
 		if (c == 0xe2 && i + 2 < n && (unsigned char)out[i + 1] == 0x81)
-			FUZZ_CHECK((unsigned char)out[i + 2] < 0xa6 || (unsigned char)out[i + 2] > 0xa9);
+			FUZZ_CHECK((unsigned char)out[i + 2] < 0xa6 ||
+				   (unsigned char)out[i + 2] > 0xa9);
 	}
 	/* Printable ASCII passes unchanged when it fits. */
 	bool plain = len < cap;

@@ -73,6 +73,7 @@ static void target_finish(struct reply_target *t)
 	free(t->to);
 	free(t->prefix);
 	free(t->who);
+	*t = (struct reply_target){0};
 }
 
 static void free_publish(void *p)
@@ -976,6 +977,7 @@ static void on_xmpp_message(const struct mxb_xmpp_message *msg, void *data)
 	struct reply_target to = {.to = (char *)msg->from};
 	struct mxb_command_input in = {
 		.sender = &s, .from = msg->from, .body = msg->body, .now = (int64_t)time(NULL)};
+	bool to_room = false;
 
 	if (msg->room) {
 		s.room = msg->room;
@@ -988,6 +990,7 @@ static void on_xmpp_message(const struct mxb_xmpp_message *msg, void *data)
 			if (!in.addressed_to)
 				return;
 			to.to = (char *)msg->room;
+			to_room = true;
 		}
 	} else {
 		if (mxb_jid_bare(msg->from, bare, sizeof(bare)) < 0) {
@@ -1005,7 +1008,7 @@ static void on_xmpp_message(const struct mxb_xmpp_message *msg, void *data)
 	}
 	char *who = who_of(msg);
 	char *prefix = NULL;
-	if (to.to == msg->room && asprintf(&prefix, "%s: ", msg->nick) < 0)
+	if (to_room && asprintf(&prefix, "%s: ", msg->nick) < 0)
 		prefix = NULL;
 	to.prefix = prefix;
 	to.who = who ? who : (char *)msg->from;

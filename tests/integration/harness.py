@@ -15,7 +15,7 @@ A test file is a standalone program:
         harness.main([check_something])
 
 Environment:
-    MXB_BRIDGE     the bridge binary (default /work/main/build/mqtt-xmpp-bridge)
+    MXB_BRIDGE     the bridge binary (default SRCDIR/build/mqtt-xmpp-bridge)
     MXB_SRCDIR     the source tree (default: two levels above this file)
     MXB_KEEP_TMP   keep the temp dir of each run
     MXB_LOG_LEVEL  bridge.log_level in generated configs (default "info")
@@ -46,7 +46,7 @@ from collections import namedtuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.environ.get("MXB_SRCDIR") or os.path.normpath(os.path.join(HERE, "..", ".."))
-DEFAULT_BRIDGE = "/work/main/build/mqtt-xmpp-bridge"
+DEFAULT_BRIDGE = os.path.join(SRCDIR, "build", "mqtt-xmpp-bridge")
 LOOPBACK = "127.0.0.1"
 XMPP_DOMAIN = "localhost"
 
