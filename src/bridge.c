@@ -1132,12 +1132,7 @@ static void on_xmpp_message(const struct mxb_xmpp_message *msg, void *data)
 		s.role = (enum mxb_muc_role)msg->role;
 		s.affiliation = (enum mxb_muc_affiliation)msg->affiliation;
 		if (strcmp(msg->type, "groupchat") == 0) {
-			const char *own_nick = NULL;
-			for (size_t i = 0; i < cfg->xmpp.rooms_len; i++) {
-				if (mxb_jid_bare_equal(cfg->xmpp.rooms[i].jid, msg->room))
-					own_nick = cfg->xmpp.rooms[i].nick;
-			}
-			body = own_nick ? addressed(msg->body, own_nick) : NULL;
+			body = msg->own_nick ? addressed(msg->body, msg->own_nick) : NULL;
 			if (!body)
 				return;
 			to.to = (char *)msg->room;

@@ -32,6 +32,10 @@
 /* An occupant list is bounded: a huge room must not grow the bridge without limit. */
 #define ROOM_OCCUPANTS_MAX 2000
 #define ROOM_REJOIN_MS 30000
+/* Alternate nicks tried when the configured one is taken: NICK_, NICK_2 ... NICK_9. */
+#define ROOM_NICK_ALTERNATES 9
+/* Cap of the backoff between joins a room refused, and between tries to get the nick back. */
+#define ROOM_RETRY_MAX_S 300
 
 #define SHUTDOWN_TIMEOUT_MS 3000
 /* libstrophe only fires its own timers inside xmpp_run_once: never sleep longer. */
@@ -54,9 +58,15 @@ struct occupant {
 
 struct room {
 	const struct mxb_room *cfg;
+	char *nick; /* in use once joined, tried while joining; NULL before the first join */
+	unsigned alt; /* 0: the configured nick, n: its n-th alternate */
 	bool joined;
-	bool failed;
+	bool failed; /* refused: messages are refused too until the planned rejoin */
 	int64_t rejoin_at; /* 0: none planned */
+	struct mxb_backoff retry; /* between joins the room refused */
+	/* Under an alternate nick: when to ask for the configured one again (0: never). */
+	int64_t reclaim_at;
+	struct mxb_backoff reclaim;
 	struct occupant *occupants;
 	size_t len, cap;
 };
@@ -258,15 +268,37 @@ static void occupant_set(
 		o->real_jid = strdup(bare);
 }
 
-static void join_room(struct mxb_xmpp *x, struct room *r)
+/* Sets r->nick to the configured nick (alt 0) or its alt-th alternate. */
+static int set_nick(struct room *r, unsigned alt)
 {
-	char to[2 * MXB_JID_MAX + 2];
-	snprintf(to, sizeof(to), "%s/%s", r->cfg->jid, r->cfg->nick);
+	const char *base = r->cfg->nick;
+	size_t n = strlen(base) + 4;
+	char *nick = malloc(n);
+	if (!nick)
+		return -ENOMEM;
+	if (alt == 0)
+		snprintf(nick, n, "%s", base);
+	else if (alt == 1)
+		snprintf(nick, n, "%s_", base);
+	else
+		snprintf(nick, n, "%s_%u", base, alt);
+	free(r->nick);
+	r->nick = nick;
+	r->alt = alt;
+	return 0;
+}
+
+/* Presence to room/nick: with muc set a join, without it a nick change (XEP-0045 7.6). */
+static void send_room_presence(struct mxb_xmpp *x, struct room *r, const char *nick, bool muc)
+{
+	char to[2 * MXB_JID_MAX + 8];
+	if ((size_t)snprintf(to, sizeof(to), "%s/%s", r->cfg->jid, nick) >= sizeof(to))
+		return;
 	xmpp_stanza_t *p = xmpp_presence_new(x->ctx);
 	if (!p)
 		return;
 	xmpp_stanza_set_to(p, to);
-	xmpp_stanza_t *mx = mxb_stanza_add_child(x->ctx, p, "x", NS_MUC);
+	xmpp_stanza_t *mx = muc ? mxb_stanza_add_child(x->ctx, p, "x", NS_MUC) : NULL;
 	if (mx) {
 		/* History is old news, and never a command: ask for none. */
 		xmpp_stanza_t *h = mxb_stanza_add_child(x->ctx, mx, "history", NULL);
@@ -279,11 +311,23 @@ static void join_room(struct mxb_xmpp *x, struct room *r)
 		mxb_stanza_add_text(x->ctx, p, "status", x->cfg->xmpp.status);
 	send_stanza(x, p);
 	xmpp_stanza_release(p);
+}
+
+/* Joins as the configured nick (alt 0) or one of its alternates. */
+static void join_room(struct mxb_xmpp *x, struct room *r, unsigned alt)
+{
 	occupants_clear(r);
 	r->joined = false;
 	r->failed = false;
 	r->rejoin_at = 0;
-	mxb_log_debug("xmpp: joining room '%s' as '%s'", r->cfg->jid, r->cfg->nick);
+	r->reclaim_at = 0;
+	if (set_nick(r, alt) < 0) {
+		mxb_log_error("xmpp: cannot join room '%s': out of memory", r->cfg->jid);
+		r->rejoin_at = mxb_now_ms() + ROOM_REJOIN_MS;
+		return;
+	}
+	send_room_presence(x, r, r->nick, true);
+	mxb_log_debug("xmpp: joining room '%s' as '%s'", r->cfg->jid, r->nick);
 }
 
 static const char *error_condition(xmpp_stanza_t *st)
@@ -312,6 +356,67 @@ static bool has_status_code(xmpp_stanza_t *xuser, const char *code)
 	return false;
 }
 
+/*
+ * An error for our own presence in r. While joined it can only answer a try to get the
+ * configured nick back. Before, a taken nick makes the bridge join under the next
+ * alternate at once; anything else (or no alternate left) is retried with backoff.
+ */
+static void room_error(struct mxb_xmpp *x, struct room *r, xmpp_stanza_t *st, const char *nick)
+{
+	const char *cond = error_condition(st);
+	if (r->joined) {
+		if (r->alt && strcmp(nick, r->cfg->nick) == 0)
+			mxb_log_debug("xmpp: nick '%s' in room '%s' is still unavailable: %s", nick,
+				r->cfg->jid, cond);
+		return;
+	}
+	if (strcmp(cond, "conflict") == 0 && r->alt < ROOM_NICK_ALTERNATES) {
+		const char *taken = r->nick;
+		r->nick = NULL;
+		join_room(x, r, r->alt + 1);
+		mxb_log_warn("xmpp: nick '%s' is taken in room '%s'; joining as '%s'", taken,
+			r->cfg->jid, r->nick ? r->nick : "?");
+		free((char *)taken);
+		return;
+	}
+	int64_t now = mxb_now_ms();
+	int64_t delay = mxb_backoff_down(&r->retry, now);
+	mxb_log_error("xmpp: cannot join room '%s' as '%s': %s; retrying in %.1f s", r->cfg->jid,
+		nick, cond, (double)delay / 1000.0);
+	r->failed = true;
+	r->joined = false;
+	r->rejoin_at = now + delay;
+}
+
+/* Our own presence in r is back: joined, or under the configured nick once more. */
+static void room_self(struct mxb_xmpp *x, struct room *r, const char *nick)
+{
+	int64_t now = mxb_now_ms();
+	if (r->joined) {
+		if (r->alt && strcmp(nick, r->cfg->nick) == 0) {
+			r->alt = 0;
+			r->reclaim_at = 0;
+			mxb_log_info(
+				"xmpp: took back the nick '%s' in room '%s'", nick, r->cfg->jid);
+		}
+		return;
+	}
+	r->joined = true;
+	mxb_backoff_init(&r->retry, ROOM_RETRY_MAX_S);
+	if (r->alt == 0) {
+		mxb_log_info("xmpp: joined room '%s' as '%s'", r->cfg->jid, r->nick);
+	} else {
+		mxb_backoff_init(&r->reclaim, ROOM_RETRY_MAX_S);
+		int64_t delay = mxb_backoff_down(&r->reclaim, now);
+		r->reclaim_at = now + delay;
+		mxb_log_warn("xmpp: joined room '%s' as '%s' ('%s' is taken); asking for '%s' "
+			     "again in %.1f s",
+			r->cfg->jid, r->nick, r->cfg->nick, r->cfg->nick, (double)delay / 1000.0);
+	}
+	if (x->handlers.room_joined)
+		x->handlers.room_joined(r->cfg->jid, x->data);
+}
+
 /* Presence from a room: joins, occupants' roles, and the bridge being refused or kicked. */
 static void room_presence(struct mxb_xmpp *x, struct room *r, xmpp_stanza_t *st, const char *from)
 {
@@ -320,24 +425,31 @@ static void room_presence(struct mxb_xmpp *x, struct room *r, xmpp_stanza_t *st,
 		return;
 	const char *nick = slash + 1;
 	const char *type = xmpp_stanza_get_type(st);
-	bool self = strcmp(nick, r->cfg->nick) == 0;
+	bool self = r->nick && strcmp(nick, r->nick) == 0;
 	if (type && strcmp(type, "error") == 0) {
-		if (self || !r->joined) {
-			mxb_log_error("xmpp: cannot join room '%s' as '%s': %s", r->cfg->jid,
-				r->cfg->nick, error_condition(st));
-			r->failed = true;
-			r->joined = false;
-		}
+		bool reclaim = r->joined && r->alt && strcmp(nick, r->cfg->nick) == 0;
+		if (self || !r->joined || reclaim)
+			room_error(x, r, st, nick);
 		return;
 	}
 	xmpp_stanza_t *xu = xmpp_stanza_get_child_by_ns(st, NS_MUC_USER);
 	xmpp_stanza_t *item = xu ? xmpp_stanza_get_child_by_name(xu, "item") : NULL;
 	self = self || (xu && has_status_code(xu, "110"));
 	if (type && strcmp(type, "unavailable") == 0) {
-		if (self) {
+		const char *renamed = item ? xmpp_stanza_get_attribute(item, "nick") : NULL;
+		if (self && r->joined && renamed && has_status_code(xu, "303")) {
+			/* Our nick change went through: the new nick's presence follows. */
+			char *n = strdup(renamed);
+			if (n) {
+				free(r->nick);
+				r->nick = n;
+			}
+			occupant_remove(r, nick);
+		} else if (self) {
 			mxb_log_warn("xmpp: removed from room '%s'; rejoining in %d s", r->cfg->jid,
 				ROOM_REJOIN_MS / 1000);
 			r->joined = false;
+			r->reclaim_at = 0;
 			occupants_clear(r);
 			r->rejoin_at = mxb_now_ms() + ROOM_REJOIN_MS;
 		} else {
@@ -349,12 +461,8 @@ static void room_presence(struct mxb_xmpp *x, struct room *r, xmpp_stanza_t *st,
 		occupant_set(r, nick, xmpp_stanza_get_attribute(item, "role"),
 			xmpp_stanza_get_attribute(item, "affiliation"),
 			xmpp_stanza_get_attribute(item, "jid"));
-	if (self && !r->joined) {
-		r->joined = true;
-		mxb_log_info("xmpp: joined room '%s' as '%s'", r->cfg->jid, r->cfg->nick);
-		if (x->handlers.room_joined)
-			x->handlers.room_joined(r->cfg->jid, x->data);
-	}
+	if (self)
+		room_self(x, r, nick);
 }
 
 static bool from_self_or_server(struct mxb_xmpp *x, const char *from)
@@ -494,7 +602,7 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 	if (room) {
 		const char *slash = strchr(from, '/');
 		/* The room itself (subject, notices), our own echo, history: never commands. */
-		if (!slash || strcmp(slash + 1, room->cfg->nick) == 0 || !room->joined)
+		if (!slash || !room->joined || strcmp(slash + 1, room->nick) == 0)
 			return 1;
 		if (xmpp_stanza_get_child_by_ns(st, NS_DELAY)) {
 			mxb_log_debug(
@@ -520,6 +628,7 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 		.body = body,
 		.room = room ? room->cfg->jid : NULL,
 		.nick = room ? strchr(from, '/') + 1 : NULL,
+		.own_nick = room ? room->nick : NULL,
 		.real_jid = occ ? occ->real_jid : NULL,
 		.role = occ ? occ->role : MXB_ROLE_NONE,
 		.affiliation = occ ? occ->affiliation : MXB_AFFILIATION_NONE,
@@ -577,6 +686,7 @@ static void went_down(struct mxb_xmpp *x, int64_t now, bool stream_error)
 	x->sm_waiting = false;
 	for (size_t i = 0; i < x->rooms_len; i++) {
 		x->rooms[i].joined = false;
+		x->rooms[i].reclaim_at = 0;
 		occupants_clear(&x->rooms[i]);
 	}
 	x->fd = -1;
@@ -631,7 +741,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 		}
 		send_presence(x, NULL, NULL, x->cfg->xmpp.status);
 		for (size_t i = 0; i < x->rooms_len; i++)
-			join_room(x, &x->rooms[i]);
+			join_room(x, &x->rooms[i], 0);
 		if (x->sm_waiting)
 			return; /* online once <enabled/> (or its timeout) says how delivery works
 				 */
@@ -812,8 +922,10 @@ int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,
 	if (!x->rooms)
 		goto err_free;
 	x->rooms_len = cfg->xmpp.rooms_len;
-	for (size_t i = 0; i < x->rooms_len; i++)
+	for (size_t i = 0; i < x->rooms_len; i++) {
 		x->rooms[i].cfg = &cfg->xmpp.rooms[i];
+		mxb_backoff_init(&x->rooms[i].retry, ROOM_RETRY_MAX_S);
+	}
 
 	xmpp_initialize();
 	x->log.handler = on_log;
@@ -858,6 +970,7 @@ void mxb_xmpp_destroy(struct mxb_xmpp *x)
 	for (size_t i = 0; i < x->rooms_len; i++) {
 		occupants_clear(&x->rooms[i]);
 		free(x->rooms[i].occupants);
+		free(x->rooms[i].nick);
 	}
 	free(x->rooms);
 	free(x);
@@ -938,8 +1051,14 @@ int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now)
 				x->handlers.online(x->data);
 		}
 		for (size_t i = 0; i < x->rooms_len; i++) {
-			if (x->rooms[i].rejoin_at && now >= x->rooms[i].rejoin_at)
-				join_room(x, &x->rooms[i]);
+			struct room *r = &x->rooms[i];
+			if (r->rejoin_at && now >= r->rejoin_at) {
+				join_room(x, r, 0);
+			} else if (r->joined && r->reclaim_at && now >= r->reclaim_at) {
+				/* A nick change: the room answers with 303 or an error. */
+				r->reclaim_at = now + mxb_backoff_down(&r->reclaim, now);
+				send_room_presence(x, r, r->cfg->nick, false);
+			}
 		}
 		if (x->ping_deadline && now >= x->ping_deadline) {
 			mxb_log_warn("xmpp: no answer to ping within %d s; reconnecting",
