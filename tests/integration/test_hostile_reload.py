@@ -16,6 +16,7 @@ answers 'NICK_: command' (not 'NICK: ...', someone else's), and takes its nick b
 the holder leaves."""
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -351,7 +352,54 @@ def check_nick_taken(env):
     env.check(env.b.stop() == 0, "the bridge exits 0")
 
 
+CLUB = "club@conference.localhost"
+MEMBERS_ONLY = (
+    "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' "
+    "type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig"
+    "</value></field><field var='muc#roomconfig_membersonly'><value>1</value></field>"
+    "</x></query>")
+MEMBER = ("<query xmlns='http://jabber.org/protocol/muc#admin'><item affiliation='member' "
+          "jid='bridge@localhost'/></query>")
+
+
+def check_room_refused_is_retried(env):
+    setup(env)
+    mark = env.alice.presence_mark()
+    env.alice.send_raw("<presence to='%s/alice'><x xmlns='http://jabber.org/protocol/muc'/>"
+                       "</presence>" % CLUB)
+    env.alice.wait_presence("%s/alice" % CLUB, True, timeout=10, since=mark)
+    r = env.alice.iq(CLUB, "set", MEMBERS_ONLY)
+    env.check(r.type == "result", "the room is members-only", r)
+    start(env, {
+        "xmpp": {"rooms": [{"jid": CLUB, "nick": "home"}]},
+        "notify": [{"topic": "club/+", "to": [CLUB], "message": "club {{payload}}"}],
+    })
+    refused = (r"error: xmpp: cannot join room '%s' as 'home': registration-required; "
+               r"retrying in ([0-9.]+) s" % CLUB)
+    env.b.wait_log(refused, timeout=10, count=2)
+    delays = [float(x) for x in re.findall(refused, env.b.text())]
+    env.check(True, "log, twice: xmpp: cannot join room '%s' as 'home': "
+              "registration-required; retrying in %s s" % (CLUB, delays))
+    env.check(delays[0] <= 1.0 and delays[1] >= 1.0, "the delay backs off", delays)
+    before = counters(env)
+    env.pub.publish("club/a", "refused")
+    harness.wait_until(lambda: delta(before, counters(env), "room unreachable") == 1, 10,
+                       interval=0.3, what="room unreachable +1")
+    env.check(True, "while refused, a room notify is counted as room unreachable")
+
+    r = env.alice.iq(CLUB, "set", MEMBER)
+    env.check(r.type == "result", "the bridge is made a member", r)
+    env.b.wait_log(r"info: xmpp: joined room '%s' as 'home'" % CLUB, timeout=30)
+    env.check(True, "log: xmpp: joined room '%s' as 'home' on a later try" % CLUB)
+    env.pub.publish("club/a", "welcome")
+    env.alice.wait_message(frm="%s/home" % CLUB, body="club welcome", mtype="groupchat",
+                           timeout=10)
+    env.check(True, "room notify delivered once the room lets the bridge in")
+    env.check(env.b.alive(), "the bridge is alive")
+    env.check(env.b.stop() == 0, "the bridge exits 0")
+
+
 if __name__ == "__main__":
     harness.main([check_reload_unchanged_resends_nothing, check_reload_keeps_throttle_state,
                   check_reload_keeps_debug, check_check_config_fifo, check_reload_fifo,
-                  check_nick_taken], time_limit=170)
+                  check_nick_taken, check_room_refused_is_retried], time_limit=170)
