@@ -10,6 +10,7 @@
 #include "config.h"
 #include "jid.h"
 #include "log.h"
+#include "room.h"
 #include "stanza.h"
 #include "text.h"
 #include "xmpp.h"
@@ -31,11 +32,6 @@
 
 /* An occupant list is bounded: a huge room must not grow the bridge without limit. */
 #define ROOM_OCCUPANTS_MAX 2000
-#define ROOM_REJOIN_MS 30000
-/* Alternate nicks tried when the configured one is taken: NICK_, NICK_2 ... NICK_9. */
-#define ROOM_NICK_ALTERNATES 9
-/* Cap of the backoff between joins a room refused, and between tries to get the nick back. */
-#define ROOM_RETRY_MAX_S 300
 
 #define SHUTDOWN_TIMEOUT_MS 3000
 /* libstrophe only fires its own timers inside xmpp_run_once: never sleep longer. */
@@ -58,15 +54,7 @@ struct occupant {
 
 struct room {
 	const struct mxb_room *cfg;
-	char *nick; /* in use once joined, tried while joining; NULL before the first join */
-	unsigned alt; /* 0: the configured nick, n: its n-th alternate */
-	bool joined;
-	bool failed; /* refused: messages are refused too until the planned rejoin */
-	int64_t rejoin_at; /* 0: none planned */
-	struct mxb_backoff retry; /* between joins the room refused */
-	/* Under an alternate nick: when to ask for the configured one again (0: never). */
-	int64_t reclaim_at;
-	struct mxb_backoff reclaim;
+	struct mxb_room_seat seat;
 	struct occupant *occupants;
 	size_t len, cap;
 };
@@ -268,26 +256,6 @@ static void occupant_set(
 		o->real_jid = strdup(bare);
 }
 
-/* Sets r->nick to the configured nick (alt 0) or its alt-th alternate. */
-static int set_nick(struct room *r, unsigned alt)
-{
-	const char *base = r->cfg->nick;
-	size_t n = strlen(base) + 4;
-	char *nick = malloc(n);
-	if (!nick)
-		return -ENOMEM;
-	if (alt == 0)
-		snprintf(nick, n, "%s", base);
-	else if (alt == 1)
-		snprintf(nick, n, "%s_", base);
-	else
-		snprintf(nick, n, "%s_%u", base, alt);
-	free(r->nick);
-	r->nick = nick;
-	r->alt = alt;
-	return 0;
-}
-
 /* Presence to room/nick: with muc set a join, without it a nick change (XEP-0045 7.6). */
 static void send_room_presence(struct mxb_xmpp *x, struct room *r, const char *nick, bool muc)
 {
@@ -313,21 +281,16 @@ static void send_room_presence(struct mxb_xmpp *x, struct room *r, const char *n
 	xmpp_stanza_release(p);
 }
 
-/* Joins as the configured nick (alt 0) or one of its alternates. */
-static void join_room(struct mxb_xmpp *x, struct room *r, unsigned alt)
+/* Joins as the configured nick, as every new session does. */
+static void join_room(struct mxb_xmpp *x, struct room *r, int64_t now)
 {
 	occupants_clear(r);
-	r->joined = false;
-	r->failed = false;
-	r->rejoin_at = 0;
-	r->reclaim_at = 0;
-	if (set_nick(r, alt) < 0) {
+	if (mxb_room_join(&r->seat, now) < 0) {
 		mxb_log_error("xmpp: cannot join room '%s': out of memory", r->cfg->jid);
-		r->rejoin_at = mxb_now_ms() + ROOM_REJOIN_MS;
 		return;
 	}
-	send_room_presence(x, r, r->nick, true);
-	mxb_log_debug("xmpp: joining room '%s' as '%s'", r->cfg->jid, r->nick);
+	send_room_presence(x, r, r->seat.nick, true);
+	mxb_log_debug("xmpp: joining room '%s' as '%s'", r->cfg->jid, r->seat.nick);
 }
 
 static const char *error_condition(xmpp_stanza_t *st)
@@ -356,62 +319,63 @@ static bool has_status_code(xmpp_stanza_t *xuser, const char *code)
 	return false;
 }
 
-/*
- * An error for our own presence in r. While joined it can only answer a try to get the
- * configured nick back. Before, a taken nick makes the bridge join under the next
- * alternate at once; anything else (or no alternate left) is retried with backoff.
- */
+/* An error presence for the bridge's own seat, from room/nick. */
 static void room_error(struct mxb_xmpp *x, struct room *r, xmpp_stanza_t *st, const char *nick)
 {
 	const char *cond = error_condition(st);
-	if (r->joined) {
-		if (r->alt && strcmp(nick, r->cfg->nick) == 0)
-			mxb_log_debug("xmpp: nick '%s' in room '%s' is still unavailable: %s", nick,
-				r->cfg->jid, cond);
-		return;
-	}
-	if (strcmp(cond, "conflict") == 0 && r->alt < ROOM_NICK_ALTERNATES) {
-		const char *taken = r->nick;
-		r->nick = NULL;
-		join_room(x, r, r->alt + 1);
-		mxb_log_warn("xmpp: nick '%s' is taken in room '%s'; joining as '%s'", taken,
-			r->cfg->jid, r->nick ? r->nick : "?");
-		free((char *)taken);
-		return;
-	}
 	int64_t now = mxb_now_ms();
-	int64_t delay = mxb_backoff_down(&r->retry, now);
-	mxb_log_error("xmpp: cannot join room '%s' as '%s': %s; retrying in %.1f s", r->cfg->jid,
-		nick, cond, (double)delay / 1000.0);
-	r->failed = true;
-	r->joined = false;
-	r->rejoin_at = now + delay;
+	struct mxb_room_seat *s = &r->seat;
+	switch (mxb_room_error(s, nick, cond, now)) {
+	case MXB_ROOM_TAKEN:
+		mxb_log_warn("xmpp: nick '%s' is taken in room '%s'; joining as '%s'", nick,
+			r->cfg->jid, s->nick);
+		occupants_clear(r);
+		send_room_presence(x, r, s->nick, true);
+		break;
+	case MXB_ROOM_STILL_TAKEN:
+		mxb_log_debug("xmpp: nick '%s' in room '%s' is still unavailable: %s", nick,
+			r->cfg->jid, cond);
+		break;
+	case MXB_ROOM_REFUSED:
+		mxb_log_error("xmpp: cannot join room '%s' as '%s': %s; retrying in %.1f s",
+			r->cfg->jid, nick, cond, (double)(s->rejoin_at - now) / 1000.0);
+		break;
+	default:
+		break;
+	}
 }
 
-/* Our own presence in r is back: joined, or under the configured nick once more. */
-static void room_self(struct mxb_xmpp *x, struct room *r, const char *nick)
+/* The bridge's own presence in r, available or not. */
+static void room_self(
+	struct mxb_xmpp *x, struct room *r, const char *nick, bool gone, const char *renamed)
 {
 	int64_t now = mxb_now_ms();
-	if (r->joined) {
-		if (r->alt && strcmp(nick, r->cfg->nick) == 0) {
-			r->alt = 0;
-			r->reclaim_at = 0;
-			mxb_log_info(
-				"xmpp: took back the nick '%s' in room '%s'", nick, r->cfg->jid);
-		}
-		return;
-	}
-	r->joined = true;
-	mxb_backoff_init(&r->retry, ROOM_RETRY_MAX_S);
-	if (r->alt == 0) {
-		mxb_log_info("xmpp: joined room '%s' as '%s'", r->cfg->jid, r->nick);
-	} else {
-		mxb_backoff_init(&r->reclaim, ROOM_RETRY_MAX_S);
-		int64_t delay = mxb_backoff_down(&r->reclaim, now);
-		r->reclaim_at = now + delay;
+	struct mxb_room_seat *s = &r->seat;
+	enum mxb_room_news news =
+		gone ? mxb_room_gone(s, renamed, now) : mxb_room_present(s, nick, now);
+	switch (news) {
+	case MXB_ROOM_JOINED:
+		mxb_log_info("xmpp: joined room '%s' as '%s'", r->cfg->jid, s->nick);
+		break;
+	case MXB_ROOM_JOINED_ALT:
 		mxb_log_warn("xmpp: joined room '%s' as '%s' ('%s' is taken); asking for '%s' "
 			     "again in %.1f s",
-			r->cfg->jid, r->nick, r->cfg->nick, r->cfg->nick, (double)delay / 1000.0);
+			r->cfg->jid, s->nick, s->want, s->want,
+			(double)(s->reclaim_at - now) / 1000.0);
+		break;
+	case MXB_ROOM_NICK_BACK:
+		mxb_log_info("xmpp: took back the nick '%s' in room '%s'", nick, r->cfg->jid);
+		return;
+	case MXB_ROOM_RENAMED:
+		occupant_remove(r, nick);
+		return;
+	case MXB_ROOM_REMOVED:
+		mxb_log_warn("xmpp: removed from room '%s'; rejoining in %d s", r->cfg->jid,
+			MXB_ROOM_REJOIN_MS / 1000);
+		occupants_clear(r);
+		return;
+	default:
+		return;
 	}
 	if (x->handlers.room_joined)
 		x->handlers.room_joined(r->cfg->jid, x->data);
@@ -425,10 +389,10 @@ static void room_presence(struct mxb_xmpp *x, struct room *r, xmpp_stanza_t *st,
 		return;
 	const char *nick = slash + 1;
 	const char *type = xmpp_stanza_get_type(st);
-	bool self = r->nick && strcmp(nick, r->nick) == 0;
+	bool self = mxb_room_is_self(&r->seat, nick);
 	if (type && strcmp(type, "error") == 0) {
-		bool reclaim = r->joined && r->alt && strcmp(nick, r->cfg->nick) == 0;
-		if (self || !r->joined || reclaim)
+		/* Not ours while joined: an answer to a request for the configured nick. */
+		if (self || !r->seat.joined || strcmp(nick, r->seat.want) == 0)
 			room_error(x, r, st, nick);
 		return;
 	}
@@ -436,25 +400,13 @@ static void room_presence(struct mxb_xmpp *x, struct room *r, xmpp_stanza_t *st,
 	xmpp_stanza_t *item = xu ? xmpp_stanza_get_child_by_name(xu, "item") : NULL;
 	self = self || (xu && has_status_code(xu, "110"));
 	if (type && strcmp(type, "unavailable") == 0) {
-		const char *renamed = item ? xmpp_stanza_get_attribute(item, "nick") : NULL;
-		if (self && r->joined && renamed && has_status_code(xu, "303")) {
-			/* Our nick change went through: the new nick's presence follows. */
-			char *n = strdup(renamed);
-			if (n) {
-				free(r->nick);
-				r->nick = n;
-			}
+		const char *renamed = item && has_status_code(xu, "303")
+					      ? xmpp_stanza_get_attribute(item, "nick")
+					      : NULL;
+		if (self)
+			room_self(x, r, nick, true, renamed);
+		else
 			occupant_remove(r, nick);
-		} else if (self) {
-			mxb_log_warn("xmpp: removed from room '%s'; rejoining in %d s", r->cfg->jid,
-				ROOM_REJOIN_MS / 1000);
-			r->joined = false;
-			r->reclaim_at = 0;
-			occupants_clear(r);
-			r->rejoin_at = mxb_now_ms() + ROOM_REJOIN_MS;
-		} else {
-			occupant_remove(r, nick);
-		}
 		return;
 	}
 	if (item)
@@ -462,7 +414,7 @@ static void room_presence(struct mxb_xmpp *x, struct room *r, xmpp_stanza_t *st,
 			xmpp_stanza_get_attribute(item, "affiliation"),
 			xmpp_stanza_get_attribute(item, "jid"));
 	if (self)
-		room_self(x, r, nick);
+		room_self(x, r, nick, false, NULL);
 }
 
 static bool from_self_or_server(struct mxb_xmpp *x, const char *from)
@@ -602,7 +554,7 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 	if (room) {
 		const char *slash = strchr(from, '/');
 		/* The room itself (subject, notices), our own echo, history: never commands. */
-		if (!slash || !room->joined || strcmp(slash + 1, room->nick) == 0)
+		if (!slash || !room->seat.joined || mxb_room_is_self(&room->seat, slash + 1))
 			return 1;
 		if (xmpp_stanza_get_child_by_ns(st, NS_DELAY)) {
 			mxb_log_debug(
@@ -628,7 +580,7 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 		.body = body,
 		.room = room ? room->cfg->jid : NULL,
 		.nick = room ? strchr(from, '/') + 1 : NULL,
-		.own_nick = room ? room->nick : NULL,
+		.own_nick = room ? room->seat.nick : NULL,
 		.real_jid = occ ? occ->real_jid : NULL,
 		.role = occ ? occ->role : MXB_ROLE_NONE,
 		.affiliation = occ ? occ->affiliation : MXB_AFFILIATION_NONE,
@@ -685,8 +637,7 @@ static void went_down(struct mxb_xmpp *x, int64_t now, bool stream_error)
 	x->sm_active = false;
 	x->sm_waiting = false;
 	for (size_t i = 0; i < x->rooms_len; i++) {
-		x->rooms[i].joined = false;
-		x->rooms[i].reclaim_at = 0;
+		mxb_room_down(&x->rooms[i].seat);
 		occupants_clear(&x->rooms[i]);
 	}
 	x->fd = -1;
@@ -741,7 +692,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 		}
 		send_presence(x, NULL, NULL, x->cfg->xmpp.status);
 		for (size_t i = 0; i < x->rooms_len; i++)
-			join_room(x, &x->rooms[i], 0);
+			join_room(x, &x->rooms[i], now);
 		if (x->sm_waiting)
 			return; /* online once <enabled/> (or its timeout) says how delivery works
 				 */
@@ -924,7 +875,7 @@ int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,
 	x->rooms_len = cfg->xmpp.rooms_len;
 	for (size_t i = 0; i < x->rooms_len; i++) {
 		x->rooms[i].cfg = &cfg->xmpp.rooms[i];
-		mxb_backoff_init(&x->rooms[i].retry, ROOM_RETRY_MAX_S);
+		mxb_room_seat_init(&x->rooms[i].seat, cfg->xmpp.rooms[i].nick);
 	}
 
 	xmpp_initialize();
@@ -970,7 +921,7 @@ void mxb_xmpp_destroy(struct mxb_xmpp *x)
 	for (size_t i = 0; i < x->rooms_len; i++) {
 		occupants_clear(&x->rooms[i]);
 		free(x->rooms[i].occupants);
-		free(x->rooms[i].nick);
+		mxb_room_seat_finish(&x->rooms[i].seat);
 	}
 	free(x->rooms);
 	free(x);
@@ -1052,12 +1003,17 @@ int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now)
 		}
 		for (size_t i = 0; i < x->rooms_len; i++) {
 			struct room *r = &x->rooms[i];
-			if (r->rejoin_at && now >= r->rejoin_at) {
-				join_room(x, r, 0);
-			} else if (r->joined && r->reclaim_at && now >= r->reclaim_at) {
-				/* A nick change: the room answers with 303 or an error. */
-				r->reclaim_at = now + mxb_backoff_down(&r->reclaim, now);
-				send_room_presence(x, r, r->cfg->nick, false);
+			switch (mxb_room_tick(&r->seat, now)) {
+			case MXB_ROOM_JOIN:
+				occupants_clear(r);
+				send_room_presence(x, r, r->seat.nick, true);
+				break;
+			case MXB_ROOM_ASK_NICK:
+				/* The room answers with a 303 or an error. */
+				send_room_presence(x, r, r->seat.want, false);
+				break;
+			case MXB_ROOM_NONE:
+				break;
 			}
 		}
 		if (x->ping_deadline && now >= x->ping_deadline) {
@@ -1105,9 +1061,9 @@ int mxb_xmpp_send_message(struct mxb_xmpp *x, const char *to, const char *type, 
 		return -ENOTCONN;
 	struct room *room = find_room(x, to);
 	if (room) {
-		if (room->failed)
+		if (room->seat.refused)
 			return -EHOSTUNREACH;
-		if (!room->joined)
+		if (!room->seat.joined)
 			return -EAGAIN;
 		type = "groupchat";
 	}
