@@ -16,6 +16,7 @@
 #include "devices.h"
 #include "jid.h"
 #include "log.h"
+#include "reload.h"
 #include "spool.h"
 #include "strbuf.h"
 #include "template.h"
@@ -769,39 +770,46 @@ int64_t mxb_bridge_tick(struct mxb_bridge *b, int64_t now)
 	return next;
 }
 
-static const struct mxb_config *sort_cfg;
-
-static int by_topic(const void *a, const void *b)
+/*
+ * The distinct filters of routes with the highest QoS any of them asks for, and with
+ * devices, those of the device rules too (subscribed by bridge_devices.c). NULL: ENOMEM.
+ */
+static struct mxb_filter *filters_of(const struct mxb_bridge *b,
+	const struct mxb_notify_route *routes, size_t routes_len, bool devices, size_t *len)
 {
-	const struct mxb_notify_route *r = sort_cfg->notify;
-	return strcmp(r[*(const size_t *)a].topic, r[*(const size_t *)b].topic);
+	const struct mxb_config *cfg = b->cfg;
+	size_t cap = routes_len + (devices ? 2 * cfg->devices_len : 0);
+	struct mxb_filter *f = malloc((cap ? cap : 1) * sizeof(*f));
+	if (!f)
+		return NULL;
+	size_t n = 0;
+	for (size_t i = 0; i < routes_len; i++)
+		f[n++] = (struct mxb_filter){routes[i].topic, routes[i].qos};
+	for (size_t i = 0; devices && i < cfg->devices_len; i++) {
+		const struct mxb_device_rule *r = &cfg->devices[i];
+		if (r->availability)
+			f[n++] = (struct mxb_filter){r->availability, r->qos};
+		if (r->state)
+			f[n++] = (struct mxb_filter){r->state, r->qos};
+	}
+	*len = mxb_reload_filters_normalize(f, n);
+	return f;
 }
 
 /* One SUBSCRIBE per distinct filter, with the highest QoS any route asks for. */
 static void subscribe_all(struct mxb_bridge *b)
 {
-	const struct mxb_config *cfg = b->cfg;
-	size_t n = cfg->notify_len;
-	size_t *order = malloc((n ? n : 1) * sizeof(*order));
-	if (!order)
+	size_t n;
+	struct mxb_filter *f = filters_of(b, b->cfg->notify, b->cfg->notify_len, false, &n);
+	if (!f) {
+		mxb_log_error("mqtt: cannot subscribe: out of memory");
 		return;
-	for (size_t i = 0; i < n; i++)
-		order[i] = i;
-	/* Sorted, equal filters sit together: n log n rather than n squared for big configs. */
-	sort_cfg = cfg;
-	qsort(order, n, sizeof(*order), by_topic);
-	for (size_t i = 0; i < n;) {
-		const char *topic = cfg->notify[order[i]].topic;
-		int qos = 0;
-		size_t j = i;
-		for (; j < n && strcmp(cfg->notify[order[j]].topic, topic) == 0; j++)
-			if (cfg->notify[order[j]].qos > qos)
-				qos = cfg->notify[order[j]].qos;
-		if (mxb_mqtt_subscribe(b->mqtt, topic, qos) == 0)
-			mxb_log_debug("mqtt: subscribed to '%s' (qos %d)", topic, qos);
-		i = j;
 	}
-	free(order);
+	for (size_t i = 0; i < n; i++) {
+		if (mxb_mqtt_subscribe(b->mqtt, f[i].topic, f[i].qos) == 0)
+			mxb_log_debug("mqtt: subscribed to '%s' (qos %d)", f[i].topic, f[i].qos);
+	}
+	free(f);
 }
 
 /* XMPP -> MQTT */
@@ -1094,26 +1102,91 @@ static void on_room_joined(const char *room, void *data)
 	flush_xmpp(data);
 }
 
+struct resubscribe {
+	struct mxb_bridge *b;
+	size_t added, dropped;
+};
+
+static void reload_subscribe(const char *topic, int qos, bool again, void *data)
+{
+	struct resubscribe *rs = data;
+	int r = again ? mxb_mqtt_resubscribe(rs->b->mqtt, topic, qos)
+		      : mxb_mqtt_subscribe(rs->b->mqtt, topic, qos);
+	if (r < 0)
+		return;
+	rs->added++;
+	mxb_log_info("reload: subscribed to '%s' (qos %d%s)", topic, qos, again ? ", raised" : "");
+}
+
+static void reload_unsubscribe(const char *topic, void *data)
+{
+	struct resubscribe *rs = data;
+	if (mxb_mqtt_unsubscribe(rs->b->mqtt, topic) < 0)
+		return;
+	rs->dropped++;
+	mxb_log_info("reload: unsubscribed from '%s'", topic);
+}
+
+/*
+ * Subscribes only to the filters the old routes did not have: each SUBSCRIBE makes the
+ * broker send every retained message of the filter again, which retained routes forward.
+ */
+static int resubscribe(struct mxb_bridge *b, const struct mxb_config *old)
+{
+	static const struct mxb_reload_ops ops = {reload_subscribe, reload_unsubscribe};
+	const struct mxb_config *cfg = b->cfg;
+	size_t on, fn;
+	struct mxb_filter *of = filters_of(b, old->notify, old->notify_len, true, &on);
+	struct mxb_filter *ff = filters_of(b, cfg->notify, cfg->notify_len, true, &fn);
+	int ret = -ENOMEM;
+	if (!of || !ff)
+		goto out;
+	struct resubscribe rs = {.b = b};
+	mxb_reload_filters_diff(of, on, ff, fn, &ops, &rs);
+	if (rs.added == 0 && rs.dropped == 0)
+		mxb_log_info("reload: subscriptions unchanged");
+	ret = 0;
+out:
+	free(of);
+	free(ff);
+	return ret;
+}
+
 int mxb_bridge_reload(struct mxb_bridge *b, const struct mxb_config *old)
 {
 	const struct mxb_config *cfg = b->cfg;
+	size_t *pair = malloc((cfg->notify_len ? cfg->notify_len : 1) * sizeof(*pair));
+	if (!pair)
+		return -ENOMEM;
 	struct routes fresh;
-	int r = routes_build(cfg, &fresh);
-	if (r < 0)
+	int r = mxb_reload_pair_throttles(
+		old->notify, old->notify_len, cfg->notify, cfg->notify_len, pair);
+	if (r == 0)
+		r = routes_build(cfg, &fresh);
+	if (r < 0) {
+		free(pair);
 		return r;
+	}
+	/* A route that throttles as before keeps what it holds and the values it last sent. */
+	size_t kept = 0;
+	for (size_t j = 0; j < cfg->notify_len; j++) {
+		if (pair[j] == SIZE_MAX)
+			continue;
+		struct mxb_throttle *t = fresh.throttles[j];
+		fresh.throttles[j] = b->throttles[pair[j]];
+		b->throttles[pair[j]] = t;
+		kept++;
+	}
+	free(pair);
+	if (kept)
+		mxb_log_info("reload: %zu throttled routes keep their state", kept);
 	struct routes stale = routes_of(b);
 	routes_free(&stale, old->notify_len);
 	routes_take(b, &fresh);
 	warn_loops(cfg);
-	if (mxb_mqtt_is_up(b->mqtt)) {
-		for (size_t i = 0; i < old->notify_len; i++) {
-			bool kept = false;
-			for (size_t j = 0; j < cfg->notify_len && !kept; j++)
-				kept = strcmp(old->notify[i].topic, cfg->notify[j].topic) == 0;
-			if (!kept)
-				mxb_mqtt_unsubscribe(b->mqtt, old->notify[i].topic);
-		}
-		subscribe_all(b);
+	if (mxb_mqtt_is_up(b->mqtt) && resubscribe(b, old) < 0) {
+		/* The routes are in place; a reconnect subscribes to all of them. */
+		mxb_log_error("reload: cannot update the subscriptions: out of memory");
 	}
 	return 0;
 }

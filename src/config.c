@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "file.h"
 #include "jid.h"
 #include "template.h"
 #include "text.h"
@@ -502,33 +503,15 @@ static bool get_path(struct ctx *c, const config_setting_t *s, char **out)
 	return true;
 }
 
-/* Opens path for reading, refusing directories. Returns the fd or -errno. */
-static int open_readable(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		close(fd);
-		return -EISDIR;
-	}
-	return fd;
-}
-
 /* A file the daemon will open later: found unreadable now rather than at connect time. */
 static bool get_readable_path(struct ctx *c, const config_setting_t *s, char **out)
 {
 	if (!get_path(c, s, out))
 		return false;
-	int fd = open_readable(*out);
+	int fd = mxb_file_open(*out);
 	if (fd < 0) {
-		err(c, s, "cannot read %s '%s': %s", config_setting_name(s), *out, strerror(-fd));
+		err(c, s, "cannot read %s '%s': %s", config_setting_name(s), *out,
+			mxb_file_strerror(fd));
 		return false;
 	}
 	close(fd);
@@ -540,9 +523,9 @@ static bool read_password_file(
 	struct ctx *c, const config_setting_t *s, const char *path, char **out)
 {
 	const char *name = config_setting_name(s);
-	int fd = open_readable(path);
+	int fd = mxb_file_open(path);
 	if (fd < 0) {
-		err(c, s, "cannot read %s '%s': %s", name, path, strerror(-fd));
+		err(c, s, "cannot read %s '%s': %s", name, path, mxb_file_strerror(fd));
 		return false;
 	}
 	/* As ssh does with keys: a secret that anyone on the machine can read is no secret. */
@@ -1456,6 +1439,18 @@ static void parse_error(struct ctx *c, const config_t *lc)
 	free(file);
 }
 
+/* A regular file opened as a stream, or NULL with *err (if given) set to a -errno. */
+static FILE *open_stream(const char *path, int *err)
+{
+	int fd = mxb_file_open(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+	if (!f && err)
+		*err = fd < 0 ? fd : -errno;
+	if (!f && fd >= 0)
+		close(fd);
+	return f;
+}
+
 /*
  * libconfig 1.5 exits the process when an @include names a directory (its scanner cannot
  * read it): check every include target, recursively, before libconfig sees the file.
@@ -1471,7 +1466,7 @@ struct include_walk {
 static bool includes_readable(struct ctx *c, const char *file, struct include_walk *w)
 {
 	char *path = display_file(c, file);
-	FILE *f = path ? fopen(path, "re") : NULL;
+	FILE *f = path ? open_stream(path, NULL) : NULL;
 	free(path);
 	if (!f)
 		return true; /* libconfig reports what cannot be opened */
@@ -1545,16 +1540,11 @@ int mxb_config_load(struct mxb_config *cfg, const char *path, struct mxb_strlist
 		goto out;
 	}
 
-	/* Opened here rather than by libconfig, which loses errno. */
-	FILE *f = fopen(path, "re");
-	struct stat st;
-	int open_errno = !f ? errno : fstat(fileno(f), &st) < 0 ? errno : 0;
-	if (!open_errno && S_ISDIR(st.st_mode))
-		open_errno = EISDIR;
-	if (open_errno) {
-		add_error(&c, format("%s: cannot open: %s", path, strerror(open_errno)));
-		if (f)
-			fclose(f);
+	/* Opened here rather than by libconfig, which loses errno and would block on a FIFO. */
+	int open_err;
+	FILE *f = open_stream(path, &open_err);
+	if (!f) {
+		add_error(&c, format("%s: cannot open: %s", path, mxb_file_strerror(open_err)));
 		goto out;
 	}
 

@@ -23,6 +23,7 @@
 
 struct mxb_state {
 	const char *config_path;
+	bool debug; /* -d: debug whatever the file says, at every reload too */
 	struct mxb_config cfg;
 	struct mxb_bridge bridge;
 	struct mxb_mqtt *mqtt;
@@ -162,7 +163,7 @@ static void reload(struct mxb_state *st)
 		mxb_log_error("reload: out of memory; keeping the running routes");
 		swap_routes(&st->cfg, &fresh);
 	} else {
-		mxb_log_level = st->cfg.bridge.log_level;
+		mxb_log_level = st->debug ? MXB_LOG_DEBUG : st->cfg.bridge.log_level;
 		mxb_log_info("reload: %zu notify and %zu command routes", st->cfg.notify_len,
 			st->cfg.commands_len);
 	}
@@ -355,7 +356,7 @@ int main(int argc, char **argv)
 		{0},
 	};
 	struct mxb_state st = {.config_path = MXB_CONFIG_DEFAULT_PATH, .sigfd = -1, .timerfd = -1};
-	bool check = false, debug = false;
+	bool check = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "c:ndVh", opts, NULL)) != -1) {
 		switch (c) {
@@ -366,7 +367,7 @@ int main(int argc, char **argv)
 			check = true;
 			break;
 		case 'd':
-			debug = true;
+			st.debug = true;
 			break;
 		case 'V':
 			printf("mqtt-xmpp-bridge %s\n", MXB_VERSION);
@@ -397,7 +398,7 @@ int main(int argc, char **argv)
 	}
 
 	int ret = 1;
-	mxb_log_init(debug ? MXB_LOG_DEBUG : st.cfg.bridge.log_level);
+	mxb_log_init(st.debug ? MXB_LOG_DEBUG : st.cfg.bridge.log_level);
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	if (guard_std_fds() < 0 || signals_init(&st) < 0) {
 		mxb_log_errno(MXB_LOG_ERROR, "cannot set up signals");

@@ -470,17 +470,28 @@ bool mxb_mqtt_is_up(const struct mxb_mqtt *m)
 	return m->state == STATE_UP;
 }
 
-int mxb_mqtt_subscribe(struct mxb_mqtt *m, const char *filter, int qos)
+static int subscribe(struct mxb_mqtt *m, const char *filter, int qos, int options)
 {
 	if (m->state != STATE_UP)
 		return -ENOTCONN;
 	/* No-local (MQTT 5): the broker keeps our own publishes from coming back to us. */
 	int rc = m->cfg->mqtt.version == 5 ? mosquitto_subscribe_v5(m->mosq, NULL, filter, qos,
-						     MQTT_SUB_OPT_NO_LOCAL, NULL)
+						     MQTT_SUB_OPT_NO_LOCAL | options, NULL)
 					   : mosquitto_subscribe(m->mosq, NULL, filter, qos);
 	if (rc != MOSQ_ERR_SUCCESS)
 		mxb_log_warn("mqtt: cannot subscribe to '%s': %s", filter, mosquitto_strerror(rc));
 	return translate(rc);
+}
+
+int mxb_mqtt_subscribe(struct mxb_mqtt *m, const char *filter, int qos)
+{
+	return subscribe(m, filter, qos, 0);
+}
+
+int mxb_mqtt_resubscribe(struct mxb_mqtt *m, const char *filter, int qos)
+{
+	/* Retain handling 1: retained messages only for a subscription the broker lacks. */
+	return subscribe(m, filter, qos, MQTT_SUB_OPT_SEND_RETAIN_NEW);
 }
 
 int mxb_mqtt_unsubscribe(struct mxb_mqtt *m, const char *filter)

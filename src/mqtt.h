@@ -51,6 +51,12 @@ bool mxb_mqtt_is_up(const struct mxb_mqtt *m);
 
 /* Returns 0, or a negative errno (-ENOTCONN while down: nothing was queued). */
 int mxb_mqtt_subscribe(struct mxb_mqtt *m, const char *filter, int qos);
+/*
+ * Subscribes again to a filter already subscribed to (a higher QoS). On MQTT 5 the broker
+ * is asked not to send its retained messages again; MQTT 3.1.1 cannot ask, so they come
+ * again. Returns like mxb_mqtt_subscribe.
+ */
+int mxb_mqtt_resubscribe(struct mxb_mqtt *m, const char *filter, int qos);
 /* Returns 0, or a negative errno (-ENOTCONN while down). */
 int mxb_mqtt_unsubscribe(struct mxb_mqtt *m, const char *filter);
 /* Returns 0 with *mid set, or a negative errno (-ENOTCONN while down: nothing was queued). */

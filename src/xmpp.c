@@ -10,6 +10,7 @@
 #include "config.h"
 #include "jid.h"
 #include "log.h"
+#include "room.h"
 #include "stanza.h"
 #include "text.h"
 #include "xmpp.h"
@@ -31,7 +32,6 @@
 
 /* An occupant list is bounded: a huge room must not grow the bridge without limit. */
 #define ROOM_OCCUPANTS_MAX 2000
-#define ROOM_REJOIN_MS 30000
 
 #define SHUTDOWN_TIMEOUT_MS 3000
 /* libstrophe only fires its own timers inside xmpp_run_once: never sleep longer. */
@@ -54,9 +54,7 @@ struct occupant {
 
 struct room {
 	const struct mxb_room *cfg;
-	bool joined;
-	bool failed;
-	int64_t rejoin_at; /* 0: none planned */
+	struct mxb_room_seat seat;
 	struct occupant *occupants;
 	size_t len, cap;
 };
@@ -258,15 +256,17 @@ static void occupant_set(
 		o->real_jid = strdup(bare);
 }
 
-static void join_room(struct mxb_xmpp *x, struct room *r)
+/* Presence to room/nick: with muc set a join, without it a nick change (XEP-0045 7.6). */
+static void send_room_presence(struct mxb_xmpp *x, struct room *r, const char *nick, bool muc)
 {
-	char to[2 * MXB_JID_MAX + 2];
-	snprintf(to, sizeof(to), "%s/%s", r->cfg->jid, r->cfg->nick);
+	char to[2 * MXB_JID_MAX + 8];
+	if ((size_t)snprintf(to, sizeof(to), "%s/%s", r->cfg->jid, nick) >= sizeof(to))
+		return;
 	xmpp_stanza_t *p = xmpp_presence_new(x->ctx);
 	if (!p)
 		return;
 	xmpp_stanza_set_to(p, to);
-	xmpp_stanza_t *mx = mxb_stanza_add_child(x->ctx, p, "x", NS_MUC);
+	xmpp_stanza_t *mx = muc ? mxb_stanza_add_child(x->ctx, p, "x", NS_MUC) : NULL;
 	if (mx) {
 		/* History is old news, and never a command: ask for none. */
 		xmpp_stanza_t *h = mxb_stanza_add_child(x->ctx, mx, "history", NULL);
@@ -279,11 +279,18 @@ static void join_room(struct mxb_xmpp *x, struct room *r)
 		mxb_stanza_add_text(x->ctx, p, "status", x->cfg->xmpp.status);
 	send_stanza(x, p);
 	xmpp_stanza_release(p);
+}
+
+/* Joins as the configured nick, as every new session does. */
+static void join_room(struct mxb_xmpp *x, struct room *r, int64_t now)
+{
 	occupants_clear(r);
-	r->joined = false;
-	r->failed = false;
-	r->rejoin_at = 0;
-	mxb_log_debug("xmpp: joining room '%s' as '%s'", r->cfg->jid, r->cfg->nick);
+	if (mxb_room_join(&r->seat, now) < 0) {
+		mxb_log_error("xmpp: cannot join room '%s': out of memory", r->cfg->jid);
+		return;
+	}
+	send_room_presence(x, r, r->seat.nick, true);
+	mxb_log_debug("xmpp: joining room '%s' as '%s'", r->cfg->jid, r->seat.nick);
 }
 
 static const char *error_condition(xmpp_stanza_t *st)
@@ -312,6 +319,68 @@ static bool has_status_code(xmpp_stanza_t *xuser, const char *code)
 	return false;
 }
 
+/* An error presence for the bridge's own seat, from room/nick. */
+static void room_error(struct mxb_xmpp *x, struct room *r, xmpp_stanza_t *st, const char *nick)
+{
+	const char *cond = error_condition(st);
+	int64_t now = mxb_now_ms();
+	struct mxb_room_seat *s = &r->seat;
+	switch (mxb_room_error(s, nick, cond, now)) {
+	case MXB_ROOM_TAKEN:
+		mxb_log_warn("xmpp: nick '%s' is taken in room '%s'; joining as '%s'", nick,
+			r->cfg->jid, s->nick);
+		occupants_clear(r);
+		send_room_presence(x, r, s->nick, true);
+		break;
+	case MXB_ROOM_STILL_TAKEN:
+		mxb_log_debug("xmpp: nick '%s' in room '%s' is still unavailable: %s", nick,
+			r->cfg->jid, cond);
+		break;
+	case MXB_ROOM_REFUSED:
+		mxb_log_error("xmpp: cannot join room '%s' as '%s': %s; retrying in %.1f s",
+			r->cfg->jid, nick, cond, (double)(s->rejoin_at - now) / 1000.0);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The bridge's own presence in r, available or not. */
+static void room_self(
+	struct mxb_xmpp *x, struct room *r, const char *nick, bool gone, const char *renamed)
+{
+	int64_t now = mxb_now_ms();
+	struct mxb_room_seat *s = &r->seat;
+	enum mxb_room_news news =
+		gone ? mxb_room_gone(s, renamed, now) : mxb_room_present(s, nick, now);
+	switch (news) {
+	case MXB_ROOM_JOINED:
+		mxb_log_info("xmpp: joined room '%s' as '%s'", r->cfg->jid, s->nick);
+		break;
+	case MXB_ROOM_JOINED_ALT:
+		mxb_log_warn("xmpp: joined room '%s' as '%s' ('%s' is taken); asking for '%s' "
+			     "again in %.1f s",
+			r->cfg->jid, s->nick, s->want, s->want,
+			(double)(s->reclaim_at - now) / 1000.0);
+		break;
+	case MXB_ROOM_NICK_BACK:
+		mxb_log_info("xmpp: took back the nick '%s' in room '%s'", nick, r->cfg->jid);
+		return;
+	case MXB_ROOM_RENAMED:
+		occupant_remove(r, nick);
+		return;
+	case MXB_ROOM_REMOVED:
+		mxb_log_warn("xmpp: removed from room '%s'; rejoining in %d s", r->cfg->jid,
+			MXB_ROOM_REJOIN_MS / 1000);
+		occupants_clear(r);
+		return;
+	default:
+		return;
+	}
+	if (x->handlers.room_joined)
+		x->handlers.room_joined(r->cfg->jid, x->data);
+}
+
 /* Presence from a room: joins, occupants' roles, and the bridge being refused or kicked. */
 static void room_presence(struct mxb_xmpp *x, struct room *r, xmpp_stanza_t *st, const char *from)
 {
@@ -320,41 +389,32 @@ static void room_presence(struct mxb_xmpp *x, struct room *r, xmpp_stanza_t *st,
 		return;
 	const char *nick = slash + 1;
 	const char *type = xmpp_stanza_get_type(st);
-	bool self = strcmp(nick, r->cfg->nick) == 0;
+	bool self = mxb_room_is_self(&r->seat, nick);
 	if (type && strcmp(type, "error") == 0) {
-		if (self || !r->joined) {
-			mxb_log_error("xmpp: cannot join room '%s' as '%s': %s", r->cfg->jid,
-				r->cfg->nick, error_condition(st));
-			r->failed = true;
-			r->joined = false;
-		}
+		/* Not ours while joined: an answer to a request for the configured nick. */
+		if (self || !r->seat.joined || strcmp(nick, r->seat.want) == 0)
+			room_error(x, r, st, nick);
 		return;
 	}
 	xmpp_stanza_t *xu = xmpp_stanza_get_child_by_ns(st, NS_MUC_USER);
 	xmpp_stanza_t *item = xu ? xmpp_stanza_get_child_by_name(xu, "item") : NULL;
 	self = self || (xu && has_status_code(xu, "110"));
 	if (type && strcmp(type, "unavailable") == 0) {
-		if (self) {
-			mxb_log_warn("xmpp: removed from room '%s'; rejoining in %d s", r->cfg->jid,
-				ROOM_REJOIN_MS / 1000);
-			r->joined = false;
-			occupants_clear(r);
-			r->rejoin_at = mxb_now_ms() + ROOM_REJOIN_MS;
-		} else {
+		const char *renamed = item && has_status_code(xu, "303")
+					      ? xmpp_stanza_get_attribute(item, "nick")
+					      : NULL;
+		if (self)
+			room_self(x, r, nick, true, renamed);
+		else
 			occupant_remove(r, nick);
-		}
 		return;
 	}
 	if (item)
 		occupant_set(r, nick, xmpp_stanza_get_attribute(item, "role"),
 			xmpp_stanza_get_attribute(item, "affiliation"),
 			xmpp_stanza_get_attribute(item, "jid"));
-	if (self && !r->joined) {
-		r->joined = true;
-		mxb_log_info("xmpp: joined room '%s' as '%s'", r->cfg->jid, r->cfg->nick);
-		if (x->handlers.room_joined)
-			x->handlers.room_joined(r->cfg->jid, x->data);
-	}
+	if (self)
+		room_self(x, r, nick, false, NULL);
 }
 
 static bool from_self_or_server(struct mxb_xmpp *x, const char *from)
@@ -494,7 +554,7 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 	if (room) {
 		const char *slash = strchr(from, '/');
 		/* The room itself (subject, notices), our own echo, history: never commands. */
-		if (!slash || strcmp(slash + 1, room->cfg->nick) == 0 || !room->joined)
+		if (!slash || !room->seat.joined || mxb_room_is_self(&room->seat, slash + 1))
 			return 1;
 		if (xmpp_stanza_get_child_by_ns(st, NS_DELAY)) {
 			mxb_log_debug(
@@ -520,7 +580,7 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 		.body = body,
 		.room = room ? room->cfg->jid : NULL,
 		.nick = room ? strchr(from, '/') + 1 : NULL,
-		.own_nick = room ? room->cfg->nick : NULL,
+		.own_nick = room ? room->seat.nick : NULL,
 		.real_jid = occ ? occ->real_jid : NULL,
 		.role = occ ? occ->role : MXB_ROLE_NONE,
 		.affiliation = occ ? occ->affiliation : MXB_AFFILIATION_NONE,
@@ -577,7 +637,7 @@ static void went_down(struct mxb_xmpp *x, int64_t now, bool stream_error)
 	x->sm_active = false;
 	x->sm_waiting = false;
 	for (size_t i = 0; i < x->rooms_len; i++) {
-		x->rooms[i].joined = false;
+		mxb_room_down(&x->rooms[i].seat);
 		occupants_clear(&x->rooms[i]);
 	}
 	x->fd = -1;
@@ -632,7 +692,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 		}
 		send_presence(x, NULL, NULL, x->cfg->xmpp.status);
 		for (size_t i = 0; i < x->rooms_len; i++)
-			join_room(x, &x->rooms[i]);
+			join_room(x, &x->rooms[i], now);
 		if (x->sm_waiting)
 			return; /* online once <enabled/> (or its timeout) says how delivery works
 				 */
@@ -813,8 +873,10 @@ int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,
 	if (!x->rooms)
 		goto err_free;
 	x->rooms_len = cfg->xmpp.rooms_len;
-	for (size_t i = 0; i < x->rooms_len; i++)
+	for (size_t i = 0; i < x->rooms_len; i++) {
 		x->rooms[i].cfg = &cfg->xmpp.rooms[i];
+		mxb_room_seat_init(&x->rooms[i].seat, cfg->xmpp.rooms[i].nick);
+	}
 
 	xmpp_initialize();
 	x->log.handler = on_log;
@@ -859,6 +921,7 @@ void mxb_xmpp_destroy(struct mxb_xmpp *x)
 	for (size_t i = 0; i < x->rooms_len; i++) {
 		occupants_clear(&x->rooms[i]);
 		free(x->rooms[i].occupants);
+		mxb_room_seat_finish(&x->rooms[i].seat);
 	}
 	free(x->rooms);
 	free(x);
@@ -939,8 +1002,19 @@ int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now)
 				x->handlers.online(x->data);
 		}
 		for (size_t i = 0; i < x->rooms_len; i++) {
-			if (x->rooms[i].rejoin_at && now >= x->rooms[i].rejoin_at)
-				join_room(x, &x->rooms[i]);
+			struct room *r = &x->rooms[i];
+			switch (mxb_room_tick(&r->seat, now)) {
+			case MXB_ROOM_JOIN:
+				occupants_clear(r);
+				send_room_presence(x, r, r->seat.nick, true);
+				break;
+			case MXB_ROOM_ASK_NICK:
+				/* The room answers with a 303 or an error. */
+				send_room_presence(x, r, r->seat.want, false);
+				break;
+			case MXB_ROOM_NONE:
+				break;
+			}
 		}
 		if (x->ping_deadline && now >= x->ping_deadline) {
 			mxb_log_warn("xmpp: no answer to ping within %d s; reconnecting",
@@ -987,9 +1061,9 @@ int mxb_xmpp_send_message(struct mxb_xmpp *x, const char *to, const char *type, 
 		return -ENOTCONN;
 	struct room *room = find_room(x, to);
 	if (room) {
-		if (room->failed)
+		if (room->seat.refused)
 			return -EHOSTUNREACH;
-		if (!room->joined)
+		if (!room->seat.joined)
 			return -EAGAIN;
 		/*
 		 * To the room itself a message is groupchat; to one occupant (room/nick) it is a

@@ -20,7 +20,7 @@ struct mxb_xmpp_message {
 	/* Set when the sender is an occupant of one of the bridge's rooms: */
 	const char *room; /* bare room JID */
 	const char *nick;
-	const char *own_nick; /* the nick the bridge uses in that room */
+	const char *own_nick; /* the bridge's nick in the room now (maybe an alternate) */
 	const char *real_jid; /* the occupant's bare JID when the room shows it, else NULL */
 	int role; /* enum mxb_muc_role */
 	int affiliation; /* enum mxb_muc_affiliation */

@@ -580,6 +580,47 @@ static void test_passwords(void)
 		"$F:3: cannot read ca_file '$D': Is a directory");
 }
 
+/*
+ * A FIFO blocks open() and read() until a writer comes and /dev/zero reads forever: any
+ * file the config names must be a regular file, refused otherwise without waiting.
+ */
+static void test_special_files(void)
+{
+	char *fifo = path_of("fifo");
+	if (mkfifo(fifo, 0600) != 0) {
+		perror(fifo);
+		abort();
+	}
+	EXPECT_FILE_ERRORS(fifo, "$F: cannot open: not a regular file");
+	EXPECT_FILE_ERRORS("/dev/zero", "/dev/zero: cannot open: not a regular file");
+	EXPECT_ERRORS("fifo-pw.conf",
+		"xmpp: { jid = \"bot@example.org\";\n"
+		"  password_file = \"fifo\"; };\n"
+		"mqtt: { username = \"u\";\n"
+		"  password_file = \"/dev/zero\"; };\n",
+		"$F:2: cannot read password_file '$D/fifo': not a regular file",
+		"$F:4: cannot read password_file '/dev/zero': not a regular file");
+	EXPECT_ERRORS("fifo-tls.conf",
+		"xmpp: { jid = \"bot@example.org\"; password = \"pw\";\n"
+		"  ca_file = \"fifo\"; client_cert = \"/dev/zero\"; client_key = \"$D\"; };\n"
+		"mqtt: { tls: { ca_file = \"/dev/null\";\n"
+		"  cert_file = \"fifo\"; key_file = \"/dev/zero\"; }; };\n",
+		"$F:2: cannot read ca_file '$D/fifo': not a regular file",
+		"$F:2: cannot read client_cert '/dev/zero': not a regular file",
+		"$F:2: cannot read client_key '$D': Is a directory",
+		"$F:3: cannot read ca_file '/dev/null': not a regular file",
+		"$F:4: cannot read cert_file '$D/fifo': not a regular file",
+		"$F:4: cannot read key_file '/dev/zero': not a regular file");
+	EXPECT_ERRORS("fifo-secret.conf",
+		"xmpp: { component: { domain = \"iot.example.org\";\n"
+		"  secret_file = \"fifo\"; }; };\n",
+		"$F:2: cannot read secret_file '$D/fifo': not a regular file");
+	EXPECT_ERRORS("fifo-inc.conf", XMPP_OK "@include \"fifo\"\n",
+		"$F:2: cannot include 'fifo': not a regular file");
+	unlink(fifo);
+	free(fifo);
+}
+
 static void test_many_errors(void)
 {
 	struct mxb_template *tmpl = NULL;
@@ -712,6 +753,7 @@ int main(void)
 	test_missing();
 	test_passwords();
 	test_many_errors();
+	test_special_files();
 	test_include();
 	remove_tree();
 	return check_report("test_config");

@@ -1,0 +1,48 @@
+#ifndef MXB_RELOAD_H
+#define MXB_RELOAD_H
+
+/*
+ * What a reload (SIGHUP) changes: the subscriptions to add and to drop, and which
+ * throttled routes carry their state over. A broker sends every retained message again
+ * on each SUBSCRIBE, and a throttle holds values not sent yet, so a reload must touch
+ * only what changed. Pure: no I/O, no library types.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct mxb_notify_route;
+
+struct mxb_filter {
+	const char *topic; /* borrowed */
+	int qos;
+};
+
+/*
+ * Sorts f by topic and merges equal topics, keeping the highest QoS. Returns the number
+ * of distinct filters left at the front of f.
+ */
+size_t mxb_reload_filters_normalize(struct mxb_filter *f, size_t len);
+
+struct mxb_reload_ops {
+	/* A filter to subscribe to: new, or (again) its QoS rose above the old one. */
+	void (*subscribe)(const char *topic, int qos, bool again, void *data);
+	/* A filter no longer needed. */
+	void (*unsubscribe)(const char *topic, void *data);
+};
+
+/* Compares two normalized sets: calls ops for what differs, nothing for the rest. */
+void mxb_reload_filters_diff(const struct mxb_filter *old, size_t old_len,
+	const struct mxb_filter *fresh, size_t fresh_len, const struct mxb_reload_ops *ops,
+	void *data);
+
+/*
+ * Pairs the throttled routes of old and fresh that throttle alike: the same topic,
+ * min_interval and only_changes (routes with neither are not throttled and never paired).
+ * Equal routes pair in their order of the file, each at most once. out[j] receives the
+ * index in old paired with fresh[j], or SIZE_MAX. Returns 0 or -ENOMEM.
+ */
+int mxb_reload_pair_throttles(const struct mxb_notify_route *old, size_t old_len,
+	const struct mxb_notify_route *fresh, size_t fresh_len, size_t *out);
+
+#endif
