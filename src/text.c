@@ -125,3 +125,44 @@ bool mxb_text_is_binary(const char *s, size_t len)
 {
 	return memchr(s, '\0', len) != NULL || !mxb_text_utf8_valid(s, len);
 }
+
+ssize_t mxb_text_base64(const char *src, size_t len, char *dst, size_t cap)
+{
+	static const char digits[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *s = (const unsigned char *)src;
+	size_t out = 4 * ((len + 2) / 3);
+	if (len > (SIZE_MAX - 4) / 2 || out + 1 > cap)
+		return -E2BIG;
+	size_t o = 0, i = 0;
+	for (; i + 2 < len; i += 3) {
+		uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+		dst[o++] = digits[v >> 18];
+		dst[o++] = digits[(v >> 12) & 63];
+		dst[o++] = digits[(v >> 6) & 63];
+		dst[o++] = digits[v & 63];
+	}
+	if (i < len) {
+		uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < len ? (uint32_t)s[i + 1] << 8 : 0);
+		dst[o++] = digits[v >> 18];
+		dst[o++] = digits[(v >> 12) & 63];
+		dst[o++] = i + 1 < len ? digits[(v >> 6) & 63] : '=';
+		dst[o++] = '=';
+	}
+	dst[o] = '\0';
+	return (ssize_t)o;
+}
+
+ssize_t mxb_text_hex(const char *src, size_t len, char *dst, size_t cap)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)src;
+	if (len > (SIZE_MAX - 1) / 2 || 2 * len + 1 > cap)
+		return -E2BIG;
+	for (size_t i = 0; i < len; i++) {
+		dst[2 * i] = digits[s[i] >> 4];
+		dst[2 * i + 1] = digits[s[i] & 15];
+	}
+	dst[2 * len] = '\0';
+	return (ssize_t)(2 * len);
+}

@@ -27,6 +27,13 @@ bool mxb_text_xml_valid(const char *s, size_t len);
  */
 ssize_t mxb_text_sanitize(const char *src, size_t len, char *dst, size_t cap, size_t *replaced);
 
+/*
+ * Writes the base64 (RFC 4648, with padding) or lower-case hex form of src[0..len) to dst
+ * (cap bytes, NUL-terminated). Returns the length without the NUL, or -E2BIG.
+ */
+ssize_t mxb_text_base64(const char *src, size_t len, char *dst, size_t cap);
+ssize_t mxb_text_hex(const char *src, size_t len, char *dst, size_t cap);
+
 /* Whether s[0..len) looks like binary data rather than text (NUL or invalid UTF-8). */
 bool mxb_text_is_binary(const char *s, size_t len);
 
