@@ -1,11 +1,10 @@
 #include <errno.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "access.h"
@@ -17,15 +16,12 @@
 #include "jid.h"
 #include "log.h"
 #include "reload.h"
+#include "route.h"
 #include "spool.h"
 #include "strbuf.h"
 #include "template.h"
 #include "text.h"
-#include "throttle.h"
 #include "topic.h"
-
-/* Topics remembered per throttled route. */
-#define THROTTLE_TOPICS_MAX 10000
 
 struct pending_message {
 	char id[48]; /* stanza id and XEP-0359 origin-id, the same on every copy */
@@ -86,96 +82,18 @@ static void free_publish(void *p)
 	free(m);
 }
 
-/* Routes */
-
-struct routes {
-	struct mxb_topic_index *index;
-	struct mxb_throttle **throttles;
-	size_t *throttled; /* indexes of the routes with a throttle */
-	size_t throttled_len;
-	size_t *matches;
-	char *render, *clean, *encoded;
-	size_t encoded_cap;
-};
-
-static void routes_free(struct routes *r, size_t notify_len)
+/* The buffers a notification is rendered in, sized by the config. */
+static int buffers_init(struct mxb_bridge *b, const struct mxb_config *cfg)
 {
-	mxb_topic_index_destroy(r->index);
-	for (size_t i = 0; r->throttles && i < notify_len; i++)
-		mxb_throttle_destroy(r->throttles[i]);
-	free(r->throttles);
-	free(r->throttled);
-	free(r->matches);
-	free(r->render);
-	free(r->clean);
-	free(r->encoded);
-}
-
-static int routes_build(const struct mxb_config *cfg, struct routes *r)
-{
-	memset(r, 0, sizeof(*r));
-	size_t n = cfg->notify_len ? cfg->notify_len : 1;
-	size_t max_payload = cfg->bridge.max_payload;
-	for (size_t i = 0; i < cfg->notify_len; i++) {
-		if (cfg->notify[i].max_payload > max_payload)
-			max_payload = cfg->notify[i].max_payload;
-	}
-	r->index = mxb_topic_index_create();
-	r->throttles = calloc(n, sizeof(*r->throttles));
-	r->throttled = calloc(n, sizeof(*r->throttled));
-	r->matches = calloc(n, sizeof(*r->matches));
-	r->render = malloc(cfg->bridge.max_message + 1);
-	r->clean = malloc(3 * cfg->bridge.max_message + 1);
-	/* base64 needs 4/3, hex 2 bytes per byte */
-	r->encoded_cap = 2 * max_payload + 4;
-	r->encoded = malloc(r->encoded_cap);
-	if (!r->index || !r->throttles || !r->throttled || !r->matches || !r->render || !r->clean ||
-		!r->encoded)
-		goto err;
-	for (size_t i = 0; i < cfg->notify_len; i++) {
-		const struct mxb_notify_route *route = &cfg->notify[i];
-		if (mxb_topic_index_add(r->index, route->topic, i) < 0)
-			goto err;
-		if (route->min_interval == 0 && !route->only_changes)
-			continue;
-		r->throttles[i] = mxb_throttle_create((int64_t)route->min_interval * 1000,
-			route->only_changes, THROTTLE_TOPICS_MAX);
-		if (!r->throttles[i])
-			goto err;
-		r->throttled[r->throttled_len++] = i;
+	b->render = malloc(cfg->bridge.max_message + 1);
+	b->clean = malloc(3 * cfg->bridge.max_message + 1);
+	if (!b->render || !b->clean) {
+		free(b->render);
+		free(b->clean);
+		b->render = b->clean = NULL;
+		return -ENOMEM;
 	}
 	return 0;
-err:
-	routes_free(r, cfg->notify_len);
-	return -ENOMEM;
-}
-
-static void routes_take(struct mxb_bridge *b, struct routes *r)
-{
-	b->index = r->index;
-	b->throttles = r->throttles;
-	b->throttled = r->throttled;
-	b->throttled_len = r->throttled_len;
-	b->matches = r->matches;
-	b->render = r->render;
-	b->clean = r->clean;
-	b->encoded = r->encoded;
-	b->encoded_cap = r->encoded_cap;
-}
-
-static struct routes routes_of(struct mxb_bridge *b)
-{
-	return (struct routes){
-		.index = b->index,
-		.throttles = b->throttles,
-		.throttled = b->throttled,
-		.throttled_len = b->throttled_len,
-		.matches = b->matches,
-		.render = b->render,
-		.clean = b->clean,
-		.encoded = b->encoded,
-		.encoded_cap = b->encoded_cap,
-	};
 }
 
 /* A topic filter that covers every topic a named command's template can produce. */
@@ -291,11 +209,12 @@ int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg)
 {
 	memset(b, 0, sizeof(*b));
 	b->cfg = cfg;
-	struct routes r;
-	int ret = routes_build(cfg, &r);
+	int ret = mxb_routes_create(&b->routes, cfg);
 	if (ret < 0)
 		return ret;
-	routes_take(b, &r);
+	ret = buffers_init(b, cfg);
+	if (ret < 0)
+		goto err_free_routes;
 	ret = mxb_queue_init(&b->to_xmpp, cfg->bridge.queue_size);
 	if (ret < 0)
 		goto err_free_routes;
@@ -305,8 +224,9 @@ int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg)
 	ret = mxb_queue_init(&b->unacked, cfg->bridge.queue_size);
 	if (ret < 0)
 		goto err_finish_mqtt_queue;
+	/* Ids of one run differ from those of every other, so a resent copy is recognized. */
 	unsigned char rnd[8];
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		memset(rnd, 0, sizeof(rnd));
 	for (size_t i = 0; i < sizeof(rnd); i++)
 		snprintf(b->id_prefix + 2 * i, 3, "%02x", rnd[i]);
@@ -337,7 +257,9 @@ err_finish_mqtt_queue:
 err_finish_xmpp_queue:
 	mxb_queue_finish(&b->to_xmpp, free_message);
 err_free_routes:
-	routes_free(&r, cfg->notify_len);
+	free(b->render);
+	free(b->clean);
+	mxb_routes_destroy(b->routes);
 	return ret;
 }
 
@@ -360,8 +282,9 @@ void mxb_bridge_finish(struct mxb_bridge *b)
 		free(b->inflight[i].topic);
 	}
 	free(b->inflight);
-	struct routes r = routes_of(b);
-	routes_free(&r, b->cfg->notify_len);
+	free(b->render);
+	free(b->clean);
+	mxb_routes_destroy(b->routes);
 	mxb_bridge_devices_finish(b);
 }
 
@@ -631,49 +554,35 @@ static void notify(struct mxb_bridge *b, const struct mxb_notify_route *route, c
 		deliver(b, route->to.v[t], type_names[route->type], body);
 }
 
-/* Returns the payload to render (maybe re-encoded), or NULL when the route skips it. */
-static const char *prepare_payload(struct mxb_bridge *b, const struct mxb_notify_route *route,
-	const struct mxb_mqtt_message *msg, bool binary, size_t *len)
+/* Counts and logs what a route's verdict kept from XMPP. */
+static void not_sent(struct mxb_bridge *b, const struct mxb_notify_route *route,
+	const struct mxb_mqtt_message *msg, enum mxb_route_verdict v)
 {
-	*len = msg->len;
-	if (route->binary == MXB_BINARY_TEXT || !binary)
-		return msg->payload;
-	switch (route->binary) {
-	case MXB_BINARY_TEXT:
-		return msg->payload;
-	case MXB_BINARY_SKIP:
+	const struct mxb_config *cfg = b->cfg;
+	size_t max = route->max_payload ? route->max_payload : cfg->bridge.max_payload;
+	switch (v) {
+	case MXB_ROUTE_SEND:
+	case MXB_ROUTE_RETAINED: /* counted once per message */
+		break;
+	case MXB_ROUTE_TOO_LARGE:
+		b->n.payload_too_large++;
+		mxb_log_warn("notify: payload too large on topic '%s' (%zu bytes, max_payload "
+			     "%zu); not forwarded",
+			msg->topic, msg->len, max);
+		break;
+	case MXB_ROUTE_BINARY_SKIPPED:
 		b->n.binary_skipped++;
 		mxb_log_warn("notify: binary payload on topic '%s' (%zu bytes) not forwarded; set "
 			     "binary = \"base64\" or \"hex\" on the route at line %d to forward it",
 			msg->topic, msg->len, route->line);
-		return NULL;
-	case MXB_BINARY_BASE64:
-		if (4 * ((msg->len + 2) / 3) + 1 > b->encoded_cap)
-			return NULL;
-		*len = (size_t)EVP_EncodeBlock((unsigned char *)b->encoded,
-			(const unsigned char *)msg->payload, (int)msg->len);
-		return b->encoded;
-	case MXB_BINARY_HEX: {
-		static const char digits[] = "0123456789abcdef";
-		if (2 * msg->len + 1 > b->encoded_cap)
-			return NULL;
-		const unsigned char *p = (const unsigned char *)msg->payload;
-		for (size_t i = 0; i < msg->len; i++) {
-			b->encoded[2 * i] = digits[p[i] >> 4];
-			b->encoded[2 * i + 1] = digits[p[i] & 15];
-		}
-		*len = 2 * msg->len;
-		b->encoded[*len] = '\0';
-		return b->encoded;
+		break;
+	case MXB_ROUTE_HELD:
+		b->n.throttled++;
+		break;
+	case MXB_ROUTE_UNCHANGED:
+		b->n.unchanged++;
+		break;
 	}
-	}
-	return NULL;
-}
-
-static void collect_match(size_t id, void *data)
-{
-	struct mxb_bridge *b = data;
-	b->matches[b->matches_len++] = id;
 }
 
 static void on_mqtt_message(const struct mxb_mqtt_message *msg, void *data)
@@ -686,47 +595,29 @@ static void on_mqtt_message(const struct mxb_mqtt_message *msg, void *data)
 		mxb_log_debug("notify: dropping the bridge's own publish on '%s'", msg->topic);
 		return;
 	}
-	mxb_bridge_devices_message(b, msg);
-	b->matches_len = 0;
-	mxb_topic_index_match(b->index, msg->topic, collect_match, b);
+	const struct mxb_route_ref *refs;
+	size_t n = mxb_routes_match(b->routes, msg->topic, &refs);
+	struct mxb_route_message m = {msg->topic, msg->payload, msg->len, msg->retain, -1};
 	bool skipped_retained = false;
-	int binary = -1; /* not looked at yet */
-	for (size_t i = 0; i < b->matches_len; i++) {
-		const struct mxb_notify_route *route = &cfg->notify[b->matches[i]];
-		if (msg->retain && !route->retained) {
-			/* A retained message replayed on subscribe is old news, not an event. */
-			skipped_retained = true;
-			continue;
-		}
-		size_t max = route->max_payload ? route->max_payload : cfg->bridge.max_payload;
-		if (msg->len > max) {
-			b->n.payload_too_large++;
-			mxb_log_warn(
-				"notify: payload too large on topic '%s' (%zu bytes, max_payload "
-				"%zu); not forwarded",
-				msg->topic, msg->len, max);
-			continue;
-		}
+	int64_t now = mxb_now_ms();
+	/* The device rules come after the notify routes in what matched; devices go first. */
+	size_t nn = 0;
+	while (nn < n && refs[nn].kind == MXB_ROUTE_NOTIFY)
+		nn++;
+	if (nn < n)
+		mxb_bridge_devices_message(b, msg, refs + nn, n - nn);
+	for (size_t k = 0; k < nn; k++) {
+		const struct mxb_notify_route *route = &cfg->notify[refs[k].index];
+		const char *payload;
 		size_t len;
-		/* Decided once per message, and only when a route cares. */
-		if (route->binary != MXB_BINARY_TEXT && binary < 0)
-			binary = mxb_text_is_binary(msg->payload, msg->len);
-		const char *payload = prepare_payload(b, route, msg, binary == 1, &len);
-		if (!payload)
-			continue;
-		struct mxb_throttle *th = b->throttles[b->matches[i]];
-		if (th) {
-			int v = mxb_throttle_offer(th, msg->topic, payload, len, mxb_now_ms());
-			if (v == MXB_THROTTLE_HELD) {
-				b->n.throttled++;
-				continue;
-			}
-			if (v == MXB_THROTTLE_SAME) {
-				b->n.unchanged++;
-				continue;
-			}
-		}
-		notify(b, route, msg->topic, payload, len);
+		enum mxb_route_verdict v =
+			mxb_routes_decide(b->routes, refs[k].index, &m, now, &payload, &len);
+		if (v == MXB_ROUTE_SEND)
+			notify(b, route, msg->topic, payload, len);
+		else if (v == MXB_ROUTE_RETAINED)
+			skipped_retained = true;
+		else
+			not_sent(b, route, msg, v);
 	}
 	if (skipped_retained) {
 		b->n.retained_skipped++;
@@ -734,15 +625,10 @@ static void on_mqtt_message(const struct mxb_mqtt_message *msg, void *data)
 	}
 }
 
-struct due {
-	struct mxb_bridge *b;
-	const struct mxb_notify_route *route;
-};
-
-static void send_due(const char *topic, const char *payload, size_t len, void *data)
+static void send_due(size_t route, const char *topic, const char *payload, size_t len, void *data)
 {
-	struct due *d = data;
-	notify(d->b, d->route, topic, payload, len);
+	struct mxb_bridge *b = data;
+	notify(b, &b->cfg->notify[route], topic, payload, len);
 }
 
 int64_t mxb_bridge_tick(struct mxb_bridge *b, int64_t now)
@@ -759,14 +645,9 @@ int64_t mxb_bridge_tick(struct mxb_bridge *b, int64_t now)
 		if (b->next_sync < next)
 			next = b->next_sync;
 	}
-	/* Runs on every pass of the loop: walk only the routes that throttle. */
-	for (size_t k = 0; k < b->throttled_len; k++) {
-		size_t i = b->throttled[k];
-		struct due d = {.b = b, .route = &b->cfg->notify[i]};
-		int64_t t = mxb_throttle_due(b->throttles[i], now, send_due, &d);
-		if (t < next)
-			next = t;
-	}
+	int64_t t = mxb_routes_due(b->routes, now, send_due, b);
+	if (t < next)
+		next = t;
 	return next;
 }
 
@@ -1155,34 +1036,27 @@ out:
 int mxb_bridge_reload(struct mxb_bridge *b, const struct mxb_config *old)
 {
 	const struct mxb_config *cfg = b->cfg;
-	size_t *pair = malloc((cfg->notify_len ? cfg->notify_len : 1) * sizeof(*pair));
-	if (!pair)
-		return -ENOMEM;
-	struct routes fresh;
-	int r = mxb_reload_pair_throttles(
-		old->notify, old->notify_len, cfg->notify, cfg->notify_len, pair);
-	if (r == 0)
-		r = routes_build(cfg, &fresh);
-	if (r < 0) {
-		free(pair);
+	struct mxb_routes *fresh;
+	int r = mxb_routes_create(&fresh, cfg);
+	if (r < 0)
 		return r;
+	char *render = b->render, *clean = b->clean;
+	if (buffers_init(b, cfg) < 0) {
+		b->render = render;
+		b->clean = clean;
+		mxb_routes_destroy(fresh);
+		return -ENOMEM;
 	}
+	free(render);
+	free(clean);
 	/* A route that throttles as before keeps what it holds and the values it last sent. */
-	size_t kept = 0;
-	for (size_t j = 0; j < cfg->notify_len; j++) {
-		if (pair[j] == SIZE_MAX)
-			continue;
-		struct mxb_throttle *t = fresh.throttles[j];
-		fresh.throttles[j] = b->throttles[pair[j]];
-		b->throttles[pair[j]] = t;
-		kept++;
-	}
-	free(pair);
-	if (kept)
-		mxb_log_info("reload: %zu throttled routes keep their state", kept);
-	struct routes stale = routes_of(b);
-	routes_free(&stale, old->notify_len);
-	routes_take(b, &fresh);
+	int kept = mxb_routes_adopt(fresh, b->routes);
+	if (kept < 0)
+		mxb_log_warn("reload: out of memory; throttled routes start afresh");
+	else if (kept)
+		mxb_log_info("reload: %d throttled routes keep their state", kept);
+	mxb_routes_destroy(b->routes);
+	b->routes = fresh;
 	warn_loops(cfg);
 	if (mxb_mqtt_is_up(b->mqtt) && resubscribe(b, old) < 0) {
 		/* The routes are in place; a reconnect subscribes to all of them. */

@@ -16,8 +16,8 @@
 #include "xmpp.h"
 
 struct mxb_config;
-struct mxb_topic_index;
-struct mxb_throttle;
+struct mxb_routes;
+struct mxb_route_ref;
 struct mxb_spool;
 
 struct mxb_counters {
@@ -61,10 +61,7 @@ struct mxb_bridge {
 	const struct mxb_config *cfg;
 	struct mxb_mqtt *mqtt;
 	struct mxb_xmpp *xmpp;
-	struct mxb_topic_index *index;
-	struct mxb_throttle **throttles; /* per notify route, NULL when it has no limits */
-	size_t *throttled; /* indexes of the routes that have one */
-	size_t throttled_len;
+	struct mxb_routes *routes; /* the index of every route, and their throttles */
 	struct mxb_queue to_xmpp;
 	struct mxb_queue to_mqtt;
 	struct mxb_queue unacked; /* sent to XMPP, waiting for the server's ack */
@@ -76,19 +73,12 @@ struct mxb_bridge {
 	size_t inflight_len, inflight_cap;
 	char *render; /* max_message + 1 bytes */
 	char *clean; /* 3 * max_message + 1 bytes: U+FFFD is 3 bytes for 1 bad byte */
-	char *encoded; /* for base64/hex payloads */
-	size_t encoded_cap;
-	size_t *matches; /* one slot per notify route */
-	size_t matches_len;
 	bool xmpp_dropping, mqtt_dropping, unacked_dropping;
 	struct mxb_counters n;
 
 	/* Devices (component mode) */
 	struct mxb_component *component;
 	struct mxb_devices *devices;
-	struct mxb_topic_index *device_index; /* id: rule * 2 + (0 availability, 1 state) */
-	size_t *device_matches;
-	size_t device_matches_len;
 	struct mxb_device_command *commands; /* waiting for the device's new state */
 	size_t commands_len, commands_cap;
 	/* Contacts' presence (client mode) -> MQTT */
@@ -115,8 +105,9 @@ void mxb_bridge_devices_goodbye(struct mxb_bridge *b);
 /* Used by bridge.c: the device and contact parts, in bridge_devices.c. */
 int mxb_bridge_devices_init(struct mxb_bridge *b);
 void mxb_bridge_devices_finish(struct mxb_bridge *b);
-/* Updates the devices a message is the availability or state of. */
-void mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_message *msg);
+/* Updates the devices of the rules msg matched (availability or state). */
+void mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_message *msg,
+	const struct mxb_route_ref *refs, size_t n);
 void mxb_bridge_devices_subscribe(struct mxb_bridge *b);
 int64_t mxb_bridge_devices_tick(struct mxb_bridge *b, int64_t now);
 void mxb_bridge_contact_presence(const char *from, const char *type, const char *show,

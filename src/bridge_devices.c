@@ -18,6 +18,7 @@
 #include "devices.h"
 #include "jid.h"
 #include "log.h"
+#include "route.h"
 #include "strbuf.h"
 #include "template.h"
 #include "text.h"
@@ -65,28 +66,16 @@ int mxb_bridge_devices_init(struct mxb_bridge *b)
 	if (cfg->devices_len == 0)
 		return 0;
 	b->devices = mxb_devices_create(cfg->max_devices);
-	b->device_index = mxb_topic_index_create();
-	b->device_matches = calloc(2 * cfg->devices_len, sizeof(*b->device_matches));
 	b->commands_cap = 64;
 	b->commands = calloc(b->commands_cap, sizeof(*b->commands));
-	if (!b->devices || !b->device_index || !b->device_matches || !b->commands)
+	if (!b->devices || !b->commands)
 		return -ENOMEM;
-	for (size_t i = 0; i < cfg->devices_len; i++) {
-		const struct mxb_device_rule *r = &cfg->devices[i];
-		if (r->availability &&
-			mxb_topic_index_add(b->device_index, r->availability, 2 * i) < 0)
-			return -ENOMEM;
-		if (r->state && mxb_topic_index_add(b->device_index, r->state, 2 * i + 1) < 0)
-			return -ENOMEM;
-	}
 	return 0;
 }
 
 void mxb_bridge_devices_finish(struct mxb_bridge *b)
 {
 	mxb_devices_destroy(b->devices);
-	mxb_topic_index_destroy(b->device_index);
-	free(b->device_matches);
 	for (size_t i = 0; i < b->commands_len; i++)
 		command_free(&b->commands[i]);
 	free(b->commands);
@@ -237,21 +226,14 @@ static char *render(const struct mxb_template *t, const char *topic, const char 
 	return clean;
 }
 
-static void collect(size_t id, void *data)
-{
-	struct mxb_bridge *b = data;
-	b->device_matches[b->device_matches_len++] = id;
-}
-
-void mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_message *msg)
+void mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_message *msg,
+	const struct mxb_route_ref *refs, size_t n)
 {
 	if (!b->devices)
 		return;
 	const struct mxb_config *cfg = b->cfg;
 	size_t max_message = cfg->bridge.max_message;
-	b->device_matches_len = 0;
-	mxb_topic_index_match(b->device_index, msg->topic, collect, b);
-	if (b->device_matches_len && msg->len > cfg->bridge.max_payload) {
+	if (n && msg->len > cfg->bridge.max_payload) {
 		/* The same cap as for every other MQTT input: a state is no bigger than that. */
 		b->n.payload_too_large++;
 		mxb_log_warn("devices: payload too large on topic '%s' (%zu bytes, max_payload "
@@ -259,9 +241,9 @@ void mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_mess
 			msg->topic, msg->len, cfg->bridge.max_payload);
 		return;
 	}
-	for (size_t i = 0; i < b->device_matches_len; i++) {
-		const struct mxb_device_rule *rule = &cfg->devices[b->device_matches[i] / 2];
-		bool is_state = b->device_matches[i] % 2 == 1;
+	for (size_t i = 0; i < n; i++) {
+		const struct mxb_device_rule *rule = &cfg->devices[refs[i].index];
+		bool is_state = refs[i].kind == MXB_ROUTE_STATE;
 		char *name = render(rule->name_tmpl, msg->topic, msg->payload, msg->len, NULL,
 			max_message, NULL);
 		bool full = false;
