@@ -239,6 +239,9 @@ int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg)
 	ret = mxb_bridge_devices_init(b);
 	if (ret < 0)
 		goto err_free_devices;
+	ret = mxb_bridge_contacts_init(b);
+	if (ret < 0)
+		goto err_free_devices;
 	if (cfg->bridge.spool) {
 		ret = mxb_spool_open(&b->spool, cfg->bridge.spool, replay, b);
 		if (ret < 0)
@@ -248,6 +251,7 @@ int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg)
 	return 0;
 
 err_free_devices:
+	mxb_bridge_contacts_finish(b);
 	mxb_bridge_devices_finish(b);
 	free(b->inflight);
 err_finish_unacked:
@@ -285,6 +289,7 @@ void mxb_bridge_finish(struct mxb_bridge *b)
 	free(b->render);
 	free(b->clean);
 	mxb_routes_destroy(b->routes);
+	mxb_bridge_contacts_finish(b);
 	mxb_bridge_devices_finish(b);
 }
 
@@ -325,10 +330,11 @@ void mxb_bridge_log_counters(const struct mxb_bridge *b)
 	mxb_log_info(
 		"bridge: xmpp acked %llu, resent %llu, unacked dropped %llu, quarantined %llu, "
 		"device updates %llu, devices refused %llu, device commands %llu, device "
-		"strangers %llu, contact presences %llu",
+		"strangers %llu, contact presences %llu, presence strangers %llu, presence "
+		"table full %llu",
 		C(xmpp_acked), C(xmpp_resent), C(unacked_dropped), C(quarantined),
 		C(device_updates), C(devices_refused), C(device_commands), C(device_strangers),
-		C(contact_presences));
+		C(contact_presences), C(presence_strangers), C(presence_table_full));
 #undef C
 }
 

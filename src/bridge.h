@@ -50,12 +50,14 @@ struct mxb_counters {
 	uint64_t device_commands;
 	uint64_t device_strangers;
 	uint64_t contact_presences;
+	uint64_t presence_strangers; /* neither sharing their presence nor named in the config */
+	uint64_t presence_table_full; /* over MXB_PRESENCE_CONTACTS_MAX or its resources bound */
 };
 
 struct mxb_inflight;
 struct mxb_devices;
 struct mxb_device_command;
-struct mxb_contact;
+struct mxb_presence;
 
 struct mxb_bridge {
 	const struct mxb_config *cfg;
@@ -81,9 +83,12 @@ struct mxb_bridge {
 	struct mxb_devices *devices;
 	struct mxb_device_command *commands; /* waiting for the device's new state */
 	size_t commands_len, commands_cap;
-	/* Contacts' presence (client mode) -> MQTT */
-	struct mxb_contact *contacts;
-	size_t contacts_len, contacts_cap;
+	/* Contacts' presence (client mode) -> MQTT, in bridge_contacts.c */
+	struct mxb_presence *presence; /* NULL without xmpp.presence_topic */
+	int64_t strangers_logged; /* when a stranger's presence was last logged (ms) */
+	uint64_t strangers_unlogged; /* dropped since then without a line */
+	int64_t full_logged;
+	uint64_t full_unlogged;
 };
 
 extern const struct mxb_mqtt_handlers mxb_bridge_mqtt_handlers;
@@ -102,7 +107,7 @@ int64_t mxb_bridge_tick(struct mxb_bridge *b, int64_t now);
 /* Tells every subscriber that every device goes away (before the component closes). */
 void mxb_bridge_devices_goodbye(struct mxb_bridge *b);
 
-/* Used by bridge.c: the device and contact parts, in bridge_devices.c. */
+/* Used by bridge.c: the device part, in bridge_devices.c. */
 int mxb_bridge_devices_init(struct mxb_bridge *b);
 void mxb_bridge_devices_finish(struct mxb_bridge *b);
 /* Updates the devices of the rules msg matched (availability or state). */
@@ -110,8 +115,10 @@ void mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_mess
 	const struct mxb_route_ref *refs, size_t n);
 void mxb_bridge_devices_subscribe(struct mxb_bridge *b);
 int64_t mxb_bridge_devices_tick(struct mxb_bridge *b, int64_t now);
-void mxb_bridge_contact_presence(const char *from, const char *type, const char *show,
-	const char *status, int priority, void *data);
+/* Used by bridge.c: the contact part, in bridge_contacts.c. Returns 0 or -ENOMEM. */
+int mxb_bridge_contacts_init(struct mxb_bridge *b);
+void mxb_bridge_contacts_finish(struct mxb_bridge *b);
+void mxb_bridge_contact_presence(const struct mxb_xmpp_presence *p, void *data);
 /*
  * Rebuilds the routes after cfg's routes were replaced (SIGHUP); subscribes to the new
  * filters and drops subscriptions no route needs any more. Returns 0 or -errno, in which

@@ -1,7 +1,4 @@
-/*
- * Devices as XMPP entities (component mode), and contacts' presence as retained MQTT
- * state (client mode): the parts of the bridge that keep presence.
- */
+/* Devices as XMPP entities (component mode). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -25,8 +22,6 @@
 #include "topic.h"
 
 #define STATUS_MAX 512
-#define CONTACTS_MAX 1000
-#define RESOURCES_MAX 8
 
 /* A command sent to a device, answered with its next state or a timeout note. */
 struct mxb_device_command {
@@ -36,20 +31,6 @@ struct mxb_device_command {
 	char *payload;
 	uint64_t seq;
 	int64_t deadline;
-};
-
-struct resource {
-	char *name;
-	char show[8]; /* "", "away", "xa", "dnd", "chat" */
-	char *status;
-	int priority;
-};
-
-struct mxb_contact {
-	char *bare;
-	struct resource res[RESOURCES_MAX];
-	size_t len;
-	char last[256]; /* what was last published */
 };
 
 static void command_free(struct mxb_device_command *c)
@@ -79,15 +60,6 @@ void mxb_bridge_devices_finish(struct mxb_bridge *b)
 	for (size_t i = 0; i < b->commands_len; i++)
 		command_free(&b->commands[i]);
 	free(b->commands);
-	for (size_t i = 0; i < b->contacts_len; i++) {
-		struct mxb_contact *c = &b->contacts[i];
-		free(c->bare);
-		for (size_t r = 0; r < c->len; r++) {
-			free(c->res[r].name);
-			free(c->res[r].status);
-		}
-	}
-	free(b->contacts);
 }
 
 void mxb_bridge_attach_component(struct mxb_bridge *b, struct mxb_component *c)
@@ -533,128 +505,3 @@ const struct mxb_component_handlers mxb_bridge_component_handlers = {
 	.message = on_device_message,
 	.describe = on_device_describe,
 };
-
-/* Contacts' presence -> retained MQTT state */
-
-static struct mxb_contact *contact_get(struct mxb_bridge *b, const char *bare)
-{
-	for (size_t i = 0; i < b->contacts_len; i++) {
-		if (mxb_jid_bare_equal(b->contacts[i].bare, bare))
-			return &b->contacts[i];
-	}
-	if (b->contacts_len == CONTACTS_MAX)
-		return NULL;
-	if (b->contacts_len == b->contacts_cap) {
-		size_t cap = b->contacts_cap ? 2 * b->contacts_cap : 16;
-		struct mxb_contact *v = realloc(b->contacts, cap * sizeof(*v));
-		if (!v)
-			return NULL;
-		b->contacts = v;
-		b->contacts_cap = cap;
-	}
-	struct mxb_contact *c = &b->contacts[b->contacts_len];
-	*c = (struct mxb_contact){.bare = strdup(bare)};
-	if (!c->bare)
-		return NULL;
-	b->contacts_len++;
-	return c;
-}
-
-static int show_rank(const char *show)
-{
-	/* Most available first, as clients pick the resource to show. */
-	static const char *const order[] = {"chat", "", "away", "xa", "dnd"};
-	for (int i = 0; i < 5; i++) {
-		if (strcmp(show, order[i]) == 0)
-			return i;
-	}
-	return 1;
-}
-
-void mxb_bridge_contact_presence(const char *from, const char *type, const char *show,
-	const char *status, int priority, void *data)
-{
-	struct mxb_bridge *b = data;
-	const struct mxb_config *cfg = b->cfg;
-	char bare[MXB_JID_MAX + 1];
-	if (!cfg->xmpp.presence_topic || mxb_jid_bare(from, bare, sizeof(bare)) < 0 ||
-		strchr(bare, '+') || strchr(bare, '#'))
-		return;
-	struct mxb_contact *c = contact_get(b, bare);
-	if (!c)
-		return;
-	b->n.contact_presences++;
-	const char *slash = strchr(from, '/');
-	const char *resname = slash ? slash + 1 : "";
-	size_t i = 0;
-	while (i < c->len && strcmp(c->res[i].name, resname) != 0)
-		i++;
-	if (type && strcmp(type, "unavailable") == 0) {
-		if (i < c->len) {
-			free(c->res[i].name);
-			free(c->res[i].status);
-			c->res[i] = c->res[--c->len];
-		}
-	} else {
-		if (i == c->len) {
-			if (c->len == RESOURCES_MAX)
-				return;
-			c->res[i] = (struct resource){.name = strdup(resname)};
-			if (!c->res[i].name)
-				return;
-			c->len++;
-		}
-		struct resource *r = &c->res[i];
-		snprintf(r->show, sizeof(r->show), "%s", show && show_rank(show) != 1 ? show : "");
-		free(r->status);
-		r->status = status ? strdup(status) : NULL;
-		r->priority = priority;
-	}
-	/* The resource that counts: highest priority, then most available. */
-	const struct resource *best = NULL;
-	for (size_t k = 0; k < c->len; k++) {
-		const struct resource *r = &c->res[k];
-		if (r->priority < 0)
-			continue;
-		if (!best || r->priority > best->priority ||
-			(r->priority == best->priority &&
-				show_rank(r->show) < show_rank(best->show)))
-			best = r;
-	}
-	char value[256];
-	const char *state = !best ? "unavailable" : best->show[0] ? best->show : "available";
-	if (cfg->xmpp.presence_json) {
-		char st[160] = "";
-		if (best && best->status) {
-			/* JSON-escape the few characters that need it; cut long text. */
-			size_t o = 0;
-			for (const char *p = best->status; *p && o + 7 < sizeof(st); p++) {
-				unsigned char ch = (unsigned char)*p;
-				if (ch == '"' || ch == '\\') {
-					st[o++] = '\\';
-					st[o++] = (char)ch;
-				} else if (ch < 0x20) {
-					o += (size_t)snprintf(
-						st + o, sizeof(st) - o, "\\u%04x", ch);
-				} else {
-					st[o++] = (char)ch;
-				}
-			}
-			st[o] = '\0';
-		}
-		snprintf(value, sizeof(value),
-			"{\"show\":\"%s\",\"status\":\"%s\",\"priority\":%d}", state, st,
-			best ? best->priority : 0);
-	} else {
-		snprintf(value, sizeof(value), "%s", state);
-	}
-	if (strcmp(value, c->last) == 0)
-		return;
-	char topic[MXB_JID_MAX + 1024];
-	snprintf(topic, sizeof(topic), "%s/%s", cfg->xmpp.presence_topic, bare);
-	int mid;
-	if (mxb_mqtt_publish(b->mqtt, topic, value, strlen(value), 1, true, &mid) == 0) {
-		snprintf(c->last, sizeof(c->last), "%s", value);
-		mxb_log_debug("presence: '%s' is %s", bare, state);
-	}
-}

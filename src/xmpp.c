@@ -11,6 +11,7 @@
 #include "jid.h"
 #include "log.h"
 #include "room.h"
+#include "roster.h"
 #include "stanza.h"
 #include "text.h"
 #include "xmpp.h"
@@ -89,6 +90,8 @@ struct mxb_xmpp {
 	uint32_t sm_acked; /* the server's last h */
 	bool sm_r_pending; /* an <r/> waits for its <a/> */
 	char bare[MXB_JID_MAX + 1];
+	struct mxb_roster *roster; /* who lets the bridge see their presence */
+	bool roster_full_warned;
 };
 
 /* Every stanza goes out here, so that the XEP-0198 count matches the server's. */
@@ -421,6 +424,33 @@ static bool from_self_or_server(struct mxb_xmpp *x, const char *from)
 {
 	return from == NULL || mxb_jid_bare_equal(from, x->bare);
 }
+/*
+ * Remembers who lets the bridge see their presence, from the roster result (which replaces
+ * what was known) or a push (RFC 6121 2.1.6: one item, but read them all).
+ */
+static void roster_update(struct mxb_xmpp *x, xmpp_stanza_t *query, bool result)
+{
+	if (result)
+		mxb_roster_clear(x->roster);
+	for (xmpp_stanza_t *i = query ? xmpp_stanza_get_children(query) : NULL; i;
+		i = xmpp_stanza_get_next(i)) {
+		const char *name = xmpp_stanza_is_tag(i) ? xmpp_stanza_get_name(i) : NULL;
+		const char *jid = xmpp_stanza_get_attribute(i, "jid");
+		char bare[MXB_JID_MAX + 1];
+		if (!name || strcmp(name, "item") != 0 || !jid ||
+			mxb_jid_bare(jid, bare, sizeof(bare)) < 0)
+			continue;
+		int r = mxb_roster_set(
+			x->roster, bare, xmpp_stanza_get_attribute(i, "subscription"));
+		if (r == -ENOSPC && !x->roster_full_warned) {
+			x->roster_full_warned = true;
+			mxb_log_warn("xmpp: the roster has more than %d contacts who share their "
+				     "presence; the presence of the others is not published",
+				MXB_ROSTER_MAX);
+		}
+	}
+}
+
 static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 {
 	struct mxb_xmpp *x = data;
@@ -468,6 +498,7 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 	} else if (ns && !get && strcmp(ns, NS_ROSTER) == 0 &&
 		   from_self_or_server(x, xmpp_stanza_get_from(st))) {
 		/* A roster push: acknowledge it (RFC 6121 2.1.6). */
+		roster_update(x, child, false);
 		reply = mxb_stanza_result(st);
 	} else {
 		mxb_log_debug("xmpp: no service for iq %s '%s' from '%s'", type, ns ? ns : "(none)",
@@ -493,8 +524,10 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 		room_presence(x, room, st, from);
 		return 1;
 	}
+	char bare[MXB_JID_MAX + 1];
 	if (from && (!type || strcmp(type, "unavailable") == 0) &&
-		!mxb_jid_bare_equal(from, x->bare) && x->handlers.contact_presence) {
+		!mxb_jid_bare_equal(from, x->bare) && x->handlers.contact_presence &&
+		mxb_jid_bare(from, bare, sizeof(bare)) == 0) {
 		char *show = NULL, *status = NULL, *prio = NULL;
 		xmpp_stanza_t *e = xmpp_stanza_get_child_by_name(st, "show");
 		if (e)
@@ -505,8 +538,19 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 		e = xmpp_stanza_get_child_by_name(st, "priority");
 		if (e)
 			prio = xmpp_stanza_get_text(e);
-		x->handlers.contact_presence(
-			from, type, show, status, prio ? atoi(prio) : 0, x->data);
+		/* A peer's number: strtol saturates where atoi would overflow. */
+		long pr = prio ? strtol(prio, NULL, 10) : 0;
+		struct mxb_xmpp_presence p = {
+			.from = from,
+			.available = !type,
+			.show = show,
+			.status = status,
+			.priority = pr < -128  ? -128
+				    : pr > 127 ? 127
+					       : (int)pr,
+			.subscribed = mxb_roster_sees(x->roster, bare),
+		};
+		x->handlers.contact_presence(&p, x->data);
 		xmpp_free(x->ctx, show);
 		xmpp_free(x->ctx, status);
 		xmpp_free(x->ctx, prio);
@@ -514,8 +558,6 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 	}
 	if (!type || !from || strcmp(type, "subscribe") != 0)
 		return 1;
-
-	char bare[MXB_JID_MAX + 1];
 	if (mxb_jid_bare(from, bare, sizeof(bare)) < 0)
 		return 1;
 	if (x->handlers.contact_allowed && x->handlers.contact_allowed(bare, x->data)) {
@@ -594,7 +636,7 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 static int on_roster(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 {
 	(void)conn;
-	(void)data;
+	struct mxb_xmpp *x = data;
 	const char *type = xmpp_stanza_get_type(st);
 	if (type && strcmp(type, "result") == 0) {
 		xmpp_stanza_t *q = xmpp_stanza_get_child_by_ns(st, NS_ROSTER);
@@ -602,7 +644,9 @@ static int on_roster(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 		for (xmpp_stanza_t *i = q ? xmpp_stanza_get_children(q) : NULL; i;
 			i = xmpp_stanza_get_next(i))
 			n += xmpp_stanza_is_tag(i);
-		mxb_log_debug("xmpp: roster has %d contacts", n);
+		roster_update(x, q, true);
+		mxb_log_debug("xmpp: roster has %d contacts, %zu share their presence", n,
+			mxb_roster_len(x->roster));
 	} else {
 		mxb_log_warn("xmpp: roster request failed");
 	}
@@ -869,6 +913,9 @@ int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,
 	mxb_backoff_init(&x->backoff, cfg->xmpp.reconnect_max);
 	if (mxb_jid_bare(cfg->xmpp.jid, x->bare, sizeof(x->bare)) < 0)
 		goto err_free;
+	x->roster = mxb_roster_create();
+	if (!x->roster)
+		goto err_free;
 	x->rooms = calloc(cfg->xmpp.rooms_len ? cfg->xmpp.rooms_len : 1, sizeof(*x->rooms));
 	if (!x->rooms)
 		goto err_free;
@@ -900,6 +947,7 @@ err_shutdown:
 	xmpp_shutdown();
 err_free:
 	free(x->rooms);
+	mxb_roster_destroy(x->roster);
 	free(x);
 	return -ENOMEM;
 }
@@ -924,6 +972,7 @@ void mxb_xmpp_destroy(struct mxb_xmpp *x)
 		mxb_room_seat_finish(&x->rooms[i].seat);
 	}
 	free(x->rooms);
+	mxb_roster_destroy(x->roster);
 	free(x);
 }
 

@@ -26,6 +26,16 @@ struct mxb_xmpp_message {
 	int affiliation; /* enum mxb_muc_affiliation */
 };
 
+struct mxb_xmpp_presence {
+	const char *from; /* full JID as the server stamped it */
+	bool available; /* false: type "unavailable" */
+	const char *show; /* may be NULL */
+	const char *status; /* may be NULL */
+	int priority; /* -128..127 */
+	/* The bridge's roster says subscription "to" or "both": it may see this presence. */
+	bool subscribed;
+};
+
 struct mxb_xmpp_handlers {
 	/* The session is established: roster requested, initial presence sent. */
 	void (*online)(void *data);
@@ -42,12 +52,8 @@ struct mxb_xmpp_handlers {
 	bool (*contact_allowed)(const char *jid, void *data);
 	/* The bridge's presence in a room was confirmed: it may talk there now. */
 	void (*room_joined)(const char *room, void *data);
-	/*
-	 * A contact's presence: from is a full JID; type NULL (available) or "unavailable";
-	 * show and status may be NULL.
-	 */
-	void (*contact_presence)(const char *from, const char *type, const char *show,
-		const char *status, int priority, void *data);
+	/* Presence from anyone but the bridge's own account and its rooms. */
+	void (*contact_presence)(const struct mxb_xmpp_presence *p, void *data);
 };
 
 int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,

@@ -1,0 +1,142 @@
+/*
+ * Contacts' presence (client mode) as retained MQTT state on PRESENCE_TOPIC/BAREJID.
+ * presence.c decides who is admitted and what the value is; this publishes, counts and
+ * logs.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backoff.h"
+#include "bridge.h"
+#include "config.h"
+#include "jid.h"
+#include "log.h"
+#include "presence.h"
+#include "topic.h"
+
+/*
+ * A flood of refused presences must not fill the log: one line when a burst starts, none
+ * until this long passed without one; the counters carry the rest.
+ */
+#define QUIET_MS 60000
+
+int mxb_bridge_contacts_init(struct mxb_bridge *b)
+{
+	if (!b->cfg->xmpp.presence_topic)
+		return 0;
+	b->presence = mxb_presence_create(MXB_PRESENCE_CONTACTS_MAX, b->cfg->xmpp.presence_json);
+	return b->presence ? 0 : -ENOMEM;
+}
+
+void mxb_bridge_contacts_finish(struct mxb_bridge *b)
+{
+	mxb_presence_destroy(b->presence);
+	b->presence = NULL;
+}
+
+/*
+ * Whether the config names bare: the same rule that accepts its presence subscription,
+ * so that a JID the bridge would befriend may also tell it its presence directly.
+ */
+static bool named(struct mxb_bridge *b, const char *bare)
+{
+	return mxb_bridge_xmpp_handlers.contact_allowed(bare, b);
+}
+
+/* Whether a line is due: the first refusal after QUIET_MS without any. */
+static bool burst_starts(int64_t *last, int64_t now)
+{
+	bool starts = *last == 0 || now - *last >= QUIET_MS;
+	*last = now;
+	return starts;
+}
+
+static void refused(struct mxb_bridge *b, const char *bare, int outcome)
+{
+	int64_t now = mxb_now_ms();
+	if (outcome == MXB_PRESENCE_STRANGER) {
+		b->n.presence_strangers++;
+		if (!burst_starts(&b->strangers_logged, now)) {
+			b->strangers_unlogged++;
+			return;
+		}
+		mxb_log_warn("presence: dropped the presence of '%s': it shares no presence "
+			     "with the bridge and the config does not name it (%llu more dropped "
+			     "unlogged before; a burst gets one line)",
+			bare, (unsigned long long)b->strangers_unlogged);
+		b->strangers_unlogged = 0;
+		return;
+	}
+	b->n.presence_table_full++;
+	if (!burst_starts(&b->full_logged, now)) {
+		b->full_unlogged++;
+		return;
+	}
+	mxb_log_warn("presence: cannot track the presence of '%s': %d contacts or %d resources "
+		     "of one contact reached (%llu more unlogged before)",
+		bare, MXB_PRESENCE_CONTACTS_MAX, MXB_PRESENCE_RESOURCES_MAX,
+		(unsigned long long)b->full_unlogged);
+	b->full_unlogged = 0;
+}
+
+static void publish(struct mxb_bridge *b, struct mxb_presence_contact *c, const char *bare)
+{
+	const char *prefix = b->cfg->xmpp.presence_topic;
+	size_t len = strlen(prefix) + 1 + strlen(bare);
+	char *topic = malloc(len + 1);
+	if (!topic)
+		return;
+	snprintf(topic, len + 1, "%s/%s", prefix, bare);
+	const char *value = mxb_presence_value(c);
+	int mid;
+	if (!mxb_topic_name_valid(topic, len)) {
+		mxb_log_debug("presence: '%s' cannot be part of a topic name", bare);
+	} else if (mxb_mqtt_publish(b->mqtt, topic, value, strlen(value), 1, true, &mid) == 0) {
+		/* Unpublished (MQTT down) stays different, so the next change publishes. */
+		mxb_presence_published(c);
+		mxb_log_debug("presence: '%s' is %s", bare, value);
+	}
+	free(topic);
+}
+
+void mxb_bridge_contact_presence(const struct mxb_xmpp_presence *p, void *data)
+{
+	struct mxb_bridge *b = data;
+	char bare[MXB_JID_MAX + 1];
+	if (!b->presence || mxb_jid_bare(p->from, bare, sizeof(bare)) < 0)
+		return;
+	const char *slash = strchr(p->from, '/');
+	struct mxb_presence_update u = {
+		.bare = bare,
+		.resource = slash ? slash + 1 : "",
+		.available = p->available,
+		.show = p->show,
+		.status = p->status,
+		.priority = p->priority,
+		.subscribed = p->subscribed,
+		.named = named(b, bare),
+	};
+	struct mxb_presence_contact *c;
+	int r = mxb_presence_update(b->presence, &u, &c);
+	switch (r) {
+	case MXB_PRESENCE_CHANGED:
+		b->n.contact_presences++;
+		publish(b, c, bare);
+		break;
+	case MXB_PRESENCE_UNCHANGED:
+		b->n.contact_presences++;
+		break;
+	case MXB_PRESENCE_IGNORED:
+		mxb_log_debug("presence: '%s' went unavailable before sharing any presence", bare);
+		break;
+	case MXB_PRESENCE_STRANGER:
+	case MXB_PRESENCE_FULL:
+		refused(b, bare, r);
+		break;
+	default:
+		mxb_log_warn("presence: cannot track the presence of '%s': %s", bare, strerror(-r));
+		break;
+	}
+}
