@@ -10,36 +10,37 @@ static bool has_nul(const char *s, size_t len)
 	return len > 0 && memchr(s, '\0', len) != NULL;
 }
 
-static int check_field(const char *s, size_t len, size_t max)
+/* Whether a field is within its bound; a NULL field must be empty. */
+static bool fits(const char *s, size_t len, size_t max)
 {
-	if (len > max)
-		return -E2BIG;
-	if (len > 0 && !s)
-		return -EINVAL;
-	return has_nul(s, len) ? -EINVAL : 0;
+	return len <= max && (s || len == 0);
 }
 
 int mxb_spool_record_head(
 	const struct mxb_spool_record *rec, char *head, size_t *head_len, size_t *total)
 {
-	int r = check_field(rec->id, rec->id_len, MXB_SPOOL_ID_MAX);
-	if (r < 0)
-		return r;
+	bool add = rec->kind == MXB_SPOOL_ADD;
+	if (!add && rec->kind != MXB_SPOOL_DONE)
+		return -EINVAL;
+	/* Every bound before any NUL, so that the answer does not depend on the order. */
+	if (!fits(rec->id, rec->id_len, MXB_SPOOL_ID_MAX) ||
+		(add && (!fits(rec->to, rec->to_len, MXB_SPOOL_TO_MAX) ||
+				!fits(rec->type, rec->type_len, MXB_SPOOL_TYPE_MAX) ||
+				!fits(rec->body, rec->body_len, MXB_SPOOL_BODY_MAX))))
+		return -E2BIG;
+	if (has_nul(rec->id, rec->id_len) ||
+		(add && (has_nul(rec->to, rec->to_len) || has_nul(rec->type, rec->type_len) ||
+				has_nul(rec->body, rec->body_len))))
+		return -EINVAL;
 	int n;
 	size_t fields;
-	if (rec->kind == MXB_SPOOL_DONE) {
-		n = snprintf(head, MXB_SPOOL_HEAD_MAX, "D %zu\n", rec->id_len);
-		fields = rec->id_len;
-	} else if (rec->kind == MXB_SPOOL_ADD) {
-		if ((r = check_field(rec->to, rec->to_len, MXB_SPOOL_TO_MAX)) < 0 ||
-			(r = check_field(rec->type, rec->type_len, MXB_SPOOL_TYPE_MAX)) < 0 ||
-			(r = check_field(rec->body, rec->body_len, MXB_SPOOL_BODY_MAX)) < 0)
-			return r;
+	if (add) {
 		n = snprintf(head, MXB_SPOOL_HEAD_MAX, "A %zu %zu %zu %zu\n", rec->id_len,
 			rec->to_len, rec->type_len, rec->body_len);
 		fields = rec->id_len + rec->to_len + rec->type_len + rec->body_len;
 	} else {
-		return -EINVAL;
+		n = snprintf(head, MXB_SPOOL_HEAD_MAX, "D %zu\n", rec->id_len);
+		fields = rec->id_len;
 	}
 	/* The bounds keep every header short; this only guards the arithmetic. */
 	if (n < 0 || n >= MXB_SPOOL_HEAD_MAX)

@@ -66,7 +66,8 @@ struct mxb_spool_record {
  * Writes the header of rec (at most MXB_SPOOL_HEAD_MAX bytes, not NUL-terminated) to head;
  * *head_len receives its length and *total (may be NULL) that of the whole record. The
  * record is the header, then id, to, type and body (only id for DONE), then a newline.
- * Returns 0, -E2BIG when a field is over its bound, or -EINVAL when one holds a NUL.
+ * Returns 0, -E2BIG when a field is over its bound (or NULL with a length), else -EINVAL
+ * when one holds a NUL or the kind is unknown.
  */
 int mxb_spool_record_head(
 	const struct mxb_spool_record *rec, char *head, size_t *head_len, size_t *total);
