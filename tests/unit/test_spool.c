@@ -1,9 +1,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -166,6 +169,40 @@ static void test_legacy(const char *dir, const char *path)
 	mxb_spool_close(s);
 }
 
+/*
+ * A write that fails halfway (here: past RLIMIT_FSIZE, as on a full disk) leaves no part
+ * of a record behind, so that the records appended after it are read back.
+ */
+static void test_failed_write(const char *dir, const char *path)
+{
+	unlink(path);
+	struct mxb_spool *s = reopen(dir);
+	CHECK(mxb_spool_add(s, "f1", "alice@localhost/my phone", "chat", "first") == 0);
+	struct stat st;
+	CHECK(stat(path, &st) == 0);
+	struct rlimit old, lim;
+	CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)st.st_size + 100;
+	signal(SIGXFSZ, SIG_IGN);
+	CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+	char *big = repeat('b', 1000);
+	CHECK(big != NULL);
+	CHECK(mxb_spool_add(s, "f2", "alice@localhost", "chat", big) == -EFBIG);
+	CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+	signal(SIGXFSZ, SIG_DFL);
+	struct stat after;
+	CHECK(stat(path, &after) == 0 && after.st_size == st.st_size);
+	CHECK(mxb_spool_add(s, "f3", "alice@localhost", "chat", "third") == 0);
+	struct mxb_spool *t = reopen(dir);
+	mxb_spool_close(s);
+	CHECK(ngot == 2);
+	CHECK_STR(got[0], "f1 alice@localhost/my phone chat [first]");
+	CHECK_STR(got[1], "f3 alice@localhost chat [third]");
+	mxb_spool_close(t);
+	free(big);
+}
+
 /* A record that cannot be read ends the reading there; the file is kept, not lost. */
 static void test_unreadable(const char *dir, const char *path)
 {
@@ -271,6 +308,7 @@ int main(void)
 	test_odd_values(dir, path);
 	test_legacy(dir, path);
 	test_unreadable(dir, path);
+	test_failed_write(dir, path);
 	forget();
 
 	unlink(path);
