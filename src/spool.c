@@ -88,6 +88,21 @@ struct journal {
 	bool unreadable; /* reading stopped before the end */
 };
 
+/*
+ * A field as a C string. Not strndup: the field is not NUL-terminated, and strndup may
+ * look for a NUL past len (ASan's strict string checks do).
+ */
+static char *copy(const char *s, size_t len)
+{
+	char *p = malloc(len + 1);
+	if (p) {
+		if (len > 0)
+			memcpy(p, s, len);
+		p[len] = '\0';
+	}
+	return p;
+}
+
 static int apply(struct journal *j, const struct mxb_spool_record *rec)
 {
 	j->legacy |= rec->legacy;
@@ -113,10 +128,10 @@ static int apply(struct journal *j, const struct mxb_spool_record *rec)
 		j->cap = cap;
 	}
 	struct live l = {
-		strndup(rec->id, rec->id_len),
-		strndup(rec->to, rec->to_len),
-		strndup(rec->type, rec->type_len),
-		strndup(rec->body, rec->body_len),
+		copy(rec->id, rec->id_len),
+		copy(rec->to, rec->to_len),
+		copy(rec->type, rec->type_len),
+		copy(rec->body, rec->body_len),
 	};
 	if (!l.id || !l.to || !l.type || !l.body) {
 		live_free(&l);

@@ -203,6 +203,28 @@ static void test_failed_write(const char *dir, const char *path)
 	free(big);
 }
 
+/*
+ * A journal that fills the loader's first read exactly: its last field ends at the end
+ * of the buffer, with no NUL after it (which ASan's strict string checks would see read).
+ */
+static void test_buffer_end(const char *dir, const char *path)
+{
+	unlink(path);
+	struct mxb_spool *s = reopen(dir);
+	/* "A 2 3 4 65512\n" (14 bytes), the fields (9 + 65512), the newline: 65536. */
+	char *body = repeat('b', 65512);
+	CHECK(body != NULL);
+	CHECK(mxb_spool_add(s, "m1", "a@b", "chat", body) == 0);
+	mxb_spool_close(s);
+	struct stat st;
+	CHECK(stat(path, &st) == 0 && st.st_size == 65536);
+	s = reopen(dir);
+	CHECK(ngot == 1);
+	CHECK(full[0].body && strcmp(full[0].body, body) == 0);
+	mxb_spool_close(s);
+	free(body);
+}
+
 /* A record that cannot be read ends the reading there; the file is kept, not lost. */
 static void test_unreadable(const char *dir, const char *path)
 {
@@ -309,6 +331,7 @@ int main(void)
 	test_legacy(dir, path);
 	test_unreadable(dir, path);
 	test_failed_write(dir, path);
+	test_buffer_end(dir, path);
 	forget();
 
 	unlink(path);
