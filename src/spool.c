@@ -4,15 +4,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "spool.h"
+#include "spool_record.h"
 
 #define JOURNAL "spool.journal"
 #define JOURNAL_NEW "spool.journal.new"
+/* A journal that cannot be read to its end is kept as this, with the time appended. */
+#define JOURNAL_UNREADABLE "spool.journal.unreadable"
 /* Past this size, and mostly dead records, the journal is rewritten. */
 #define REWRITE_BYTES (4 * 1024 * 1024)
+/* Reads of the journal at start. */
+#define READ_CHUNK (64 * 1024)
 
 struct mxb_spool {
 	char *dir;
@@ -22,7 +29,8 @@ struct mxb_spool {
 	int new_fd; /* during a rewrite */
 	bool dirty;
 	bool failing;
-	uint64_t size;
+	uint64_t size; /* appended since the last rewrite */
+	uint64_t end, new_end; /* of fd and new_fd: where a failed append is cut back to */
 	uint64_t live_bytes;
 };
 
@@ -35,17 +43,25 @@ static char *join(const char *dir, const char *name)
 	return p;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
+static int writev_all(int fd, struct iovec *iov, int n)
 {
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0) {
+	while (n > 0) {
+		ssize_t w = writev(fd, iov, n);
+		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		buf += n;
-		len -= (size_t)n;
+		size_t left = (size_t)w;
+		while (n > 0 && left >= iov->iov_len) {
+			left -= iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + left;
+			iov->iov_len -= left;
+		}
 	}
 	return 0;
 }
@@ -54,61 +70,189 @@ struct live {
 	char *id, *to, *type, *body;
 };
 
-/* Reads the journal into the live messages, in order. Tolerates a torn last record. */
-static int load(const char *path, struct live **out, size_t *count)
+static void live_free(struct live *l)
 {
-	*out = NULL;
-	*count = 0;
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return errno == ENOENT ? 0 : -errno;
-	struct live *v = NULL;
-	size_t len = 0, cap = 0, first = 0;
-	char head[4096];
-	while (fgets(head, sizeof(head), f)) {
-		char id[64], type[16], to[3072];
-		size_t blen;
-		if (sscanf(head, "D\t%63s", id) == 1 && head[0] == 'D') {
-			/* Messages are mostly done in the order they came: look from the oldest. */
-			while (first < len && !v[first].id)
-				first++;
-			for (size_t i = first; i < len; i++) {
-				if (v[i].id && strcmp(v[i].id, id) == 0) {
-					free(v[i].id);
-					free(v[i].to);
-					free(v[i].type);
-					free(v[i].body);
-					v[i] = (struct live){0};
-					break;
-				}
-			}
-			continue;
-		}
-		if (head[0] != 'A' ||
-			sscanf(head, "A\t%63s\t%15s\t%3071s\t%zu", id, type, to, &blen) != 4 ||
-			blen > 16 * 1024 * 1024)
-			break;
-		char *body = malloc(blen + 1);
-		if (!body || fread(body, 1, blen, f) != blen || fgetc(f) != '\n') {
-			free(body);
-			break; /* torn at the end: the process died while writing it */
-		}
-		body[blen] = '\0';
-		if (len == cap) {
-			cap = cap ? 2 * cap : 64;
-			struct live *nv = realloc(v, cap * sizeof(*nv));
-			if (!nv) {
-				free(body);
+	free(l->id);
+	free(l->to);
+	free(l->type);
+	free(l->body);
+	*l = (struct live){0};
+}
+
+/* What load found. */
+struct journal {
+	struct live *v; /* in order; done ones have id NULL */
+	size_t len, cap;
+	size_t first; /* before it every message is done */
+	bool legacy; /* records of the previous format were read */
+	bool unreadable; /* reading stopped before the end */
+};
+
+/*
+ * A field as a C string. Not strndup: the field is not NUL-terminated, and strndup may
+ * look for a NUL past len (ASan's strict string checks do).
+ */
+static char *copy(const char *s, size_t len)
+{
+	char *p = malloc(len + 1);
+	if (p) {
+		if (len > 0)
+			memcpy(p, s, len);
+		p[len] = '\0';
+	}
+	return p;
+}
+
+static int apply(struct journal *j, const struct mxb_spool_record *rec)
+{
+	j->legacy |= rec->legacy;
+	if (rec->kind == MXB_SPOOL_DONE) {
+		/* Messages are mostly done in the order they came: look from the oldest. */
+		while (j->first < j->len && !j->v[j->first].id)
+			j->first++;
+		for (size_t i = j->first; i < j->len; i++) {
+			if (j->v[i].id && strlen(j->v[i].id) == rec->id_len &&
+				memcmp(j->v[i].id, rec->id, rec->id_len) == 0) {
+				live_free(&j->v[i]);
 				break;
 			}
-			v = nv;
 		}
-		v[len++] = (struct live){strdup(id), strdup(to), strdup(type), body};
+		return 0;
 	}
-	fclose(f);
-	*out = v;
-	*count = len;
+	if (j->len == j->cap) {
+		size_t cap = j->cap ? 2 * j->cap : 64;
+		struct live *nv = realloc(j->v, cap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		j->v = nv;
+		j->cap = cap;
+	}
+	struct live l = {
+		copy(rec->id, rec->id_len),
+		copy(rec->to, rec->to_len),
+		copy(rec->type, rec->type_len),
+		copy(rec->body, rec->body_len),
+	};
+	if (!l.id || !l.to || !l.type || !l.body) {
+		live_free(&l);
+		return -ENOMEM;
+	}
+	j->v[j->len++] = l;
 	return 0;
+}
+
+static void journal_free(struct journal *j)
+{
+	for (size_t i = 0; i < j->len; i++)
+		live_free(&j->v[i]);
+	free(j->v);
+}
+
+/* Reads up to want bytes into buf, less only at the end of the file. */
+static ssize_t read_full(int fd, char *buf, size_t want)
+{
+	size_t got = 0;
+	while (got < want) {
+		ssize_t n = read(fd, buf + got, want - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/*
+ * Reads the journal into j. A torn last record (the process died while writing it) ends
+ * the journal quietly; anything else unreadable ends it with a log line and marks j.
+ */
+static int load(const char *path, struct journal *j)
+{
+	*j = (struct journal){0};
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	size_t cap = READ_CHUNK, len = 0, off = 0;
+	char *buf = malloc(cap);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	uint64_t at = 0; /* offset in the file of buf[off] */
+	bool eof = false;
+	int ret = 0;
+	for (;;) {
+		struct mxb_spool_record rec;
+		size_t size;
+		int r = mxb_spool_record_decode(buf + off, len - off, &rec, &size);
+		if (r == 0) {
+			ret = apply(j, &rec);
+			if (ret < 0)
+				break;
+			off += size;
+			at += size;
+			continue;
+		}
+		if (r != -EAGAIN) {
+			mxb_log_error("spool: '%s' has an unreadable record at byte %llu (%s); the "
+				      "messages after it are not replayed",
+				path, (unsigned long long)at,
+				r == -E2BIG ? "a length over its bound" : "malformed");
+			j->unreadable = true;
+			break;
+		}
+		if (eof) {
+			if (len > off)
+				mxb_log_warn("spool: '%s' ends in a torn record (%zu bytes at byte "
+					     "%llu), written when the bridge died; ignored",
+					path, len - off, (unsigned long long)at);
+			break;
+		}
+		/* The decoder checked the record's length against the bounds before this. */
+		size_t need = size ? size : len - off + READ_CHUNK;
+		memmove(buf, buf + off, len - off);
+		len -= off;
+		off = 0;
+		if (need < READ_CHUNK)
+			need = READ_CHUNK;
+		if (cap < need) {
+			char *nb = realloc(buf, need);
+			if (!nb) {
+				ret = -ENOMEM;
+				break;
+			}
+			buf = nb;
+			cap = need;
+		}
+		ssize_t n = read_full(fd, buf + len, cap - len);
+		if (n < 0) {
+			ret = (int)n;
+			break;
+		}
+		len += (size_t)n;
+		eof = len < cap;
+	}
+	free(buf);
+	close(fd);
+	if (ret < 0)
+		journal_free(j);
+	return ret;
+}
+
+/* The rewrite would destroy what could not be read: keep it for a person to look at. */
+static void keep_unreadable(const struct mxb_spool *s)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "%s.%lld", JOURNAL_UNREADABLE, (long long)time(NULL));
+	char *keep = join(s->dir, name);
+	if (keep && link(s->path, keep) == 0)
+		mxb_log_warn("spool: the unreadable journal is kept as '%s'", keep);
+	else
+		mxb_log_errno(MXB_LOG_WARN, "spool: cannot keep the unreadable journal");
+	free(keep);
 }
 
 int mxb_spool_open(struct mxb_spool **out, const char *dir, mxb_spool_replay_fn replay, void *data)
@@ -130,31 +274,29 @@ int mxb_spool_open(struct mxb_spool **out, const char *dir, mxb_spool_replay_fn 
 		mxb_spool_close(s);
 		return err;
 	}
-	struct live *v;
-	size_t n;
-	int r = load(s->path, &v, &n);
+	struct journal j;
+	int r = load(s->path, &j);
 	if (r < 0) {
 		mxb_log_error("spool: cannot read '%s': %s", s->path, strerror(-r));
 		mxb_spool_close(s);
 		return r;
 	}
-	/* Start from a clean journal holding only what is live. */
+	if (j.unreadable)
+		keep_unreadable(s);
+	/* Start from a clean journal holding only what is live, in the current format. */
 	r = mxb_spool_rewrite_begin(s);
 	size_t replayed = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!v[i].id)
+	for (size_t i = 0; i < j.len; i++) {
+		struct live *l = &j.v[i];
+		if (!l->id)
 			continue;
-		if (replay(v[i].id, v[i].to, v[i].type, v[i].body, data)) {
+		if (replay(l->id, l->to, l->type, l->body, data)) {
 			if (r == 0)
-				r = mxb_spool_add(s, v[i].id, v[i].to, v[i].type, v[i].body);
+				r = mxb_spool_add(s, l->id, l->to, l->type, l->body);
 			replayed++;
 		}
-		free(v[i].id);
-		free(v[i].to);
-		free(v[i].type);
-		free(v[i].body);
 	}
-	free(v);
+	journal_free(&j);
 	if (r == 0)
 		r = mxb_spool_rewrite_commit(s);
 	if (r < 0) {
@@ -162,6 +304,8 @@ int mxb_spool_open(struct mxb_spool **out, const char *dir, mxb_spool_replay_fn 
 		mxb_spool_close(s);
 		return r;
 	}
+	if (j.legacy)
+		mxb_log_info("spool: '%s' was in the previous format; rewritten", s->path);
 	if (replayed)
 		mxb_log_info("spool: %zu messages from the last run go out again", replayed);
 	*out = s;
@@ -184,15 +328,32 @@ void mxb_spool_close(struct mxb_spool *s)
 	free(s);
 }
 
-static int append(struct mxb_spool *s, const char *head, size_t hlen, const char *body, size_t blen)
+/* Appends the record whose header is head: its fields follow from rec. */
+static int append(struct mxb_spool *s, const struct mxb_spool_record *rec, char *head, size_t hlen,
+	size_t total)
 {
-	int fd = s->new_fd >= 0 ? s->new_fd : s->fd;
-	int r = write_all(fd, head, hlen);
-	if (r == 0 && body)
-		r = write_all(fd, body, blen);
-	if (r == 0 && body)
-		r = write_all(fd, "\n", 1);
+	bool rewriting = s->new_fd >= 0;
+	int fd = rewriting ? s->new_fd : s->fd;
+	uint64_t *end = rewriting ? &s->new_end : &s->end;
+	struct iovec iov[6];
+	int n = 0;
+	iov[n++] = (struct iovec){head, hlen};
+	iov[n++] = (struct iovec){(char *)rec->id, rec->id_len};
+	if (rec->kind == MXB_SPOOL_ADD) {
+		iov[n++] = (struct iovec){(char *)rec->to, rec->to_len};
+		iov[n++] = (struct iovec){(char *)rec->type, rec->type_len};
+		iov[n++] = (struct iovec){(char *)rec->body, rec->body_len};
+	}
+	iov[n++] = (struct iovec){"\n", 1};
+	int r = writev_all(fd, iov, n);
 	if (r < 0) {
+		/*
+		 * A part of a record in the middle of the journal would end its reading there:
+		 * cut it off, so that the records appended later are read back.
+		 */
+		if (ftruncate(fd, (off_t)*end) < 0 || lseek(fd, (off_t)*end, SEEK_SET) < 0)
+			mxb_log_errno(MXB_LOG_WARN, "spool: cannot cut a failed record off '%s'",
+				s->path);
 		if (!s->failing)
 			mxb_log_error("spool: cannot write '%s': %s; messages held now would not "
 				      "survive a crash",
@@ -204,29 +365,50 @@ static int append(struct mxb_spool *s, const char *head, size_t hlen, const char
 		mxb_log_info("spool: writing again");
 	s->failing = false;
 	s->dirty = true;
-	s->size += hlen + (body ? blen + 1 : 0);
+	s->size += total;
+	*end += total;
 	return 0;
+}
+
+/* Checks rec against the bounds of the format, then appends it. */
+static int put(struct mxb_spool *s, const struct mxb_spool_record *rec)
+{
+	char head[MXB_SPOOL_HEAD_MAX];
+	size_t hlen, total;
+	int r = mxb_spool_record_head(rec, head, &hlen, &total);
+	if (r < 0) {
+		mxb_log_error("spool: message '%.64s' is over the journal's bounds; it would not "
+			      "survive a crash",
+			rec->id);
+		return r;
+	}
+	r = append(s, rec, head, hlen, total);
+	if (r == 0 && rec->kind == MXB_SPOOL_ADD)
+		s->live_bytes += total;
+	return r;
 }
 
 int mxb_spool_add(
 	struct mxb_spool *s, const char *id, const char *to, const char *type, const char *body)
 {
-	char head[4096];
-	size_t blen = strlen(body);
-	int n = snprintf(head, sizeof(head), "A\t%s\t%s\t%s\t%zu\n", id, type, to, blen);
-	if (n < 0 || (size_t)n >= sizeof(head))
-		return -E2BIG;
-	s->live_bytes += (size_t)n + blen + 1;
-	return append(s, head, (size_t)n, body, blen);
+	struct mxb_spool_record rec = {
+		.kind = MXB_SPOOL_ADD,
+		.id = id,
+		.id_len = strlen(id),
+		.to = to,
+		.to_len = strlen(to),
+		.type = type,
+		.type_len = strlen(type),
+		.body = body,
+		.body_len = strlen(body),
+	};
+	return put(s, &rec);
 }
 
 int mxb_spool_done(struct mxb_spool *s, const char *id)
 {
-	char head[128];
-	int n = snprintf(head, sizeof(head), "D\t%s\n", id);
-	if (n < 0 || (size_t)n >= sizeof(head))
-		return -E2BIG;
-	return append(s, head, (size_t)n, NULL, 0);
+	struct mxb_spool_record rec = {.kind = MXB_SPOOL_DONE, .id = id, .id_len = strlen(id)};
+	return put(s, &rec);
 }
 
 void mxb_spool_sync(struct mxb_spool *s)
@@ -249,6 +431,7 @@ int mxb_spool_rewrite_begin(struct mxb_spool *s)
 	if (s->new_fd < 0)
 		return -errno;
 	s->size = 0;
+	s->new_end = 0;
 	s->live_bytes = 0;
 	return 0;
 }
@@ -272,8 +455,10 @@ int mxb_spool_rewrite_commit(struct mxb_spool *s)
 		close(s->fd);
 	s->fd = fd;
 	/* Appends go to the end. */
-	if (lseek(fd, 0, SEEK_END) < 0)
+	off_t end = lseek(fd, 0, SEEK_END);
+	if (end < 0)
 		return -errno;
+	s->end = (uint64_t)end;
 	s->dirty = false;
 	return 0;
 }

@@ -8,7 +8,9 @@ Faults: Prosody SIGTERM + restart, Prosody SIGKILL + restart, Prosody frozen (SI
 the bridge sends and then SIGKILL + restart (only resending saves those), the bridge's XMPP
 connection reset (ss -K), broker SIGTERM + restart (with persistence), bridge SIGTERM +
 restart (persistent MQTT session), bridge SIGKILL + restart while it holds messages (the
-spool), a network cut longer than the ping (a proxy that black-holes the link)."""
+spool), the same with the replies to commands from full JIDs whose resources hold spaces,
+quotes and non-ASCII UTF-8, a network cut longer than the ping (a proxy that black-holes
+the link)."""
 
 import select
 import signal
@@ -16,6 +18,7 @@ import socket
 import subprocess
 import threading
 import time
+import xml.etree.ElementTree as ET
 
 import harness
 
@@ -365,17 +368,104 @@ def check_bridge_sigkill_spool(env):
     run_fault(env, "bridge SIGKILL + restart, with the spool", fault)
 
 
+# Resources as RFC 7622 allows them (any Unicode but controls, so spaces, quotes, XML's
+# special characters and non-ASCII too): the spool must hold replies for them as they are.
+# Prosody 0.12 still applies stringprep, which refuses code points Unicode 3.2 did not
+# assign (emoji among them) and binds a random resource instead: these are all in 3.2.
+ODD_RESOURCES = ("my phone", "caf\u00e9 \u0442\u0435\u043b\u0435\u0444\u043e\u043d \u96fb\u8a71",
+                 "\"quoted\" o'neil & <co>")
+K = 10  # commands per resource
+
+
+def odd_clients(env):
+    clients = [harness.XmppClient(env, "alice@localhost/" + r, env.p.accounts["alice"],
+                                  env.p.port, env.pki.ca.cert, name="alice-odd%d" % i).connect()
+               for i, r in enumerate(ODD_RESOURCES)]
+    for c, r in zip(clients, ODD_RESOURCES):
+        env.check(c.full_jid == "alice@localhost/" + r, "the server bound the resource %r" % r,
+                  c.full_jid)
+    return clients
+
+
+def check_bridge_sigkill_spool_odd_jids(env):
+    """The spool holds replies to commands, each for the full JID it came from, whose
+    resources hold spaces, quotes and non-ASCII UTF-8. The broker is frozen while alice's
+    resources send commands, XMPP goes away, then the broker acknowledges: the bridge holds
+    the replies. It is SIGKILLed; after the restart each reply reaches its very resource."""
+    import os
+    name = "bridge SIGKILL + restart, spool of replies to odd full JIDs"
+    tag = "odd_jids"
+    setup(env)
+    clients = odd_clients(env)
+    want = {}
+    for i, r in enumerate(ODD_RESOURCES):
+        for n in range(1, K + 1):
+            want["published to 'seq/cmd/%s/%d/%d'" % (tag, i, n)] = "alice@localhost/" + r
+    journal = env.tmp + "/spool/spool.journal"
+
+    def held():
+        with open(journal, "rb") as f:
+            data = f.read()
+        return sum(data.count(w.encode()) for w in want)
+
+    mark = env.b.mark()
+    os.kill(env.m.proc.pid, signal.SIGSTOP)
+    try:
+        for i, c in enumerate(clients):
+            for n in range(1, K + 1):
+                c.send_message(BRIDGE, "seq/cmd/%s/%d/%d %d" % (tag, i, n, n))
+        # Written to the frozen broker: published, not yet acknowledged.
+        env.b.wait_log(r"command: published to 'seq/cmd/%s/" % tag, since=mark,
+                       count=len(want), timeout=20)
+        env.p.stop(signal.SIGTERM)
+        env.b.wait_log(r"xmpp: (disconnected|stream error)", since=mark, timeout=20)
+    finally:
+        os.kill(env.m.proc.pid, signal.SIGCONT)
+    harness.wait_until(lambda: held() == len(want), 20,
+                       what="the replies for the odd JIDs in the journal")
+    t_fault = time.monotonic()
+    env.b.stop(signal.SIGKILL)
+    env.p.start()
+    new_alice(env)
+    clients = odd_clients(env)
+    env.b = start_bridge(env)
+    env.b.wait_log(r"spool: \d+ messages from the last run go out again")
+
+    def got():
+        out = []
+        for c in clients:
+            with c._cond:
+                for m in c.all_messages:
+                    if m.frm.startswith(BRIDGE) and m.body in want:
+                        out.append((m.body, ET.fromstring(m.xml).get("to")))
+        return out
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not set(want) <= {b for b, _ in got()}:
+        time.sleep(0.2)
+    recv = got()
+    lost = sorted(set(want) - {b for b, _ in recv})
+    misrouted = [(b, to) for b, to in recv if to != want[b]]
+    dups = len(recv) - len(set(b for b, _ in recv))
+    recovery = time.monotonic() - t_fault
+    RESULTS.append((name + " (XMPP -> MQTT replies)", len(want), len(lost), dups, recovery))
+    env.note("%s: held %d, lost %d, duplicates %d, all in %.1f s after the kill" % (
+        name, len(want), len(lost), dups, recovery))
+    env.check(not lost, "%s: nothing lost" % name, lost[:10])
+    env.check(not misrouted, "%s: each reply reached the resource it was for" % name,
+              misrouted[:5])
+
+
 def check_report(env):
     print("\n| fault | sent | lost | duplicated | all delivered after |")
     print("| --- | --- | --- | --- | --- |")
     for name, n, lost, dups, rec in RESULTS:
         print("| %s | %d | %d | %d | %.1f s |" % (name, n, lost, dups, rec))
-    env.check(len(RESULTS) == 11, "every fault ran, both ways where it can", len(RESULTS))
+    env.check(len(RESULTS) == 12, "every fault ran, both ways where it can", len(RESULTS))
 
 
 if __name__ == "__main__":
     harness.main([check_prosody_sigterm, check_prosody_sigkill,
                   check_prosody_frozen_then_killed, check_connection_reset,
                   check_broker_sigterm, check_bridge_sigterm, check_bridge_sigkill_spool,
-                  check_network_cut, check_report],
+                  check_bridge_sigkill_spool_odd_jids, check_network_cut, check_report],
                  time_limit=170)
