@@ -369,6 +369,52 @@ def check_stranger_deep_xml(env):
                  moved={"commands from strangers": 1}, same=("commands published",))
 
 
+def all_counters(b):
+    """Every counter SIGUSR1 logs, the third line's (acks, devices) too."""
+    mark = b.mark()
+    c = harness.bridge_counters(b)
+    m = b.wait_log(r"bridge: (xmpp acked [^\n]*)\n", since=mark)
+    c.update(harness._parse_counter_text(m.group(1)))
+    return c
+
+
+def check_unacked_window_full(env):
+    """The server stops reading while the bridge keeps sending: past the window of
+    queue_size unacknowledged messages the oldest are dropped, and the log says so once,
+    with the counter agreeing; when acks come again the log says how many in all."""
+    import os
+    import signal
+    env.b.stop()
+    b = env.start_bridge_ready(env.p, env.m, over={
+        "bridge": {"queue_size": 10},
+        "notify": [{"topic": "window/#", "to": ["alice@localhost"],
+                    "message": "{{payload}}"}],
+        "commands": [],
+    })
+    before = all_counters(b)
+    mark = b.mark()
+    os.kill(env.p.proc.pid, signal.SIGSTOP)
+    try:
+        for i in range(25):
+            env.pub.publish("window/n", "w%02d" % i)
+        harness.wait_until(lambda: harness.bridge_counters(b)["xmpp sent"] -
+                           before["xmpp sent"] >= 25, 10, what="25 messages written")
+    finally:
+        os.kill(env.p.proc.pid, signal.SIGCONT)
+    b.wait_log(r"bridge: acknowledgements come again; 15 unacknowledged messages were "
+               r"dropped in all", timeout=15, since=mark)
+    after = all_counters(b)
+    env.check(after["unacked dropped"] - before["unacked dropped"] == 15,
+              "15 dropped from the window of 10", after["unacked dropped"])
+    lines = b.text(mark).count("dropping the oldest of them until acks come")
+    env.check(lines == 1, "one log line for the burst", lines)
+    env.check("go out again" not in b.text(mark), "no line claims they go out again")
+    got = [env.alice.wait_message(frm=BRIDGE, timeout=15).body for _ in range(25)]
+    env.check(sorted(got) == ["w%02d" % i for i in range(25)],
+              "written before the drop, all 25 still arrive", got)
+    env.b = b
+
+
 def check_final_state(env):
     env.check(env.b.alive(), "bridge alive at the end")
     rc = env.b.stop()
@@ -382,5 +428,5 @@ if __name__ == "__main__":
                   check_device_state_past_status_limit, check_device_state_over_max_payload,
                   check_log_forging_payload, check_log_forging_command_word,
                   check_log_forging_device_command,
-                  check_private_message_through_room, check_stranger_deep_xml,
+                  check_private_message_through_room, check_stranger_deep_xml, check_unacked_window_full,
                   check_final_state], time_limit=120)
