@@ -46,9 +46,8 @@ struct mxb_throttle *mxb_throttle_create(int64_t interval_ms, bool only_changes,
 	t->interval = interval_ms;
 	t->only_changes = only_changes;
 	t->max_topics = max_topics ? max_topics : 1;
-	t->nbuckets = 64;
-	while (t->nbuckets < t->max_topics && t->nbuckets < (1u << 20))
-		t->nbuckets *= 2;
+	/* Grown as topics come: most routes see a few, and the tick walks every bucket. */
+	t->nbuckets = 16;
 	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
 	if (!t->buckets) {
 		free(t);
@@ -122,6 +121,29 @@ static void evict_one(struct mxb_throttle *t)
 	}
 }
 
+/* Doubles the buckets once there are more topics than buckets; on ENOMEM stays as it is. */
+static void grow(struct mxb_throttle *t)
+{
+	if (t->len < t->nbuckets || t->nbuckets >= (1u << 20))
+		return;
+	size_t n = 2 * t->nbuckets;
+	struct entry **b = calloc(n, sizeof(*b));
+	if (!b)
+		return;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		for (struct entry *e = t->buckets[i], *next; e; e = next) {
+			next = e->next;
+			size_t j = e->hash & (n - 1);
+			e->next = b[j];
+			b[j] = e;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->nbuckets = n;
+	t->cursor = 0;
+}
+
 static struct entry *lookup(struct mxb_throttle *t, const char *topic, bool create)
 {
 	uint64_t h = hash_str(topic);
@@ -134,6 +156,8 @@ static struct entry *lookup(struct mxb_throttle *t, const char *topic, bool crea
 		return NULL;
 	if (t->len >= t->max_topics)
 		evict_one(t);
+	grow(t);
+	i = h & (t->nbuckets - 1);
 	struct entry *e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
@@ -191,7 +215,6 @@ int mxb_throttle_offer(
 	if (unchanged)
 		return MXB_THROTTLE_SAME;
 	if (record_sent(t, e, payload, len, now) < 0)
-
 		return -ENOMEM;
 	return MXB_THROTTLE_SEND;
 }

@@ -99,9 +99,40 @@ static void test_bound(void)
 	mxb_throttle_destroy(NULL);
 }
 
+/* The table grows as topics come: every held value of 5000 topics comes out once. */
+static void test_growth(void)
+{
+	struct mxb_throttle *t = mxb_throttle_create(1000, true, 10000);
+	char topic[16];
+	for (int i = 0; i < 5000; i++) {
+		snprintf(topic, sizeof(topic), "t/%d", i);
+		CHECK(offer(t, topic, "a", 0) == MXB_THROTTLE_SEND);
+	}
+	int held = 0, same = 0;
+	for (int i = 0; i < 5000; i++) {
+		snprintf(topic, sizeof(topic), "t/%d", i);
+		held += offer(t, topic, i % 2 ? "b" : "a", 10) == MXB_THROTTLE_HELD;
+		same += offer(t, topic, "a", 20) == MXB_THROTTLE_SAME && i % 2 == 0;
+	}
+	CHECK(mxb_throttle_size(t) == 5000);
+	CHECK(same == 2500);
+	for (int i = 1; i < 5000; i += 2) {
+		snprintf(topic, sizeof(topic), "t/%d", i);
+		held += offer(t, topic, "b", 30) == MXB_THROTTLE_HELD;
+	}
+	struct sent s = {0};
+	CHECK(mxb_throttle_due(t, 999, on_due, &s) == 1000);
+	CHECK(s.count == 0);
+	CHECK(mxb_throttle_due(t, 1000, on_due, &s) == INT64_MAX);
+	CHECK(s.count == 2500);
+	CHECK(held == 5000);
+	mxb_throttle_destroy(t);
+}
+
 int main(void)
 {
 	test_interval();
+	test_growth();
 	test_only_changes();
 	test_both();
 	test_bound();
