@@ -22,7 +22,7 @@ The modules, one concern each:
     prosody, ejabberd   the two XMPP servers
     bridge      the bridge process, bridge.conf, its counters
     xmppclient, mqttclient   the test clients
-    env         Env (servers, checks, cleanup) and main()
+    env         Env (servers by kind, checks, cleanup) and main()
 Everything a test uses is importable from the package itself, as listed in __all__.
 
 Environment:
@@ -33,12 +33,14 @@ Environment:
     MXB_VERBOSE    print the log tails also when everything passed
     MXB_BRIDGE_WRAPPER  a command put in front of the bridge (shlex-split), e.g. valgrind
     MXB_TIME_SCALE multiplies each test file's time limit (default 1)
+    MXB_XMPP_SERVER  the server env.xmpp_server() starts: prosody (default) or ejabberd
+    MXB_MQTT_BROKER  the broker env.broker() starts: mosquitto (the default and only one)
 """
 
 from .bridge import (DEFAULT_BRIDGE, Bridge, bridge_binary, bridge_counters, counter_delta,
                      format_config, merge)
 from .ejabberd import EJABBERD_INETRC, EJABBERD_LIBS, Ejabberd, ejabberd_installed
-from .env import Env, main
+from .env import (BROKERS, XMPP_SERVERS, Env, broker_kind, main, xmpp_server_kind)
 from .mosquitto import Mosquitto
 from .mqttclient import MqttClient, MqttMessage
 from .pki import PKI, Cert
@@ -63,7 +65,7 @@ __all__ = [
     "Cert", "PKI",
     # servers
     "Mosquitto", "XmppServer", "Prosody", "Ejabberd", "EJABBERD_LIBS", "EJABBERD_INETRC",
-    "ejabberd_installed",
+    "ejabberd_installed", "XMPP_SERVERS", "BROKERS", "xmpp_server_kind", "broker_kind",
     # the bridge
     "format_config", "merge", "Bridge", "bridge_counters", "counter_delta",
     # clients

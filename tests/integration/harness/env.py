@@ -10,7 +10,7 @@ import time
 import traceback
 
 from .bridge import Bridge, bridge_binary, merge
-from .ejabberd import Ejabberd
+from .ejabberd import Ejabberd, ejabberd_installed
 from .mosquitto import Mosquitto
 from .mqttclient import MqttClient
 from .pki import PKI
@@ -19,6 +19,30 @@ from .procs import (LOOPBACK, Terminated, TestFailure, TestTimeout, install_sign
 from .prosody import Prosody
 from .xmppclient import XmppClient
 from .xmppserver import XMPP_DOMAIN
+
+XMPP_SERVERS = ("prosody", "ejabberd")
+BROKERS = ("mosquitto",)
+
+
+def xmpp_server_kind(kind=None):
+    """The kind of XMPP server env.xmpp_server() starts: kind, else MXB_XMPP_SERVER, else
+    "prosody"; one of XMPP_SERVERS (anything else raises ValueError)."""
+    kind = kind or os.environ.get("MXB_XMPP_SERVER") or "prosody"
+    if kind not in XMPP_SERVERS:
+        raise ValueError("unknown XMPP server %r (MXB_XMPP_SERVER: one of %s)" % (
+            kind, ", ".join(XMPP_SERVERS)))
+    return kind
+
+
+def broker_kind(kind=None):
+    """The kind of MQTT broker env.broker() starts: kind, else MXB_MQTT_BROKER, else
+    "mosquitto"; one of BROKERS (anything else raises ValueError)."""
+    kind = kind or os.environ.get("MXB_MQTT_BROKER") or "mosquitto"
+    if kind not in BROKERS:
+        raise ValueError("unknown MQTT broker %r (MXB_MQTT_BROKER: one of %s)" % (
+            kind, ", ".join(BROKERS)))
+    return kind
+
 
 class Env:
     """One temp dir, the PKI, and every server, bridge and client started for a test."""
@@ -85,6 +109,32 @@ class Env:
             e.register(u)
         self.servers.append(e)
         return e.start() if start else e
+
+    # -- servers by kind ---------------------------------------------------------------
+    def xmpp_server(self, kind=None, cert=None, users=("bridge", "alice", "mallory"),
+                    name=None, start=True, **kw):
+        """An XMPP server of the given kind (default: xmpp_server_kind(), i.e.
+        MXB_XMPP_SERVER or prosody), made by env.prosody() or env.ejabberd(); name
+        defaults to the kind; kw are that kind's own options (extra, extra_yaml, ...).
+        Without ejabberd installed, asking for it skips the test file (exit 77)."""
+        kind = xmpp_server_kind(kind)
+        if kind == "ejabberd":
+            reason = ejabberd_installed()
+            if reason:
+                self.skip(reason)
+        make = self.ejabberd if kind == "ejabberd" else self.prosody
+        return make(cert=cert, users=users, name=name or kind, start=start, **kw)
+
+    def broker(self, kind=None, **kw):
+        """An MQTT broker of the given kind (default: broker_kind(), i.e. MXB_MQTT_BROKER
+        or mosquitto); kw as for env.mosquitto()."""
+        broker_kind(kind)
+        return self.mosquitto(**kw)
+
+    def skip(self, reason):
+        """Ends the test file as skipped (exit 77); main() still stops every process."""
+        print("SKIP %s: %s" % (self.name, reason), flush=True)
+        sys.exit(77)
 
     def standard_servers(self):
         """One Prosody (accounts bridge, alice, mallory, bob) and one mosquitto, started on
