@@ -8,11 +8,13 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sysconfig
 
 from .procs import TestFailure, _pdeathsig, free_port, wait_until
 from .xmppserver import XMPP_DOMAIN, XmppServer
 
-EJABBERD_LIBS = "/usr/lib/x86_64-linux-gnu"
+# Debian installs ejabberd's Erlang applications in the multiarch library directory
+EJABBERD_LIBS = os.path.join("/usr/lib", sysconfig.get_config_var("MULTIARCH") or "")
 EJABBERD_INETRC = "/etc/ejabberd/inetrc"
 
 
