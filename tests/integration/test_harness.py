@@ -1,8 +1,12 @@
 #!/usr/bin/python3
 """The harness itself, without the bridge: servers start, stop and restart on their ports,
 accounts work, two XMPP clients talk over verified STARTTLS, MQTT pub/sub over verified
-TLS, and the TLS negative cases fail for the test clients as they should for the bridge."""
+TLS, and the TLS negative cases fail for the test clients as they should for the bridge.
+The XMPP server is the one MXB_XMPP_SERVER names (prosody by default, or ejabberd); the
+server factory itself is checked with every kind installed, and the package offers every
+name test files use."""
 
+import os
 import ssl
 import socket
 
@@ -75,9 +79,74 @@ def check_mosquitto(env):
     env.check(rc == 0, "mosquitto stops with SIGTERM, exit 0", rc)
 
 
-def check_prosody(env):
-    p = env.prosody()
-    env.check(p.alive(), "prosody runs (pid %d, port %d)" % (p.proc.pid, p.port))
+# What test files (and the bench and demo scripts) take from the package by name.
+USED_NAMES = [
+    "Cert", "Ejabberd", "Env", "LOOPBACK", "SRCDIR", "Terminated", "TestFailure", "XmppClient",
+    "_pdeathsig", "bridge_binary", "bridge_counters", "counter_delta", "ejabberd_installed",
+    "format_config", "free_port", "install_signal_handlers", "line_of", "main", "merge",
+    "run", "spawn", "tail", "wait_until",
+    # and what the harness offered besides, for test files written against it
+    "HERE", "DEFAULT_BRIDGE", "XMPP_DOMAIN", "TestTimeout", "terminate", "kill_all_children",
+    "port_accepts", "port_owner_pids", "LogFile", "PKI", "Mosquitto", "Prosody", "Bridge",
+    "Message", "Presence", "IqResult", "MqttMessage", "MqttClient", "EJABBERD_LIBS",
+    "EJABBERD_INETRC",
+]
+
+
+def check_names(env):
+    missing = [n for n in USED_NAMES if not hasattr(harness, n)]
+    env.check(not missing, "the package offers every name tests use", missing)
+    missing = [n for n in harness.__all__ if not hasattr(harness, n)]
+    env.check(not missing, "every name in __all__ exists", missing)
+    here = os.path.dirname(os.path.abspath(__file__))
+    env.check(harness.HERE == here, "HERE is the directory of the test files", harness.HERE)
+    srcdir = os.environ.get("MXB_SRCDIR") or os.path.normpath(os.path.join(here, "..", ".."))
+    env.check(harness.SRCDIR == srcdir, "SRCDIR is MXB_SRCDIR, else the tree the package "
+              "belongs to", harness.SRCDIR)
+
+
+def check_factory(env):
+    kind = harness.xmpp_server_kind()
+    env.check(kind == (os.environ.get("MXB_XMPP_SERVER") or "prosody"),
+              "the XMPP server kind of this run comes from MXB_XMPP_SERVER (default "
+              "prosody)", kind)
+    for fn, bad in ((harness.xmpp_server_kind, "openfire"), (harness.broker_kind, "nanomq")):
+        try:
+            fn(bad)
+            refused = False
+        except ValueError:
+            refused = True
+        env.check(refused, "%s(%r) is refused" % (fn.__name__, bad))
+    mq = env.broker(name="factory-broker")
+    env.check(isinstance(mq, harness.Mosquitto) and mq.alive(),
+              "env.broker() starts a mosquitto (pid %d)" % mq.proc.pid)
+    env.check(mq.stop() == 0, "the broker stops by its pid, exit 0")
+
+    classes = {"prosody": harness.Prosody, "ejabberd": harness.Ejabberd}
+    for k in harness.XMPP_SERVERS:
+        if k == "ejabberd" and harness.ejabberd_installed():
+            env.note("ejabberd left out: %s" % harness.ejabberd_installed())
+            continue
+        s = env.xmpp_server(kind=k, name="factory-" + k, users=("alice", "mallory"))
+        env.check(isinstance(s, classes[k]) and isinstance(s, harness.XmppServer),
+                  "env.xmpp_server(kind=%r) gives a %s (an XmppServer)" % (k, classes[k].__name__))
+        env.check(s.alive() and s.port in s.ports(),
+                  "%s runs (pid %d, ports %s)" % (s.name, s.proc.pid, s.ports()))
+        s.register("carol")
+        alice, carol = env.xmpp(s, "alice"), env.xmpp(s, "carol")
+        carol.send_message("alice@localhost", "over " + k)
+        alice.wait_message(frm="carol@localhost", body="over " + k, timeout=5)
+        env.check(True, "%s: accounts made before and after the start log in and talk" % k)
+        alice.disconnect()
+        carol.disconnect()
+        s.stop()
+        env.check(not s.alive() and not any(harness.port_owner_pids(p) for p in s.ports()),
+                  "%s stopped by its pid, its ports free" % s.name)
+
+
+def check_xmpp_server(env):
+    p = env.xmpp_server()
+    env.check(p.alive(), "%s runs (pid %d, port %d)" % (p.name, p.proc.pid, p.port))
     alice = env.xmpp(p, "alice")
     mallory = env.xmpp(p, "mallory")
     env.check(alice.online() and mallory.online(), "two clients logged in over STARTTLS")
@@ -107,11 +176,11 @@ def check_prosody(env):
 
     pid = p.proc.pid
     p.restart()
-    env.check(p.alive() and p.proc.pid != pid, "prosody restarted on the same port")
+    env.check(p.alive() and p.proc.pid != pid, "%s restarted on the same port" % p.name)
     a2 = env.xmpp(p, "alice")
     env.check(a2.online(), "login after restart")
 
-    w = env.prosody(cert=env.pki.wrong_host, name="prosody-wrong", users=("alice",))
+    w = env.xmpp_server(cert=env.pki.wrong_host, name=p.name + "-wrong", users=("alice",))
     c = env.xmpp(w, "alice", connect=False)
     st = c.connect(timeout=8, expect_failure=True)
     env.check(st != "online", "client refuses the wrong-host certificate", st)
@@ -121,15 +190,16 @@ def check_prosody(env):
     env.check(st != "online", "client refuses a certificate from an unknown CA", st)
 
     # a taken port is noticed
-    q = env.prosody(name="prosody-taken", users=(), start=False)
+    q = env.xmpp_server(name=p.name + "-taken", users=(), start=False)
     q.port = p.port
     try:
         q.start(timeout=3)
         ok = False
     except harness.TestFailure:
         ok = True
-    env.check(ok, "a prosody whose port is taken is not taken for ready")
+    env.check(ok, "%s with its port taken is not taken for ready" % p.name)
 
 
 if __name__ == "__main__":
-    harness.main([check_pki, check_mosquitto, check_prosody], need_bridge=False)
+    harness.main([check_names, check_pki, check_mosquitto, check_factory, check_xmpp_server],
+                 need_bridge=False)

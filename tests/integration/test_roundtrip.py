@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""Both directions over verified TLS on both sides (STARTTLS to Prosody, TLS to
+"""Both directions over verified TLS on both sides (STARTTLS to the XMPP server, TLS to
 mosquitto): MQTT -> chat message with the rendered template, chat command -> MQTT publish
 with its reply, refusals, the retained status topic, the bridge's presence and a clean
-SIGTERM shutdown."""
+SIGTERM shutdown. The XMPP server is Prosody, or ejabberd with MXB_XMPP_SERVER=ejabberd."""
 
 import signal
 
@@ -12,7 +12,10 @@ BRIDGE = "bridge@localhost"
 
 
 def setup(env):
-    p, m = env.standard_servers()
+    p = env.xmpp_server(users=("bridge", "alice", "mallory", "bob"))
+    m = env.broker()
+    env.note("XMPP server %s (pid %d), MQTT broker %s (pid %d)" % (p.name, p.proc.pid, m.name,
+                                                                  m.proc.pid))
     env.p, env.m = p, m
     env.alice = env.xmpp(p, "alice")
     env.sub = env.mqtt(m).subscribe("#")
