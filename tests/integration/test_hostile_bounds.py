@@ -369,15 +369,6 @@ def check_stranger_deep_xml(env):
                  moved={"commands from strangers": 1}, same=("commands published",))
 
 
-def all_counters(b):
-    """Every counter SIGUSR1 logs, the third line's (acks, devices) too."""
-    mark = b.mark()
-    c = harness.bridge_counters(b)
-    m = b.wait_log(r"bridge: (xmpp acked [^\n]*)\n", since=mark)
-    c.update(harness._parse_counter_text(m.group(1)))
-    return c
-
-
 def check_unacked_window_full(env):
     """The server stops reading while the bridge keeps sending: past the window of
     queue_size unacknowledged messages the oldest are dropped, and the log says so once,
@@ -391,7 +382,7 @@ def check_unacked_window_full(env):
                     "message": "{{payload}}"}],
         "commands": [],
     })
-    before = all_counters(b)
+    before = harness.bridge_counters(b)
     mark = b.mark()
     os.kill(env.p.proc.pid, signal.SIGSTOP)
     try:
@@ -403,7 +394,7 @@ def check_unacked_window_full(env):
         os.kill(env.p.proc.pid, signal.SIGCONT)
     b.wait_log(r"bridge: acknowledgements come again; 15 unacknowledged messages were "
                r"dropped in all", timeout=15, since=mark)
-    after = all_counters(b)
+    after = harness.bridge_counters(b)
     env.check(after["unacked dropped"] - before["unacked dropped"] == 15,
               "15 dropped from the window of 10", after["unacked dropped"])
     lines = b.text(mark).count("dropping the oldest of them until acks come")

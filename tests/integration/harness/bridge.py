@@ -148,7 +148,8 @@ class Bridge:
 # Counters
 
 _COUNTER_LINE = re.compile(r"bridge: (mqtt received [^\n]*)\n(?:[^\n]*\n)*?[^\n]*"
-                           r"bridge: (commands published [^\n]*)")
+                           r"bridge: (commands published [^\n]*)\n(?:[^\n]*\n)*?[^\n]*"
+                           r"bridge: (xmpp acked [^\n]*)")
 
 
 def _parse_counter_text(text, prefix=""):
@@ -164,20 +165,20 @@ def _parse_counter_text(text, prefix=""):
 
 
 def bridge_counters(bridge, timeout=10.0):
-    """Sends SIGUSR1 to the bridge and returns its counters as a dict, from the two log
-    lines "bridge: mqtt received N, own dropped N, ..." and "bridge: commands published N,
-    refused N, ...". The names of the second line get the prefix "commands ":
-    {"mqtt received": 3, ..., "commands published": 1, "commands refused": 0,
-    "commands from strangers": 0, "commands malformed": 0,
-    "commands mqtt queue dropped": 0}."""
+    """Sends SIGUSR1 to the bridge and returns its counters as a dict, from the three log
+    lines "bridge: mqtt received N, own dropped N, ...", "bridge: commands published N,
+    refused N, ..." and "bridge: xmpp acked N, resent N, ...". The names of the second line
+    get the prefix "commands ": {"mqtt received": 3, ..., "commands published": 1,
+    "commands refused": 0, ..., "xmpp acked": 2, "unacked dropped": 0, ...}."""
     mark = bridge.mark()
     os.kill(bridge.pid, signal.SIGUSR1)
-    bridge.wait_log(r"bridge: commands published [^\n]*\n", timeout=timeout, since=mark)
+    bridge.wait_log(r"bridge: xmpp acked [^\n]*\n", timeout=timeout, since=mark)
     m = _COUNTER_LINE.search(bridge.text(mark))
     if m is None:
         raise TestFailure("%s: counter lines not found after SIGUSR1" % bridge.name)
     out = _parse_counter_text(m.group(1))
     out.update(_parse_counter_text(m.group(2), "commands "))
+    out.update(_parse_counter_text(m.group(3)))
     return out
 
 
