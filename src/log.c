@@ -90,6 +90,15 @@ size_t mxb_log_escape(const char *src, size_t len, char *dst, size_t cap)
 	const unsigned char *s = (const unsigned char *)src;
 	if (cap == 0)
 		return 0;
+	/* Most lines are printable ASCII, which needs no escape: copied as they are. */
+	size_t plain = 0;
+	while (plain < len && s[plain] >= 0x20 && s[plain] < 0x7f)
+		plain++;
+	if (plain == len && len < cap) {
+		memcpy(dst, src, len);
+		dst[len] = '\0';
+		return len;
+	}
 	char esc[12];
 	const char *out;
 	size_t used, total = 0;
@@ -117,8 +126,15 @@ void mxb_logv(enum mxb_log_level level, const char *fmt, va_list ap)
 {
 	if (level > mxb_log_level)
 		return;
-	char *msg = NULL;
-	int m = vasprintf(&msg, fmt, ap);
+	/* Formatted on the stack when it fits, which is nearly always. */
+	char small[1024];
+	char *msg = small;
+	va_list copy;
+	va_copy(copy, ap);
+	int m = vsnprintf(small, sizeof(small), fmt, ap);
+	if (m >= (int)sizeof(small) && vasprintf(&msg, fmt, copy) < 0)
+		m = -1;
+	va_end(copy);
 	/*
 	 * Peers' words reach log lines (topics, JIDs, a server's error text): every character
 	 * that could end a line or rewrite it is escaped, so no line can be forged. One buffer
@@ -136,7 +152,7 @@ void mxb_logv(enum mxb_log_level level, const char *fmt, va_list ap)
 		n += mxb_log_escape(msg, (size_t)m, line + n, sizeof(line) - n - 1);
 	line[n++] = '\n';
 	fwrite(line, 1, n, stderr);
-	if (m >= 0)
+	if (msg != small && m >= 0)
 		free(msg);
 }
 

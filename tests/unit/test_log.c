@@ -1,4 +1,7 @@
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "log.h"
@@ -35,5 +38,40 @@ int main(void)
 	EXPECT("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 8, "\xc3\xa9\xc3\xa9\xe2\x80\xa6");
 	EXPECT("\n\n\n\n", 8, "\\n\\n\xe2\x80\xa6");
 	EXPECT("abc", 4, "abc");
+
+	/* Whole lines: short, longer than the stack buffer, longer than a line. */
+	char path[] = "/tmp/mxb-test-log-XXXXXX";
+	int fd = mkstemp(path);
+	int saved = dup(2);
+	CHECK(fd >= 0 && saved >= 0 && dup2(fd, 2) == 2);
+	char *big = malloc(5000);
+	memset(big, 'x', 4999);
+	big[4999] = '\0';
+	mxb_log_init(MXB_LOG_INFO);
+	mxb_log_info("short %s", "line\nforged");
+	big[2000] = '\0';
+	mxb_log_warn("%s", big);
+	big[2000] = 'x';
+	mxb_log_error("%s", big);
+	mxb_log_debug("not at info level");
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
+	FILE *f = fopen(path, "r");
+	char *text = calloc(1, 20000);
+	size_t n = f ? fread(text, 1, 19999, f) : 0;
+	CHECK(n > 0);
+	char *l1 = text, *l2 = strchr(l1, '\n') + 1, *l3 = strchr(l2, '\n') + 1;
+	CHECK(strncmp(l1, "info: short line\\nforged\n", 25) == 0);
+	CHECK(strncmp(l2, "warn: xxx", 9) == 0 && strchr(l2, '\n') - l2 == 6 + 2000);
+	CHECK(strncmp(l3, "error: xxx", 10) == 0 && strchr(l3, '\n') - l3 == 4094);
+	CHECK(memcmp(strchr(l3, '\n') - 3, "\xe2\x80\xa6", 3) == 0);
+	CHECK(strchr(l3, '\n')[1] == '\0');
+	if (f)
+		fclose(f);
+	unlink(path);
+	free(text);
+	free(big);
 	return check_report("log");
 }
