@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,4 +127,161 @@ out:
 	free(ok);
 	free(fk);
 	return ret;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return (!a || !b) ? a == b : strcmp(a, b) == 0;
+}
+
+static bool same_list(const struct mxb_strlist *a, const struct mxb_strlist *b)
+{
+	if (a->len != b->len)
+		return false;
+	for (size_t i = 0; i < a->len; i++) {
+		if (!same_str(a->v[i], b->v[i]))
+			return false;
+	}
+	return true;
+}
+
+static bool same_notify(const struct mxb_notify_route *a, const struct mxb_notify_route *b)
+{
+	return same_str(a->topic, b->topic) && same_list(&a->to, &b->to) &&
+	       same_str(a->message, b->message) && same_str(a->fallback, b->fallback) &&
+	       a->type == b->type && a->qos == b->qos && a->retained == b->retained &&
+	       a->min_interval == b->min_interval && a->only_changes == b->only_changes &&
+	       a->binary == b->binary && a->max_payload == b->max_payload;
+}
+
+static bool same_command(const struct mxb_command_route *a, const struct mxb_command_route *b)
+{
+	return same_list(&a->from, &b->from) && same_list(&a->rooms, &b->rooms) &&
+	       same_list(&a->allow, &b->allow) && same_str(a->command, b->command) &&
+	       same_str(a->topic, b->topic) && same_str(a->payload, b->payload) &&
+	       a->has_role == b->has_role && a->role == b->role &&
+	       a->has_affiliation == b->has_affiliation && a->affiliation == b->affiliation &&
+	       a->qos == b->qos && a->retain == b->retain;
+}
+
+static bool same_device(const struct mxb_device_rule *a, const struct mxb_device_rule *b)
+{
+	return a->convention == b->convention && same_str(a->availability, b->availability) &&
+	       same_str(a->state, b->state) && same_str(a->name, b->name) &&
+	       same_str(a->online, b->online) && same_str(a->offline, b->offline) &&
+	       same_str(a->status, b->status) && same_str(a->show, b->show) &&
+	       same_list(&a->away, &b->away) && same_list(&a->xa, &b->xa) &&
+	       same_list(&a->dnd, &b->dnd) && same_str(a->command, b->command) &&
+	       same_str(a->command_payload, b->command_payload) &&
+	       same_str(a->friendly, b->friendly) && same_list(&a->allow, &b->allow) &&
+	       a->qos == b->qos && a->timeout == b->timeout;
+}
+
+static bool same_room(const struct mxb_room *a, const struct mxb_room *b)
+{
+	return same_str(a->jid, b->jid) && same_str(a->nick, b->nick) &&
+	       same_str(a->password, b->password);
+}
+
+static bool same_notifies(const struct mxb_config *a, const struct mxb_config *b)
+{
+	bool same = a->notify_len == b->notify_len;
+	for (size_t i = 0; same && i < a->notify_len; i++)
+		same = same_notify(&a->notify[i], &b->notify[i]);
+	return same;
+}
+
+static bool same_commands(const struct mxb_config *a, const struct mxb_config *b)
+{
+	bool same = a->commands_len == b->commands_len;
+	for (size_t i = 0; same && i < a->commands_len; i++)
+		same = same_command(&a->commands[i], &b->commands[i]);
+	return same;
+}
+
+static bool same_devices(const struct mxb_config *a, const struct mxb_config *b)
+{
+	bool same = a->devices_len == b->devices_len && a->max_devices == b->max_devices;
+	for (size_t i = 0; same && i < a->devices_len; i++)
+		same = same_device(&a->devices[i], &b->devices[i]);
+	return same;
+}
+
+static bool same_rooms(const struct mxb_config *a, const struct mxb_config *b)
+{
+	bool same = a->xmpp.rooms_len == b->xmpp.rooms_len;
+	for (size_t i = 0; same && i < a->xmpp.rooms_len; i++)
+		same = same_room(&a->xmpp.rooms[i], &b->xmpp.rooms[i]);
+	return same;
+}
+
+unsigned mxb_reload_changes(const struct mxb_config *o, const struct mxb_config *f)
+{
+	unsigned c = 0;
+	if (!same_notifies(o, f) || !same_commands(o, f))
+		c |= MXB_CHANGE_ROUTES;
+	if (o->bridge.log_level != f->bridge.log_level ||
+		o->bridge.max_payload != f->bridge.max_payload ||
+		o->bridge.max_message != f->bridge.max_message ||
+		o->bridge.bad_text != f->bridge.bad_text)
+		c |= MXB_CHANGE_LIMITS;
+	if (o->bridge.queue_size != f->bridge.queue_size)
+		c |= MXB_CHANGE_QUEUE;
+	if (!same_str(o->bridge.spool, f->bridge.spool))
+		c |= MXB_CHANGE_SPOOL;
+	if (!same_devices(o, f))
+		c |= MXB_CHANGE_DEVICES;
+	if (!same_str(o->xmpp.status, f->xmpp.status))
+		c |= MXB_CHANGE_XMPP_STATUS;
+	if (!same_rooms(o, f))
+		c |= MXB_CHANGE_XMPP_ROOMS;
+	if (!same_str(o->xmpp.presence_topic, f->xmpp.presence_topic) ||
+		o->xmpp.presence_json != f->xmpp.presence_json)
+		c |= MXB_CHANGE_XMPP_PRESENCE;
+	if (!same_str(o->xmpp.jid, f->xmpp.jid) || !same_str(o->xmpp.password, f->xmpp.password) ||
+		!same_str(o->xmpp.host, f->xmpp.host) || o->xmpp.port != f->xmpp.port ||
+		o->xmpp.tls != f->xmpp.tls || !same_str(o->xmpp.ca_file, f->xmpp.ca_file) ||
+		!same_str(o->xmpp.client_cert, f->xmpp.client_cert) ||
+		!same_str(o->xmpp.client_key, f->xmpp.client_key) ||
+		o->xmpp.reconnect_max != f->xmpp.reconnect_max ||
+		o->xmpp.ping_interval != f->xmpp.ping_interval ||
+		o->xmpp.ping_timeout != f->xmpp.ping_timeout)
+		c |= MXB_CHANGE_XMPP;
+	if (!same_str(o->xmpp.component.domain, f->xmpp.component.domain) ||
+		!same_str(o->xmpp.component.secret, f->xmpp.component.secret) ||
+		!same_str(o->xmpp.component.host, f->xmpp.component.host) ||
+		o->xmpp.component.port != f->xmpp.component.port)
+		c |= MXB_CHANGE_COMPONENT;
+	if (!same_str(o->mqtt.host, f->mqtt.host) || o->mqtt.port != f->mqtt.port ||
+		o->mqtt.version != f->mqtt.version ||
+		!same_str(o->mqtt.client_id, f->mqtt.client_id) ||
+		!same_str(o->mqtt.username, f->mqtt.username) ||
+		!same_str(o->mqtt.password, f->mqtt.password) ||
+		o->mqtt.keepalive != f->mqtt.keepalive ||
+		!same_str(o->mqtt.status_topic, f->mqtt.status_topic) ||
+		o->mqtt.tls != f->mqtt.tls || !same_str(o->mqtt.ca_file, f->mqtt.ca_file) ||
+		!same_str(o->mqtt.cert_file, f->mqtt.cert_file) ||
+		!same_str(o->mqtt.key_file, f->mqtt.key_file) ||
+		o->mqtt.reconnect_max != f->mqtt.reconnect_max ||
+		o->mqtt.session_expiry != f->mqtt.session_expiry)
+		c |= MXB_CHANGE_MQTT;
+	return c;
+}
+
+const char *mxb_reload_describe(unsigned changes, char *buf, size_t len)
+{
+	static const char *const names[] = {"routes", "limits", "queue_size", "spool", "devices",
+		"status", "rooms", "presence", "xmpp connection", "component connection",
+		"mqtt connection"};
+	size_t n = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(changes & (1u << i)))
+			continue;
+		int w = snprintf(buf + n, len - n, "%s%s", n ? ", " : "", names[i]);
+		if (w < 0 || (size_t)w >= len - n)
+			break;
+		n += (size_t)w;
+	}
+	return n ? buf : "nothing";
 }

@@ -12,6 +12,30 @@
 #include <stddef.h>
 
 struct mxb_notify_route;
+struct mxb_config;
+
+/*
+ * What a new config changes, by how it takes effect: at once, or by reconnecting just the
+ * side concerned. Nothing of a config is left out: every field is in one of these.
+ */
+enum mxb_reload_change {
+	MXB_CHANGE_ROUTES = 1 << 0, /* notify and commands routes: rebuilt at once */
+	MXB_CHANGE_LIMITS = 1 << 1, /* log level, max_payload, max_message, bad_text: at once */
+	MXB_CHANGE_QUEUE = 1 << 2, /* bridge.queue_size: the queues are resized at once */
+	MXB_CHANGE_SPOOL = 1 << 3, /* bridge.spool: the journal is moved at once */
+	MXB_CHANGE_DEVICES = 1 << 4, /* device rules and max_devices: at once */
+	MXB_CHANGE_XMPP_STATUS = 1 << 5, /* xmpp.status: a new presence at once */
+	MXB_CHANGE_XMPP_ROOMS = 1 << 6, /* rooms joined and left at once */
+	MXB_CHANGE_XMPP_PRESENCE = 1 << 7, /* presence_topic, presence_json: at once */
+	MXB_CHANGE_XMPP = 1 << 8, /* the client's connection: it reconnects */
+	MXB_CHANGE_COMPONENT = 1 << 9, /* the component's connection: it reconnects */
+	MXB_CHANGE_MQTT = 1 << 10, /* the MQTT connection: it reconnects */
+};
+
+/* Which of the changes above turn old into fresh (0: none). */
+unsigned mxb_reload_changes(const struct mxb_config *old, const struct mxb_config *fresh);
+/* "routes, rooms, mqtt" for a log line, into buf (len bytes). */
+const char *mxb_reload_describe(unsigned changes, char *buf, size_t len);
 
 struct mxb_filter {
 	const char *topic; /* borrowed */

@@ -90,9 +90,77 @@ static void test_pair(void)
 	CHECK(out[1] == SIZE_MAX);
 }
 
+/* Each field, changed alone, is classified as exactly one kind of change. */
+static void test_changes(void)
+{
+	static char *alice[] = {"alice@example.org"}, *bob[] = {"bob@example.org"};
+	static struct mxb_notify_route n1 = {.topic = "a/#", .to = {alice, 1}, .message = "m"};
+	static struct mxb_command_route c1 = {.from = {alice, 1}, .allow = {alice, 1}};
+	static struct mxb_room r1 = {.jid = "r@muc", .nick = "home"};
+	static struct mxb_device_rule d1 = {.availability = "tele/+/LWT", .allow = {alice, 1}};
+	struct mxb_config base = {.notify = &n1,
+		.notify_len = 1,
+		.commands = &c1,
+		.commands_len = 1,
+		.devices = &d1,
+		.devices_len = 1,
+		.max_devices = 10};
+	base.bridge.queue_size = 10;
+	base.xmpp.jid = "b@example.org";
+	base.xmpp.rooms = &r1;
+	base.xmpp.rooms_len = 1;
+	base.mqtt.host = "localhost";
+	base.mqtt.keepalive = 30;
+	CHECK(mxb_reload_changes(&base, &base) == 0);
+
+	struct mxb_config f;
+	struct mxb_notify_route n2 = n1;
+	struct mxb_command_route c2 = c1;
+	struct mxb_room r2 = r1;
+	struct mxb_device_rule d2 = d1;
+#define EXPECT_CHANGE(what, change)                               \
+	do {                                                      \
+		f = base;                                         \
+		n2 = n1, c2 = c1, r2 = r1, d2 = d1;               \
+		f.notify = &n2, f.commands = &c2;                 \
+		f.xmpp.rooms = &r2, f.devices = &d2;              \
+		what;                                             \
+		CHECK(mxb_reload_changes(&base, &f) == (change)); \
+	} while (0)
+	EXPECT_CHANGE(n2.to.v = bob, MXB_CHANGE_ROUTES);
+	EXPECT_CHANGE(n2.min_interval = 5, MXB_CHANGE_ROUTES);
+	EXPECT_CHANGE(c2.allow.v = bob, MXB_CHANGE_ROUTES);
+	EXPECT_CHANGE(f.commands_len = 0, MXB_CHANGE_ROUTES);
+	EXPECT_CHANGE(f.bridge.max_payload = 5, MXB_CHANGE_LIMITS);
+	EXPECT_CHANGE(f.bridge.log_level = MXB_LOG_DEBUG, MXB_CHANGE_LIMITS);
+	EXPECT_CHANGE(f.bridge.queue_size = 11, MXB_CHANGE_QUEUE);
+	EXPECT_CHANGE(f.bridge.spool = "/var/lib/x", MXB_CHANGE_SPOOL);
+	EXPECT_CHANGE(d2.allow.v = bob, MXB_CHANGE_DEVICES);
+	EXPECT_CHANGE(f.max_devices = 11, MXB_CHANGE_DEVICES);
+	EXPECT_CHANGE(f.xmpp.status = "away", MXB_CHANGE_XMPP_STATUS);
+	EXPECT_CHANGE(r2.nick = "house", MXB_CHANGE_XMPP_ROOMS);
+	EXPECT_CHANGE(f.xmpp.rooms_len = 0, MXB_CHANGE_XMPP_ROOMS);
+	EXPECT_CHANGE(f.xmpp.presence_json = true, MXB_CHANGE_XMPP_PRESENCE);
+	EXPECT_CHANGE(f.xmpp.password = "new", MXB_CHANGE_XMPP);
+	EXPECT_CHANGE(f.xmpp.ca_file = "/etc/ca.pem", MXB_CHANGE_XMPP);
+	EXPECT_CHANGE(f.xmpp.ping_interval = 9, MXB_CHANGE_XMPP);
+	EXPECT_CHANGE(f.xmpp.component.secret = "s", MXB_CHANGE_COMPONENT);
+	EXPECT_CHANGE(f.xmpp.component.port = 5348, MXB_CHANGE_COMPONENT);
+	EXPECT_CHANGE(f.mqtt.keepalive = 60, MXB_CHANGE_MQTT);
+	EXPECT_CHANGE(f.mqtt.password = "p", MXB_CHANGE_MQTT);
+	EXPECT_CHANGE(f.mqtt.cert_file = "/etc/c.pem", MXB_CHANGE_MQTT);
+	EXPECT_CHANGE(f.mqtt.session_expiry = 1, MXB_CHANGE_MQTT);
+#undef EXPECT_CHANGE
+	char buf[128];
+	CHECK_STR(mxb_reload_describe(0, buf, sizeof(buf)), "nothing");
+	CHECK_STR(mxb_reload_describe(MXB_CHANGE_ROUTES | MXB_CHANGE_MQTT, buf, sizeof(buf)),
+		"routes, mqtt connection");
+}
+
 int main(void)
 {
 	test_normalize();
+	test_changes();
 	test_diff();
 	test_pair();
 	return check_report("reload");
