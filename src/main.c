@@ -17,9 +17,12 @@
 #include "config.h"
 #include "log.h"
 #include "mqtt.h"
+#include "notify.h"
 #include "xmpp.h"
 
 #define SHUTDOWN_TIMEOUT_MS 5000
+/* READY=1 once both sides are up, or this long after the start: the first attempts made. */
+#define READY_AFTER_MS 10000
 
 struct mxb_state {
 	const char *config_path;
@@ -36,6 +39,8 @@ struct mxb_state {
 	bool xmpp_closing;
 	int64_t stop_start;
 	int64_t stop_deadline;
+	struct mxb_notify notify;
+	int64_t started;
 };
 
 static void usage(FILE *out)
@@ -144,10 +149,32 @@ static void swap_routes(struct mxb_config *a, struct mxb_config *b)
 	b->bridge.log_level = tmp.bridge.log_level;
 }
 
+static const char *side(bool configured, bool up)
+{
+	return !configured ? "off" : up ? "up" : "down";
+}
+
+/* The STATUS= line: each side, and what went through. */
+static bool tell_status(struct mxb_state *st)
+{
+	bool mqtt = mxb_mqtt_is_up(st->mqtt);
+	bool xmpp = st->xmpp && mxb_xmpp_is_up(st->xmpp);
+	bool comp = st->component && mxb_component_is_up(st->component);
+	const struct mxb_counters *n = &st->bridge.n;
+	char line[200];
+	snprintf(line, sizeof(line),
+		"mqtt %s, xmpp %s, component %s; %llu messages to XMPP, %llu commands to MQTT",
+		side(true, mqtt), side(st->xmpp != NULL, xmpp), side(st->component != NULL, comp),
+		(unsigned long long)n->xmpp_sent, (unsigned long long)n->commands_published);
+	mxb_notify_status(&st->notify, line);
+	return mqtt && (!st->xmpp || xmpp) && (!st->component || comp);
+}
+
 static void reload(struct mxb_state *st)
 {
 	struct mxb_config fresh = {0};
 	mxb_log_info("reloading '%s'", st->config_path);
+	mxb_notify_reloading(&st->notify);
 	if (load_config(&fresh, st->config_path) < 0) {
 		mxb_log_error("reload: '%s' has errors; keeping the running configuration",
 			st->config_path);
@@ -168,6 +195,7 @@ static void reload(struct mxb_state *st)
 			st->cfg.commands_len);
 	}
 	mxb_config_finish(&fresh);
+	mxb_notify_reloaded(&st->notify);
 }
 
 static void begin_shutdown(struct mxb_state *st, int64_t now)
@@ -175,6 +203,7 @@ static void begin_shutdown(struct mxb_state *st, int64_t now)
 	if (st->stopping)
 		return;
 	st->stopping = true;
+	mxb_notify_stopping(&st->notify);
 	st->stop_deadline = now + SHUTDOWN_TIMEOUT_MS;
 	mxb_log_info("shutting down");
 	st->stop_start = now;
@@ -260,6 +289,17 @@ static int run(struct mxb_state *st)
 		int64_t bnext = mxb_bridge_tick(&st->bridge, now);
 		if (bnext < next)
 			next = bnext;
+		/* Fed here only: a loop that stops turning stops feeding the watchdog. */
+		int64_t wnext = mxb_notify_tick(&st->notify, now);
+		if (wnext < next)
+			next = wnext;
+		if (st->notify.enabled && !st->stopping) {
+			bool all_up = tell_status(st);
+			if (!st->notify.ready && (all_up || now >= st->started + READY_AFTER_MS))
+				mxb_notify_ready(&st->notify, st->notify.status);
+			else if (!st->notify.ready && st->started + READY_AFTER_MS < next)
+				next = st->started + READY_AFTER_MS;
+		}
 
 		if (st->stopping) {
 			finish_shutdown(st, now);
@@ -433,6 +473,8 @@ int main(int argc, char **argv)
 	mxb_bridge_attach_component(&st.bridge, st.component);
 
 	int64_t now = mxb_now_ms();
+	st.started = now;
+	mxb_notify_init(&st.notify, now);
 	mxb_mqtt_start(st.mqtt, now);
 	if (st.xmpp)
 		mxb_xmpp_start(st.xmpp, now);

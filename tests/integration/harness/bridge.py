@@ -82,8 +82,9 @@ def merge(base, over):
 class Bridge:
     """The bridge binary run with -c CONF (stdout and stderr to a log file)."""
 
-    def __init__(self, env, conf, name, args=None):
+    def __init__(self, env, conf, name, args=None, extra_env=None):
         self.env = env
+        self.extra_env = extra_env or {}
         self.name = name
         self.conf_path = os.path.join(env.tmp, name + ".conf")
         with open(self.conf_path, "w") as f:
@@ -97,7 +98,8 @@ class Bridge:
         # not under systemd: plain "level: message" lines, whatever runs the tests
         env = {k: v for k, v in os.environ.items()
                if k not in ("JOURNAL_STREAM", "INVOCATION_ID", "NOTIFY_SOCKET",
-                            "LISTEN_FDS", "LISTEN_PID")}
+                            "LISTEN_FDS", "LISTEN_PID", "WATCHDOG_USEC", "WATCHDOG_PID")}
+        env.update(self.extra_env)
         argv = [bridge_binary(), "-c", self.conf_path] + self.args
         wrapper = os.environ.get("MXB_BRIDGE_WRAPPER")
         if wrapper:

@@ -178,9 +178,11 @@ class Env:
         }
         return merge(cfg, over or {})
 
-    def bridge(self, conf, start=True, args=None):
+    def bridge(self, conf, start=True, args=None, extra_env=None):
+        """A bridge process with conf (a dict or text); extra_env: variables of its own
+        (e.g. NOTIFY_SOCKET), on top of the test's environment less systemd's."""
         self._nbridge += 1
-        b = Bridge(self, conf, "bridge-%d" % self._nbridge, args=args)
+        b = Bridge(self, conf, "bridge-%d" % self._nbridge, args=args, extra_env=extra_env)
         self.bridges.append(b)
         return b.start() if start else b
 
