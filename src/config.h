@@ -197,7 +197,7 @@ struct mxb_config {
 		char *client_id; /* "mqtt-xmpp-bridge" */
 		char *username;
 		char *password;
-		int keepalive; /* 60 s */
+		int keepalive; /* 30 s */
 		char *status_topic; /* "mqtt-xmpp-bridge/status" */
 		bool tls; /* true when the tls group is present */
 		char *ca_file; /* NULL: the system store */
