@@ -58,7 +58,7 @@ static bool read_secret(
 				c, s, "cannot read %s '%s': %s", name, path, strerror(errno));
 		else
 			mxb_conf_error_at(c, s, "%s '%s' is empty", name, path);
-		goto err_close;
+		goto close_file;
 	}
 	size_t len = strlen(buf);
 	bool newline = len > 0 && buf[len - 1] == '\n';
@@ -69,21 +69,21 @@ static bool read_secret(
 	if (len > MXB_CONF_SECRET_MAX || (!newline && len == sizeof(buf) - 1)) {
 		mxb_conf_error_at(c, s, "first line of %s '%s' is too long (at most %d bytes)",
 			name, path, MXB_CONF_SECRET_MAX);
-		goto err_close;
+		goto close_file;
 	}
 	if (len == 0) {
 		mxb_conf_error_at(c, s, "first line of %s '%s' is empty", name, path);
-		goto err_close;
+		goto close_file;
 	}
 	char *copy = strdup(buf);
 	if (!copy) {
 		c->oom = true;
-		goto err_close;
+		goto close_file;
 	}
 	mxb_conf_wipe_free(*out);
 	*out = copy;
 	ok = true;
-err_close:
+close_file:
 	for (volatile char *p = buf; p < buf + sizeof(buf); p++)
 		*p = 0;
 	fclose(f);
