@@ -21,59 +21,6 @@
 #define INCLUDE_DEPTH_MAX 10
 #define INCLUDE_FILES_MAX 256
 
-static char *vformat(const char *fmt, va_list ap) MXB_PRINTF(1, 0);
-static char *vformat(const char *fmt, va_list ap)
-{
-	va_list copy;
-	va_copy(copy, ap);
-	int n = vsnprintf(NULL, 0, fmt, copy);
-	va_end(copy);
-	if (n < 0)
-		return NULL;
-	char *s = malloc((size_t)n + 1);
-	if (s)
-		vsnprintf(s, (size_t)n + 1, fmt, ap);
-	return s;
-}
-
-char *mxb_conf_format(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *s = vformat(fmt, ap);
-	va_end(ap);
-	return s;
-}
-
-int mxb_conf_ctx_init(struct mxb_conf_ctx *c, const char *path, struct mxb_strlist *errors)
-{
-	*c = (struct mxb_conf_ctx){.path = path, .errors = errors};
-	const char *slash = strrchr(path, '/');
-	c->prefix_len = slash ? (size_t)(slash - path) + 1 : 0;
-	if (!slash)
-		c->dir = strdup(".");
-	else if (slash == path)
-		c->dir = strdup("/");
-	else
-		c->dir = mxb_conf_format("%.*s", (int)(slash - path), path);
-	if (!c->dir) {
-		c->oom = true;
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-void mxb_conf_ctx_finish(struct mxb_conf_ctx *c)
-{
-	free(c->dir);
-	free(c->rooms_at);
-	free(c->notify_at);
-	free(c->commands_at);
-	free(c->devices_at);
-	c->dir = NULL;
-	c->rooms_at = c->notify_at = c->commands_at = c->devices_at = NULL;
-}
-
 /*
  * The file a setting or an error comes from, as the user can open it: the path as given
  * for the main file (libconfig records NULL when reading a stream), the name in @include
@@ -88,93 +35,71 @@ static char *display_file(const struct mxb_conf_ctx *c, const char *name)
 	return mxb_conf_format("%.*s%s", (int)c->prefix_len, c->path, name);
 }
 
-static void add_error(struct mxb_conf_ctx *c, char *msg)
-{
-	c->error_count++;
-	if (!msg) {
-		c->oom = true;
-		return;
-	}
-	if (!c->errors) {
-		free(msg);
-		return;
-	}
-	if (mxb_strlist_take(c->errors, msg) < 0)
-		c->oom = true;
-}
-
-static void verror(struct mxb_conf_ctx *c, const char *file, unsigned line, const char *fmt,
-	va_list ap) MXB_PRINTF(4, 0);
-static void verror(
-	struct mxb_conf_ctx *c, const char *file, unsigned line, const char *fmt, va_list ap)
-{
-	char *msg = vformat(fmt, ap);
-	char *full = msg ? mxb_conf_format("%s:%u: %s", file, line ? line : 1, msg) : NULL;
-	free(msg);
-	add_error(c, full);
-}
-
-void mxb_conf_error(struct mxb_conf_ctx *c, const char *file, unsigned line, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	verror(c, file, line, fmt, ap);
-	va_end(ap);
-}
-
-void mxb_conf_error_at(struct mxb_conf_ctx *c, const struct mxb_conf_node *n, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	verror(c, n->file, n->line, fmt, ap);
-	va_end(ap);
-}
-
 /* An error at a file as libconfig names it (NULL: the main file). */
 static void error_in(struct mxb_conf_ctx *c, const char *raw, unsigned line, const char *fmt, ...)
 	MXB_PRINTF(4, 5);
 static void error_in(struct mxb_conf_ctx *c, const char *raw, unsigned line, const char *fmt, ...)
 {
 	char *file = display_file(c, raw);
-	if (!file) {
-		add_error(c, NULL);
-		return;
-	}
 	va_list ap;
 	va_start(ap, fmt);
-	verror(c, file, line, fmt, ap);
+	char *msg = file ? mxb_conf_vformat(fmt, ap) : NULL;
 	va_end(ap);
+	if (msg)
+		mxb_conf_error(c, file, line, "%s", msg);
+	else
+		mxb_conf_error_oom(c);
+	free(msg);
 	free(file);
 }
 
 /*
- * Line n (from 1) of file without its newline, or NULL. Only regular files are read again:
- * a FIFO given as the config would block or be empty the second time.
+ * Reads lines of the files again, forward: the settings come in file order, so reading on
+ * from the last line keeps checking every integer of a file linear in its size. Only
+ * regular files are read again: a FIFO given as the config would block the second time.
  */
-static char *read_line(const char *file, unsigned n)
+struct lines {
+	const char *file; /* the display name, interned in the tree */
+	FILE *f;
+	unsigned at; /* the number of the line in buf, 0: none yet */
+	char *buf;
+	size_t cap;
+};
+
+static void lines_finish(struct lines *l)
 {
-	int fd = mxb_file_open(file);
-	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
-	if (!f) {
-		if (fd >= 0)
+	if (l->f)
+		fclose(l->f);
+	free(l->buf);
+	*l = (struct lines){0};
+}
+
+/* Line n (from 1) of file without its newline, valid until the next call, or NULL. */
+static const char *line_of(struct lines *l, const char *file, unsigned n)
+{
+	if (l->file != file || n < l->at || !l->f) {
+		if (l->f)
+			fclose(l->f);
+		int fd = mxb_file_open(file);
+		l->f = fd >= 0 ? fdopen(fd, "r") : NULL;
+		if (!l->f && fd >= 0)
 			close(fd);
-		return NULL;
+		l->file = file;
+		l->at = 0;
+		if (!l->f)
+			return NULL;
 	}
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len = -1;
-	for (unsigned i = 0; i < n; i++) {
-		len = getline(&line, &cap, f);
-		if (len < 0)
-			break;
+	while (l->at < n) {
+		if (getline(&l->buf, &l->cap, l->f) < 0) {
+			l->at = 0;
+			fclose(l->f);
+			l->f = NULL;
+			return NULL;
+		}
+		l->buf[strcspn(l->buf, "\r\n")] = '\0';
+		l->at++;
 	}
-	fclose(f);
-	if (len < 0) {
-		free(line);
-		return NULL;
-	}
-	line[strcspn(line, "\r\n")] = '\0';
-	return line;
+	return l->buf;
 }
 
 static bool is_name_char(char ch)
@@ -209,9 +134,10 @@ static bool parse_literal(const char *s, long long *out, bool *overflow)
  * wrapped around. Reads the literal back from the setting's line: false only when
  * "name = literal" is there and none of them says value.
  */
-static bool literal_matches(const char *file, unsigned line_no, const char *name, long long value)
+static bool literal_matches(
+	struct lines *l, const char *file, unsigned line_no, const char *name, long long value)
 {
-	char *line = read_line(file, line_no);
+	const char *line = line_of(l, file, line_no);
 	if (!line)
 		return true;
 	size_t name_len = strlen(name);
@@ -233,7 +159,6 @@ static bool literal_matches(const char *file, unsigned line_no, const char *name
 		if (!overflow && literal == value)
 			match = true;
 	}
-	free(line);
 	return !found || match;
 }
 
@@ -245,31 +170,33 @@ static void parse_error(struct mxb_conf_ctx *c, const config_t *lc)
 	const char *raw = config_error_file(lc);
 	char *file = display_file(c, raw);
 	if (!file) {
-		add_error(c, NULL);
+		mxb_conf_error_oom(c);
 		return;
 	}
-	char *src = text && strcmp(text, "cannot open include file") == 0 ? read_line(file, line)
-									  : NULL;
+	struct lines l = {0};
+	const char *src = text && strcmp(text, "cannot open include file") == 0
+				  ? line_of(&l, file, line)
+				  : NULL;
 	const char *name = src ? strstr(src, "@include") : NULL;
 	if (name)
 		name = strchr(name, '"');
-	char *end = name ? strchr(name + 1, '"') : NULL;
+	const char *end = name ? strchr(name + 1, '"') : NULL;
 	if (end) {
-		*end = '\0';
+		int len = (int)(end - name - 1);
 		name++;
 		/* libconfig 1.5 puts the include directory in front of absolute names too */
 		if (name[0] == '/')
 			mxb_conf_error(c, file, line,
-				"cannot open include file '%s' (@include paths are relative to "
+				"cannot open include file '%.*s' (@include paths are relative to "
 				"the directory of the main file)",
-				name);
+				len, name);
 		else
-			mxb_conf_error(c, file, line, "cannot open include file '%.*s%s'",
-				(int)c->prefix_len, c->path, name);
+			mxb_conf_error(c, file, line, "cannot open include file '%.*s%.*s'",
+				(int)c->prefix_len, c->path, len, name);
 	} else {
 		mxb_conf_error(c, file, line, "%s", text ? text : "parse error");
 	}
-	free(src);
+	lines_finish(&l);
 	free(file);
 }
 
@@ -394,25 +321,35 @@ static const char *tree_file(struct mxb_conf_ctx *c, struct mxb_conf_tree *tree,
 	return name;
 }
 
-static const enum mxb_conf_type types[] = {
-	[CONFIG_TYPE_GROUP] = MXB_CONF_GROUP,
-	[CONFIG_TYPE_INT] = MXB_CONF_INT,
-	[CONFIG_TYPE_INT64] = MXB_CONF_INT64,
-	[CONFIG_TYPE_FLOAT] = MXB_CONF_FLOAT,
-	[CONFIG_TYPE_STRING] = MXB_CONF_STRING,
-	[CONFIG_TYPE_BOOL] = MXB_CONF_BOOL,
-	[CONFIG_TYPE_ARRAY] = MXB_CONF_ARRAY,
-	[CONFIG_TYPE_LIST] = MXB_CONF_LIST,
-};
+static enum mxb_conf_type type_of(int type)
+{
+	switch (type) {
+	case CONFIG_TYPE_GROUP:
+		return MXB_CONF_GROUP;
+	case CONFIG_TYPE_LIST:
+		return MXB_CONF_LIST;
+	case CONFIG_TYPE_ARRAY:
+		return MXB_CONF_ARRAY;
+	case CONFIG_TYPE_STRING:
+		return MXB_CONF_STRING;
+	case CONFIG_TYPE_INT:
+		return MXB_CONF_INT;
+	case CONFIG_TYPE_INT64:
+		return MXB_CONF_INT64;
+	case CONFIG_TYPE_BOOL:
+		return MXB_CONF_BOOL;
+	}
+	/* floats, and anything a later libconfig adds: a type no key takes */
+	return MXB_CONF_FLOAT;
+}
 
 /* Copies setting s into n, so that nothing of libconfig outlives config_destroy. */
-static int copy_setting(struct mxb_conf_ctx *c, struct mxb_conf_tree *tree,
+static int copy_setting(struct mxb_conf_ctx *c, struct mxb_conf_tree *tree, struct lines *l,
 	const config_setting_t *s, struct mxb_conf_node *n)
 {
 	const char *name = config_setting_name(s);
 	int type = config_setting_type(s);
-	n->type = type >= 0 && (size_t)type < sizeof(types) / sizeof(types[0]) ? types[type]
-									       : MXB_CONF_FLOAT;
+	n->type = type_of(type);
 	n->line = config_setting_source_line(s);
 	n->file = tree_file(c, tree, config_setting_source_file(s));
 	if (!n->file || (name && !(n->name = strdup(name))))
@@ -424,7 +361,7 @@ static int copy_setting(struct mxb_conf_ctx *c, struct mxb_conf_tree *tree,
 	case CONFIG_TYPE_INT:
 		n->integer = config_setting_get_int(s);
 		/* Only a named setting can be found again on its line. */
-		n->wrapped = name && !literal_matches(n->file, n->line, name, n->integer);
+		n->wrapped = name && !literal_matches(l, n->file, n->line, name, n->integer);
 		return 0;
 	case CONFIG_TYPE_INT64:
 		n->integer = config_setting_get_int64(s);
@@ -448,7 +385,7 @@ static int copy_setting(struct mxb_conf_ctx *c, struct mxb_conf_tree *tree,
 	n->len = (size_t)len;
 	for (int i = 0; i < len; i++) {
 		int ret = copy_setting(
-			c, tree, config_setting_get_elem(s, (unsigned)i), &n->children[i]);
+			c, tree, l, config_setting_get_elem(s, (unsigned)i), &n->children[i]);
 		if (ret < 0)
 			return ret;
 	}
@@ -461,8 +398,8 @@ int mxb_conf_read(struct mxb_conf_ctx *c, struct mxb_conf_tree *tree)
 	int open_err;
 	FILE *f = open_stream(c->path, &open_err);
 	if (!f) {
-		add_error(c, mxb_conf_format(
-				     "%s: cannot open: %s", c->path, mxb_file_strerror(open_err)));
+		mxb_conf_error_plain(
+			c, "%s: cannot open: %s", c->path, mxb_file_strerror(open_err));
 		return c->oom ? -ENOMEM : -EINVAL;
 	}
 	int ret = 0;
@@ -479,7 +416,9 @@ int mxb_conf_read(struct mxb_conf_ctx *c, struct mxb_conf_tree *tree)
 		parse_error(c, &lc);
 		ret = -EINVAL;
 	} else {
-		ret = copy_setting(c, tree, config_root_setting(&lc), &tree->root);
+		struct lines l = {0};
+		ret = copy_setting(c, tree, &l, config_root_setting(&lc), &tree->root);
+		lines_finish(&l);
 	}
 	config_destroy(&lc);
 	fclose(f);

@@ -4,10 +4,11 @@
 /*
  * The libconfig edge of the config module: reads bridge.conf and what it @includes into a
  * plain tree of settings, each with the file and line it was written at, and reports every
- * error as "file:line: message". config_read.c is the only file that includes
- * <libconfig.h>; the schema works on this view alone.
+ * error as "file:line: message" (config_error.c collects them). config_read.c is the only
+ * file that includes <libconfig.h>; the schema works on this view alone.
  */
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -86,7 +87,13 @@ void mxb_conf_error(struct mxb_conf_ctx *c, const char *file, unsigned line, con
 void mxb_conf_error_at(struct mxb_conf_ctx *c, const struct mxb_conf_node *n, const char *fmt, ...)
 	MXB_PRINTF(3, 4);
 
+/* An error that names no line: the main file cannot be opened at all. */
+void mxb_conf_error_plain(struct mxb_conf_ctx *c, const char *fmt, ...) MXB_PRINTF(2, 3);
+/* An error whose message could not be made: counted, and the load fails with -ENOMEM. */
+void mxb_conf_error_oom(struct mxb_conf_ctx *c);
+
 /* A formatted string the caller frees, or NULL when out of memory. */
 char *mxb_conf_format(const char *fmt, ...) MXB_PRINTF(1, 2);
+char *mxb_conf_vformat(const char *fmt, va_list ap) MXB_PRINTF(1, 0);
 
 #endif
