@@ -81,9 +81,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct mxb_sender *s = &senders[data[0] % 6];
 	static const size_t maxes[] = {0, 1, 16, 64, 8192};
 	cfg.bridge.max_message = maxes[data[2] % 5];
-	char *body = strndup((const char *)data + 3, size - 3); /* stanza text has no NUL */
+	/* Stanza text has no NUL: the body ends at the first one. */
+	const char *text = (const char *)data + 3;
+	const char *nul = memchr(text, '\0', size - 3);
+	size_t len = nul ? (size_t)(nul - text) : size - 3;
+	char *body = malloc(len + 1);
 	if (!body)
 		return 0;
+	memcpy(body, text, len);
+	body[len] = '\0';
 	struct mxb_command_input in = {.sender = s,
 		.from = "family@muc.example.org/n",
 		.body = body,

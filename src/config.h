@@ -4,7 +4,7 @@
 /*
  * bridge.conf (libconfig syntax) in, a validated plain struct out. No libconfig type
  * escapes this module. Every error carries "file:line: ", all of them are collected in
- * one run, and unknown keys are errors.
+ * one run, and unknown keys are errors. config_keys.h lists every key and its default.
  */
 
 #include <stdbool.h>
@@ -131,35 +131,40 @@ struct mxb_device_rule {
 	char *availability; /* topic filter, or NULL */
 	char *state; /* topic filter, or NULL */
 	char *name;
-	struct mxb_template *name_tmpl; /* "{{topic.2}}" */
-	char *online; /* "online" (compared without case) */
-	char *offline; /* "offline" */
+	struct mxb_template *name_tmpl;
+	char *online; /* compared without case */
+	char *offline;
 	char *status;
-	struct mxb_template *status_tmpl; /* "{{payload}}" */
+	struct mxb_template *status_tmpl;
 	char *show;
-	struct mxb_template *show_tmpl; /* "{{payload}}", compared with away/xa/dnd */
+	struct mxb_template *show_tmpl; /* compared with away/xa/dnd */
 	struct mxb_strlist away, xa, dnd;
 	char *command; /* topic template, or NULL: no commands */
 	struct mxb_template *command_tmpl;
 	char *command_payload;
-	struct mxb_template *command_payload_tmpl; /* "{{body}}" */
+	struct mxb_template *command_payload_tmpl;
 	char *friendly;
-	struct mxb_template *friendly_tmpl; /* "{{name}}" */
+	struct mxb_template *friendly_tmpl;
 	struct mxb_strlist allow; /* who may subscribe and command: JIDs, *@domain */
-	int qos; /* of the subscriptions and commands, 1 */
-	int timeout; /* seconds to wait for the new state, 10 */
+	int qos; /* of the subscriptions and commands */
+	int timeout; /* seconds to wait for the new state */
 	int line;
 };
 
+/*
+ * The defaults of these fields are written in one place only, the table of keys in
+ * config_keys.c (docs/configuration.md is tested against it); the comments here give
+ * units and meanings, not default values, so that they cannot drift from it.
+ */
 struct mxb_config {
 	char *path;
 
 	struct {
-		enum mxb_log_level log_level; /* "info" */
-		size_t queue_size; /* 1000 per direction */
-		size_t max_payload; /* 4096 bytes of MQTT payload */
-		size_t max_message; /* 8192 bytes of rendered message body */
-		enum mxb_bad_text bad_text; /* "replace" */
+		enum mxb_log_level log_level;
+		size_t queue_size; /* messages held per direction */
+		size_t max_payload; /* bytes of MQTT payload */
+		size_t max_message; /* bytes of rendered message body */
+		enum mxb_bad_text bad_text;
 		char *spool; /* directory of the journal of held messages, NULL: none */
 	} bridge;
 
@@ -172,10 +177,10 @@ struct mxb_config {
 		char *ca_file; /* NULL: the system store */
 		char *client_cert; /* with client_key: SASL EXTERNAL */
 		char *client_key;
-		char *status; /* "" */
-		int reconnect_max; /* 60 s */
-		int ping_interval; /* seconds between XEP-0199 pings to the server, 30 */
-		int ping_timeout; /* seconds without an answer before reconnecting, 15 */
+		char *status; /* presence status text, "" for none */
+		int reconnect_max; /* seconds, cap of the reconnect backoff */
+		int ping_interval; /* seconds between XEP-0199 pings to the server */
+		int ping_timeout; /* seconds without an answer before reconnecting */
 		struct mxb_room *rooms;
 		size_t rooms_len;
 		/* Contacts' presence -> retained MQTT PREFIX/BAREJID; NULL: off. */
@@ -185,28 +190,28 @@ struct mxb_config {
 		struct {
 			char *domain;
 			char *secret;
-			char *host; /* "localhost" */
-			int port; /* 5347 */
+			char *host;
+			int port;
 		} component;
 	} xmpp;
 
 	struct {
-		char *host; /* "localhost" */
-		int port; /* 1883, or 8883 with TLS */
+		char *host;
+		int port; /* given, or the default for TLS or not */
 		int version; /* 5 or 3 (3.1.1) */
-		char *client_id; /* "mqtt-xmpp-bridge" */
+		char *client_id;
 		char *username;
 		char *password;
-		int keepalive; /* 60 s */
-		char *status_topic; /* "mqtt-xmpp-bridge/status" */
+		int keepalive; /* seconds */
+		char *status_topic; /* "": none */
 		bool tls; /* true when the tls group is present */
 		char *ca_file; /* NULL: the system store */
 		char *cert_file;
 		char *key_file;
-		int reconnect_max; /* 60 s */
+		int reconnect_max; /* seconds, cap of the reconnect backoff */
 		/* Seconds the broker keeps the session (and queues QoS 1 messages) while the
 		 * bridge is away; 0: a clean session every time. */
-		int session_expiry; /* 3600 */
+		int session_expiry;
 	} mqtt;
 
 	struct mxb_notify_route *notify;
@@ -215,7 +220,7 @@ struct mxb_config {
 	size_t commands_len;
 	struct mxb_device_rule *devices;
 	size_t devices_len;
-	size_t max_devices; /* bridge.max_devices, 10000 */
+	size_t max_devices; /* bridge.max_devices */
 };
 
 /*

@@ -686,6 +686,30 @@ static void test_include(void)
 		"$D/inc/syntax.inc:2: syntax error");
 	EXPECT_ERRORS("include_missing.conf", XMPP_OK "@include \"inc/missing.inc\"\n",
 		"$F:2: cannot open include file '$D/inc/missing.inc'");
+	/* a wrong value, a route's unknown key and a route's cross-group error, all included */
+	write_file("inc/types.inc", "mqtt: {\n  host = \"x\";\n  port = \"1883\";\n};\n");
+	write_file("inc/routes.inc", "notify = (\n"
+				     "  { topic = \"a\"; to = [ \"a@b\" ]; },\n"
+				     "  { topic = \"b\"; to = [ \"x@y\" ];\n"
+				     "    type = \"groupchat\"; },\n"
+				     "  { topic = \"c\"; to = [ \"a@b\" ];\n"
+				     "    mesage = \"x\"; }\n"
+				     ");\n"
+				     "devices = (\n"
+				     "  { convention = \"tasmota\"; allow = [ \"a@b\" ]; }\n"
+				     ");\n");
+	EXPECT_ERRORS("include_values.conf",
+		"@include \"inc/xmpp.inc\"\n@include \"inc/types.inc\"\n@include "
+		"\"inc/routes.inc\"\n",
+		"$D/inc/types.inc:3: 'port' must be an integer",
+		"$D/inc/routes.inc:6: unknown key 'mesage' in a 'notify' route",
+		"$D/inc/routes.inc:9: 'devices' need a component: set xmpp.component",
+		"$D/inc/routes.inc:3: 'x@y' is not a room of 'xmpp.rooms', but the route's type is "
+		"groupchat");
+	/* a file that an included file includes again, named where it is included */
+	write_file("inc/loop.inc", "bridge: { };\n@include \"inc/loop.inc\"\n");
+	EXPECT_ERRORS("include_loop.conf", XMPP_OK "@include \"inc/loop.inc\"\n",
+		"$D/inc/loop.inc:2: cannot include 'inc/loop.inc': it includes this file");
 
 	/* a relative config path is reported as given, includes still found beside it */
 	CHECK(chdir(dir) == 0);
@@ -726,7 +750,8 @@ static void remove_tree(void)
 		"missing.conf", "nopassword.conf", "mqtt_tls.conf", "both.conf", "both2.conf",
 		"nouser.conf", "pwfiles.conf", "pwfiles2.conf", "files.conf", "many.conf",
 		"include.conf", "include_bad.conf", "include_syntax.conf", "include_missing.conf",
-		"inc", "sub"};
+		"inc/types.inc", "inc/routes.inc", "inc/loop.inc", "include_values.conf",
+		"include_loop.conf", "inc", "sub"};
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char *p = path_of(files[i]);
 		remove(p);
