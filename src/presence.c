@@ -293,7 +293,8 @@ int mxb_presence_update(struct mxb_presence *t, const struct mxb_presence_update
 		return -ENOMEM;
 	size_t slot = slot_of(t, key);
 	struct mxb_presence_contact *c = t->slots[slot];
-	if (!c) {
+	bool fresh = !c;
+	if (fresh) {
 		/* Only the rule's admitted ever take a place: a stranger cannot evict anyone. */
 		int verdict = -1;
 		if (!u->subscribed && !u->named)
@@ -318,11 +319,11 @@ int mxb_presence_update(struct mxb_presence *t, const struct mxb_presence_update
 	int r = apply(c, u);
 	char *value = r < 0 ? NULL : render(t, c);
 	if (!value) {
-		if (!t->slots[slot])
+		if (fresh)
 			contact_free(c);
 		return r == -ENOSPC ? MXB_PRESENCE_FULL : -ENOMEM;
 	}
-	if (!t->slots[slot]) {
+	if (fresh) {
 		t->slots[slot] = c;
 		t->len++;
 	}
