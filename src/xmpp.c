@@ -10,182 +10,8 @@
 #include "room.h"
 #include "roster.h"
 #include "session.h"
+#include "sm.h"
 #include "xmpp.h"
-
-/*
- * Stream management (XEP-0198) for a client session, done here rather than by libstrophe
- * 0.12.2, which has no ack callback and asks for an ack after every stanza: the session
- * counts its stanzas both ways (the core counts what it sends), one <r/> asks for an ack
- * per batch, and the server's <r/> are answered. The client embeds a struct mxb_sm; only
- * the session files include this header.
- */
-
-struct mxb_sm_handlers {
-	/* The server acknowledged every stanza up to h (compare with wrap-around). */
-	void (*acked)(uint32_t h, void *data);
-	/* Enabling ended, on, refused or timed out: the session may say it is online. */
-	void (*ready)(void *data);
-};
-
-/* The users read active and waiting; the sm_ functions write everything. */
-struct mxb_sm {
-	struct mxb_session *s; /* borrowed: the session counted */
-	struct mxb_sm_handlers handlers;
-	void *data;
-	bool waiting; /* connected, waiting for <enabled/> before saying online */
-	bool active;
-	bool warned; /* the server's lack of it was said once */
-	bool r_pending; /* an <r/> waits for its <a/> */
-	int64_t deadline;
-	uint32_t in; /* stanzas received since <enabled/> */
-	uint32_t acked; /* the server's last h */
-};
-
-/* s, handlers and data must outlive sm. */
-static void sm_init(struct mxb_sm *sm, struct mxb_session *s,
-	const struct mxb_sm_handlers *handlers, void *data);
-/* Adds the handlers of <enabled/>, <failed/>, <a/> and <r/> to a fresh connection. */
-static void sm_add_handlers(struct mxb_sm *sm, xmpp_conn_t *conn);
-/*
- * The session is up: asks for stream management when the server offered it. Returns true
- * when the answer is awaited (handlers.ready follows), false when there is none to await.
- */
-static bool sm_start(struct mxb_sm *sm, int64_t now);
-/* The connection ended: no acks until the next mxb_sm_start. */
-static void sm_down(struct mxb_sm *sm);
-/* Gives up waiting for <enabled/> at its deadline. */
-static void sm_tick(struct mxb_sm *sm, int64_t now);
-/* Asks for one ack covering everything sent since the last answer. Call after each pass. */
-static void sm_flush(struct mxb_sm *sm);
-
-/* Counts a stanza received: every stanza handler calls it first. */
-static inline void sm_received(struct mxb_sm *sm)
-{
-	sm->in++;
-}
-
-/* How long to wait for <enabled/> before going on without acks. */
-#define SM_ENABLE_TIMEOUT_MS 5000
-
-static void sm_init(struct mxb_sm *sm, struct mxb_session *s,
-	const struct mxb_sm_handlers *handlers, void *data)
-{
-	*sm = (struct mxb_sm){.s = s, .handlers = *handlers, .data = data};
-}
-
-static void ready(struct mxb_sm *sm, bool on)
-{
-	if (!sm->waiting)
-		return;
-	sm->waiting = false;
-	sm->active = on;
-	if (on)
-		mxb_log_info("%s: stream management on: messages are held until the server "
-			     "acknowledges them",
-			sm->s->params.tag);
-	else
-		mxb_log_warn("%s: the server refused stream management (XEP-0198); messages in "
-			     "flight when a connection drops can be lost",
-			sm->s->params.tag);
-	sm->handlers.ready(sm->data);
-}
-
-static int on_enabled(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
-{
-	(void)conn;
-	(void)st;
-	struct mxb_sm *sm = data;
-	/* The server counts what it sends from here on. */
-	sm->in = 0;
-	ready(sm, true);
-	return 1;
-}
-
-static int on_failed(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
-{
-	(void)conn;
-	(void)st;
-	ready(data, false);
-	return 1;
-}
-
-static int on_ack(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
-{
-	(void)conn;
-	struct mxb_sm *sm = data;
-	const char *h = xmpp_stanza_get_attribute(st, "h");
-	sm->r_pending = false;
-	if (!sm->active || !h)
-		return 1;
-	sm->acked = (uint32_t)strtoul(h, NULL, 10);
-	if (sm->handlers.acked)
-		sm->handlers.acked(sm->acked, sm->data);
-	return 1;
-}
-
-static int on_request(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
-{
-	(void)st;
-	struct mxb_sm *sm = data;
-	if (sm->active)
-		xmpp_send_raw_string(conn, "<a xmlns='" NS_SM "' h='%u'/>", sm->in);
-	return 1;
-}
-
-static void sm_add_handlers(struct mxb_sm *sm, xmpp_conn_t *conn)
-{
-	xmpp_handler_add(conn, on_enabled, NS_SM, "enabled", NULL, sm);
-	xmpp_handler_add(conn, on_failed, NS_SM, "failed", NULL, sm);
-	xmpp_handler_add(conn, on_ack, NS_SM, "a", NULL, sm);
-	xmpp_handler_add(conn, on_request, NS_SM, "r", NULL, sm);
-}
-
-static bool sm_start(struct mxb_sm *sm, int64_t now)
-{
-	/* The server counts what it receives from <enable/> on (the core's count starts at 0). */
-	sm->acked = 0;
-	sm->r_pending = false;
-	sm->active = false;
-	sm->waiting = sm->s->sm_offered;
-	sm->deadline = now + SM_ENABLE_TIMEOUT_MS;
-	if (sm->waiting) {
-		xmpp_send_raw_string(sm->s->conn, "<enable xmlns='" NS_SM "'/>");
-		return true;
-	}
-	if (!sm->warned)
-		mxb_log_warn("%s: the server offers no stream management (XEP-0198); "
-			     "messages in flight when a connection drops can be lost",
-			sm->s->params.tag);
-	sm->warned = true;
-	return false;
-}
-
-static void sm_down(struct mxb_sm *sm)
-{
-	sm->active = false;
-	sm->waiting = false;
-}
-
-static void sm_tick(struct mxb_sm *sm, int64_t now)
-{
-	if (!sm->waiting || now < sm->deadline)
-		return;
-	sm->waiting = false;
-	mxb_log_warn("%s: no answer to enabling stream management (XEP-0198); going on "
-		     "without acks",
-		sm->s->params.tag);
-	sm->handlers.ready(sm->data);
-}
-
-static void sm_flush(struct mxb_sm *sm)
-{
-	struct mxb_session *s = sm->s;
-	if (s->state != MXB_SESSION_UP || !sm->active || sm->r_pending || s->sent == sm->acked)
-		return;
-	xmpp_send_raw_string(s->conn, "<r xmlns='" NS_SM "'/>");
-	sm->r_pending = true;
-	xmpp_run_once(s->ctx, 0);
-}
 
 /*
  * The client's group chats (XEP-0045): joining each configured room, the occupants seen
@@ -542,7 +368,7 @@ static bool muc_message(struct mxb_muc_room *r, xmpp_stanza_t *st, const char *f
 }
 
 /*
- * The client: one session of the core (session.c) with stream management, rooms
+ * The client: one session of the core (session.c) with stream management (sm.c), rooms
  * (XEP-0045), the roster and the contacts' presence on top. It lives on the heap and never
  * moves: the core and libstrophe hold pointers into it.
  */
@@ -619,7 +445,7 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 {
 	(void)conn;
 	struct mxb_xmpp *x = data;
-	sm_received(&x->sm);
+	mxb_sm_received(&x->sm);
 	xmpp_stanza_t *query;
 	const char *ns;
 	bool get;
@@ -650,7 +476,7 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 {
 	(void)conn;
 	struct mxb_xmpp *x = data;
-	sm_received(&x->sm);
+	mxb_sm_received(&x->sm);
 	const char *type = xmpp_stanza_get_type(st);
 	const char *from = xmpp_stanza_get_from(st);
 	struct mxb_muc_room *room = from ? muc_find(&x->muc, from) : NULL;
@@ -710,7 +536,7 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 {
 	(void)conn;
 	struct mxb_xmpp *x = data;
-	sm_received(&x->sm);
+	mxb_sm_received(&x->sm);
 	const char *type = xmpp_stanza_get_type(st);
 	const char *from = xmpp_stanza_get_from(st);
 	if (!type)
@@ -790,8 +616,7 @@ static int setup(xmpp_conn_t *conn, void *data)
 		flags = XMPP_CONN_FLAG_DISABLE_TLS;
 		break;
 	}
-	/* Flags are set whole: a get|set round trip would lose DISABLE_SM (the sm_ functions do
-	 * it). */
+	/* Flags are set whole: a get|set round trip would lose DISABLE_SM (sm.c does it). */
 	if (xmpp_conn_set_flags(conn, flags | XMPP_CONN_FLAG_DISABLE_SM) != XMPP_EOK)
 		return -EINVAL;
 	xmpp_conn_set_jid(conn, cfg->xmpp.jid);
@@ -805,7 +630,7 @@ static int setup(xmpp_conn_t *conn, void *data)
 	xmpp_handler_add(conn, on_message, NULL, "message", NULL, x);
 	xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, x);
 	xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, x);
-	sm_add_handlers(&x->sm, conn);
+	mxb_sm_add_handlers(&x->sm, conn);
 	return 0;
 }
 
@@ -816,7 +641,7 @@ static void up(int64_t now, void *data)
 	const char *bound = xmpp_conn_get_bound_jid(conn);
 	mxb_log_info("xmpp: session established as '%s' (%s)", bound ? bound : "?",
 		xmpp_conn_is_secured(conn) ? "TLS" : "no TLS");
-	bool waiting = sm_start(&x->sm, now);
+	bool waiting = mxb_sm_start(&x->sm, now);
 	xmpp_stanza_t *iq = xmpp_iq_new(x->s.ctx, "get", "roster1");
 	if (iq) {
 		mxb_stanza_add_child(x->s.ctx, iq, "query", NS_ROSTER);
@@ -834,7 +659,7 @@ static void up(int64_t now, void *data)
 static void down(void *data)
 {
 	struct mxb_xmpp *x = data;
-	sm_down(&x->sm);
+	mxb_sm_down(&x->sm);
 	muc_down(&x->muc);
 }
 
@@ -891,7 +716,7 @@ int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,
 	if (muc_init(&x->muc, &x->s, cfg->xmpp.rooms, cfg->xmpp.rooms_len, cfg->xmpp.status,
 		    handlers->room_joined, data) < 0)
 		goto err_destroy_roster;
-	sm_init(&x->sm, &x->s, &sm_handlers, x);
+	mxb_sm_init(&x->sm, &x->s, &sm_handlers, x);
 	if (cfg->xmpp.tls == MXB_XMPP_TLS_NONE)
 		mxb_log_warn("xmpp: TLS is disabled (xmpp.tls = \"none\"): the password and all "
 			     "messages cross the network in clear text");
@@ -950,13 +775,13 @@ void mxb_xmpp_handle(struct mxb_xmpp *x, int64_t now)
 	(void)now;
 	mxb_session_handle(&x->s);
 	/* One ack request covers everything this pass sent. */
-	sm_flush(&x->sm);
+	mxb_sm_flush(&x->sm);
 }
 
 int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now)
 {
 	if (x->s.state == MXB_SESSION_UP) {
-		sm_tick(&x->sm, now);
+		mxb_sm_tick(&x->sm, now);
 		muc_tick(&x->muc, now);
 	}
 	return mxb_session_tick(&x->s, now);
