@@ -6,370 +6,16 @@
 #include "config.h"
 #include "jid.h"
 #include "log.h"
+#include "muc.h"
 #include "ns.h"
-#include "room.h"
 #include "roster.h"
 #include "session.h"
 #include "sm.h"
 #include "xmpp.h"
 
 /*
- * The client's group chats (XEP-0045): joining each configured room, the occupants seen
- * there (nick, role, affiliation, real JID), the bridge's own seat through room.c's pure
- * decisions (alternate nicks, rejoins, reclaiming the nick), and telling which messages
- * from a room may be taken as commands. The client embeds a struct mxb_muc; only the
- * session files include this header.
- */
-
-/* An occupant list is bounded: a huge room must not grow the bridge without limit. */
-#define MXB_MUC_OCCUPANTS_MAX 2000
-
-struct mxb_muc_occupant {
-	char *nick;
-	char *real_jid; /* bare, or NULL */
-	int role; /* enum mxb_muc_role */
-	int affiliation; /* enum mxb_muc_affiliation */
-};
-
-struct mxb_muc_room {
-	const struct mxb_room *cfg; /* borrowed from the config */
-	struct mxb_room_seat seat;
-	struct mxb_muc_occupant *occupants;
-	size_t len, cap;
-};
-
-struct mxb_muc {
-	struct mxb_session *s; /* borrowed: the session the presences go through */
-	const char *status; /* borrowed: the bridge's status text, or NULL */
-	struct mxb_muc_room *rooms;
-	size_t len;
-	/* The bridge's presence in room was confirmed: it may talk there now. May be NULL. */
-	void (*joined)(const char *room, void *data);
-	void *data;
-};
-
-/*
- * Sets up the rooms of rooms[0..len) (borrowed, like status, s and data: they must outlive
- * m). Returns 0 or -ENOMEM.
- */
-static int muc_init(struct mxb_muc *m, struct mxb_session *s, const struct mxb_room *rooms,
-	size_t len, const char *status, void (*joined)(const char *room, void *data), void *data);
-static void muc_finish(struct mxb_muc *m);
-
-/* A new session: joins every room as its configured nick. */
-static void muc_join(struct mxb_muc *m, int64_t now);
-/* The session ended: out of every room, occupants forgotten. */
-static void muc_down(struct mxb_muc *m);
-/* Rejoins and nick requests that are due. */
-static void muc_tick(struct mxb_muc *m, int64_t now);
-
-/* The room jid (full or bare) belongs to, or NULL. Inline: every stanza asks. */
-static inline struct mxb_muc_room *muc_find(struct mxb_muc *m, const char *jid)
-{
-	for (size_t i = 0; i < m->len; i++) {
-		if (mxb_jid_bare_equal(m->rooms[i].cfg->jid, jid))
-			return &m->rooms[i];
-	}
-	return NULL;
-}
-/* Presence from room r (from is room/nick): joins, occupants, refusals, kicks. */
-static void muc_presence(
-	struct mxb_muc *m, struct mxb_muc_room *r, xmpp_stanza_t *st, const char *from);
-/*
- * Whether a message from room r (from is room/nick) is someone's words to act on: not the
- * room itself, not the bridge's own echo, not history. *occ is the sender as last seen, or
- * NULL when unknown.
- */
-static bool muc_message(struct mxb_muc_room *r, xmpp_stanza_t *st, const char *from,
-	const struct mxb_muc_occupant **occ);
-
-static int muc_init(struct mxb_muc *m, struct mxb_session *s, const struct mxb_room *rooms,
-	size_t len, const char *status, void (*joined)(const char *room, void *data), void *data)
-{
-	*m = (struct mxb_muc){.s = s, .status = status, .joined = joined, .data = data};
-	m->rooms = calloc(len ? len : 1, sizeof(*m->rooms));
-	if (!m->rooms)
-		return -ENOMEM;
-	m->len = len;
-	for (size_t i = 0; i < len; i++) {
-		m->rooms[i].cfg = &rooms[i];
-		mxb_room_seat_init(&m->rooms[i].seat, rooms[i].nick);
-	}
-	return 0;
-}
-
-static void occupants_clear(struct mxb_muc_room *r)
-{
-	for (size_t i = 0; i < r->len; i++) {
-		free(r->occupants[i].nick);
-		free(r->occupants[i].real_jid);
-	}
-	r->len = 0;
-}
-
-static void muc_finish(struct mxb_muc *m)
-{
-	for (size_t i = 0; i < m->len; i++) {
-		occupants_clear(&m->rooms[i]);
-		free(m->rooms[i].occupants);
-		mxb_room_seat_finish(&m->rooms[i].seat);
-	}
-	free(m->rooms);
-}
-
-static struct mxb_muc_occupant *occupant_find(struct mxb_muc_room *r, const char *nick)
-{
-	for (size_t i = 0; i < r->len; i++) {
-		if (strcmp(r->occupants[i].nick, nick) == 0)
-			return &r->occupants[i];
-	}
-	return NULL;
-}
-
-static void occupant_remove(struct mxb_muc_room *r, const char *nick)
-{
-	struct mxb_muc_occupant *o = occupant_find(r, nick);
-	if (!o)
-		return;
-	free(o->nick);
-	free(o->real_jid);
-	*o = r->occupants[--r->len];
-}
-
-static void occupant_set(struct mxb_muc_room *r, const char *nick, const char *role,
-	const char *aff, const char *jid)
-{
-	struct mxb_muc_occupant *o = occupant_find(r, nick);
-	if (!o) {
-		if (r->len == MXB_MUC_OCCUPANTS_MAX)
-			return;
-		if (r->len == r->cap) {
-			size_t cap = r->cap ? 2 * r->cap : 8;
-			struct mxb_muc_occupant *v = realloc(r->occupants, cap * sizeof(*v));
-			if (!v)
-				return;
-			r->occupants = v;
-			r->cap = cap;
-		}
-		char *n = strdup(nick);
-		if (!n)
-			return;
-		o = &r->occupants[r->len++];
-		*o = (struct mxb_muc_occupant){.nick = n};
-	}
-	int rv = mxb_access_role_parse(role);
-	int av = mxb_access_affiliation_parse(aff);
-	o->role = rv < 0 ? MXB_ROLE_NONE : rv;
-	o->affiliation = av < 0 ? MXB_AFFILIATION_NONE : av;
-	free(o->real_jid);
-	o->real_jid = NULL;
-	char bare[MXB_JID_MAX + 1];
-	if (jid && mxb_jid_bare(jid, bare, sizeof(bare)) == 0)
-		o->real_jid = strdup(bare);
-}
-
-/* Presence to room/nick: with muc set a join, without it a nick change (XEP-0045 7.6). */
-static void send_room_presence(
-	struct mxb_muc *m, struct mxb_muc_room *r, const char *nick, bool muc)
-{
-	xmpp_ctx_t *ctx = m->s->ctx;
-	char to[2 * MXB_JID_MAX + 8];
-	if ((size_t)snprintf(to, sizeof(to), "%s/%s", r->cfg->jid, nick) >= sizeof(to))
-		return;
-	xmpp_stanza_t *p = xmpp_presence_new(ctx);
-	if (!p)
-		return;
-	xmpp_stanza_set_to(p, to);
-	xmpp_stanza_t *mx = muc ? mxb_stanza_add_child(ctx, p, "x", NS_MUC) : NULL;
-	if (mx) {
-		/* History is old news, and never a command: ask for none. */
-		xmpp_stanza_t *h = mxb_stanza_add_child(ctx, mx, "history", NULL);
-		if (h)
-			xmpp_stanza_set_attribute(h, "maxstanzas", "0");
-		if (r->cfg->password)
-			mxb_stanza_add_text(ctx, mx, "password", r->cfg->password);
-	}
-	if (m->status && *m->status)
-		mxb_stanza_add_text(ctx, p, "status", m->status);
-	mxb_session_send(m->s, p);
-	xmpp_stanza_release(p);
-}
-
-static void muc_join(struct mxb_muc *m, int64_t now)
-{
-	for (size_t i = 0; i < m->len; i++) {
-		struct mxb_muc_room *r = &m->rooms[i];
-		occupants_clear(r);
-		if (mxb_room_join(&r->seat, now) < 0) {
-			mxb_log_error("%s: cannot join room '%s': out of memory", m->s->params.tag,
-				r->cfg->jid);
-			continue;
-		}
-		send_room_presence(m, r, r->seat.nick, true);
-		mxb_log_debug("%s: joining room '%s' as '%s'", m->s->params.tag, r->cfg->jid,
-			r->seat.nick);
-	}
-}
-
-static void muc_down(struct mxb_muc *m)
-{
-	for (size_t i = 0; i < m->len; i++) {
-		mxb_room_down(&m->rooms[i].seat);
-		occupants_clear(&m->rooms[i]);
-	}
-}
-
-static void muc_tick(struct mxb_muc *m, int64_t now)
-{
-	for (size_t i = 0; i < m->len; i++) {
-		struct mxb_muc_room *r = &m->rooms[i];
-		switch (mxb_room_tick(&r->seat, now)) {
-		case MXB_ROOM_JOIN:
-			occupants_clear(r);
-			send_room_presence(m, r, r->seat.nick, true);
-			break;
-		case MXB_ROOM_ASK_NICK:
-			/* The room answers with a 303 or an error. */
-			send_room_presence(m, r, r->seat.want, false);
-			break;
-		case MXB_ROOM_NONE:
-			break;
-		}
-	}
-}
-
-static bool has_status_code(xmpp_stanza_t *xuser, const char *code)
-{
-	for (xmpp_stanza_t *c = xmpp_stanza_get_children(xuser); c; c = xmpp_stanza_get_next(c)) {
-		const char *name = xmpp_stanza_get_name(c);
-		const char *v = name && strcmp(name, "status") == 0
-					? xmpp_stanza_get_attribute(c, "code")
-					: NULL;
-		if (v && strcmp(v, code) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* An error presence for the bridge's own seat, from room/nick. */
-static void room_error(
-	struct mxb_muc *m, struct mxb_muc_room *r, xmpp_stanza_t *st, const char *nick)
-{
-	const char *tag = m->s->params.tag;
-	const char *cond = mxb_stanza_error_condition(st);
-	int64_t now = mxb_now_ms();
-	struct mxb_room_seat *s = &r->seat;
-	switch (mxb_room_error(s, nick, cond, now)) {
-	case MXB_ROOM_TAKEN:
-		mxb_log_warn("%s: nick '%s' is taken in room '%s'; joining as '%s'", tag, nick,
-			r->cfg->jid, s->nick);
-		occupants_clear(r);
-		send_room_presence(m, r, s->nick, true);
-		break;
-	case MXB_ROOM_STILL_TAKEN:
-		mxb_log_debug("%s: nick '%s' in room '%s' is still unavailable: %s", tag, nick,
-			r->cfg->jid, cond);
-		break;
-	case MXB_ROOM_REFUSED:
-		mxb_log_error("%s: cannot join room '%s' as '%s': %s; retrying in %.1f s", tag,
-			r->cfg->jid, nick, cond, (double)(s->rejoin_at - now) / 1000.0);
-		break;
-	default:
-		break;
-	}
-}
-
-/* The bridge's own presence in r, available or not. */
-static void room_self(
-	struct mxb_muc *m, struct mxb_muc_room *r, const char *nick, bool gone, const char *renamed)
-{
-	const char *tag = m->s->params.tag;
-	int64_t now = mxb_now_ms();
-	struct mxb_room_seat *s = &r->seat;
-	enum mxb_room_news news =
-		gone ? mxb_room_gone(s, renamed, now) : mxb_room_present(s, nick, now);
-	switch (news) {
-	case MXB_ROOM_JOINED:
-		mxb_log_info("%s: joined room '%s' as '%s'", tag, r->cfg->jid, s->nick);
-		break;
-	case MXB_ROOM_JOINED_ALT:
-		mxb_log_warn("%s: joined room '%s' as '%s' ('%s' is taken); asking for '%s' again "
-			     "in %.1f s",
-			tag, r->cfg->jid, s->nick, s->want, s->want,
-			(double)(s->reclaim_at - now) / 1000.0);
-		break;
-	case MXB_ROOM_NICK_BACK:
-		mxb_log_info("%s: took back the nick '%s' in room '%s'", tag, nick, r->cfg->jid);
-		return;
-	case MXB_ROOM_RENAMED:
-		occupant_remove(r, nick);
-		return;
-	case MXB_ROOM_REMOVED:
-		mxb_log_warn("%s: removed from room '%s'; rejoining in %d s", tag, r->cfg->jid,
-			MXB_ROOM_REJOIN_MS / 1000);
-		occupants_clear(r);
-		return;
-	default:
-		return;
-	}
-	if (m->joined)
-		m->joined(r->cfg->jid, m->data);
-}
-
-static void muc_presence(
-	struct mxb_muc *m, struct mxb_muc_room *r, xmpp_stanza_t *st, const char *from)
-{
-	const char *slash = strchr(from, '/');
-	if (!slash)
-		return;
-	const char *nick = slash + 1;
-	const char *type = xmpp_stanza_get_type(st);
-	bool self = mxb_room_is_self(&r->seat, nick);
-	if (type && strcmp(type, "error") == 0) {
-		/* Not ours while joined: an answer to a request for the configured nick. */
-		if (self || !r->seat.joined || strcmp(nick, r->seat.want) == 0)
-			room_error(m, r, st, nick);
-		return;
-	}
-	xmpp_stanza_t *xu = xmpp_stanza_get_child_by_ns(st, NS_MUC_USER);
-	xmpp_stanza_t *item = xu ? xmpp_stanza_get_child_by_name(xu, "item") : NULL;
-	self = self || (xu && has_status_code(xu, "110"));
-	if (type && strcmp(type, "unavailable") == 0) {
-		const char *renamed = item && has_status_code(xu, "303")
-					      ? xmpp_stanza_get_attribute(item, "nick")
-					      : NULL;
-		if (self)
-			room_self(m, r, nick, true, renamed);
-		else
-			occupant_remove(r, nick);
-		return;
-	}
-	if (item)
-		occupant_set(r, nick, xmpp_stanza_get_attribute(item, "role"),
-			xmpp_stanza_get_attribute(item, "affiliation"),
-			xmpp_stanza_get_attribute(item, "jid"));
-	if (self)
-		room_self(m, r, nick, false, NULL);
-}
-
-static bool muc_message(struct mxb_muc_room *r, xmpp_stanza_t *st, const char *from,
-	const struct mxb_muc_occupant **occ)
-{
-	const char *slash = strchr(from, '/');
-	/* The room itself (subject, notices), our own echo, history: never commands. */
-	if (!slash || !r->seat.joined || mxb_room_is_self(&r->seat, slash + 1))
-		return false;
-	if (xmpp_stanza_get_child_by_ns(st, NS_DELAY)) {
-		mxb_log_debug("xmpp: ignoring delayed message in room '%s'", r->cfg->jid);
-		return false;
-	}
-	*occ = occupant_find(r, slash + 1);
-	return true;
-}
-
-/*
  * The client: one session of the core (session.c) with stream management (sm.c), rooms
- * (XEP-0045), the roster and the contacts' presence on top. It lives on the heap and never
+ * (muc.c), the roster and the contacts' presence on top. It lives on the heap and never
  * moves: the core and libstrophe hold pointers into it.
  */
 struct mxb_xmpp {
@@ -479,9 +125,9 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 	mxb_sm_received(&x->sm);
 	const char *type = xmpp_stanza_get_type(st);
 	const char *from = xmpp_stanza_get_from(st);
-	struct mxb_muc_room *room = from ? muc_find(&x->muc, from) : NULL;
+	struct mxb_muc_room *room = from ? mxb_muc_find(&x->muc, from) : NULL;
 	if (room) {
-		muc_presence(&x->muc, room, st, from);
+		mxb_muc_presence(&x->muc, room, st, from);
 		return 1;
 	}
 	char bare[MXB_JID_MAX + 1];
@@ -546,10 +192,10 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 		return 1;
 	if (!from || mxb_jid_bare_equal(from, x->bare))
 		return 1;
-	struct mxb_muc_room *room = muc_find(&x->muc, from);
+	struct mxb_muc_room *room = mxb_muc_find(&x->muc, from);
 	const struct mxb_muc_occupant *occ = NULL;
 	if (room) {
-		if (!muc_message(room, st, from, &occ))
+		if (!mxb_muc_message(room, st, from, &occ))
 			return 1;
 	} else if (strcmp(type, "groupchat") == 0) {
 		return 1;
@@ -650,7 +296,7 @@ static void up(int64_t now, void *data)
 		xmpp_stanza_release(iq);
 	}
 	send_presence(x, NULL, NULL, x->cfg->xmpp.status);
-	muc_join(&x->muc, now);
+	mxb_muc_join(&x->muc, now);
 	/* Otherwise online once <enabled/> (or its timeout) says how delivery works. */
 	if (!waiting && x->handlers.online)
 		x->handlers.online(x->data);
@@ -660,7 +306,7 @@ static void down(void *data)
 {
 	struct mxb_xmpp *x = data;
 	mxb_sm_down(&x->sm);
-	muc_down(&x->muc);
+	mxb_muc_down(&x->muc);
 }
 
 static void offline(bool stream_error, void *data)
@@ -713,7 +359,7 @@ int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,
 	x->roster = mxb_roster_create();
 	if (!x->roster)
 		goto err_free;
-	if (muc_init(&x->muc, &x->s, cfg->xmpp.rooms, cfg->xmpp.rooms_len, cfg->xmpp.status,
+	if (mxb_muc_init(&x->muc, &x->s, cfg->xmpp.rooms, cfg->xmpp.rooms_len, cfg->xmpp.status,
 		    handlers->room_joined, data) < 0)
 		goto err_destroy_roster;
 	mxb_sm_init(&x->sm, &x->s, &sm_handlers, x);
@@ -737,7 +383,7 @@ int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,
 	return 0;
 
 err_finish_muc:
-	muc_finish(&x->muc);
+	mxb_muc_finish(&x->muc);
 err_destroy_roster:
 	mxb_roster_destroy(x->roster);
 err_free:
@@ -750,7 +396,7 @@ void mxb_xmpp_destroy(struct mxb_xmpp *x)
 	if (!x)
 		return;
 	mxb_session_finish(&x->s);
-	muc_finish(&x->muc);
+	mxb_muc_finish(&x->muc);
 	mxb_roster_destroy(x->roster);
 	free(x);
 }
@@ -782,7 +428,7 @@ int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now)
 {
 	if (x->s.state == MXB_SESSION_UP) {
 		mxb_sm_tick(&x->sm, now);
-		muc_tick(&x->muc, now);
+		mxb_muc_tick(&x->muc, now);
 	}
 	return mxb_session_tick(&x->s, now);
 }
@@ -797,7 +443,7 @@ int mxb_xmpp_send_message(struct mxb_xmpp *x, const char *to, const char *type, 
 {
 	if (x->s.state != MXB_SESSION_UP || x->sm.waiting)
 		return -ENOTCONN;
-	struct mxb_muc_room *room = muc_find(&x->muc, to);
+	struct mxb_muc_room *room = mxb_muc_find(&x->muc, to);
 	if (room) {
 		if (room->seat.refused)
 			return -EHOSTUNREACH;
