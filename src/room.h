@@ -6,7 +6,7 @@
  * and when it tries again. A taken nick makes it join at once under an alternate (NICK_,
  * NICK_2 ... NICK_9) and ask for its own nick again with backoff; any other refusal is
  * retried with backoff, capped, rather than never. Pure apart from the backoff's rand():
- * time is passed in, no XML. xmpp.c turns presences into these calls, and what they
+ * time is passed in, no XML. muc.c turns presences into these calls, and what they
  * return into stanzas and log lines.
  */
 

@@ -1,0 +1,176 @@
+#ifndef MXB_SESSION_H
+#define MXB_SESSION_H
+
+/*
+ * The session core: one libstrophe connection (client or XEP-0114 component) driven from
+ * the main poll loop. It owns the context, the connection object, the socket, the state,
+ * the reconnect backoff, the log router that keeps secrets out of the log, the XEP-0199
+ * ping, and every workaround libstrophe 0.12.2 needs. xmpp.c (the client) and component.c
+ * (devices) are its users: they embed a struct mxb_session, add their stanza handlers in
+ * ops->setup and act on the callbacks. Any number of sessions may live in one process.
+ *
+ * Only the session files (session.c, xmpp.c, component.c, sm.c, muc.c) include this
+ * header: nothing else sees a libstrophe type.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <strophe.h>
+
+#include "backoff.h"
+#include "ns.h"
+
+enum mxb_session_kind {
+	MXB_SESSION_CLIENT,
+	MXB_SESSION_COMPONENT,
+};
+
+enum mxb_session_state {
+	MXB_SESSION_DOWN, /* no connection; the next attempt is due at the deadline */
+	MXB_SESSION_CONNECTING, /* an attempt is under way: TCP, TLS, login or handshake */
+	MXB_SESSION_UP, /* the session is established */
+	MXB_SESSION_CLOSING, /* shutting down: waiting for the server's </stream:stream> */
+	MXB_SESSION_CLOSED, /* shut down for good */
+};
+
+/*
+ * What the session says and does. Strings are borrowed: they must outlive the session.
+ */
+struct mxb_session_params {
+	enum mxb_session_kind kind;
+	const char *tag; /* the log prefix: "xmpp", "component" */
+	const char *name; /* who logs in (bare JID, component domain), for log lines */
+	const char *host; /* NULL: the JID's domain (clients only) */
+	unsigned short port; /* 0: the default */
+	int reconnect_max; /* cap of the backoff, seconds */
+	int ping_interval, ping_timeout; /* XEP-0199, seconds; interval 0: no ping */
+};
+
+/* The callbacks of a user. data is the pointer given to mxb_session_init. */
+struct mxb_session_ops {
+	/*
+	 * A fresh connection object before an attempt: set credentials, TLS and flags, add the
+	 * stanza handlers. The socket callback is the core's. Returns 0 or a negative errno.
+	 */
+	int (*setup)(xmpp_conn_t *conn, void *data);
+	/* The session is established (state UP). */
+	void (*up)(int64_t now, void *data);
+	/* The connection ended or an attempt failed: forget what belonged to it. May be NULL. */
+	void (*down)(void *data);
+	/*
+	 * An established session ended and a reconnect is planned (not when shutting down);
+	 * stream_error tells whether the server closed it with one. May be NULL.
+	 */
+	void (*offline)(bool stream_error, void *data);
+};
+
+/*
+ * The users read ctx, conn, state, sent and sm_offered; only session.c writes them. The
+ * rest is the core's own.
+ */
+struct mxb_session {
+	xmpp_ctx_t *ctx;
+	xmpp_conn_t *conn; /* replaced by every attempt after the first */
+	enum mxb_session_state state;
+	uint32_t sent; /* stanzas sent with mxb_session_send since the session came up */
+	/* The server's features offered XEP-0198 (libstrophe shows it only in its log). */
+	bool sm_offered;
+
+	struct mxb_session_params params;
+	const struct mxb_session_ops *ops;
+	void *data;
+	xmpp_log_t log;
+	int fd;
+	struct mxb_backoff backoff;
+	int64_t deadline; /* DOWN: next attempt; CLOSING: give up waiting */
+	int64_t next_ping;
+	int64_t ping_deadline; /* 0: no ping outstanding */
+	bool used; /* the connection object went through an attempt */
+	bool auth_failed; /* the log said the login or handshake was refused */
+	bool shutting_down;
+	struct mxb_session *next; /* the registry of live sessions */
+};
+
+/*
+ * Sets up s (caller-owned, must not move until mxb_session_finish): a libstrophe context
+ * and a first connection object (ops->setup is called). params is copied, its strings are
+ * borrowed; ops and data must outlive s. Returns 0 or a negative errno; nothing is left to
+ * undo after a failure.
+ */
+int mxb_session_init(struct mxb_session *s, const struct mxb_session_params *params,
+	const struct mxb_session_ops *ops, void *data);
+void mxb_session_finish(struct mxb_session *s);
+
+/* Starts an attempt now; failures are retried with backoff. */
+void mxb_session_start(struct mxb_session *s, int64_t now);
+/* The socket to poll (-1 when none) and the events to wait for. */
+int mxb_session_fd(const struct mxb_session *s);
+short mxb_session_events(const struct mxb_session *s);
+/* Runs libstrophe until it stops making progress. Call after every poll, ready or not. */
+void mxb_session_handle(struct mxb_session *s);
+/* Timers: reconnect, ping, shutdown. Returns the next deadline (ms). */
+int64_t mxb_session_tick(struct mxb_session *s, int64_t now);
+/* Closes the stream (from UP or CONNECTING); the state becomes CLOSED when done. */
+void mxb_session_shutdown(struct mxb_session *s, int64_t now);
+
+/*
+ * Sends st (the caller still releases it) and counts it, so that a XEP-0198 count of the
+ * stanzas sent matches the server's. Every stanza of a session goes out here.
+ */
+static inline void mxb_session_send(struct mxb_session *s, xmpp_stanza_t *st)
+{
+	xmpp_send(s->conn, st);
+	s->sent++;
+}
+
+/*
+ * Sends <iq type='get' id=id><ping xmlns='urn:xmpp:ping'/></iq> and calls handler (a
+ * libstrophe id handler, with data) on the answer. Returns 0 or -ENOMEM.
+ */
+int mxb_session_ping(struct mxb_session *s, const char *id, xmpp_handler handler, void *data);
+
+/* Adds <name xmlns=ns/> to parent; returns it (owned by parent) or NULL. */
+xmpp_stanza_t *mxb_stanza_add_child(
+	xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *name, const char *ns);
+/* Adds <name>text</name> to parent. */
+void mxb_stanza_add_text(
+	xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *name, const char *text);
+/* An empty result to the IQ st (xmpp_stanza_reply() keeps the request's type). */
+xmpp_stanza_t *mxb_stanza_result(xmpp_stanza_t *st);
+/* A message error <forbidden/> with text, answering message id of `to`. Caller releases. */
+xmpp_stanza_t *mxb_stanza_forbidden(
+	xmpp_ctx_t *ctx, const char *to, const char *id, const char *text);
+/* A presence of type (NULL: available) to `to` (NULL: the server) with status text. */
+xmpp_stanza_t *mxb_stanza_presence(
+	xmpp_ctx_t *ctx, const char *type, const char *to, const char *status);
+/* The name of the first RFC 6120 condition in the <error/> of st, or "unknown". */
+const char *mxb_stanza_error_condition(xmpp_stanza_t *st);
+/* A carbon copy or a forward carries someone else's words: never a command of the sender. */
+static inline bool mxb_stanza_is_forwarded(xmpp_stanza_t *st)
+{
+	return xmpp_stanza_get_child_by_ns(st, NS_CARBONS) ||
+	       xmpp_stanza_get_child_by_ns(st, NS_FORWARD);
+}
+
+/*
+ * What an IQ get or set asks: false for results and errors, which get no answer; else
+ * *query is its first element (NULL when none), *ns that element's namespace (may be NULL)
+ * and *get whether it is a get.
+ */
+bool mxb_stanza_iq_request(xmpp_stanza_t *st, xmpp_stanza_t **query, const char **ns, bool *get);
+
+/* Who answers disco#info: the identity and the features (NULL-terminated), borrowed. */
+struct mxb_session_identity {
+	const char *category, *type, *name;
+	const char *const *features;
+};
+
+/*
+ * The answer to the services every entity of the bridge offers: ping, disco#info (without
+ * a node; id tells who answers) and version. Returns the reply for the caller to send and
+ * release, or NULL when the request is none of those (or no memory).
+ */
+xmpp_stanza_t *mxb_session_answer(xmpp_ctx_t *ctx, xmpp_stanza_t *st, xmpp_stanza_t *query,
+	const char *ns, bool get, const struct mxb_session_identity *id);
+
+#endif
