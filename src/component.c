@@ -179,14 +179,10 @@ static const struct mxb_session_ops component_ops = {
 	.offline = offline,
 };
 
-int mxb_component_create(struct mxb_component **out, const struct mxb_config *cfg,
-	const struct mxb_component_handlers *handlers, void *data)
+/* What the session core needs, its strings borrowed from the config. */
+static struct mxb_session_params params_of(const struct mxb_config *cfg)
 {
-	struct mxb_component *c = malloc(sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	*c = (struct mxb_component){.cfg = cfg, .handlers = *handlers, .data = data};
-	struct mxb_session_params params = {
+	return (struct mxb_session_params){
 		.kind = MXB_SESSION_COMPONENT,
 		.tag = "component",
 		.name = cfg->xmpp.component.domain,
@@ -194,6 +190,28 @@ int mxb_component_create(struct mxb_component **out, const struct mxb_config *cf
 		.port = (unsigned short)cfg->xmpp.component.port,
 		.reconnect_max = cfg->xmpp.reconnect_max,
 	};
+}
+
+void mxb_component_reconfigure(struct mxb_component *c, bool reconnect, int64_t now)
+{
+	struct mxb_session_params params = params_of(c->cfg);
+	if (!reconnect) {
+		mxb_session_set_params(&c->s, &params);
+		return;
+	}
+	mxb_log_info("component: the connection settings changed; reconnecting as '%s'",
+		c->cfg->xmpp.component.domain);
+	mxb_session_reconnect(&c->s, &params, now);
+}
+
+int mxb_component_create(struct mxb_component **out, const struct mxb_config *cfg,
+	const struct mxb_component_handlers *handlers, void *data)
+{
+	struct mxb_component *c = malloc(sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	*c = (struct mxb_component){.cfg = cfg, .handlers = *handlers, .data = data};
+	struct mxb_session_params params = params_of(cfg);
 	int rc = mxb_session_init(&c->s, &params, &component_ops, c);
 	if (rc < 0) {
 		free(c);

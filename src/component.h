@@ -39,6 +39,11 @@ struct mxb_component_handlers {
 int mxb_component_create(struct mxb_component **out, const struct mxb_config *cfg,
 	const struct mxb_component_handlers *handlers, void *data);
 void mxb_component_destroy(struct mxb_component *c);
+/*
+ * After a reload put new values in the config c reads: takes the new strings, and with
+ * reconnect closes the connection and opens it again with the new settings at once.
+ */
+void mxb_component_reconfigure(struct mxb_component *c, bool reconnect, int64_t now);
 
 void mxb_component_start(struct mxb_component *c, int64_t now);
 int mxb_component_fd(const struct mxb_component *c);

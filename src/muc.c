@@ -34,13 +34,17 @@ static void occupants_clear(struct mxb_muc_room *r)
 	r->len = 0;
 }
 
+static void room_finish(struct mxb_muc_room *r)
+{
+	occupants_clear(r);
+	free(r->occupants);
+	mxb_room_seat_finish(&r->seat);
+}
+
 void mxb_muc_finish(struct mxb_muc *m)
 {
-	for (size_t i = 0; i < m->len; i++) {
-		occupants_clear(&m->rooms[i]);
-		free(m->rooms[i].occupants);
-		mxb_room_seat_finish(&m->rooms[i].seat);
-	}
+	for (size_t i = 0; i < m->len; i++)
+		room_finish(&m->rooms[i]);
 	free(m->rooms);
 }
 
@@ -122,19 +126,104 @@ static void send_room_presence(
 	xmpp_stanza_release(p);
 }
 
+/* Unavailable presence to room/nick: the bridge leaves the room (XEP-0045 7.14). */
+static void send_room_leave(struct mxb_muc *m, struct mxb_muc_room *r)
+{
+	char to[2 * MXB_JID_MAX + 8];
+	if ((size_t)snprintf(to, sizeof(to), "%s/%s", r->cfg->jid, r->seat.nick) >= sizeof(to))
+		return;
+	xmpp_stanza_t *p = xmpp_presence_new(m->s->ctx);
+	if (!p)
+		return;
+	xmpp_stanza_set_to(p, to);
+	xmpp_stanza_set_type(p, "unavailable");
+	mxb_session_send(m->s, p);
+	xmpp_stanza_release(p);
+}
+
+static void join_one(struct mxb_muc *m, struct mxb_muc_room *r, int64_t now);
+
 void mxb_muc_join(struct mxb_muc *m, int64_t now)
+{
+	for (size_t i = 0; i < m->len; i++)
+		join_one(m, &m->rooms[i], now);
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return (!a || !b) ? a == b : strcmp(a, b) == 0;
+}
+
+static void join_one(struct mxb_muc *m, struct mxb_muc_room *r, int64_t now)
+{
+	occupants_clear(r);
+	if (mxb_room_join(&r->seat, now) < 0) {
+		mxb_log_error(
+			"%s: cannot join room '%s': out of memory", m->s->params.tag, r->cfg->jid);
+		return;
+	}
+	send_room_presence(m, r, r->seat.nick, true);
+	mxb_log_debug("%s: joining room '%s' as '%s'", m->s->params.tag, r->cfg->jid, r->seat.nick);
+}
+
+int mxb_muc_reconfigure(struct mxb_muc *m, const struct mxb_room *rooms, size_t len,
+	const char *status, bool up, int64_t now)
+{
+	struct mxb_muc_room *v = calloc(len ? len : 1, sizeof(*v));
+	bool *kept = calloc(m->len ? m->len : 1, sizeof(*kept));
+	if (!v || !kept) {
+		free(v);
+		free(kept);
+		return -ENOMEM;
+	}
+	m->status = status;
+	for (size_t i = 0; i < len; i++) {
+		const struct mxb_room *c = &rooms[i];
+		size_t j = 0;
+		while (j < m->len &&
+			(kept[j] || !mxb_jid_bare_equal(m->rooms[j].cfg->jid, c->jid) ||
+				!same_str(m->rooms[j].cfg->nick, c->nick) ||
+				!same_str(m->rooms[j].cfg->password, c->password)))
+			j++;
+		if (j < m->len) {
+			/* The same room as before: its seat and occupants stay, its strings move.
+			 */
+			kept[j] = true;
+			v[i] = m->rooms[j];
+			v[i].cfg = c;
+			v[i].seat.want = c->nick;
+			continue;
+		}
+		v[i].cfg = c;
+		mxb_room_seat_init(&v[i].seat, c->nick);
+		if (up)
+			join_one(m, &v[i], now);
+	}
+	for (size_t j = 0; j < m->len; j++) {
+		if (kept[j])
+			continue;
+		struct mxb_muc_room *r = &m->rooms[j];
+		if (up && r->seat.nick) {
+			send_room_leave(m, r);
+			mxb_log_info("%s: left room '%s': no longer in the config",
+				m->s->params.tag, r->cfg->jid);
+		}
+		room_finish(r);
+	}
+	free(kept);
+	free(m->rooms);
+	m->rooms = v;
+	m->len = len;
+	return 0;
+}
+
+void mxb_muc_status(struct mxb_muc *m)
 {
 	for (size_t i = 0; i < m->len; i++) {
 		struct mxb_muc_room *r = &m->rooms[i];
-		occupants_clear(r);
-		if (mxb_room_join(&r->seat, now) < 0) {
-			mxb_log_error("%s: cannot join room '%s': out of memory", m->s->params.tag,
-				r->cfg->jid);
-			continue;
-		}
-		send_room_presence(m, r, r->seat.nick, true);
-		mxb_log_debug("%s: joining room '%s' as '%s'", m->s->params.tag, r->cfg->jid,
-			r->seat.nick);
+		/* Presence to the nick in use without the MUC element: an update (XEP-0045 7.7). */
+		if (r->seat.joined)
+			send_room_presence(m, r, r->seat.nick, false);
 	}
 }
 

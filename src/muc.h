@@ -53,6 +53,15 @@ int mxb_muc_init(struct mxb_muc *m, struct mxb_session *s, const struct mxb_room
 	const char *status, void (*joined)(const char *room, void *data), void *data);
 void mxb_muc_finish(struct mxb_muc *m);
 
+/*
+ * A reload gave new rooms[0..len) and status (borrowed, as at init): rooms configured as
+ * before keep their seat and occupants, rooms no longer configured are left, new ones are
+ * joined when up. Returns 0, or -ENOMEM with nothing changed.
+ */
+int mxb_muc_reconfigure(struct mxb_muc *m, const struct mxb_room *rooms, size_t len,
+	const char *status, bool up, int64_t now);
+/* The bridge's status changed: says so in every room it is in. */
+void mxb_muc_status(struct mxb_muc *m);
 /* A new session: joins every room as its configured nick. */
 void mxb_muc_join(struct mxb_muc *m, int64_t now);
 /* The session ended: out of every room, occupants forgotten. */

@@ -227,9 +227,13 @@ static void went_down(struct mxb_session *s, int64_t now, bool stream_error)
 	}
 	bool was_up = s->state == MXB_SESSION_UP;
 	s->state = MXB_SESSION_DOWN;
-	int64_t delay = mxb_backoff_down(&s->backoff, now);
+	int64_t delay = s->reconnecting ? 0 : mxb_backoff_down(&s->backoff, now);
 	s->deadline = now + delay;
-	mxb_log_info("%s: reconnecting in %.1f s", s->params.tag, (double)delay / 1000.0);
+	if (s->reconnecting)
+		mxb_log_info("%s: reconnecting with the new settings", s->params.tag);
+	else
+		mxb_log_info("%s: reconnecting in %.1f s", s->params.tag, (double)delay / 1000.0);
+	s->reconnecting = false;
 	if (was_up && s->ops->offline)
 		s->ops->offline(stream_error, s->data);
 }
@@ -453,6 +457,36 @@ void mxb_session_shutdown(struct mxb_session *s, int64_t now)
 		return;
 	}
 	s->state = MXB_SESSION_CLOSED;
+}
+
+void mxb_session_set_params(struct mxb_session *s, const struct mxb_session_params *params)
+{
+	int old_max = s->params.reconnect_max;
+	s->params = *params;
+	if (params->reconnect_max != old_max)
+		mxb_backoff_init(&s->backoff, params->reconnect_max);
+}
+
+void mxb_session_reconnect(
+	struct mxb_session *s, const struct mxb_session_params *params, int64_t now)
+{
+	mxb_session_set_params(s, params);
+	if (s->shutting_down)
+		return;
+	switch (s->state) {
+	case MXB_SESSION_UP:
+	case MXB_SESSION_CONNECTING:
+		/* The DISCONNECT event goes through went_down(), which plans no backoff now. */
+		s->reconnecting = true;
+		xmpp_disconnect(s->conn);
+		break;
+	case MXB_SESSION_DOWN:
+		s->deadline = now;
+		break;
+	case MXB_SESSION_CLOSING:
+	case MXB_SESSION_CLOSED:
+		break;
+	}
 }
 
 xmpp_stanza_t *mxb_stanza_add_child(

@@ -88,6 +88,7 @@ struct mxb_session {
 	bool used; /* the connection object went through an attempt */
 	bool auth_failed; /* the log said the login or handshake was refused */
 	bool shutting_down;
+	bool reconnecting; /* asked to reconnect with new settings: the next attempt is at once */
 	struct mxb_session *next; /* the registry of live sessions */
 };
 
@@ -112,6 +113,14 @@ void mxb_session_handle(struct mxb_session *s);
 int64_t mxb_session_tick(struct mxb_session *s, int64_t now);
 /* Closes the stream (from UP or CONNECTING); the state becomes CLOSED when done. */
 void mxb_session_shutdown(struct mxb_session *s, int64_t now);
+/* Takes new parameters (a reload moved the strings) for the next attempts. */
+void mxb_session_set_params(struct mxb_session *s, const struct mxb_session_params *params);
+/*
+ * Takes new parameters and reconnects with them: the stream is closed (the user's offline
+ * callback runs, as for any loss) and the next attempt starts at once, without backoff.
+ */
+void mxb_session_reconnect(
+	struct mxb_session *s, const struct mxb_session_params *params, int64_t now);
 
 /*
  * Sends st (the caller still releases it) and counts it, so that a XEP-0198 count of the

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "muc.h"
 #include "ns.h"
+#include "reload.h"
 #include "roster.h"
 #include "session.h"
 #include "sm.h"
@@ -342,6 +343,22 @@ static const struct mxb_sm_handlers sm_handlers = {
 	.ready = sm_ready,
 };
 
+/* What the session core needs, its strings borrowed from the config and x->bare. */
+static struct mxb_session_params params_of(const struct mxb_xmpp *x)
+{
+	const struct mxb_config *cfg = x->cfg;
+	return (struct mxb_session_params){
+		.kind = MXB_SESSION_CLIENT,
+		.tag = "xmpp",
+		.name = x->bare,
+		.host = cfg->xmpp.host,
+		.port = (unsigned short)cfg->xmpp.port,
+		.reconnect_max = cfg->xmpp.reconnect_max,
+		.ping_interval = cfg->xmpp.ping_interval,
+		.ping_timeout = cfg->xmpp.ping_timeout,
+	};
+}
+
 int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,
 	const struct mxb_xmpp_handlers *handlers, void *data)
 {
@@ -366,16 +383,7 @@ int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,
 	if (cfg->xmpp.tls == MXB_XMPP_TLS_NONE)
 		mxb_log_warn("xmpp: TLS is disabled (xmpp.tls = \"none\"): the password and all "
 			     "messages cross the network in clear text");
-	struct mxb_session_params params = {
-		.kind = MXB_SESSION_CLIENT,
-		.tag = "xmpp",
-		.name = x->bare,
-		.host = cfg->xmpp.host,
-		.port = (unsigned short)cfg->xmpp.port,
-		.reconnect_max = cfg->xmpp.reconnect_max,
-		.ping_interval = cfg->xmpp.ping_interval,
-		.ping_timeout = cfg->xmpp.ping_timeout,
-	};
+	struct mxb_session_params params = params_of(x);
 	rc = mxb_session_init(&x->s, &params, &client_ops, x);
 	if (rc < 0)
 		goto err_finish_muc;
@@ -399,6 +407,38 @@ void mxb_xmpp_destroy(struct mxb_xmpp *x)
 	mxb_muc_finish(&x->muc);
 	mxb_roster_destroy(x->roster);
 	free(x);
+}
+
+int mxb_xmpp_reconfigure(struct mxb_xmpp *x, unsigned changes, int64_t now)
+{
+	const struct mxb_config *cfg = x->cfg;
+	char bare[MXB_JID_MAX + 1];
+	if (mxb_jid_bare(cfg->xmpp.jid, bare, sizeof(bare)) < 0)
+		return -EINVAL;
+	bool reconnect = changes & MXB_CHANGE_XMPP;
+	bool up = x->s.state == MXB_SESSION_UP;
+	/* Rooms are joined by the new session when it reconnects anyway. */
+	int r = mxb_muc_reconfigure(&x->muc, cfg->xmpp.rooms, cfg->xmpp.rooms_len, cfg->xmpp.status,
+		up && !reconnect, now);
+	if (r < 0)
+		return r;
+	memcpy(x->bare, bare, sizeof(bare));
+	struct mxb_session_params params = params_of(x);
+	if (reconnect) {
+		if (cfg->xmpp.tls == MXB_XMPP_TLS_NONE)
+			mxb_log_warn(
+				"xmpp: TLS is disabled (xmpp.tls = \"none\"): the password and "
+				"all messages cross the network in clear text");
+		mxb_log_info("xmpp: the connection settings changed; reconnecting as '%s'", bare);
+		mxb_session_reconnect(&x->s, &params, now);
+		return 0;
+	}
+	mxb_session_set_params(&x->s, &params);
+	if ((changes & MXB_CHANGE_XMPP_STATUS) && up) {
+		send_presence(x, NULL, NULL, cfg->xmpp.status);
+		mxb_muc_status(&x->muc);
+	}
+	return 0;
 }
 
 void mxb_xmpp_start(struct mxb_xmpp *x, int64_t now)

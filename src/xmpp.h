@@ -61,6 +61,13 @@ int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,
 void mxb_xmpp_destroy(struct mxb_xmpp *x);
 
 void mxb_xmpp_start(struct mxb_xmpp *x, int64_t now);
+/*
+ * After a reload put new values in the config x reads (changes: enum mxb_reload_change):
+ * takes the new strings, joins and leaves rooms, tells the new status, and reconnects when
+ * the connection settings changed (what was in flight is resent, as after any loss).
+ * Returns 0 or a negative errno (then the rooms are as before).
+ */
+int mxb_xmpp_reconfigure(struct mxb_xmpp *x, unsigned changes, int64_t now);
 
 /* The socket to poll (-1 when none) and the events to wait for. */
 int mxb_xmpp_fd(const struct mxb_xmpp *x);
