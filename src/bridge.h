@@ -2,8 +2,8 @@
 #define MXB_BRIDGE_H
 
 /*
- * The bridge turns events of one side into actions on the other through the routing core,
- * and holds what waits for a side that is down in bounded queues.
+ * The bridge turns events of one side into actions on the other through the routing core;
+ * what is in flight, both ways, is held by its outbox (outbox.h).
  */
 
 #include <stdbool.h>
@@ -11,8 +11,8 @@
 #include <stdint.h>
 
 #include "component.h"
+#include "counters.h"
 #include "mqtt.h"
-#include "queue.h"
 #include "xmpp.h"
 
 struct mxb_config;
@@ -20,41 +20,7 @@ struct mxb_routes;
 struct mxb_route_ref;
 struct mxb_spool;
 
-struct mxb_counters {
-	uint64_t mqtt_received;
-	uint64_t own_dropped; /* our own publishes that came back */
-	uint64_t retained_skipped;
-	uint64_t xmpp_sent;
-	uint64_t xmpp_queue_dropped;
-	uint64_t xmpp_acked; /* acknowledged by the server (XEP-0198) */
-	uint64_t xmpp_resent; /* sent again after a connection loss */
-	uint64_t unacked_dropped; /* never acknowledged, dropped to bound the window */
-	uint64_t quarantined;
-	uint64_t room_unreachable;
-	uint64_t payload_too_large;
-	uint64_t binary_skipped;
-	uint64_t message_too_long;
-	uint64_t status_cut; /* device statuses shown cut (with "…") at the status limit */
-	uint64_t text_replaced;
-	uint64_t text_refused;
-	uint64_t template_misses;
-	uint64_t throttled;
-	uint64_t unchanged;
-	uint64_t commands_published;
-	uint64_t commands_refused;
-	uint64_t commands_from_strangers;
-	uint64_t commands_malformed;
-	uint64_t mqtt_queue_dropped;
-	uint64_t device_updates;
-	uint64_t devices_refused; /* names not valid as JIDs, or over bridge.max_devices */
-	uint64_t device_commands;
-	uint64_t device_strangers;
-	uint64_t contact_presences;
-	uint64_t presence_strangers; /* neither sharing their presence nor named in the config */
-	uint64_t presence_table_full; /* over MXB_PRESENCE_CONTACTS_MAX or its resources bound */
-};
-
-struct mxb_inflight;
+struct mxb_outbox;
 struct mxb_devices;
 struct mxb_device_command;
 struct mxb_presence;
@@ -64,18 +30,11 @@ struct mxb_bridge {
 	struct mxb_mqtt *mqtt;
 	struct mxb_xmpp *xmpp;
 	struct mxb_routes *routes; /* the index of every route, and their throttles */
-	struct mxb_queue to_xmpp;
-	struct mxb_queue to_mqtt;
-	struct mxb_queue unacked; /* sent to XMPP, waiting for the server's ack */
-	char id_prefix[17];
-	uint64_t id_next;
+	struct mxb_outbox *outbox; /* everything in flight, both ways */
 	struct mxb_spool *spool; /* NULL without bridge.spool */
 	int64_t next_sync;
-	struct mxb_inflight *inflight; /* commands waiting for PUBACK, to answer the sender */
-	size_t inflight_len, inflight_cap;
 	char *render; /* max_message + 1 bytes */
 	char *clean; /* 3 * max_message + 1 bytes: U+FFFD is 3 bytes for 1 bad byte */
-	bool xmpp_dropping, mqtt_dropping, unacked_dropping;
 	struct mxb_counters n;
 
 	/* Devices (component mode) */
@@ -119,6 +78,8 @@ int64_t mxb_bridge_devices_tick(struct mxb_bridge *b, int64_t now);
 int mxb_bridge_contacts_init(struct mxb_bridge *b);
 void mxb_bridge_contacts_finish(struct mxb_bridge *b);
 void mxb_bridge_contact_presence(const struct mxb_xmpp_presence *p, void *data);
+/* Used by bridge.c: commands (XMPP -> MQTT), in bridge_commands.c. */
+void mxb_bridge_command_message(const struct mxb_xmpp_message *msg, void *data);
 /*
  * Rebuilds the routes after cfg's routes were replaced (SIGHUP); subscribes to the new
  * filters and drops subscriptions no route needs any more. Returns 0 or -errno, in which

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "jid.h"
 #include "log.h"
+#include "outbox.h"
 #include "presence.h"
 #include "topic.h"
 
@@ -81,24 +82,45 @@ static void refused(struct mxb_bridge *b, const char *bare, int outcome)
 	b->full_unlogged = 0;
 }
 
+/* ctx: the topic, for log lines. */
+static void presence_event(enum mxb_outbox_event ev, int err, void *ctx)
+{
+	const char *topic = ctx;
+	if (ev == MXB_OUTBOX_FAILED)
+		mxb_log_warn("presence: cannot publish '%s': %s", topic, strerror(-err));
+	else if (ev == MXB_OUTBOX_QUEUED)
+		mxb_log_debug("presence: '%s' waits for MQTT", topic);
+}
+
+static const struct mxb_outbox_client presence_client = {presence_event, free};
+
+/*
+ * Retained state: while MQTT is down the outbox keeps only the latest value per contact,
+ * so the value published once it is back is the newest, never an older one after it.
+ */
 static void publish(struct mxb_bridge *b, struct mxb_presence_contact *c, const char *bare)
 {
 	const char *prefix = b->cfg->xmpp.presence_topic;
 	size_t len = strlen(prefix) + 1 + strlen(bare);
 	char *topic = malloc(len + 1);
-	if (!topic)
+	if (!topic) {
+		mxb_log_error(
+			"presence: out of memory; the presence of '%s' is not published", bare);
 		return;
+	}
 	snprintf(topic, len + 1, "%s/%s", prefix, bare);
-	const char *value = mxb_presence_value(c);
-	int mid;
 	if (!mxb_topic_name_valid(topic, len)) {
 		mxb_log_debug("presence: '%s' cannot be part of a topic name", bare);
-	} else if (mxb_mqtt_publish(b->mqtt, topic, value, strlen(value), 1, true, &mid) == 0) {
-		/* Unpublished (MQTT down) stays different, so the next change publishes. */
+		free(topic);
+		return;
+	}
+	const char *value = mxb_presence_value(c);
+	struct mxb_outbox_publish p = {topic, value, strlen(value), 1, true, true};
+	/* topic goes to the outbox as the context of its log lines. */
+	if (mxb_outbox_publish(b->outbox, &p, &presence_client, topic) == 0) {
 		mxb_presence_published(c);
 		mxb_log_debug("presence: '%s' is %s", bare, value);
 	}
-	free(topic);
 }
 
 void mxb_bridge_contact_presence(const struct mxb_xmpp_presence *p, void *data)

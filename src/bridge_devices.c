@@ -15,6 +15,7 @@
 #include "devices.h"
 #include "jid.h"
 #include "log.h"
+#include "outbox.h"
 #include "route.h"
 #include "strbuf.h"
 #include "template.h"
@@ -120,13 +121,14 @@ static void reply_from_device(
 	char *text = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vasprintf(&text, fmt, ap);
+	int n = vasprintf(&text, fmt, ap), r;
 	va_end(ap);
 	char *clean = n < 0 ? NULL : malloc(3 * (size_t)n + 1);
-	if (clean && mxb_text_sanitize(text, (size_t)n, clean, 3 * (size_t)n + 1, NULL) >= 0)
-		mxb_component_send_message(b->component, local, to, clean);
-	else
+	if (!clean || mxb_text_sanitize(text, (size_t)n, clean, 3 * (size_t)n + 1, NULL) < 0)
 		mxb_log_error("devices: out of memory; no reply from '%s' to '%s'", local, to);
+	else if ((r = mxb_component_send_message(b->component, local, to, clean)) < 0)
+		mxb_log_warn("devices: cannot send the reply from '%s' to '%s' (%s): '%s'", local,
+			to, strerror(-r), clean);
 	free(clean);
 	if (n >= 0)
 		free(text);
@@ -383,6 +385,93 @@ static void on_device_presence(const char *local, const char *from, const char *
 	}
 }
 
+/* A device command in the outbox, until it is written to MQTT. */
+struct device_wait {
+	struct mxb_bridge *b;
+	char *local;
+	char *from; /* the sender's full JID, to answer */
+	char *bare; /* for log lines */
+	char *topic;
+	char *payload;
+};
+
+static void wait_free(void *ctx)
+{
+	struct device_wait *w = ctx;
+	free(w->local);
+	free(w->from);
+	free(w->bare);
+	free(w->topic);
+	free(w->payload);
+	free(w);
+}
+
+/* The command is written: it waits for the device's next state, or the timeout. */
+static void device_written(struct device_wait *w)
+{
+	struct mxb_bridge *b = w->b;
+	b->n.device_commands++;
+	mxb_log_info("devices: '%s' sent '%s' to '%s'", w->bare, w->payload, w->topic);
+	struct mxb_device *dev = mxb_devices_find(b->devices, w->local);
+	char *qcmd = quoted(w->payload), *qtopic = quoted(w->topic);
+	if (!qcmd || !qtopic || !dev || !dev->rule || b->commands_len == b->commands_cap) {
+		/* Nothing to wait with: answered now, as what was done. */
+		if (!qcmd || !qtopic)
+			mxb_log_error("devices: out of memory; the command from '%s' to '%s' is "
+				      "sent but not followed",
+				w->bare, w->local);
+		reply_from_device(b, w->local, w->from, "sent '%s' to '%s'", qcmd ? qcmd : "",
+			qtopic ? qtopic : "");
+		free(qcmd);
+		free(qtopic);
+		return;
+	}
+	b->commands[b->commands_len++] = (struct mxb_device_command){
+		.local = w->local,
+		.reply_to = w->from,
+		.topic = qtopic,
+		.payload = qcmd,
+		.seq = dev->state_seq,
+		.deadline = mxb_now_ms() + (int64_t)dev->rule->timeout * 1000,
+	};
+	w->local = w->from = NULL;
+}
+
+static void device_event(enum mxb_outbox_event ev, int err, void *ctx)
+{
+	struct device_wait *w = ctx;
+	struct mxb_bridge *b = w->b;
+	char *qtopic = NULL;
+	switch (ev) {
+	case MXB_OUTBOX_QUEUED:
+		qtopic = quoted(w->topic);
+		reply_from_device(b, w->local, w->from, "queued for '%s': MQTT is down",
+			qtopic ? qtopic : "");
+		free(qtopic);
+		break;
+	case MXB_OUTBOX_WRITTEN:
+		device_written(w);
+		break;
+	case MXB_OUTBOX_PUBLISHED:
+	case MXB_OUTBOX_UNTRACKED:
+		/* The device answers with its state. */
+		break;
+	case MXB_OUTBOX_FAILED:
+		mxb_log_warn("devices: cannot publish the command from '%s' to '%s': %s", w->bare,
+			w->local, strerror(-err));
+		reply_from_device(b, w->local, w->from, "not sent: %s", strerror(-err));
+		break;
+	case MXB_OUTBOX_DROPPED:
+	case MXB_OUTBOX_REPLACED:
+		reply_from_device(b, w->local, w->from,
+			"not sent: MQTT stayed down and %zu newer publishes wait",
+			b->cfg->bridge.queue_size);
+		break;
+	}
+}
+
+static const struct mxb_outbox_client device_client = {device_event, wait_free};
+
 static void on_device_message(
 	const char *local, const char *from, const char *id, const char *body, void *data)
 {
@@ -409,11 +498,15 @@ static void on_device_message(
 	}
 	size_t max = b->cfg->bridge.max_message;
 	char *cmd = mxb_command_device_word(body);
-	char *topic = malloc(MXB_TOPIC_MAX + 1), *payload = malloc(max + 1);
-	char *qcmd = NULL, *qtopic = NULL;
-	if (!cmd || !topic || !payload) {
+	struct device_wait *w = calloc(1, sizeof(*w));
+	if (w) {
+		*w = (struct device_wait){b, strdup(local), strdup(from), strdup(bare),
+			malloc(MXB_TOPIC_MAX + 1), malloc(max + 1)};
+	}
+	if (!cmd || !w || !w->local || !w->from || !w->bare || !w->topic || !w->payload) {
 		mxb_log_error(
 			"devices: out of memory; a command from '%s' to '%s' is lost", bare, local);
+		reply_from_device(b, local, from, "not sent: out of memory");
 		goto out_free;
 	}
 	if (!cmd[0]) {
@@ -422,10 +515,10 @@ static void on_device_message(
 	}
 	struct mxb_template_input in = {
 		.name = dev->name, .body = cmd, .from = bare, .time = (int64_t)time(NULL)};
-	ssize_t tl =
-		mxb_template_render(dev->rule->command_tmpl, &in, topic, MXB_TOPIC_MAX + 1, NULL);
-	ssize_t pl =
-		mxb_template_render(dev->rule->command_payload_tmpl, &in, payload, max + 1, NULL);
+	ssize_t tl = mxb_template_render(
+		dev->rule->command_tmpl, &in, w->topic, MXB_TOPIC_MAX + 1, NULL);
+	ssize_t pl = mxb_template_render(
+		dev->rule->command_payload_tmpl, &in, w->payload, max + 1, NULL);
 	if (pl < 0) {
 		b->n.commands_malformed++;
 		mxb_log_info("devices: a command from '%s' to '%s' makes a payload longer than "
@@ -435,49 +528,21 @@ static void on_device_message(
 			"refused: the command is longer than %zu bytes (bridge.max_message)", max);
 		goto out_free;
 	}
-	if (tl <= 0 || !mxb_topic_name_valid(topic, (size_t)tl)) {
+	if (tl <= 0 || !mxb_topic_name_valid(w->topic, (size_t)tl)) {
 		b->n.commands_malformed++;
 		reply_from_device(
 			b, local, from, "cannot make a command topic for '%s'", dev->name);
 		goto out_free;
 	}
-	int mid;
-	int r = mxb_mqtt_publish(b->mqtt, topic, payload, (size_t)pl, dev->rule->qos, false, &mid);
-	if (r < 0) {
-		reply_from_device(b, local, from, "not sent: %s",
-			r == -ENOTCONN ? "MQTT is down, try again later" : strerror(-r));
-		goto out_free;
-	}
-	b->n.device_commands++;
-	mxb_log_info("devices: '%s' sent '%s' to '%s'", bare, payload, topic);
-	qcmd = quoted(payload);
-	qtopic = quoted(topic);
-	if (b->commands_len == b->commands_cap) {
-		reply_from_device(b, local, from, "sent '%s' to '%s'", qcmd ? qcmd : "",
-			qtopic ? qtopic : "");
-		goto out_free;
-	}
-	struct mxb_device_command *c = &b->commands[b->commands_len];
-	*c = (struct mxb_device_command){
-		.local = strdup(dev->local),
-		.reply_to = strdup(from),
-		.topic = qtopic,
-		.payload = qcmd,
-		.seq = dev->state_seq,
-		.deadline = mxb_now_ms() + (int64_t)dev->rule->timeout * 1000,
-	};
-	qtopic = qcmd = NULL;
-	if (!c->local || !c->reply_to || !c->topic || !c->payload) {
-		command_free(c);
-		goto out_free;
-	}
-	b->commands_len++;
+	struct mxb_outbox_publish p = {
+		w->topic, w->payload, (size_t)pl, dev->rule->qos, false, false};
+	/* From here on w is the outbox's: every outcome comes back through device_event. */
+	mxb_outbox_publish(b->outbox, &p, &device_client, w);
+	w = NULL;
 out_free:
-	free(qcmd);
-	free(qtopic);
+	if (w)
+		wait_free(w);
 	free(cmd);
-	free(topic);
-	free(payload);
 }
 
 static void on_device_describe(
