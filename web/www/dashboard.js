@@ -827,7 +827,7 @@
 		let note = dev.note;
 		if (!item) {
 			shown = dev.seen ? dev.state : "none";
-			note = note || "Not in your roster: add it to see its state.";
+			note = note || "Not in your roster: add it to command it.";
 		} else if (item.subscription !== "to" && item.subscription !== "both") {
 			if (item.ask === "subscribe") {
 				shown = "pending";
