@@ -21,12 +21,13 @@ import threading
 import time
 
 import harness
+import webservers
 
 DOMAIN = "iot.localhost"
 ROOM = "alarms@conference.localhost"
 SECRET = "component-secret-for-the-web-test"
 WEB = os.path.join(harness.SRCDIR, "web")
-WWW = os.path.join(WEB, "www")
+WWW = webservers.WWW
 CHROMIUM = "/usr/bin/chromium"
 BROWSER_SCRIPT = os.path.join(harness.HERE, "web_browser.js")
 
@@ -70,79 +71,21 @@ def prosody_http(env, http_port, site, cors_origins):
     """A Prosody with the component, a MUC service, and BOSH, WebSocket and the page
     (http_files) on plain http on 127.0.0.1:http_port, as docs/dashboard.md shows."""
     env.cport = harness.free_port()
-    origins = ", ".join('"%s"' % o for o in cors_origins)
-    extra = """
-http_ports = {{ {hport} }}
-http_interfaces = {{ "127.0.0.1" }}
-http_default_host = "localhost"
-http_files_dir = "{site}"
-http_paths = {{ files = "/" }}
-consider_bosh_secure = true
-consider_websocket_secure = true
-http_cors_override = {{ bosh = {{ enabled = true; origins = {{ {origins} }} }} }}
-component_ports = {{ {cport} }}
-component_interfaces = {{ "127.0.0.1" }}
-Component "{domain}"
-	component_secret = "{secret}"
-Component "conference.localhost" "muc"
-	muc_room_locking = false
-""".format(hport=http_port, site=site, origins=origins, cport=env.cport, domain=DOMAIN,
-           secret=SECRET)
+    extra = webservers.prosody_http_extra(http_port, site, cors_origins,
+                                          component=(DOMAIN, SECRET, env.cport))
     p = env.prosody(users=("bridge", "alice"), extra=extra, start=False)
-    with open(p.conf_path) as f:
-        conf = f.read()
-    # the base config's http_ports and module list give way to ours
-    conf = conf.replace("http_ports = { }\n", "", 1)
-    conf = conf.replace('"posix", "smacks" }', '"posix", "smacks", "bosh", "websocket", '
-                        '"http_files" }', 1)
-    with open(p.conf_path, "w") as f:
-        f.write(conf)
-    return p.start()
+    return webservers.prosody_enable_http(p).start()
 
 
 def ejabberd_http(env, http_port, admin_port, site):
-    """An ejabberd serving the page with mod_http_fileserver under /web, BOSH under /bosh,
-    WebSocket under /ws and host-meta on one listener, the web admin on its own. Its HTTP
-    handlers answer only for a virtual host's name in the Host header ("Host unknown"
-    for 127.0.0.1): the page is http://localhost:PORT/web/."""
+    """An ejabberd serving the page (webservers.ejabberd_enable_http); (server, None), or
+    (None, why not)."""
     reason = harness.ejabberd_installed()
     if reason:
         return None, reason
     e = env.ejabberd(users=("alice",), start=False, component_domain=DOMAIN,
                      component_secret=SECRET)
-    listeners = """listen:
-  -
-    port: {port}
-    ip: "127.0.0.1"
-    module: ejabberd_http
-    request_handlers:
-      /bosh: mod_bosh
-      /ws: ejabberd_http_ws
-      /web: mod_http_fileserver
-      /.well-known/host-meta: mod_host_meta
-      /.well-known/host-meta.json: mod_host_meta
-  -
-    port: {admin}
-    ip: "127.0.0.1"
-    module: ejabberd_http
-    request_handlers:
-      /admin: ejabberd_web_admin
-""".format(port=http_port, admin=admin_port)
-    modules = """modules:
-  mod_bosh: {{}}
-  mod_host_meta:
-    bosh_service_url: "http://@HOST@:{port}/bosh"
-    websocket_url: "ws://@HOST@:{port}/ws"
-  mod_http_fileserver:
-    docroot: {site}
-    directory_indices:
-      - index.html
-""".format(port=http_port, site=json.dumps(site))
-    with open(e.conf_path) as f:
-        conf = f.read()
-    conf = conf.replace("listen:\n", listeners, 1).replace("modules:\n", modules, 1)
-    with open(e.conf_path, "w") as f:
-        f.write(conf)
+    webservers.ejabberd_enable_http(e, http_port, admin_port, site)
     try:
         e.start()
     except (harness.TestFailure, RuntimeError, OSError) as ex:
@@ -161,22 +104,6 @@ def static_server(directory):
     srv = http.server.ThreadingHTTPServer((harness.LOOPBACK, 0), handler)
     threading.Thread(target=srv.serve_forever, name="static-http", daemon=True).start()
     return srv
-
-
-def site_copy(env, http_port):
-    """web/www as installed, plus the host-meta file docs/dashboard.md suggests for Prosody
-    (which has no host-meta module of its own)."""
-    site = os.path.join(env.tmp, "site")
-    shutil.copytree(WWW, site)
-    os.makedirs(os.path.join(site, ".well-known"))
-    with open(os.path.join(site, ".well-known", "host-meta.json"), "w") as f:
-        json.dump({"links": [
-            {"rel": "urn:xmpp:alt-connections:websocket",
-             "href": "ws://127.0.0.1:%d/xmpp-websocket" % http_port},
-            {"rel": "urn:xmpp:alt-connections:xbosh",
-             "href": "http://127.0.0.1:%d/http-bind" % http_port},
-        ]}, f)
-    return site
 
 
 # ---------------------------------------------------------------------------------------
@@ -264,7 +191,7 @@ def run_browser(env, cfg, rpc):
 def check_browser(env):
     t0 = time.monotonic()
     http_port = harness.free_port()
-    site = site_copy(env, http_port)
+    site = webservers.site_copy(os.path.join(env.tmp, "site"), http_port)
     other = static_server(WWW)
     env.static = other
     other_port = other.server_address[1]
