@@ -403,7 +403,9 @@
 		const why = await diagnose(a.ep, cond);
 		if (session !== s || s.attempt !== a)
 			return;
-		if (a.index + 1 < s.candidates.length && !why.final) {
+		/* after a session was up, the transport that worked is retried with backoff:
+		 * a server that restarts is down for both */
+		if (!s.everConnected && a.index + 1 < s.candidates.length && !why.final) {
 			const next = s.candidates[a.index + 1];
 			setConnState(a.ep.kind + " failed; trying " + next.kind + "…");
 			connect(a.index + 1);
