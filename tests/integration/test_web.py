@@ -30,6 +30,7 @@ WEB = os.path.join(harness.SRCDIR, "web")
 WWW = webservers.WWW
 CHROMIUM = "/usr/bin/chromium"
 BROWSER_SCRIPT = os.path.join(harness.HERE, "web_browser.js")
+SPAWN_MASK = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGALRM}
 
 
 def prerequisites():
@@ -157,15 +158,15 @@ def run_browser(env, cfg, rpc):
     err_path = os.path.join(env.tmp, "web_browser.err")
     env.register_log(err_path, "web_browser.js stderr")
     errf = open(err_path, "ab")
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, harness.procs._SPAWN_MASK)
+    # as harness.spawn does, but with pipes: no SIGTERM between fork and knowing the pid;
+    # _pdeathsig unblocks them in the child and ties node's life to this process
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, SPAWN_MASK)
     try:
         node = subprocess.Popen(
             ["node", BROWSER_SCRIPT, json.dumps(cfg)], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=errf, cwd=env.tmp, start_new_session=True,
             preexec_fn=harness._pdeathsig, close_fds=True,
             env=dict(os.environ, NODE_PATH=os.path.join(WEB, "node_modules")))
-        with harness.procs._children_lock:
-            harness.procs._children[node.pid] = (node, "node web_browser.js")
     finally:
         errf.close()
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
