@@ -26,6 +26,9 @@
 	const COMMAND_TIMEOUT_S = 30;
 	const ROOM_LINES_MAX = 300;
 	const RECONNECT_MAX_S = 30;
+	const PING_EVERY_S = 60;
+	const PING_TIMEOUT_S = 20;
+	const NS_PING = "urn:xmpp:ping";
 
 	const S = window.Strophe;
 	const $ = (id) => document.getElementById(id);
@@ -337,6 +340,7 @@
 			hideAlert();
 			setConnState("Connected as " + session.jid + " over " + a.ep.kind);
 			onConnected(a.conn);
+			startPings(a);
 			break;
 		case St.AUTHFAIL:
 			endAttempt(a);
@@ -372,6 +376,27 @@
 		default:
 			break;
 		}
+	}
+
+	/* A connection cut without a word (a phone that changed networks, a NAT that forgot
+	 * it) shows only when something is sent: ping the server now and then (XEP-0199). */
+	function startPings(a) {
+		const s = session;
+		const timer = setInterval(() => {
+			if (session !== s || s.attempt !== a || !s.connected) {
+				clearInterval(timer);
+				return;
+			}
+			sendIq($iq({ type: "get", to: s.domain }).c("ping", { xmlns: NS_PING }),
+				PING_TIMEOUT_S).catch((e) => {
+				/* an error reply is an answer too; only silence means the link is gone */
+				if (e.message === "timeout" && session === s && s.attempt === a &&
+					s.connected) {
+					s.lostReason = "no answer to a ping within " + PING_TIMEOUT_S + " s";
+					a.conn.disconnect(s.lostReason);
+				}
+			});
+		}, PING_EVERY_S * 1000);
 	}
 
 	/* Stops an attempt for good: Strophe's BOSH keeps retrying a blocked request on its
