@@ -6,25 +6,34 @@ bridge@localhost and alice@localhost with random passwords), writes a bridge.con
 the bridge, and shows one message each way:
     MQTT home/kitchen/alarm  ->  a chat message to alice@localhost
     alice: "home/kitchen/set ON"  ->  MQTT home/kitchen/set = ON
-Then it prints how to connect your own XMPP client and the mosquitto tools, and keeps
-running until Ctrl-C (or exits 0/1 right away with --once). Everything lives in a temp
-dir that is removed at the end (set MXB_KEEP_TMP=1 to keep it).
+Prosody also serves the web dashboard (web/www) with BOSH and WebSocket on a plain http
+loopback port, the bridge's devices come through its component iot.localhost (a
+Tasmota-style plug, tele/plug/LWT and stat/plug/POWER, is published to start with), and
+the alarms go to the room alarms@conference.localhost as well.
+Then it prints the dashboard's URL, how to connect your own XMPP client and the mosquitto
+tools, and keeps running until Ctrl-C (or exits 0/1 right away with --once). Everything
+lives in a temp dir that is removed at the end (set MXB_KEEP_TMP=1 to keep it).
 
     ./scripts/demo.py [--once]          # the bridge: $MXB_BRIDGE or ./build/mqtt-xmpp-bridge
 """
 
 import argparse
 import os
+import secrets
 import sys
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
 import harness  # noqa: E402
+import webservers  # noqa: E402
 
 BRIDGE_JID = "bridge@localhost"
+DEVICES = "iot.localhost"
+ROOM = "alarms@conference.localhost"
 
 
 def find_bridge():
@@ -40,13 +49,30 @@ def demo(env, once):
     pki = env.pki
     print("starting mosquitto and Prosody on 127.0.0.1 ...", flush=True)
     mosq = env.mosquitto()
-    prosody = env.prosody(users=("bridge", "alice"))
+    http_port = harness.free_port()
+    cport = harness.free_port()
+    secret = secrets.token_urlsafe(12)
+    site = webservers.site_copy(os.path.join(env.tmp, "site"), http_port, config={
+        "websocket": "/xmpp-websocket", "bosh": "/http-bind", "transport": "auto",
+        "component": DEVICES, "room": ROOM, "nick": "", "history": 10, "timeout": 15,
+        "jid": "alice@localhost"})
+    extra = webservers.prosody_http_extra(
+        http_port, site, ["http://127.0.0.1:%d" % http_port, "http://localhost:%d" % http_port],
+        component=(DEVICES, secret, cport))
+    prosody = webservers.prosody_enable_http(
+        env.prosody(users=("bridge", "alice"), extra=extra, start=False)).start()
     alice_pw = prosody.accounts["alice"]
 
     cfg = env.bridge_config(prosody, mosq, {
         "bridge": {"log_level": "info"},
-        "xmpp": {"status": "demo bridge"},
+        "xmpp": {"status": "demo bridge",
+                 "component": {"domain": DEVICES, "secret": secret, "host": "127.0.0.1",
+                               "port": cport},
+                 "rooms": [{"jid": ROOM, "nick": "home"}]},
         "mqtt": {"client_id": "mxb-demo", "status_topic": "mqtt-xmpp-bridge/status"},
+        "notify": [{"topic": "home/+/alarm", "to": ["alice@localhost", ROOM],
+                    "message": "{{topic.2}} says {{payload}}", "qos": 1}],
+        "devices": [{"convention": "tasmota", "allow": ["alice@localhost"]}],
     })
     bridge = env.bridge(cfg, start=False)
     print("bridge:  %s -c %s" % (harness.bridge_binary(), bridge.conf_path))
@@ -59,6 +85,10 @@ def demo(env, once):
 
     alice = env.xmpp(prosody, "alice")
     sub = env.mqtt(mosq).subscribe("home/#")
+    # a Tasmota-style plug for the dashboard to show
+    plug = env.mqtt(mosq)
+    plug.publish("tele/plug/LWT", "Online", retain=True)
+    plug.publish("stat/plug/POWER", "OFF", retain=True)
 
     # MQTT -> XMPP
     env.mqtt(mosq).publish("home/kitchen/alarm", "smoke detected", qos=1)
@@ -73,8 +103,12 @@ def demo(env, once):
     print("MQTT  received %s = %r" % (m.topic, m.payload.decode("utf-8", "replace")))
     reply = alice.wait_message(frm=BRIDGE_JID, timeout=15)
     print("XMPP  alice@localhost got the reply: %r\n" % reply.body, flush=True)
+    page = "http://127.0.0.1:%d/" % http_port
+    served = fetch(page + "index.html")
+    print("HTTP  the dashboard at %s: %s\n" % (page, "served" if served else "NOT served"),
+          flush=True)
     ok = (msg.body == "kitchen says smoke detected" and m.payload == b"ON" and
-          reply.body == "published to 'home/kitchen/set'")
+          reply.body == "published to 'home/kitchen/set'" and served)
     alice.disconnect()
     sub.disconnect()
 
@@ -84,6 +118,11 @@ def demo(env, once):
 
     ca = pki.ca.cert
     print("""Your turn. Everything listens on 127.0.0.1 only.
+
+Web dashboard (any browser on this machine):
+    {page}
+    log in as alice@localhost with the password below; add the device "plug", press
+    On/Off, and publish to tele/plug/LWT or stat/plug/POWER to watch it change
 
 XMPP client (Gajim, Dino, profanity, ...):
     account      alice@localhost
@@ -100,7 +139,7 @@ MQTT (mosquitto-clients):
 
 Files: bridge.conf {conf}
        bridge log  {log}   (tail -f it)
-Ctrl-C stops everything.""".format(pw=alice_pw, xport=prosody.port, ca=ca, bridge=BRIDGE_JID,
+Ctrl-C stops everything.""".format(page=page, pw=alice_pw, xport=prosody.port, ca=ca, bridge=BRIDGE_JID,
                                    mport=mosq.tls_port, mplain=mosq.port,
                                    conf=bridge.conf_path, log=bridge.log.path), flush=True)
     while True:
@@ -113,6 +152,15 @@ Ctrl-C stops everything.""".format(pw=alice_pw, xport=prosody.port, ca=ca, bridg
                                         prosody.log.path), 20)))
                 return False
         time.sleep(0.5)
+
+
+def fetch(url):
+    """True when url answers 200 with the dashboard's page (loopback only)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status == 200 and b"dashboard.js" in r.read()
+    except OSError:
+        return False
 
 
 def main():

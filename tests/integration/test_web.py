@@ -1,0 +1,314 @@
+#!/usr/bin/python3
+"""The web dashboard (web/www) in a real browser: Debian's chromium, driven by
+playwright-core from web/node_modules (npm ci in web/), against a real Prosody serving the
+page (http_files) with BOSH and WebSocket, the bridge running with its component and a
+Tasmota-style device rule, and a real mosquitto; then against ejabberd serving the page
+with mod_http_fileserver. The browser part is tests/integration/web_browser.js; it asks
+this script (lines "RPC {...}" on its stdout, answers on its stdin) to publish on MQTT,
+to wait for a command on MQTT and to restart Prosody. Screenshots of each state go to
+$MXB_ARTIFACTS (meson: build/tests/web-screenshots), else to the temp dir.
+Skips (exit 77) when node, chromium or web/node_modules are missing."""
+
+import filecmp
+import functools
+import http.server
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+
+import harness
+import webservers
+
+DOMAIN = "iot.localhost"
+ROOM = "alarms@conference.localhost"
+SECRET = "component-secret-for-the-web-test"
+WEB = os.path.join(harness.SRCDIR, "web")
+WWW = webservers.WWW
+CHROMIUM = "/usr/bin/chromium"
+BROWSER_SCRIPT = os.path.join(harness.HERE, "web_browser.js")
+SPAWN_MASK = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGALRM}
+
+
+def prerequisites():
+    """None when everything the browser test needs is there, else why not."""
+    if shutil.which("node") is None:
+        return "node not found (scripts/install-deps installs nodejs and npm)"
+    r = subprocess.run(["node", "--version"], capture_output=True, text=True)
+    major = r.stdout.strip().lstrip("v").split(".")[0]
+    if not major.isdigit() or int(major) < 20:
+        return "playwright-core 1.65 needs Node.js 20 or newer, this is %s" % (
+            r.stdout.strip() or "?")
+    if not os.access(CHROMIUM, os.X_OK):
+        return "%s not found (apt-get install --no-install-recommends chromium)" % CHROMIUM
+    if not os.path.isdir(os.path.join(WEB, "node_modules", "playwright-core")):
+        return "web/node_modules/playwright-core missing (cd web && npm ci)"
+    return None
+
+
+def check_vendored_strophe(env):
+    """The committed copy of Strophe.js is the one the lock file pins."""
+    with open(os.path.join(WEB, "package-lock.json")) as f:
+        lock = json.load(f)
+    pinned = lock["packages"]["node_modules/strophe.js"]["version"]
+    with open(os.path.join(WEB, "node_modules", "strophe.js", "package.json")) as f:
+        installed = json.load(f)["version"]
+    env.check(pinned == installed == "5.0.0",
+              "web/node_modules holds strophe.js as the lock pins it",
+              "lock %s, installed %s" % (pinned, installed))
+    env.check(filecmp.cmp(os.path.join(WWW, "vendor", "strophe.umd.min.js"),
+                          os.path.join(WEB, "node_modules", "strophe.js", "dist",
+                                       "strophe.umd.min.js"), shallow=False),
+              "web/www/vendor/strophe.umd.min.js is byte for byte the locked package's")
+
+
+# ---------------------------------------------------------------------------------------
+# The servers
+
+def prosody_http(env, http_port, site, cors_origins):
+    """A Prosody with the component, a MUC service, and BOSH, WebSocket and the page
+    (http_files) on plain http on 127.0.0.1:http_port, as docs/dashboard.md shows."""
+    env.cport = harness.free_port()
+    extra = webservers.prosody_http_extra(http_port, site, cors_origins,
+                                          component=(DOMAIN, SECRET, env.cport))
+    p = env.prosody(users=("bridge", "alice"), extra=extra, start=False)
+    return webservers.prosody_enable_http(p).start()
+
+
+def ejabberd_http(env, http_port, admin_port, site):
+    """An ejabberd serving the page (webservers.ejabberd_enable_http); (server, None), or
+    (None, why not)."""
+    reason = harness.ejabberd_installed()
+    if reason:
+        return None, reason
+    e = env.ejabberd(users=("alice",), start=False, component_domain=DOMAIN,
+                     component_secret=SECRET)
+    webservers.ejabberd_enable_http(e, http_port, admin_port, site)
+    try:
+        e.start()
+    except (harness.TestFailure, RuntimeError, OSError) as ex:
+        return None, "ejabberd cannot be started: %s" % (str(ex).splitlines() or ["?"])[0]
+    return e, None
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def static_server(directory):
+    """The page on another origin than the XMPP server's: a thread of this process."""
+    handler = functools.partial(QuietHandler, directory=directory)
+    srv = http.server.ThreadingHTTPServer((harness.LOOPBACK, 0), handler)
+    threading.Thread(target=srv.serve_forever, name="static-http", daemon=True).start()
+    return srv
+
+
+# ---------------------------------------------------------------------------------------
+# The browser
+
+def browser_processes(marker):
+    """{pid: comm} of the live processes whose command line holds marker (the run's own
+    browser profile directory): the chromium playwright started, and its helpers."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                if marker.encode() not in f.read():
+                    continue
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+            if stat[stat.rfind(")") + 2] == "Z":
+                continue
+            with open("/proc/%s/comm" % d) as f:
+                out[int(d)] = f.read().strip()
+        except OSError:
+            continue
+    return out
+
+
+def stop_browser(env, node, profile):
+    """Stops node (by its pid) and then any chromium process of this run's profile."""
+    if node.poll() is None:
+        harness.terminate(node, signal.SIGTERM, 5)
+    try:
+        harness.wait_until(lambda: not browser_processes(profile), 5, interval=0.1,
+                           what="chromium gone with node")
+    except harness.TestFailure:
+        pass
+    for pid in browser_processes(profile):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    harness.wait_until(lambda: not browser_processes(profile), 5, interval=0.1,
+                       what="no chromium of this run left")
+
+
+def run_browser(env, cfg, rpc):
+    """Runs web_browser.js with cfg, answers its RPC lines, relays its check lines; returns
+    its exit status."""
+    profile = os.path.join(env.tmp, "chromium-profile")
+    cfg = dict(cfg, profile=profile, chromium=CHROMIUM)
+    err_path = os.path.join(env.tmp, "web_browser.err")
+    env.register_log(err_path, "web_browser.js stderr")
+    errf = open(err_path, "ab")
+    # as harness.spawn does, but with pipes: no SIGTERM between fork and knowing the pid;
+    # _pdeathsig unblocks them in the child and ties node's life to this process
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, SPAWN_MASK)
+    try:
+        node = subprocess.Popen(
+            ["node", BROWSER_SCRIPT, json.dumps(cfg)], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=errf, cwd=env.tmp, start_new_session=True,
+            preexec_fn=harness._pdeathsig, close_fds=True,
+            env=dict(os.environ, NODE_PATH=os.path.join(WEB, "node_modules")))
+    finally:
+        errf.close()
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    try:
+        for raw in node.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            if not line.startswith("RPC "):
+                print(line, flush=True)
+                continue
+            req = json.loads(line[4:])
+            try:
+                reply = {"id": req["id"], "ok": True, "result": rpc(req)}
+            except Exception as e:  # told to the browser script, which fails its check
+                reply = {"id": req["id"], "ok": False, "error": "%s: %s" % (
+                    type(e).__name__, e)}
+            node.stdin.write((json.dumps(reply) + "\n").encode())
+            node.stdin.flush()
+        return node.wait(10)
+    finally:
+        stop_browser(env, node, profile)
+
+
+def check_browser(env):
+    t0 = time.monotonic()
+    http_port = harness.free_port()
+    site = webservers.site_copy(os.path.join(env.tmp, "site"), http_port)
+    other = static_server(WWW)
+    env.static = other
+    other_port = other.server_address[1]
+    allowed = "http://127.0.0.1:%d" % other_port
+    ej_thread = release = None
+    ej_box = {}
+    try:
+        p = prosody_http(env, http_port, site, [allowed])
+        m = env.mosquitto()
+        cmds = env.mqtt(m).subscribe("cmnd/#")
+        dev = env.mqtt(m)  # plays the Tasmota plug
+        env.start_bridge_ready(p, m, over={
+            "xmpp": {"component": {"domain": DOMAIN, "secret": SECRET, "host": "127.0.0.1",
+                                   "port": env.cport},
+                     "rooms": [{"jid": ROOM, "nick": "home"}]},
+            "notify": [{"topic": "home/+/alarm", "to": [ROOM],
+                        "message": "{{topic.2}}: {{payload}}"}],
+            "commands": [],
+            "devices": [{"convention": "tasmota", "allow": ["alice@localhost"],
+                         "timeout": 5}],
+        })
+        env.bridges[-1].wait_log(r"component: connected as 'iot\.localhost'")
+        ej_http, ej_admin = harness.free_port(), harness.free_port()
+        env.note("Prosody, mosquitto and the bridge up in %.1f s" % (time.monotonic() - t0))
+        # ejabberd takes a second or more to start: meanwhile the browser works on Prosody.
+        # The thread that starts it lives until it is stopped: PR_SET_PDEATHSIG fires when
+        # the thread that forked a child ends, not the process.
+        ej_box = {}
+        release = threading.Event()
+
+        def start_ejabberd():
+            t1 = time.monotonic()
+            try:
+                ej_box["server"], ej_box["reason"] = ejabberd_http(env, ej_http, ej_admin,
+                                                                   WWW)
+            except BaseException as e:  # said to the browser script, which fails on it
+                ej_box["server"], ej_box["reason"] = None, "ejabberd failed: %s" % e
+                ej_box["error"] = True
+            ej_box["took"] = time.monotonic() - t1
+            release.wait(300)
+        ej_thread = threading.Thread(target=start_ejabberd, name="ejabberd-start")
+        ej_thread.start()
+
+        def rpc(req):
+            op = req["op"]
+            if op == "publish":
+                dev.publish(req["topic"], req["payload"], retain=req.get("retain", False))
+                return None
+            if op == "publish_many":
+                for i in range(req["count"]):
+                    dev.publish(req["topic"].replace("N", "%03d" % i), req["payload"])
+                return None
+            if op == "expect_command":
+                msg = cmds.wait_message(req["topic"], timeout=req.get("timeout", 5))
+                return msg.payload.decode("utf-8", "replace")
+            if op == "drain_commands":
+                return len(cmds.drain())
+            if op == "restart_prosody":
+                p.restart()
+                return None
+            if op == "ejabberd":
+                harness.wait_until(lambda: "took" in ej_box, 60, what="ejabberd started")
+                ej = ej_box.get("server")
+                env.note("ejabberd: %s in %.1f s" % ("up" if ej else ej_box.get("reason"),
+                                                     ej_box.get("took", 0)))
+                if ej is None:
+                    if ej_box.get("error"):
+                        raise RuntimeError(ej_box["reason"])
+                    return None  # not installed: that part is left out
+                return {"page": "http://localhost:%d/web/" % ej_http,
+                        "password": ej.accounts["alice"],
+                        "admin": "http://localhost:%d/admin/" % ej_admin}
+            raise ValueError("unknown op %r" % op)
+
+        artifacts = os.environ.get("MXB_ARTIFACTS") or os.path.join(env.tmp, "screenshots")
+        os.makedirs(artifacts, exist_ok=True)
+        cfg = {
+            "artifacts": artifacts,
+            "prosody": {
+                "page": "http://127.0.0.1:%d/" % http_port,
+                "bosh": "http://127.0.0.1:%d/http-bind" % http_port,
+                "ws": "ws://127.0.0.1:%d/xmpp-websocket" % http_port,
+                "password": p.accounts["alice"],
+            },
+            "other": {"allowed": allowed + "/", "refused": "http://localhost:%d/" % other_port,
+                      "dead": "http://127.0.0.1:%d/http-bind" % harness.free_port()},
+            "jid": "alice@localhost",
+            "domain": DOMAIN,
+            "room": ROOM,
+        }
+        t1 = time.monotonic()
+        rc = run_browser(env, cfg, rpc)
+        env.note("browser part took %.1f s; screenshots in %s" % (time.monotonic() - t1,
+                                                                  artifacts))
+        env.check(rc == 0, "every check of the browser part passed", "exit %s" % rc)
+    finally:
+        if ej_thread is not None:
+            try:
+                harness.wait_until(lambda: "took" in ej_box, 60, what="ejabberd started")
+                ej = ej_box.get("server")
+                if ej is not None and ej.alive():
+                    ej.stop()
+            finally:
+                release.set()
+                ej_thread.join(10)
+        other.shutdown()
+        other.server_close()
+
+
+def main():
+    reason = prerequisites()
+    if reason:
+        print("SKIP test_web: %s" % reason, flush=True)
+        raise SystemExit(77)
+    harness.main([check_vendored_strophe, check_browser], time_limit=150)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,403 @@
+/*
+ * The browser half of test_web.py: drives Debian's chromium through playwright-core
+ * (web/node_modules) over the dashboard, and asks test_web.py for what happens outside
+ * the browser (MQTT publishes, the command topic, a Prosody restart) with lines
+ * "RPC {json}" on stdout, answered one line each on stdin. Prints "  ok    ..." or
+ * "  FAIL  ..." per check; exits 0 when all passed. Any JavaScript error of the page
+ * (pageerror, console.error) fails the run, except the network errors a scenario expects
+ * (a refused origin, a server that is not there), which the browser logs as errors too.
+ *
+ * argv[2]: the JSON config test_web.py writes.
+ */
+"use strict";
+
+const fs = require("fs");
+const path = require("path");
+const readline = require("readline");
+const { createRequire } = require("module");
+
+const cfg = JSON.parse(process.argv[2]);
+const webRequire = createRequire(path.join(process.env.NODE_PATH || ".", "..", "package.json"));
+const { chromium } = webRequire("playwright-core");
+
+/* ---- RPC to test_web.py ------------------------------------------------------------ */
+const pending = new Map();
+let nextId = 1;
+const rl = readline.createInterface({ input: process.stdin });
+rl.on("line", (line) => {
+	const m = JSON.parse(line);
+	const p = pending.get(m.id);
+	pending.delete(m.id);
+	if (p)
+		p(m);
+});
+
+function rpc(op, args) {
+	return new Promise((resolve, reject) => {
+		const id = nextId++;
+		pending.set(id, (m) => (m.ok ? resolve(m.result) : reject(new Error(m.error))));
+		process.stdout.write("RPC " + JSON.stringify(Object.assign({ id: id, op: op }, args)) +
+			"\n");
+	});
+}
+
+/* ---- checks ------------------------------------------------------------------------ */
+let failures = 0;
+
+function ok(what) {
+	console.log("  ok    " + what);
+}
+
+function fail(what, detail) {
+	failures++;
+	console.log("  FAIL  " + what + (detail !== undefined ? ": " + detail : ""));
+}
+
+function check(cond, what, detail) {
+	if (cond)
+		ok(what);
+	else
+		fail(what, detail);
+	return !!cond;
+}
+
+/* Waits for fn (run in the page) to return truthy; a check with the time it took. */
+async function waitFor(page, what, fn, arg, timeoutMs) {
+	const t0 = Date.now();
+	try {
+		await page.waitForFunction(fn, arg, { timeout: timeoutMs || 10000, polling: 25 });
+		ok(what + " (" + (Date.now() - t0) + " ms)");
+		return Date.now() - t0;
+	} catch (e) {
+		const alert = await page.textContent("#alert-text").catch(() => "?");
+		const conn = await page.textContent("#conn-state").catch(() => "?");
+		fail(what, "not within " + (timeoutMs || 10000) + " ms; status '" + conn +
+			"', alert '" + alert + "'");
+		throw new Stop();
+	}
+}
+
+class Stop extends Error {}
+
+/* JavaScript errors of the page; expected network errors are let through per scenario. */
+let jsErrors = [];
+let allowed = [];
+
+function watch(page) {
+	page.on("pageerror", (e) => jsErrors.push("pageerror: " + e.message));
+	page.on("console", (msg) => {
+		if (msg.type() !== "error")
+			return;
+		const text = msg.text();
+		if (allowed.some((rx) => rx.test(text)))
+			return;
+		jsErrors.push("console.error: " + text);
+	});
+}
+
+function checkNoErrors(what) {
+	check(jsErrors.length === 0, "no JavaScript error on the page " + what,
+		jsErrors.join(" | "));
+	jsErrors = [];
+}
+
+async function shot(page, name) {
+	const file = path.join(cfg.artifacts, name + ".png");
+	await page.screenshot({ path: file, fullPage: true });
+	console.log("  ..    screenshot " + file);
+}
+
+const tile = (jid) => "li.tile[data-jid='" + jid + "']";
+
+async function login(page, url, password, transportWord) {
+	await page.goto(url);
+	await page.waitForSelector("html[data-ready='true']", { state: "attached" });
+	await page.fill("#jid", cfg.jid);
+	await page.fill("#password", password);
+	await page.click("#login-button");
+	if (transportWord) {
+		await waitFor(page, "logged in over " + transportWord, (w) =>
+			document.getElementById("conn-state").textContent.includes("over " + w),
+		transportWord, 10000);
+	}
+}
+
+async function logout(page) {
+	await page.click("#logout");
+	await page.waitForSelector("#login-view:not([hidden])");
+}
+
+/* ---- the scenarios ----------------------------------------------------------------- */
+const plug = "plug@" + cfg.domain;
+
+async function prosodyWebSocket(page) {
+	console.log("-- Prosody serves the page; WebSocket found from its host-meta.json");
+	await login(page, cfg.prosody.page + "?room=" + encodeURIComponent(cfg.room),
+		cfg.prosody.password, "WebSocket");
+	await waitFor(page, "the empty roster says how to add a device", () =>
+		!document.getElementById("no-devices").hidden &&
+		document.getElementById("add-domain").textContent === "@iot.localhost");
+	await shot(page, "01-empty-roster");
+
+	await page.fill("#add-name", "plug");
+	await page.press("#add-name", "Enter");
+	await waitFor(page, "'Add' sends the subscription; the bridge approves; plug is offline",
+		(sel) => {
+			const li = document.querySelector(sel);
+			return li && li.dataset.state === "offline" &&
+				!li.querySelector("button[data-command='on']").hidden;
+		}, tile(plug));
+
+	await rpc("publish", { topic: "tele/plug/LWT", payload: "Online", retain: true });
+	await waitFor(page, "LWT Online: the tile turns online", (sel) =>
+		document.querySelector(sel).dataset.state === "online", tile(plug), 5000);
+	const t0 = Date.now();
+	await rpc("publish", { topic: "stat/plug/POWER", payload: "ON" });
+	await waitFor(page, "POWER ON shows as the status", (sel) =>
+		document.querySelector(sel + " .status").textContent === "ON", tile(plug), 1000);
+	check(Date.now() - t0 < 1000, "within a second of the MQTT publish",
+		(Date.now() - t0) + " ms");
+	check(/Changed \S/.test(await page.textContent(tile(plug) + " .since")),
+		"the tile says when it changed");
+	await shot(page, "02-online-on");
+
+	await rpc("publish", { topic: "stat/plug/POWER", payload: "OFF" });
+	await waitFor(page, "POWER OFF: status OFF, shown as away", (sel) => {
+		const li = document.querySelector(sel);
+		return li.querySelector(".status").textContent === "OFF" && li.dataset.state === "away";
+	}, tile(plug), 1000);
+
+	await rpc("drain_commands", {});
+	await page.click(tile(plug) + " button[data-command='on']");
+	const cmd = await rpc("expect_command", { topic: "cmnd/plug/POWER", timeout: 5 });
+	check(cmd === "ON", "the On button publishes ON on cmnd/plug/POWER", cmd);
+	await waitFor(page, "the tile says the command went out", (sel) =>
+		/Sent 'on'/.test(document.querySelector(sel + " .reply").textContent), tile(plug), 2000);
+	await rpc("publish", { topic: "stat/plug/POWER", payload: "ON" });
+	await waitFor(page, "the device's reply shows: 'plug is ON'", (sel) =>
+		/^plug is ON/.test(document.querySelector(sel + " .reply").textContent),
+	tile(plug), 3000);
+
+	await waitFor(page, "the group chat is joined", () =>
+		/^In alarms@/.test(document.getElementById("room-state").textContent));
+	await rpc("publish", { topic: "home/kitchen/alarm", payload: "smoke detected" });
+	await waitFor(page, "the bridge's alarm shows in the group chat", () =>
+		/home: kitchen: smoke detected/.test(document.getElementById("room-log").textContent),
+	null, 5000);
+	await page.fill("#room-input", "on my way");
+	await page.press("#room-input", "Enter");
+	await waitFor(page, "a line written in the room comes back from it", () =>
+		/alice: on my way/.test(document.getElementById("room-log").textContent), null, 5000);
+	await shot(page, "03-command-reply-and-room");
+
+	await rpc("publish", { topic: "tele/plug/LWT", payload: "Offline", retain: true });
+	await waitFor(page, "LWT Offline: the tile turns offline", (sel) =>
+		document.querySelector(sel).dataset.state === "offline", tile(plug), 2000);
+	await shot(page, "04-offline");
+
+	await page.setViewportSize({ width: 360, height: 800 });
+	const overflow = await page.evaluate(() =>
+		document.documentElement.scrollWidth - document.documentElement.clientWidth);
+	check(overflow <= 0, "nothing wider than a 360 px phone", overflow + " px too wide");
+	await shot(page, "05-phone-360");
+	await page.setViewportSize({ width: 1000, height: 800 });
+
+	await rpc("publish", { topic: "tele/plug/LWT", payload: "Online", retain: true });
+	await waitFor(page, "online again", (sel) =>
+		document.querySelector(sel).dataset.state === "online", tile(plug), 2000);
+	allowed = [/WebSocket connection to .* failed/, /net::ERR_CONNECTION_REFUSED/];
+	await rpc("restart_prosody", {});
+	await waitFor(page, "a Prosody restart: the page says the connection was lost", () =>
+		/Connection to the server lost|Reconnecting/.test(
+			document.getElementById("alert-text").textContent), null, 5000);
+	await shot(page, "06-connection-lost");
+	await waitFor(page, "and reconnects by itself, over WebSocket again", () =>
+		document.getElementById("alert").hidden &&
+		/^Connected as .* over WebSocket/.test(
+			document.getElementById("conn-state").textContent), null, 15000);
+	await waitFor(page, "the device's presence comes back after the reconnect", (sel) =>
+		document.querySelector(sel).dataset.state !== "offline", tile(plug), 10000);
+	allowed = [];
+	await logout(page);
+	checkNoErrors("over WebSocket");
+}
+
+async function prosodyBoshCrossOrigin(page) {
+	console.log("-- the page from another origin, BOSH with CORS, logged in by keyboard");
+	const url = cfg.other.allowed + "?transport=bosh&bosh=" + encodeURIComponent(cfg.prosody.bosh);
+	await page.goto(url);
+	await page.waitForSelector("html[data-ready='true']", { state: "attached" });
+	await page.focus("#jid");
+	await page.keyboard.type(cfg.jid);
+	await page.keyboard.press("Tab");
+	await page.keyboard.type(cfg.prosody.password);
+	await page.keyboard.press("Enter");
+	await waitFor(page, "logged in over BOSH from " + cfg.other.allowed, () =>
+		document.getElementById("conn-state").textContent.includes("over BOSH"));
+	await waitFor(page, "plug is in the roster, online from the probe's answer", (sel) => {
+		const li = document.querySelector(sel);
+		return li && li.dataset.state === "online" &&
+			li.querySelector(".status").textContent === "ON";
+	}, tile(plug), 5000);
+	await rpc("drain_commands", {});
+	await page.focus(tile(plug) + " button[data-command='toggle']");
+	await page.keyboard.press("Enter");
+	const cmd = await rpc("expect_command", { topic: "cmnd/plug/POWER", timeout: 5 });
+	check(cmd === "TOGGLE", "Toggle by keyboard publishes TOGGLE", cmd);
+	await rpc("publish", { topic: "stat/plug/POWER", payload: "OFF" });
+	await waitFor(page, "the reply shows over BOSH", (sel) =>
+		/^plug is OFF/.test(document.querySelector(sel + " .reply").textContent),
+	tile(plug), 3000);
+	await shot(page, "07-bosh-cross-origin");
+	await logout(page);
+	checkNoErrors("over BOSH");
+}
+
+async function wrongPassword(page) {
+	console.log("-- a wrong password");
+	await login(page, cfg.prosody.page, "not-the-password");
+	await waitFor(page, "a wrong password is said", () =>
+		/Wrong address or password/.test(document.getElementById("alert-text").textContent) &&
+		!document.getElementById("login-view").hidden);
+	await shot(page, "08-wrong-password");
+	checkNoErrors("after a wrong password");
+}
+
+async function refusedOrigin(page) {
+	console.log("-- an origin the server does not allow for BOSH");
+	allowed = [/CORS policy/, /net::ERR_FAILED/, /Failed to load resource/];
+	const origin = cfg.other.refused.replace(/\/$/, "");
+	const url = cfg.other.refused + "?transport=bosh&timeout=3&bosh=" +
+		encodeURIComponent(cfg.prosody.bosh);
+	const t0 = Date.now();
+	await login(page, url, cfg.prosody.password);
+	await waitFor(page, "a refused origin is said, naming the origin to allow", (o) => {
+		const t = document.getElementById("alert-text").textContent;
+		return t.includes("must allow the origin " + o) &&
+			!document.getElementById("login-view").hidden &&
+			!document.getElementById("login-button").disabled;
+	}, origin, 9000);
+	check(Date.now() - t0 < 9000, "within the page's own timeout, not a spinner forever",
+		(Date.now() - t0) + " ms");
+	await shot(page, "09-refused-origin");
+	allowed = [];
+	checkNoErrors("other than the refused requests");
+}
+
+async function unreachable(page) {
+	console.log("-- a BOSH address where nothing listens");
+	allowed = [/net::ERR_CONNECTION_REFUSED/, /Failed to load resource/];
+	await login(page, cfg.prosody.page + "?transport=bosh&timeout=2&bosh=" +
+		encodeURIComponent(cfg.other.dead), cfg.prosody.password);
+	await waitFor(page, "an unreachable server is said", () =>
+		/Server unreachable/.test(document.getElementById("alert-text").textContent),
+	null, 9000);
+	allowed = [];
+	checkNoErrors("other than the refused connections");
+}
+
+async function ejabberd(page) {
+	cfg.ejabberd = await rpc("ejabberd", {});
+	if (!cfg.ejabberd) {
+		console.log("-- no ejabberd here: its part is left out");
+		return;
+	}
+	console.log("-- ejabberd serves the page (mod_http_fileserver); host-meta from mod_host_meta");
+	await login(page, cfg.ejabberd.page, cfg.ejabberd.password, "WebSocket");
+	await waitFor(page, "on ejabberd: the devices view, saying no bridge answers there", () =>
+		!document.getElementById("devices-view").hidden &&
+		/No device bridge found/.test(document.getElementById("add-result").textContent));
+	await shot(page, "10-ejabberd-websocket");
+	/* ejabberd 23.01 sends a frame after its WebSocket close frame when a session ends,
+	 * which the browser reports itself; nothing the page does */
+	allowed = [/WebSocket connection to .* failed: Data frame received after close/];
+	await logout(page);
+	/* (the browser reports it a little after the page is done: allowed until the BOSH
+	 * login below is over) */
+	await login(page, cfg.ejabberd.page + "?transport=bosh", cfg.ejabberd.password, "BOSH");
+	await logout(page);
+	allowed = [];
+	const res = await page.request.get(cfg.ejabberd.admin);
+	check(res.status() === 401 || res.status() === 200,
+		"the web admin answers on its own port", res.status());
+	checkNoErrors("on ejabberd");
+}
+
+async function hundredDevices(page) {
+	console.log("-- 100 devices at phone width");
+	await login(page, cfg.prosody.page, cfg.prosody.password, "WebSocket");
+	await waitFor(page, "the device domain is known", () =>
+		document.getElementById("add-domain").textContent === "@iot.localhost");
+	/* the bridge tells the people its rule names of every device, roster or not */
+	await rpc("publish_many", { topic: "tele/sensorN/LWT", payload: "Online", count: 100 });
+	await waitFor(page, "100 more devices show, each with its own tile", () =>
+		document.querySelectorAll("#tiles li.tile").length >= 101, null, 15000);
+	await page.setViewportSize({ width: 360, height: 800 });
+	const overflow = await page.evaluate(() =>
+		document.documentElement.scrollWidth - document.documentElement.clientWidth);
+	check(overflow <= 0, "101 tiles at 360 px: nothing wider than the phone",
+		overflow + " px too wide");
+	const widths = await page.$$eval("#tiles li.tile", (els) =>
+		els.map((e) => Math.round(e.getBoundingClientRect().width)));
+	check(widths.every((w) => w > 250 && w <= 360), "every tile takes the phone's width",
+		widths.slice(0, 5).join(","));
+	await page.fill("#filter", "sensor042");
+	const shown = await page.$$eval("#tiles li.tile:not([hidden])", (els) =>
+		els.map((e) => e.dataset.jid));
+	check(shown.length === 1 && shown[0] === "sensor042@" + cfg.domain,
+		"the filter finds one device among 101", shown.join(","));
+	await page.fill("#filter", "");
+	await page.screenshot({ path: path.join(cfg.artifacts, "11-hundred-devices-phone.png") });
+	console.log("  ..    screenshot " + path.join(cfg.artifacts,
+		"11-hundred-devices-phone.png") + " (the first screen)");
+	await page.setViewportSize({ width: 1000, height: 800 });
+	await page.screenshot({ path: path.join(cfg.artifacts, "12-hundred-devices.png") });
+	await logout(page);
+	checkNoErrors("with 101 devices");
+}
+
+async function main() {
+	fs.mkdirSync(cfg.artifacts, { recursive: true });
+	const t0 = Date.now();
+	const context = await chromium.launchPersistentContext(cfg.profile, {
+		executablePath: cfg.chromium,
+		headless: true,
+		/* nothing but loopback: no background networking, updates, sync or QUIC probes */
+		args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+			"--disable-component-update", "--disable-sync", "--disable-quic",
+			"--no-first-run", "--disable-default-apps", "--disable-domain-reliability",
+			"--no-pings"],
+		viewport: { width: 1000, height: 800 },
+	});
+	context.setDefaultTimeout(10000);
+	let page = context.pages()[0] || await context.newPage();
+	watch(page);
+	console.log("  ..    chromium up in " + (Date.now() - t0) + " ms");
+	for (const scenario of [prosodyWebSocket, prosodyBoshCrossOrigin, wrongPassword,
+		refusedOrigin, unreachable, ejabberd, hundredDevices]) {
+		const t1 = Date.now();
+		try {
+			await scenario(page);
+		} catch (e) {
+			if (!(e instanceof Stop))
+				fail(scenario.name + " threw", e.stack || e);
+			await shot(page, "failed-" + scenario.name).catch(() => {});
+			/* a fresh page, so that the next scenario does not start in this one's state */
+			await page.close().catch(() => {});
+			page = await context.newPage();
+			watch(page);
+			allowed = [];
+			jsErrors = [];
+		}
+		console.log("  ..    " + scenario.name + ": " + (Date.now() - t1) + " ms");
+	}
+	await context.close();
+	console.log("  ..    browser part: " + (Date.now() - t0) + " ms, " + failures + " failed");
+	rl.close();
+	process.exit(failures ? 1 : 0);
+}
+
+main().catch((e) => {
+	console.log("  FAIL  web_browser.js: " + (e.stack || e));
+	process.exit(1);
+});
