@@ -438,10 +438,9 @@ int64_t mxb_bridge_tick(struct mxb_bridge *b, int64_t now)
  * The distinct filters of routes with the highest QoS any of them asks for, and with
  * devices, those of the device rules too (subscribed by bridge_devices.c). NULL: ENOMEM.
  */
-static struct mxb_filter *filters_of(const struct mxb_bridge *b,
+static struct mxb_filter *filters_of(const struct mxb_config *cfg,
 	const struct mxb_notify_route *routes, size_t routes_len, bool devices, size_t *len)
 {
-	const struct mxb_config *cfg = b->cfg;
 	size_t cap = routes_len + (devices ? 2 * cfg->devices_len : 0);
 	struct mxb_filter *f = malloc((cap ? cap : 1) * sizeof(*f));
 	if (!f)
@@ -464,7 +463,7 @@ static struct mxb_filter *filters_of(const struct mxb_bridge *b,
 static void subscribe_all(struct mxb_bridge *b)
 {
 	size_t n;
-	struct mxb_filter *f = filters_of(b, b->cfg->notify, b->cfg->notify_len, false, &n);
+	struct mxb_filter *f = filters_of(b->cfg, b->cfg->notify, b->cfg->notify_len, false, &n);
 	if (!f) {
 		mxb_log_error("mqtt: cannot subscribe: out of memory");
 		return;
@@ -555,8 +554,8 @@ static int resubscribe(struct mxb_bridge *b, const struct mxb_config *old)
 	static const struct mxb_reload_ops ops = {reload_subscribe, reload_unsubscribe};
 	const struct mxb_config *cfg = b->cfg;
 	size_t on, fn;
-	struct mxb_filter *of = filters_of(b, old->notify, old->notify_len, true, &on);
-	struct mxb_filter *ff = filters_of(b, cfg->notify, cfg->notify_len, true, &fn);
+	struct mxb_filter *of = filters_of(old, old->notify, old->notify_len, true, &on);
+	struct mxb_filter *ff = filters_of(cfg, cfg->notify, cfg->notify_len, true, &fn);
 	int ret = -ENOMEM;
 	if (!of || !ff)
 		goto out;
@@ -601,6 +600,51 @@ int mxb_bridge_reload(struct mxb_bridge *b, const struct mxb_config *old)
 		mxb_log_error("reload: cannot update the subscriptions: out of memory");
 	}
 	return 0;
+}
+
+int mxb_bridge_set_queue_size(struct mxb_bridge *b)
+{
+	return mxb_outbox_set_bound(b->outbox, b->cfg->bridge.queue_size);
+}
+
+static bool replay_none(
+	const char *id, const char *to, const char *type, const char *body, void *data)
+{
+	(void)id, (void)to, (void)type, (void)body, (void)data;
+	mxb_log_warn("spool: the new spool directory held message '%s' of another run; dropped: "
+		     "the bridge journals what it holds now",
+		id);
+	return false;
+}
+
+int mxb_bridge_move_spool(struct mxb_bridge *b)
+{
+	const char *dir = b->cfg->bridge.spool;
+	struct mxb_spool *fresh = NULL;
+	if (dir) {
+		int r = mxb_spool_open(&fresh, dir, replay_none, b);
+		if (r < 0)
+			return r;
+	}
+	struct mxb_spool *old = b->spool;
+	b->spool = fresh;
+	if (fresh)
+		spool_rewrite(b);
+	if (old) {
+		/* What is held is in the new journal (or unjournaled, as asked): the old one
+		 * must not bring it back at a later start. */
+		if (mxb_spool_rewrite_begin(old) == 0)
+			mxb_spool_rewrite_commit(old);
+		mxb_spool_close(old);
+	}
+	mxb_log_info("reload: %s", dir ? "the journal moved to the new spool directory"
+				       : "no spool any more: held messages are not journaled");
+	return 0;
+}
+
+void mxb_bridge_mqtt_replaced(struct mxb_bridge *b)
+{
+	mxb_outbox_mqtt_reset(b->outbox);
 }
 
 const struct mxb_mqtt_handlers mxb_bridge_mqtt_handlers = {

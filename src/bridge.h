@@ -16,6 +16,7 @@
 #include "xmpp.h"
 
 struct mxb_config;
+struct mxb_device_rule;
 struct mxb_routes;
 struct mxb_route_ref;
 struct mxb_spool;
@@ -73,6 +74,12 @@ void mxb_bridge_devices_finish(struct mxb_bridge *b);
 void mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_message *msg,
 	const struct mxb_route_ref *refs, size_t n);
 void mxb_bridge_devices_subscribe(struct mxb_bridge *b);
+/*
+ * The device rules were replaced (a reload; old[0..old_len) still alive): each device
+ * takes the new rule that equals its old one, or none until a message names it again.
+ */
+void mxb_bridge_devices_reconfigure(
+	struct mxb_bridge *b, const struct mxb_device_rule *old, size_t old_len);
 int64_t mxb_bridge_devices_tick(struct mxb_bridge *b, int64_t now);
 /* Used by bridge.c: the contact part, in bridge_contacts.c. Returns 0 or -ENOMEM. */
 int mxb_bridge_contacts_init(struct mxb_bridge *b);
@@ -86,6 +93,12 @@ void mxb_bridge_command_message(const struct mxb_xmpp_message *msg, void *data);
  * case the old routes stay.
  */
 int mxb_bridge_reload(struct mxb_bridge *b, const struct mxb_config *old);
+/* A reload changed bridge.queue_size: every queue takes the new bound. 0 or -ENOMEM. */
+int mxb_bridge_set_queue_size(struct mxb_bridge *b);
+/* A reload changed bridge.spool: what is held is journaled in the new directory only. */
+int mxb_bridge_move_spool(struct mxb_bridge *b);
+/* The MQTT client was made anew: the publishes it had in flight are told lost. */
+void mxb_bridge_mqtt_replaced(struct mxb_bridge *b);
 /* Whether no command waits for MQTT: queue empty and every publish acknowledged. */
 bool mxb_bridge_commands_drained(const struct mxb_bridge *b);
 /* Whether nothing waits for XMPP: queue empty and every sent message acknowledged. */

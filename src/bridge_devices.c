@@ -16,6 +16,7 @@
 #include "jid.h"
 #include "log.h"
 #include "outbox.h"
+#include "reload.h"
 #include "route.h"
 #include "strbuf.h"
 #include "template.h"
@@ -570,3 +571,47 @@ const struct mxb_component_handlers mxb_bridge_component_handlers = {
 	.message = on_device_message,
 	.describe = on_device_describe,
 };
+
+struct repoint {
+	const struct mxb_config *cfg;
+	const struct mxb_device_rule *old;
+	size_t old_len;
+	size_t lost;
+};
+
+static void repoint(struct mxb_device *dev, void *data)
+{
+	struct repoint *rp = data;
+	if (!dev->rule)
+		return;
+	const struct mxb_device_rule *was = dev->rule;
+	dev->rule = NULL;
+	if (was < rp->old || was >= rp->old + rp->old_len)
+		return;
+	for (size_t i = 0; i < rp->cfg->devices_len; i++) {
+		if (mxb_reload_same_device_rule(was, &rp->cfg->devices[i])) {
+			dev->rule = &rp->cfg->devices[i];
+			return;
+		}
+	}
+	rp->lost++;
+}
+
+void mxb_bridge_devices_reconfigure(
+	struct mxb_bridge *b, const struct mxb_device_rule *old, size_t old_len)
+{
+	const struct mxb_config *cfg = b->cfg;
+	if (!b->devices) {
+		if (cfg->devices_len && mxb_bridge_devices_init(b) < 0)
+			mxb_log_error("reload: out of memory; devices are not tracked");
+		return;
+	}
+	mxb_devices_set_max(b->devices, cfg->max_devices);
+	/* Commands waiting for a device's state hold no rule: they keep waiting. */
+	struct repoint rp = {cfg, old, old_len, 0};
+	mxb_devices_each(b->devices, repoint, &rp);
+	if (rp.lost)
+		mxb_log_info("reload: %zu devices lost their rule; each takes a rule again with "
+			     "its next message",
+			rp.lost);
+}

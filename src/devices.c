@@ -142,6 +142,11 @@ struct mxb_device *mxb_devices_get(struct mxb_devices *d, const char *name, bool
 	return dev;
 }
 
+void mxb_devices_set_max(struct mxb_devices *d, size_t max)
+{
+	d->max = max;
+}
+
 size_t mxb_devices_count(const struct mxb_devices *d)
 {
 	return d->len;

@@ -51,6 +51,8 @@ struct mxb_device *mxb_devices_find(struct mxb_devices *d, const char *local);
  */
 struct mxb_device *mxb_devices_get(struct mxb_devices *d, const char *name, bool *full);
 size_t mxb_devices_count(const struct mxb_devices *d);
+/* A new bound on the devices added from now on (those known stay). */
+void mxb_devices_set_max(struct mxb_devices *d, size_t max);
 /* Calls fn for every device. */
 void mxb_devices_each(
 	struct mxb_devices *d, void (*fn)(struct mxb_device *dev, void *data), void *data);

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "mqtt.h"
 #include "notify.h"
+#include "reload.h"
 #include "xmpp.h"
 
 #define SHUTDOWN_TIMEOUT_MS 5000
@@ -110,24 +111,6 @@ static bool same_string(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-static bool connections_equal(const struct mxb_config *a, const struct mxb_config *b)
-{
-	return same_string(a->xmpp.jid, b->xmpp.jid) &&
-	       same_string(a->xmpp.password, b->xmpp.password) &&
-	       same_string(a->xmpp.host, b->xmpp.host) && a->xmpp.port == b->xmpp.port &&
-	       a->xmpp.tls == b->xmpp.tls && same_string(a->xmpp.ca_file, b->xmpp.ca_file) &&
-	       same_string(a->xmpp.client_cert, b->xmpp.client_cert) &&
-	       same_string(a->xmpp.status, b->xmpp.status) &&
-	       same_string(a->mqtt.host, b->mqtt.host) && a->mqtt.port == b->mqtt.port &&
-	       a->mqtt.version == b->mqtt.version &&
-	       same_string(a->mqtt.client_id, b->mqtt.client_id) &&
-	       same_string(a->mqtt.username, b->mqtt.username) &&
-	       same_string(a->mqtt.password, b->mqtt.password) && a->mqtt.tls == b->mqtt.tls &&
-	       same_string(a->mqtt.ca_file, b->mqtt.ca_file) &&
-	       same_string(a->mqtt.status_topic, b->mqtt.status_topic) &&
-	       a->bridge.queue_size == b->bridge.queue_size;
-}
-
 static void swap_routes(struct mxb_config *a, struct mxb_config *b)
 {
 	struct mxb_config tmp = *a;
@@ -170,6 +153,123 @@ static bool tell_status(struct mxb_state *st)
 	return mqtt && (!st->xmpp || xmpp) && (!st->component || comp);
 }
 
+/* Swaps a's and b's values of one part of the config; the other parts stay. */
+#define SWAP(a, b, field)                                 \
+	do {                                              \
+		__typeof__((a)->field) tmp_ = (a)->field; \
+		(a)->field = (b)->field;                  \
+		(b)->field = tmp_;                        \
+	} while (0)
+
+/* The client or the component was added to or removed from the config. */
+static int sides_follow(struct mxb_state *st, const struct mxb_config *old, int64_t now)
+{
+	const struct mxb_config *cfg = &st->cfg;
+	if (!old->xmpp.jid != !cfg->xmpp.jid) {
+		mxb_xmpp_destroy(st->xmpp);
+		st->xmpp = NULL;
+		if (cfg->xmpp.jid) {
+			if (mxb_xmpp_create(
+				    &st->xmpp, cfg, &mxb_bridge_xmpp_handlers, &st->bridge) < 0)
+				return -ENOMEM;
+			mxb_xmpp_start(st->xmpp, now);
+		}
+		mxb_log_info("reload: the XMPP client is %s", cfg->xmpp.jid ? "added" : "removed");
+		mxb_bridge_attach(&st->bridge, st->mqtt, st->xmpp);
+	}
+	if (!old->xmpp.component.domain != !cfg->xmpp.component.domain) {
+		if (st->component) {
+			mxb_bridge_devices_goodbye(&st->bridge);
+			mxb_component_destroy(st->component);
+		}
+		st->component = NULL;
+		if (cfg->xmpp.component.domain) {
+			if (mxb_component_create(&st->component, cfg,
+				    &mxb_bridge_component_handlers, &st->bridge) < 0)
+				return -ENOMEM;
+			mxb_component_start(st->component, now);
+		}
+		mxb_log_info("reload: the component is %s",
+			cfg->xmpp.component.domain ? "added" : "removed");
+		mxb_bridge_attach_component(&st->bridge, st->component);
+	}
+	return 0;
+}
+
+/*
+ * Applies every change of a valid new config: routes, limits and devices at once, rooms
+ * joined and left, the status said, queues resized and the journal moved at once, and a
+ * side whose connection settings changed reconnected, alone. fresh receives the old
+ * values, which are freed after.
+ */
+static void apply(struct mxb_state *st, struct mxb_config *fresh, unsigned changes, int64_t now)
+{
+	struct mxb_config *cfg = &st->cfg;
+	bool new_client = !same_string(cfg->mqtt.client_id, fresh->mqtt.client_id) ||
+			  cfg->mqtt.version != fresh->mqtt.version ||
+			  cfg->mqtt.session_expiry != fresh->mqtt.session_expiry;
+	if (changes & MXB_CHANGE_DEVICES) {
+		SWAP(cfg, fresh, devices);
+		SWAP(cfg, fresh, devices_len);
+		SWAP(cfg, fresh, max_devices);
+		mxb_bridge_devices_reconfigure(&st->bridge, fresh->devices, fresh->devices_len);
+	}
+	if (changes & (MXB_CHANGE_ROUTES | MXB_CHANGE_LIMITS | MXB_CHANGE_DEVICES)) {
+		swap_routes(cfg, fresh);
+		/* fresh now holds the old routes, which the bridge needs to unsubscribe. */
+		if (mxb_bridge_reload(&st->bridge, fresh) < 0) {
+			mxb_log_error("reload: out of memory; keeping the running routes");
+			swap_routes(cfg, fresh);
+		}
+		mxb_log_level = st->debug ? MXB_LOG_DEBUG : cfg->bridge.log_level;
+	}
+	if (changes & MXB_CHANGE_QUEUE) {
+		SWAP(cfg, fresh, bridge.queue_size);
+		if (mxb_bridge_set_queue_size(&st->bridge) < 0) {
+			mxb_log_error("reload: out of memory; the queues keep %zu entries",
+				fresh->bridge.queue_size);
+			SWAP(cfg, fresh, bridge.queue_size);
+		}
+	}
+	if (changes & MXB_CHANGE_SPOOL) {
+		SWAP(cfg, fresh, bridge.spool);
+		if (mxb_bridge_move_spool(&st->bridge) < 0) {
+			mxb_log_error("reload: cannot use the spool '%s'; keeping '%s'",
+				cfg->bridge.spool ? cfg->bridge.spool : "(none)",
+				fresh->bridge.spool ? fresh->bridge.spool : "(none)");
+			SWAP(cfg, fresh, bridge.spool);
+		}
+	}
+	unsigned xmpp_part = MXB_CHANGE_XMPP | MXB_CHANGE_XMPP_STATUS | MXB_CHANGE_XMPP_ROOMS |
+			     MXB_CHANGE_XMPP_PRESENCE | MXB_CHANGE_COMPONENT;
+	if (changes & xmpp_part) {
+		/* The whole section: each side takes the new strings it borrows. */
+		SWAP(cfg, fresh, xmpp);
+		if (sides_follow(st, fresh, now) < 0)
+			mxb_log_error("reload: out of memory; a side could not be added");
+		if (st->xmpp && fresh->xmpp.jid && mxb_xmpp_reconfigure(st->xmpp, changes, now) < 0)
+			mxb_log_error("reload: out of memory; the rooms are as before");
+		if (st->component && fresh->xmpp.component.domain)
+			mxb_component_reconfigure(
+				st->component, changes & MXB_CHANGE_COMPONENT, now);
+		if (changes & MXB_CHANGE_XMPP_PRESENCE) {
+			/* The table renders as the settings say: made anew, filled by probes. */
+			mxb_bridge_contacts_finish(&st->bridge);
+			if (mxb_bridge_contacts_init(&st->bridge) < 0)
+				mxb_log_error("reload: out of memory; contacts' presence is off");
+			else if (st->xmpp)
+				mxb_xmpp_probe_contacts(st->xmpp);
+		}
+	}
+	if (changes & MXB_CHANGE_MQTT) {
+		SWAP(cfg, fresh, mqtt);
+		if (mxb_mqtt_reconfigure(st->mqtt, new_client, now) < 0)
+			mxb_log_error("reload: the new MQTT settings could not all be set");
+		if (new_client)
+			mxb_bridge_mqtt_replaced(&st->bridge);
+	}
+}
+
 static void reload(struct mxb_state *st)
 {
 	struct mxb_config fresh = {0};
@@ -179,21 +279,15 @@ static void reload(struct mxb_state *st)
 		mxb_log_error("reload: '%s' has errors; keeping the running configuration",
 			st->config_path);
 		mxb_config_finish(&fresh);
+		mxb_notify_reloaded(&st->notify);
 		return;
 	}
-	if (!connections_equal(&st->cfg, &fresh))
-		mxb_log_warn("reload: changes to the xmpp and mqtt connections and queue_size take "
-			     "effect at the next start; routes are reloaded now");
-	swap_routes(&st->cfg, &fresh);
-	/* fresh now holds the old routes, which the bridge needs to unsubscribe. */
-	if (mxb_bridge_reload(&st->bridge, &fresh) < 0) {
-		mxb_log_error("reload: out of memory; keeping the running routes");
-		swap_routes(&st->cfg, &fresh);
-	} else {
-		mxb_log_level = st->debug ? MXB_LOG_DEBUG : st->cfg.bridge.log_level;
-		mxb_log_info("reload: %zu notify and %zu command routes", st->cfg.notify_len,
-			st->cfg.commands_len);
-	}
+	unsigned changes = mxb_reload_changes(&st->cfg, &fresh);
+	char what[200];
+	mxb_log_info("reload: changed: %s", mxb_reload_describe(changes, what, sizeof(what)));
+	apply(st, &fresh, changes, mxb_now_ms());
+	mxb_log_info("reload: %zu notify and %zu command routes", st->cfg.notify_len,
+		st->cfg.commands_len);
 	mxb_config_finish(&fresh);
 	mxb_notify_reloaded(&st->notify);
 }

@@ -514,6 +514,36 @@ int mxb_mqtt_publish(struct mxb_mqtt *m, const char *topic, const void *payload,
 	return translate(rc);
 }
 
+int mxb_mqtt_reconfigure(struct mxb_mqtt *m, bool new_client, int64_t now)
+{
+	const struct mxb_config *cfg = m->cfg;
+	if (m->shutting_down)
+		return 0;
+	bool was_up = m->state == STATE_UP;
+	if (m->state == STATE_UP || m->state == STATE_CONNECTING) {
+		/* A normal disconnect: the broker keeps the session and sends no will. */
+		mosquitto_disconnect_v5(m->mosq, 0, NULL);
+		mosquitto_loop_write(m->mosq, 1);
+	}
+	m->state = STATE_DOWN;
+	if (new_client && mosquitto_reinitialise(m->mosq, cfg->mqtt.client_id,
+				  cfg->mqtt.session_expiry == 0, m) != MOSQ_ERR_SUCCESS) {
+		mxb_log_error("mqtt: cannot make a client for the new settings");
+		return -ENOMEM;
+	}
+	/* The options are set again on the same client, which keeps what is in flight. */
+	mosquitto_property_free_all(&m->mark);
+	mosquitto_will_clear(m->mosq);
+	int r = setup(m);
+	mxb_backoff_init(&m->backoff, cfg->mqtt.reconnect_max);
+	m->deadline = now;
+	mxb_log_info("mqtt: the connection settings changed; reconnecting to %s:%d%s",
+		cfg->mqtt.host, cfg->mqtt.port, new_client ? " as a new client" : "");
+	if (was_up && m->handlers.disconnected)
+		m->handlers.disconnected(m->data);
+	return r;
+}
+
 void mxb_mqtt_shutdown(struct mxb_mqtt *m, int64_t now)
 {
 	m->shutting_down = true;

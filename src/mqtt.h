@@ -67,6 +67,14 @@ int mxb_mqtt_publish(struct mxb_mqtt *m, const char *topic, const void *payload,
  * Begins a clean shutdown: publishes "offline" to the status topic and disconnects once it
  * is acknowledged (or at once when down). mxb_mqtt_is_closed() tells when it is done.
  */
+/*
+ * After a reload put new values in the config m reads: disconnects cleanly (no will) and
+ * reconnects at once with them. With new_client (another client id, protocol version or
+ * session expiry) the client is made anew and what was in flight in it is gone (the
+ * caller tells the producers); else it stays and goes out again after the reconnect.
+ * Returns 0 or a negative errno (then the next attempts use what could be set).
+ */
+int mxb_mqtt_reconfigure(struct mxb_mqtt *m, bool new_client, int64_t now);
 void mxb_mqtt_shutdown(struct mxb_mqtt *m, int64_t now);
 bool mxb_mqtt_is_closed(const struct mxb_mqtt *m);
 

@@ -499,3 +499,64 @@ size_t mxb_outbox_mqtt_queued(const struct mxb_outbox *o)
 {
 	return o->to_mqtt.len;
 }
+
+/* Resizing */
+
+static void drop_message(void *item, void *data)
+{
+	struct mxb_outbox *o = data;
+	o->n->xmpp_queue_dropped++;
+	done(o, item);
+}
+
+static void drop_unacked(void *item, void *data)
+{
+	struct mxb_outbox *o = data;
+	o->n->unacked_dropped++;
+	done(o, item);
+}
+
+static void drop_held(void *item, void *data)
+{
+	struct mxb_outbox *o = data;
+	struct held *h = item;
+	o->n->mqtt_queue_dropped++;
+	finish(h->client, h->ctx, MXB_OUTBOX_DROPPED, 0);
+	free(h);
+}
+
+int mxb_outbox_set_bound(struct mxb_outbox *o, size_t bound)
+{
+	bound = bound ? bound : 1;
+	size_t keep = bound > o->inflight_len ? bound : o->inflight_len;
+	struct inflight *f = realloc(o->inflight, (keep ? keep : 1) * sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	o->inflight = f;
+	uint64_t dropped =
+		o->n->xmpp_queue_dropped + o->n->unacked_dropped + o->n->mqtt_queue_dropped;
+	if (mxb_queue_resize(&o->to_xmpp, bound, drop_message, o) < 0 ||
+		mxb_queue_resize(&o->unacked, bound, drop_unacked, o) < 0 ||
+		mxb_queue_resize(&o->to_mqtt, bound, drop_held, o) < 0)
+		return -ENOMEM;
+	dropped = o->n->xmpp_queue_dropped + o->n->unacked_dropped + o->n->mqtt_queue_dropped -
+		  dropped;
+	if (dropped)
+		mxb_log_warn("bridge: queues of %zu: %llu messages and commands held beyond it "
+			     "were dropped, the oldest first",
+			bound, (unsigned long long)dropped);
+	o->bound = bound;
+	return 0;
+}
+
+void mxb_outbox_mqtt_reset(struct mxb_outbox *o)
+{
+	for (size_t i = 0; i < o->inflight_len; i++)
+		finish(o->inflight[i].client, o->inflight[i].ctx, MXB_OUTBOX_FAILED, -ECONNRESET);
+	if (o->inflight_len)
+		mxb_log_warn("bridge: %zu publishes were waiting for the broker's "
+			     "acknowledgement when the MQTT client was replaced; their senders "
+			     "are told",
+			o->inflight_len);
+	o->inflight_len = 0;
+}

@@ -136,5 +136,16 @@ void mxb_outbox_published(struct mxb_outbox *o, int mid);
 /* Whether nothing waits for MQTT: nothing queued and every publish acknowledged. */
 bool mxb_outbox_mqtt_drained(const struct mxb_outbox *o);
 size_t mxb_outbox_mqtt_queued(const struct mxb_outbox *o);
+/*
+ * The MQTT client was replaced (a new client id): publishes waiting for their ack will
+ * never hear it; each is told FAILED (-ECONNRESET).
+ */
+void mxb_outbox_mqtt_reset(struct mxb_outbox *o);
+
+/*
+ * A new bound for every queue and window (a reload); what is held beyond it is dropped,
+ * the oldest first, counted and said in one line. Returns 0 or -ENOMEM.
+ */
+int mxb_outbox_set_bound(struct mxb_outbox *o, size_t bound);
 
 #endif

@@ -56,3 +56,21 @@ void *mxb_queue_peek(const struct mxb_queue *q)
 {
 	return q->len ? q->items[q->head] : NULL;
 }
+
+int mxb_queue_resize(
+	struct mxb_queue *q, size_t cap, void (*drop)(void *item, void *data), void *data)
+{
+	cap = cap ? cap : 1;
+	void **items = calloc(cap, sizeof(*items));
+	if (!items)
+		return -ENOMEM;
+	while (q->len > cap)
+		drop(mxb_queue_pop(q), data);
+	for (size_t i = 0; i < q->len; i++)
+		items[i] = q->items[(q->head + i) % q->cap];
+	free(q->items);
+	q->items = items;
+	q->cap = cap;
+	q->head = 0;
+	return 0;
+}

@@ -24,6 +24,12 @@ void *mxb_queue_push(struct mxb_queue *q, void *item);
  * (being the oldest, it is the one to drop), else NULL.
  */
 void *mxb_queue_push_front(struct mxb_queue *q, void *item);
+/*
+ * Gives the queue room for cap items, keeping their order; when it holds more, the oldest
+ * are handed to drop first. Returns 0 or -ENOMEM (then nothing changed).
+ */
+int mxb_queue_resize(
+	struct mxb_queue *q, size_t cap, void (*drop)(void *item, void *data), void *data);
 /* Removes and returns the oldest item, or NULL when empty. */
 void *mxb_queue_pop(struct mxb_queue *q);
 /* The oldest item without removing it, or NULL. */

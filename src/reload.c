@@ -164,7 +164,7 @@ static bool same_command(const struct mxb_command_route *a, const struct mxb_com
 	       a->qos == b->qos && a->retain == b->retain;
 }
 
-static bool same_device(const struct mxb_device_rule *a, const struct mxb_device_rule *b)
+bool mxb_reload_same_device_rule(const struct mxb_device_rule *a, const struct mxb_device_rule *b)
 {
 	return a->convention == b->convention && same_str(a->availability, b->availability) &&
 	       same_str(a->state, b->state) && same_str(a->name, b->name) &&
@@ -203,7 +203,7 @@ static bool same_devices(const struct mxb_config *a, const struct mxb_config *b)
 {
 	bool same = a->devices_len == b->devices_len && a->max_devices == b->max_devices;
 	for (size_t i = 0; same && i < a->devices_len; i++)
-		same = same_device(&a->devices[i], &b->devices[i]);
+		same = mxb_reload_same_device_rule(&a->devices[i], &b->devices[i]);
 	return same;
 }
 

@@ -32,6 +32,10 @@ enum mxb_reload_change {
 	MXB_CHANGE_MQTT = 1 << 10, /* the MQTT connection: it reconnects */
 };
 
+struct mxb_device_rule;
+/* Whether two device rules are the same in every setting. */
+bool mxb_reload_same_device_rule(const struct mxb_device_rule *a, const struct mxb_device_rule *b);
+
 /* Which of the changes above turn old into fresh (0: none). */
 unsigned mxb_reload_changes(const struct mxb_config *old, const struct mxb_config *fresh);
 /* "routes, rooms, mqtt" for a log line, into buf (len bytes). */

@@ -114,3 +114,10 @@ size_t mxb_roster_len(const struct mxb_roster *r)
 {
 	return r->len;
 }
+
+void mxb_roster_each(
+	const struct mxb_roster *r, void (*fn)(const char *bare, void *data), void *data)
+{
+	for (size_t i = 0; i < r->len; i++)
+		fn(r->v[i], data);
+}

@@ -31,5 +31,8 @@ int mxb_roster_set(struct mxb_roster *r, const char *bare, const char *subscript
 /* Whether bare (compared without regard to ASCII case) lets the bridge see its presence. */
 bool mxb_roster_sees(const struct mxb_roster *r, const char *bare);
 size_t mxb_roster_len(const struct mxb_roster *r);
+/* Calls fn for every contact that lets the bridge see its presence (in lower case). */
+void mxb_roster_each(
+	const struct mxb_roster *r, void (*fn)(const char *bare, void *data), void *data);
 
 #endif

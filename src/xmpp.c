@@ -441,6 +441,18 @@ int mxb_xmpp_reconfigure(struct mxb_xmpp *x, unsigned changes, int64_t now)
 	return 0;
 }
 
+static void probe_one(const char *bare, void *data)
+{
+	send_presence(data, "probe", bare, NULL);
+}
+
+void mxb_xmpp_probe_contacts(struct mxb_xmpp *x)
+{
+	/* RFC 6121 4.3: the server answers a probe with the contact's current presence. */
+	if (x->s.state == MXB_SESSION_UP)
+		mxb_roster_each(x->roster, probe_one, x);
+}
+
 void mxb_xmpp_start(struct mxb_xmpp *x, int64_t now)
 {
 	mxb_session_start(&x->s, now);

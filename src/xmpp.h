@@ -68,6 +68,8 @@ void mxb_xmpp_start(struct mxb_xmpp *x, int64_t now);
  * Returns 0 or a negative errno (then the rooms are as before).
  */
 int mxb_xmpp_reconfigure(struct mxb_xmpp *x, unsigned changes, int64_t now);
+/* Asks the server for the presence of every contact who shares it (probes). */
+void mxb_xmpp_probe_contacts(struct mxb_xmpp *x);
 
 /* The socket to poll (-1 when none) and the events to wait for. */
 int mxb_xmpp_fd(const struct mxb_xmpp *x);

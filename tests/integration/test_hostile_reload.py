@@ -116,8 +116,8 @@ def check_reload_unchanged_resends_nothing(env):
     before = counters(env)
     mmark = env.m.log.mark()
     bmark = hup(env)
-    env.b.wait_log(r"reload: subscriptions unchanged", timeout=5, since=bmark)
-    env.check(True, "log: 'reload: subscriptions unchanged'")
+    env.b.wait_log(r"reload: changed: nothing", timeout=5, since=bmark)
+    env.check(True, "log: 'reload: changed: nothing'")
     env.check(env.alice.no_message(2.0, frm=BRIDGE) is None,
               "an unchanged SIGHUP re-sends zero alarms")
     subs = env.m.log.text(mmark).count("Received SUBSCRIBE from " + CID)
