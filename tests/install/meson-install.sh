@@ -60,6 +60,7 @@ check "the sysusers file is $sysusersdir/mqtt-xmpp-bridge.conf" \
 	grep -q "^u mqtt-xmpp-bridge " "$dest$sysusersdir/mqtt-xmpp-bridge.conf"
 if command -v scdoc >/dev/null; then
 	check "mqtt-xmpp-bridge(8) is installed" test -s "$dest$mandir/man8/mqtt-xmpp-bridge.8"
+	check "bridge.conf(5) is installed" test -s "$dest$mandir/man5/bridge.conf.5"
 fi
 
 check "bridge.conf is installed" test -f "$conf"
