@@ -90,9 +90,14 @@ check "the unit runs /usr/bin/mqtt-xmpp-bridge on /etc/mqtt-xmpp-bridge/bridge.c
 	sh "$deb"
 check "the postinst starts nothing on a first install" \
 	sh -c '! grep -q "deb-systemd-invoke start\|_dh_action=start" "$1"' sh "$tmp/control/postinst"
+check "... enables the unit and try-restarts it on upgrades" sh -c \
+	'grep -q "deb-systemd-helper enable" "$1" && grep -q "deb-systemd-invoke try-restart" "$1"' \
+	sh "$tmp/control/postinst"
+check "the prerm stops it on removal" \
+	grep -q "deb-systemd-invoke stop mqtt-xmpp-bridge.service" "$tmp/control/prerm"
 
-# lintian: no error; warnings are printed for the record.
-lintian --tag-display-limit 0 "$deb" >"$tmp/lintian" 2>&1 || true
+# lintian: no error; warnings, pedantic and informational tags are printed for the record.
+lintian --tag-display-limit 0 --display-info --pedantic "$deb" >"$tmp/lintian" 2>&1 || true
 sed 's/^/  lintian: /' "$tmp/lintian"
 check "lintian reports no error" sh -c '! grep -q "^E: " "$1"' sh "$tmp/lintian"
 elapsed "lintian"
