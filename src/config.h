@@ -13,7 +13,10 @@
 
 #include "log.h"
 
+/* meson defines it from sysconfdir; this is what a --prefix=/usr build gets. */
+#ifndef MXB_CONFIG_DEFAULT_PATH
 #define MXB_CONFIG_DEFAULT_PATH "/etc/mqtt-xmpp-bridge/bridge.conf"
+#endif
 
 enum mxb_xmpp_tls {
 	MXB_XMPP_TLS_STARTTLS,

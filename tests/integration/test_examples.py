@@ -3,6 +3,7 @@
 what the bridge understood (Tasmota, Zigbee2MQTT, Home Assistant)."""
 
 import os
+import shutil
 import subprocess
 
 import harness
@@ -22,8 +23,19 @@ EXPECT = {
 }
 
 
+def copy_examples(env):
+    """config/ copied into the temp dir with the xmpp.password that bridge.conf names
+    (a relative name, taken from the config's directory), readable by its owner only."""
+    confdir = os.path.join(env.tmp, "config")
+    shutil.copytree(os.path.join(harness.SRCDIR, "config"), confdir)
+    fd = os.open(os.path.join(confdir, "xmpp.password"), os.O_WRONLY | os.O_CREAT, 0o600)
+    os.write(fd, b"secret\n")
+    os.close(fd)
+    return confdir
+
+
 def check_examples(env):
-    confdir = os.path.join(harness.SRCDIR, "config")
+    confdir = copy_examples(env)
     found = sorted(f for f in os.listdir(confdir) if f.endswith(".conf"))
     env.check(set(EXPECT) <= set(found), "the examples are all there", found)
     for name in found:
