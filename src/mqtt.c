@@ -38,6 +38,7 @@ struct mxb_mqtt {
 	mosquitto_property *mark; /* ORIGIN_PROPERTY = client id, on every publish */
 	char tls_error[256]; /* OpenSSL's reason for the last failure */
 	bool shutting_down;
+	bool tls_opts_set; /* mosquitto_tls_opts_set was called on this client object */
 };
 
 static int translate(int rc)
@@ -245,9 +246,16 @@ static int setup(struct mxb_mqtt *m)
 				mosquitto_strerror(rc));
 			return -EINVAL;
 		}
-		rc = mosquitto_tls_opts_set(m->mosq, 1, NULL, NULL);
-		if (rc != MOSQ_ERR_SUCCESS)
-			goto err;
+		/*
+		 * libmosquitto 2.0.11 does not free what an earlier call set: set once per
+		 * client object (the values never change).
+		 */
+		if (!m->tls_opts_set) {
+			rc = mosquitto_tls_opts_set(m->mosq, 1, NULL, NULL);
+			if (rc != MOSQ_ERR_SUCCESS)
+				goto err;
+			m->tls_opts_set = true;
+		}
 	}
 	if (cfg->mqtt.status_topic && *cfg->mqtt.status_topic) {
 		rc = mosquitto_will_set_v5(
@@ -531,6 +539,8 @@ int mxb_mqtt_reconfigure(struct mxb_mqtt *m, bool new_client, int64_t now)
 		mxb_log_error("mqtt: cannot make a client for the new settings");
 		return -ENOMEM;
 	}
+	if (new_client)
+		m->tls_opts_set = false;
 	/* The options are set again on the same client, which keeps what is in flight. */
 	mosquitto_property_free_all(&m->mark);
 	mosquitto_will_clear(m->mosq);
