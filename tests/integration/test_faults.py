@@ -27,18 +27,14 @@ N = 120          # messages per fault
 RATE = 60.0      # messages per second
 # Offline storage keeps what arrives for alice while her own connection is down; smacks
 # gives the bridge its acks.
-EXTRA = """
-modules_enabled = { "roster", "saslauth", "tls", "disco", "ping", "version", "presence",
-	"message", "posix", "smacks", "offline" }
-"""
 RESULTS = []
 
 
 def setup(env):
     if getattr(env, "p", None):
         return
-    env.p = env.prosody(users=("bridge", "alice"), extra=EXTRA)
-    env.m = env.mosquitto(persistence=True)
+    env.p = env.xmpp_server(users=("bridge", "alice"), modules=("offline",))
+    env.m = env.broker(persistence=True)
     env.alices = [env.xmpp(env.p, "alice")]
     env.cfg = env.bridge_config(env.p, env.m, {
         "bridge": {"spool": env.tmp + "/spool"},

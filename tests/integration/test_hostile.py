@@ -27,11 +27,6 @@ ROOM = "family@conference.localhost"
 R = "\ufffd"
 MAX_PAYLOAD = 8192
 MAX_MESSAGE = 16384
-MUC = """
-Component "conference.localhost" "muc"
-	muc_room_locking = false
-	restrict_room_creation = false
-"""
 # what one probe() adds to the counters
 PROBE = {"mqtt received": 1, "xmpp sent": 2, "commands published": 1}
 
@@ -44,8 +39,8 @@ def join(client, nick):
 
 
 def setup(env):
-    env.p = env.prosody(users=("bridge", "alice", "mallory", "bob"), extra=MUC)
-    env.m = env.mosquitto()
+    env.p = env.xmpp_server(users=("bridge", "alice", "mallory", "bob"), muc=True)
+    env.m = env.broker()
     env.alice = env.xmpp(env.p, "alice")
     env.mallory = env.xmpp(env.p, "mallory", auto_authorize=False)
     env.bob = env.xmpp(env.p, "bob")

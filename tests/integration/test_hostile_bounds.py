@@ -37,18 +37,10 @@ def join(client, nick):
 
 
 def setup(env):
-    env.cport = harness.free_port()
-    extra = """
-component_ports = {{ {port} }}
-component_interfaces = {{ "127.0.0.1" }}
-Component "{domain}"
-	component_secret = "{secret}"
-Component "conference.localhost" "muc"
-	muc_room_locking = false
-	restrict_room_creation = false
-""".format(port=env.cport, domain=DOMAIN, secret=SECRET)
-    env.p = env.prosody(users=("bridge", "alice", "mallory", "bob"), extra=extra)
-    env.m = env.mosquitto()
+    env.p = env.xmpp_server(users=("bridge", "alice", "mallory", "bob"), muc=True,
+                            component=(DOMAIN, SECRET))
+    env.cport = env.p.component_port
+    env.m = env.broker()
     env.alice = env.xmpp(env.p, "alice")
     env.mallory = env.xmpp(env.p, "mallory", auto_authorize=False)
     env.bob = env.xmpp(env.p, "bob")
