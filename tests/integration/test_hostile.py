@@ -735,4 +735,11 @@ if __name__ == "__main__":
                   check_wildcard_hash, check_sys_topic, check_sys_topic_vs_hash,
                   check_empty_body, check_whitespace_body, check_unicode_space_body,
                   check_xml_specials_in_command]
-                 + CONFIG_CHECKS + [check_final_state], time_limit=100)
+                 + CONFIG_CHECKS + [check_final_state], time_limit=100, unresolved={
+                     ("check_oversize_1mb", "ejabberd+ejabberd"):
+                         "a 1 MB publish to mod_mqtt: the bridge logs no 'payload too large' "
+                         "and alice gets nothing within 15 s",
+                     ("check_payload_at_max", "ejabberd+ejabberd"):
+                         "after the 1 MB publish, a payload of max_payload arrives twice "
+                         "(25 and 8205 characters)",
+                 })

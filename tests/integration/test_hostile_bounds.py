@@ -412,4 +412,11 @@ if __name__ == "__main__":
                   check_log_forging_payload, check_log_forging_command_word,
                   check_log_forging_device_command,
                   check_private_message_through_room, check_stranger_deep_xml, check_unacked_window_full,
-                  check_final_state], time_limit=120)
+                  check_final_state], time_limit=120, unresolved={
+                      ("check_stranger_deep_xml", "ejabberd+mosquitto"):
+                          "no <forbidden/> reaches mallory within 15 s for XML nested 2000 "
+                          "deep (ejabberd's parser limits, not looked into)",
+                      ("check_unacked_window_full", "ejabberd+mosquitto"):
+                          "after ejabberd is stopped (SIGSTOP) and continued, the new bridge "
+                          "logs no 'session established' within 30 s",
+                  })

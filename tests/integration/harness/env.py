@@ -70,6 +70,24 @@ class Env:
         self._pki = None
         self._nbridge = 0
         self.failures = []
+        self.nchecks = 0
+        # what this run verifies for docs/compatibility.md, from scratch every run
+        if self.compat_path() and os.path.exists(self.compat_path()):
+            os.unlink(self.compat_path())
+
+    def compat_path(self):
+        """MXB_COMPAT_DIR/TEST@PAIR.jsonl of this run (None without MXB_COMPAT_DIR)."""
+        d = os.environ.get("MXB_COMPAT_DIR")
+        return os.path.join(d, "%s@%s.jsonl" % (self.name, self.pair())) if d else None
+
+    def record(self, rec):
+        path = self.compat_path()
+        if not path:
+            return
+        import json
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "a") as f:
+            f.write(json.dumps(rec, sort_keys=True) + "\n")
 
     # -- infrastructure ------------------------------------------------------------------
     @property
@@ -166,19 +184,12 @@ class Env:
     def verified(self, feature, outcome="verified", pair=None):
         """Records that this run verified feature on this pair (outcome: what it showed,
         in a few words), for docs/compatibility.md: one JSON line per call appended to
-        MXB_COMPAT_DIR/TEST@PAIR.jsonl when MXB_COMPAT_DIR is set. pair: for a test
-        that chooses its servers itself (default: this run's)."""
-        d = os.environ.get("MXB_COMPAT_DIR")
+        compat_path() when MXB_COMPAT_DIR is set. pair: for a test that chooses its
+        servers itself (default: this run's)."""
         pair = pair or self.pair()
         self.note("verified on %s: %s (%s)" % (pair, feature, outcome))
-        if not d:
-            return
-        import json
-        os.makedirs(d, exist_ok=True)
-        path = os.path.join(d, "%s@%s.jsonl" % (self.name, pair))
-        with open(path, "a") as f:
-            f.write(json.dumps({"test": self.name, "pair": pair, "feature": feature,
-                                "outcome": outcome}) + "\n")
+        self.record({"test": self.name, "pair": pair, "feature": feature,
+                     "outcome": outcome})
 
     def skip(self, reason):
         """Ends the test file as skipped (exit 77); main() still stops every process."""
@@ -277,6 +288,7 @@ class Env:
     def check(self, cond, what, detail=None):
         """Records and prints one check; a failed check raises TestFailure."""
         if cond:
+            self.nchecks += 1
             print("  ok    %s" % what, flush=True)
             return
         msg = what + (": " + str(detail) if detail is not None else "")
@@ -328,10 +340,13 @@ class Env:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def main(checks, time_limit=110, need_bridge=True):
+def main(checks, time_limit=110, need_bridge=True, unresolved=None):
     """Runs check functions (each takes the shared Env) in order, prints a line per check
     function with its time, and exits 0 (all passed), 1 (a failure), 77 (skipped: no
-    bridge binary). A failure in one check function does not stop the later ones."""
+    bridge binary). A failure in one check function does not stop the later ones.
+    unresolved: {(check name, pair): the failure seen there}: a check that fails on that
+    pair for a reason not yet understood is not run there; the page of docs/
+    compatibility.md says so with the failure."""
     name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
     if need_bridge and not os.access(bridge_binary(), os.X_OK):
         print("SKIP %s: bridge binary %s not found (set MXB_BRIDGE)" % (name, bridge_binary()))
@@ -353,6 +368,13 @@ def main(checks, time_limit=110, need_bridge=True):
         for fn in checks:
             label = fn.__name__
             print("== %s" % label, flush=True)
+            why = (unresolved or {}).get((label, env.pair()))
+            if why:
+                print("NOT RUN %s on %s: unresolved: %s" % (label, env.pair(), why),
+                      flush=True)
+                env.record({"test": name, "pair": env.pair(), "feature": label,
+                            "outcome": "NOT VERIFIED: " + why})
+                continue
             t1 = time.monotonic()
             nfail = len(env.failures)
             nbridges = len(env.bridges)
@@ -391,5 +413,8 @@ def main(checks, time_limit=110, need_bridge=True):
     if failed:
         print("%s: FAILED (%s) in %.1f s" % (name, ", ".join(failed), total), flush=True)
         sys.exit(143 if isinstance(interrupted, Terminated) else 1)
+    if env is not None:
+        env.record({"test": name, "pair": env.pair(), "suite": True,
+                    "checks": env.nchecks})
     print("%s: all passed in %.1f s" % (name, total), flush=True)
     sys.exit(0)
