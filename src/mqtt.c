@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <inttypes.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 #include <poll.h>
@@ -39,6 +40,18 @@ struct mxb_mqtt {
 	char tls_error[256]; /* OpenSSL's reason for the last failure */
 	bool shutting_down;
 	bool tls_opts_set; /* mosquitto_tls_opts_set was called on this client object */
+	/*
+	 * What the broker's CONNACK grants (MQTT 5; 3.1.1 says nothing, so: all). Each limit
+	 * is logged when it is first seen or changes, not on every reconnect.
+	 */
+	struct {
+		bool known;
+		uint32_t session_expiry; /* what the broker keeps, in s */
+		uint32_t max_packet; /* 0: no limit */
+		bool shared; /* $share/ filters */
+		bool retain;
+		int max_qos;
+	} grant;
 };
 
 static int translate(int rc)
@@ -104,11 +117,56 @@ static void went_down(struct mxb_mqtt *m, int64_t now)
 		m->handlers.disconnected(m->data);
 }
 
+/*
+ * Reads what the broker grants from the CONNACK properties and says, once per change, which
+ * guarantee a limit weakens. An absent property means the broker takes the client's value
+ * (session expiry) or sets no limit.
+ */
+static void read_grant(struct mxb_mqtt *m, const mosquitto_property *props)
+{
+	uint32_t want = (uint32_t)m->cfg->mqtt.session_expiry;
+	uint32_t expiry = want, max_packet = 0;
+	uint8_t shared = 1, retain = 1, max_qos = 2;
+	if (m->cfg->mqtt.version == 5) {
+		mosquitto_property_read_int32(
+			props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, &expiry, false);
+		mosquitto_property_read_int32(
+			props, MQTT_PROP_MAXIMUM_PACKET_SIZE, &max_packet, false);
+		mosquitto_property_read_byte(props, MQTT_PROP_SHARED_SUB_AVAILABLE, &shared, false);
+		mosquitto_property_read_byte(props, MQTT_PROP_RETAIN_AVAILABLE, &retain, false);
+		mosquitto_property_read_byte(props, MQTT_PROP_MAXIMUM_QOS, &max_qos, false);
+	}
+	bool first = !m->grant.known;
+	if (want > 0 && expiry < want && (first || expiry != m->grant.session_expiry))
+		mxb_log_warn("mqtt: the broker keeps the session %" PRIu32 " s, not %" PRIu32
+			     " s: a longer outage loses what arrives meanwhile",
+			expiry, want);
+	if (max_packet > 0 && (first || max_packet != m->grant.max_packet))
+		mxb_log_warn("mqtt: the broker takes packets of at most %" PRIu32
+			     " bytes: a larger command is refused",
+			max_packet);
+	if (!shared && (first || m->grant.shared))
+		mxb_log_warn("mqtt: the broker has no shared subscriptions: '$share/' filters are "
+			     "not subscribed");
+	if (!retain && (first || m->grant.retain))
+		mxb_log_warn("mqtt: the broker keeps no retained messages: the status and "
+			     "retained publishes are sent unretained");
+	if (max_qos < 2 && (first || max_qos != m->grant.max_qos))
+		mxb_log_warn("mqtt: the broker takes QoS %d at most: publishes asking for more go "
+			     "at QoS %d",
+			max_qos, max_qos);
+	m->grant.known = true;
+	m->grant.session_expiry = expiry;
+	m->grant.max_packet = max_packet;
+	m->grant.shared = shared != 0;
+	m->grant.retain = retain != 0;
+	m->grant.max_qos = max_qos;
+}
+
 static void on_connect(
 	struct mosquitto *mosq, void *data, int rc, int flags, const mosquitto_property *props)
 {
 	(void)mosq;
-	(void)props;
 	struct mxb_mqtt *m = data;
 	int64_t now = mxb_now_ms();
 	if (rc != 0) {
@@ -122,6 +180,7 @@ static void on_connect(
 		return;
 	}
 	m->state = STATE_UP;
+	read_grant(m, props);
 	/* libmosquitto formats a debug line per packet for an installed callback. */
 	if (mxb_log_level < MXB_LOG_DEBUG)
 		mosquitto_log_callback_set(m->mosq, NULL);
@@ -130,7 +189,8 @@ static void on_connect(
 		m->cfg->mqtt.client_id, flags & 1 ? " (session resumed)" : "");
 	const char *status = m->cfg->mqtt.status_topic;
 	if (status && *status) {
-		int prc = mosquitto_publish(m->mosq, NULL, status, 6, "online", 1, true);
+		int prc = mosquitto_publish(m->mosq, NULL, status, 6, "online",
+			m->grant.max_qos ? 1 : 0, m->grant.retain);
 		if (prc != MOSQ_ERR_SUCCESS)
 			mxb_log_warn("mqtt: cannot publish status to '%s': %s", status,
 				mosquitto_strerror(prc));
@@ -482,6 +542,15 @@ static int subscribe(struct mxb_mqtt *m, const char *filter, int qos, int option
 {
 	if (m->state != STATE_UP)
 		return -ENOTCONN;
+	/* A broker without them drops the connection on a $share/ filter (0x9E). */
+	if (!m->grant.shared && strncmp(filter, "$share/", 7) == 0) {
+		mxb_log_warn(
+			"mqtt: not subscribing to '%s': the broker has no shared subscriptions",
+			filter);
+		return -EOPNOTSUPP;
+	}
+	if (qos > m->grant.max_qos)
+		qos = m->grant.max_qos;
 	/* No-local (MQTT 5): the broker keeps our own publishes from coming back to us. */
 	int rc = m->cfg->mqtt.version == 5 ? mosquitto_subscribe_v5(m->mosq, NULL, filter, qos,
 						     MQTT_SUB_OPT_NO_LOCAL | options, NULL)
@@ -517,6 +586,10 @@ int mxb_mqtt_publish(struct mxb_mqtt *m, const char *topic, const void *payload,
 		return -ENOTCONN;
 	if (len > INT32_MAX)
 		return -EMSGSIZE;
+	/* Above what CONNACK granted the broker would close the connection: ask for less. */
+	if (qos > m->grant.max_qos)
+		qos = m->grant.max_qos;
+	retain = retain && m->grant.retain;
 	int rc = mosquitto_publish_v5(m->mosq, mid, topic, (int)len, payload, qos, retain, m->mark);
 
 	return translate(rc);
@@ -559,7 +632,8 @@ void mxb_mqtt_shutdown(struct mxb_mqtt *m, int64_t now)
 	m->shutting_down = true;
 	const char *status = m->cfg->mqtt.status_topic;
 	if (m->state == STATE_UP && status && *status) {
-		int rc = mosquitto_publish(m->mosq, &m->offline_mid, status, 7, "offline", 1, true);
+		int rc = mosquitto_publish(m->mosq, &m->offline_mid, status, 7, "offline",
+			m->grant.max_qos ? 1 : 0, m->grant.retain);
 		if (rc == MOSQ_ERR_SUCCESS) {
 			m->state = STATE_CLOSING;
 			m->deadline = now + SHUTDOWN_TIMEOUT_MS;

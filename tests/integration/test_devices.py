@@ -18,15 +18,9 @@ SECRET = "component-secret-for-tests"
 def setup(env):
     if getattr(env, "p", None):
         return
-    env.cport = harness.free_port()
-    extra = """
-component_ports = {{ {port} }}
-component_interfaces = {{ "127.0.0.1" }}
-Component "{domain}"
-	component_secret = "{secret}"
-""".format(port=env.cport, domain=DOMAIN, secret=SECRET)
-    env.p = env.prosody(users=("bridge", "alice", "mallory"), extra=extra)
-    env.m = env.mosquitto()
+    env.p = env.xmpp_server(users=("bridge", "alice", "mallory"), component=(DOMAIN, SECRET))
+    env.cport = env.p.component_port
+    env.m = env.broker()
     env.alice = env.xmpp(env.p, "alice")
     env.sub = env.mqtt(env.m).subscribe("#")
     env.dev = env.mqtt(env.m)  # plays the device

@@ -1,11 +1,14 @@
 #!/usr/bin/python3
 """Interoperability with a second, independent XMPP server, ejabberd 23.01 (the other
 tests run against Prosody): the bridge logs in over verified STARTTLS and does a round
-trip both ways; stream management comes on; with ejabberd restricted to DIGEST-MD5 the
-bridge still logs in (and a wrong password is reported as such); the XEP-0114 component
+trip both ways; stream management comes on; on an ejabberd restricted to one SASL
+mechanism the bridge logs in with each it claims (SCRAM-SHA-1/256/512, DIGEST-MD5, PLAIN
+inside TLS, and EXTERNAL with a client certificate), and a wrong password or an untrusted
+certificate is reported as an authentication failure; the XEP-0114 component
 talks to ejabberd's ejabberd_service listener (a device's presence, a command to it).
 Skips (exit 77) when ejabberd is not installed or cannot be started."""
 
+import json
 import os
 import re
 import signal
@@ -16,12 +19,10 @@ import sys
 import harness
 
 BRIDGE = "bridge@localhost"
+PAIR = "ejabberd+mosquitto"  # whatever the run's pair: this file chooses its own
 DOMAIN = "iot.localhost"
 KITCHEN = "kitchen@" + DOMAIN
 SECRET = "component-secret-for-ejabberd"
-# everything ejabberd 23.01 offers but DIGEST-MD5 (the -PLUS variants too)
-NOT_DIGEST = ["PLAIN", "X-OAUTH2", "SCRAM-SHA-1", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256",
-              "SCRAM-SHA-256-PLUS", "SCRAM-SHA-512", "SCRAM-SHA-512-PLUS"]
 
 
 def skip(env, reason):
@@ -51,8 +52,9 @@ def setup(env):
     env.sub = env.mqtt(env.m).subscribe("#")
 
 
-def sasl_mechanisms(port, ca_file):
-    """The SASL mechanisms a server offers after STARTTLS (verified against ca_file)."""
+def sasl_mechanisms(port, ca_file, before_tls=False, cert=None):
+    """The SASL mechanisms a server offers after STARTTLS (verified against ca_file,
+    presenting cert if given); with before_tls, (those offered before STARTTLS, those)."""
     def read_until(sock, end):
         data = b""
         sock.settimeout(5)
@@ -67,15 +69,19 @@ def sasl_mechanisms(port, ca_file):
     raw = socket.create_connection((harness.LOOPBACK, port), timeout=5)
     try:
         raw.sendall(header.encode())
-        read_until(raw, b"</stream:features>")
+        plain = re.findall(r"<mechanism>([^<]+)</mechanism>",
+                           read_until(raw, b"</stream:features>"))
         raw.sendall(b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
         read_until(raw, b"<proceed")
         ctx = ssl.create_default_context(cafile=ca_file)
+        if cert:
+            ctx.load_cert_chain(cert.cert, cert.key)
         tls = ctx.wrap_socket(raw, server_hostname="localhost")
         tls.sendall(header.encode())
         feats = read_until(tls, b"</stream:features>")
         tls.close()
-        return re.findall(r"<mechanism>([^<]+)</mechanism>", feats)
+        mechs = re.findall(r"<mechanism>([^<]+)</mechanism>", feats)
+        return (plain, mechs) if before_tls else mechs
     finally:
         raw.close()
 
@@ -137,44 +143,105 @@ def xmpp_acked(bridge):
     return int(m.group(1))
 
 
-def check_digest_md5(env):
+# Every mechanism ejabberd 23.01 offers with plain password storage (the -PLUS variants
+# and X-OAUTH2 are never used by the bridge: libstrophe 0.12.2 has no channel binding).
+ALL_MECHS = ["PLAIN", "DIGEST-MD5", "X-OAUTH2", "SCRAM-SHA-1", "SCRAM-SHA-1-PLUS",
+             "SCRAM-SHA-256", "SCRAM-SHA-256-PLUS", "SCRAM-SHA-512", "SCRAM-SHA-512-PLUS",
+             "EXTERNAL"]
+PASSWORD_MECHS = ["SCRAM-SHA-1", "SCRAM-SHA-256", "SCRAM-SHA-512", "DIGEST-MD5", "PLAIN"]
+
+
+def only(mech):
+    """ejabberd's disable_sasl_mechanisms for a server that offers mech alone."""
+    return "disable_sasl_mechanisms:\n" + "".join(
+        "  - %s\n" % x for x in ALL_MECHS if x != mech)
+
+
+def restricted_bridge(env, server, mech, over=None):
+    cid = "mxb-" + mech.lower()
+    return env.bridge(env.bridge_config(server, env.m, harness.merge({
+        "xmpp": {"jid": "bridge@localhost/" + mech.lower()},
+        "mqtt": {"client_id": cid, "status_topic": "mxb/%s/status" % cid},
+        "notify": [], "commands": []}, over or {})))
+
+
+def check_each_password_mechanism(env):
+    """Each SASL mechanism the bridge claims, on an ejabberd that offers it alone: the
+    right password logs in with exactly that mechanism, a wrong one is reported as an
+    authentication failure and never logged. PLAIN is offered only inside TLS."""
     setup(env)
-    yaml = "disable_sasl_mechanisms:\n" + "".join("  - %s\n" % x for x in NOT_DIGEST)
-    ej2 = start_ejabberd(env, users=("bridge",), name="ejabberd-digest", extra_yaml=yaml,
-                         component_domain="iot2.localhost")
-    mechs = sasl_mechanisms(ej2.port, env.pki.ca.cert)
-    env.check(mechs == ["DIGEST-MD5"], "the restricted ejabberd offers only DIGEST-MD5",
-              mechs)
+    for mech in PASSWORD_MECHS:
+        ej2 = start_ejabberd(env, users=("bridge",), name="ejabberd-" + mech.lower(),
+                             extra_yaml=only(mech), component_domain="iot2.localhost")
+        before, mechs = sasl_mechanisms(ej2.port, env.pki.ca.cert, before_tls=True)
+        env.check(mechs == [mech], "ejabberd restricted to %s offers only it" % mech, mechs)
+        env.check(before == [], "... and no mechanism before STARTTLS", before)
+        emark = ej2.log.mark()
+        b = restricted_bridge(env, ej2, mech)
+        b.wait_ready(30)
+        m = b.wait_log(r"xmpp: session established as '[^']*' \([^)]*\)")
+        env.check(harness.line_of(m).endswith("'bridge@localhost/%s' (TLS)" % mech.lower()),
+                  "%s only: session established over TLS" % mech, harness.line_of(m))
+        got = harness.wait_until(lambda: ej2.accepted_auth("bridge", since=emark), 5,
+                                 what="ejabberd's 'Accepted c2s ... authentication' line")
+        env.check(got == mech, "ejabberd: the bridge authenticated with %s" % mech, got)
+        env.check(b.stop() == 0, "SIGTERM -> exit 0")
+
+        wrong = "wrong-" + ej2.accounts["bridge"][::-1]
+        b = restricted_bridge(env, ej2, mech, {"xmpp": {"password": wrong}})
+        m = b.wait_log(r"xmpp: authentication failed for 'bridge@localhost'", timeout=30)
+        env.check(True, "wrong password over %s: %r" % (mech, harness.line_of(m)))
+        env.check(b.absent(r"xmpp: session established", 0.5) is None,
+                  "no session established")
+        log = b.text()
+        env.check(wrong not in log and ej2.accounts["bridge"] not in log,
+                  "neither the wrong nor the right password appears in the log")
+        env.check(b.stop() == 0, "SIGTERM -> exit 0 while XMPP keeps failing")
+        rc = ej2.stop()
+        env.check(rc == 0, "the restricted ejabberd stopped by its pid, nothing (beam, "
+                  "epmd) left behind", rc)
+        env.verified("SASL %s" % mech, "login; a wrong password is an authentication failure",
+                     pair=PAIR)
+
+
+def check_external(env):
+    """SASL EXTERNAL with a client certificate (xmpp.client_cert/client_key, no password):
+    ejabberd verifies it against the CA (c2s listener: tls_verify and cafile) and takes
+    the account from its xmppAddr; a certificate of a CA it does not trust is reported
+    by the bridge as an authentication failure."""
+    setup(env)
+    pki = env.pki
+    good = pki._make_cert("bridge-client", pki.ca, "bridge@localhost",
+                          "otherName:1.3.6.1.5.5.7.8.5;UTF8:bridge@localhost")
+    untrusted = pki._make_cert("bridge-client-other", pki.other_ca, "bridge@localhost",
+                               "otherName:1.3.6.1.5.5.7.8.5;UTF8:bridge@localhost")
+    ej2 = start_ejabberd(env, users=("bridge",), name="ejabberd-external",
+                         extra_yaml=only("EXTERNAL"), component_domain="iot2.localhost",
+                         c2s_yaml="tls_verify: true\ncafile: %s" % json.dumps(pki.ca.cert))
+    env.check(sasl_mechanisms(ej2.port, env.pki.ca.cert, cert=good) == ["EXTERNAL"],
+              "ejabberd restricted to EXTERNAL offers only it to a client with a "
+              "certificate")
     emark = ej2.log.mark()
-    b = env.bridge(env.bridge_config(ej2, env.m, {
-        "xmpp": {"jid": "bridge@localhost/digest"},
-        "mqtt": {"client_id": "mxb-digest", "status_topic": "mxb/digest/status"},
-        "notify": [], "commands": []}))
+    b = restricted_bridge(env, ej2, "EXTERNAL", {"xmpp": {
+        "password": None, "client_cert": good.cert, "client_key": good.key}})
     b.wait_ready(30)
     m = b.wait_log(r"xmpp: session established as '[^']*' \([^)]*\)")
-    env.check(harness.line_of(m).endswith("'bridge@localhost/digest' (TLS)"),
-              "DIGEST-MD5 only: session established over TLS", harness.line_of(m))
-    mech = harness.wait_until(lambda: ej2.accepted_auth("bridge", since=emark), 5,
-                              what="ejabberd's 'Accepted c2s ... authentication' line")
-    env.check(mech == "DIGEST-MD5", "ejabberd: the bridge authenticated with DIGEST-MD5",
-              mech)
+    env.check(harness.line_of(m).endswith("'bridge@localhost/external' (TLS)"),
+              "EXTERNAL: session established with the client certificate", harness.line_of(m))
+    got = harness.wait_until(lambda: ej2.accepted_auth("bridge", since=emark), 5,
+                             what="ejabberd's 'Accepted c2s ... authentication' line")
+    env.check(got == "EXTERNAL", "ejabberd: the bridge authenticated with EXTERNAL", got)
     env.check(b.stop() == 0, "SIGTERM -> exit 0")
 
-    wrong = "wrong-" + ej2.accounts["bridge"][::-1]
-    b = env.bridge(env.bridge_config(ej2, env.m, {
-        "xmpp": {"jid": "bridge@localhost/digest", "password": wrong},
-        "mqtt": {"client_id": "mxb-digest-wrong", "status_topic": "mxb/digest/status"},
-        "notify": [], "commands": []}))
+    b = restricted_bridge(env, ej2, "EXTERNAL", {"xmpp": {
+        "password": None, "client_cert": untrusted.cert, "client_key": untrusted.key}})
     m = b.wait_log(r"xmpp: authentication failed for 'bridge@localhost'", timeout=30)
-    env.check(True, "wrong password over DIGEST-MD5: %r" % harness.line_of(m))
+    env.check(True, "a certificate of an untrusted CA: %r" % harness.line_of(m))
     env.check(b.absent(r"xmpp: session established", 0.5) is None, "no session established")
-    log = b.text()
-    env.check(wrong not in log and ej2.accounts["bridge"] not in log,
-              "neither the wrong nor the right password appears in the log")
     env.check(b.stop() == 0, "SIGTERM -> exit 0 while XMPP keeps failing")
-    rc = ej2.stop()
-    env.check(rc == 0, "the restricted ejabberd stopped by its pid, nothing (beam, epmd) "
-              "left behind", rc)
+    env.check(ej2.stop() == 0, "the EXTERNAL ejabberd stopped by its pid")
+    env.verified("SASL EXTERNAL", "client certificate; an untrusted one is an "
+                 "authentication failure", pair=PAIR)
 
 
 def check_component(env):
@@ -236,5 +303,5 @@ if __name__ == "__main__":
     if reason:
         print("SKIP test_ejabberd: %s" % reason)
         sys.exit(77)
-    harness.main([check_roundtrip, check_stream_management, check_digest_md5,
-                  check_component, check_stop], time_limit=100)
+    harness.main([check_roundtrip, check_stream_management, check_each_password_mechanism,
+                  check_external, check_component, check_stop], time_limit=170)

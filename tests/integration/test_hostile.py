@@ -27,11 +27,6 @@ ROOM = "family@conference.localhost"
 R = "\ufffd"
 MAX_PAYLOAD = 8192
 MAX_MESSAGE = 16384
-MUC = """
-Component "conference.localhost" "muc"
-	muc_room_locking = false
-	restrict_room_creation = false
-"""
 # what one probe() adds to the counters
 PROBE = {"mqtt received": 1, "xmpp sent": 2, "commands published": 1}
 
@@ -44,8 +39,8 @@ def join(client, nick):
 
 
 def setup(env):
-    env.p = env.prosody(users=("bridge", "alice", "mallory", "bob"), extra=MUC)
-    env.m = env.mosquitto()
+    env.p = env.xmpp_server(users=("bridge", "alice", "mallory", "bob"), muc=True)
+    env.m = env.broker()
     env.alice = env.xmpp(env.p, "alice")
     env.mallory = env.xmpp(env.p, "mallory", auto_authorize=False)
     env.bob = env.xmpp(env.p, "bob")
@@ -740,4 +735,11 @@ if __name__ == "__main__":
                   check_wildcard_hash, check_sys_topic, check_sys_topic_vs_hash,
                   check_empty_body, check_whitespace_body, check_unicode_space_body,
                   check_xml_specials_in_command]
-                 + CONFIG_CHECKS + [check_final_state], time_limit=100)
+                 + CONFIG_CHECKS + [check_final_state], time_limit=100, unresolved={
+                     ("check_oversize_1mb", "ejabberd+ejabberd"):
+                         "a 1 MB publish to mod_mqtt: the bridge logs no 'payload too large' "
+                         "and alice gets nothing within 15 s",
+                     ("check_payload_at_max", "ejabberd+ejabberd"):
+                         "after the 1 MB publish, a payload of max_payload arrives twice "
+                         "(25 and 8205 characters)",
+                 })

@@ -37,18 +37,10 @@ def join(client, nick):
 
 
 def setup(env):
-    env.cport = harness.free_port()
-    extra = """
-component_ports = {{ {port} }}
-component_interfaces = {{ "127.0.0.1" }}
-Component "{domain}"
-	component_secret = "{secret}"
-Component "conference.localhost" "muc"
-	muc_room_locking = false
-	restrict_room_creation = false
-""".format(port=env.cport, domain=DOMAIN, secret=SECRET)
-    env.p = env.prosody(users=("bridge", "alice", "mallory", "bob"), extra=extra)
-    env.m = env.mosquitto()
+    env.p = env.xmpp_server(users=("bridge", "alice", "mallory", "bob"), muc=True,
+                            component=(DOMAIN, SECRET))
+    env.cport = env.p.component_port
+    env.m = env.broker()
     env.alice = env.xmpp(env.p, "alice")
     env.mallory = env.xmpp(env.p, "mallory", auto_authorize=False)
     env.bob = env.xmpp(env.p, "bob")
@@ -420,4 +412,11 @@ if __name__ == "__main__":
                   check_log_forging_payload, check_log_forging_command_word,
                   check_log_forging_device_command,
                   check_private_message_through_room, check_stranger_deep_xml, check_unacked_window_full,
-                  check_final_state], time_limit=120)
+                  check_final_state], time_limit=120, unresolved={
+                      ("check_stranger_deep_xml", "ejabberd+mosquitto"):
+                          "no <forbidden/> reaches mallory within 15 s for XML nested 2000 "
+                          "deep (ejabberd's parser limits, not looked into)",
+                      ("check_unacked_window_full", "ejabberd+mosquitto"):
+                          "after ejabberd is stopped (SIGSTOP) and continued, the new bridge "
+                          "logs no 'session established' within 30 s",
+                  })

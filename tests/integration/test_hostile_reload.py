@@ -27,18 +27,13 @@ BRIDGE = "bridge@localhost"
 ALICE = "alice@localhost"
 ROOM = "family@conference.localhost"
 CID = "mxb-test"
-MUC = """
-Component "conference.localhost" "muc"
-	muc_room_locking = false
-	restrict_room_creation = false
-"""
 
 
 def setup(env):
     if getattr(env, "p", None):
         return
-    env.p = env.prosody(users=("bridge", "alice", "mallory", "bob"), extra=MUC)
-    env.m = env.mosquitto()
+    env.p = env.xmpp_server(users=("bridge", "alice", "mallory", "bob"), muc=True)
+    env.m = env.broker()
     env.alice = env.xmpp(env.p, "alice")
     env.pub = env.mqtt(env.m)
     env.sub = env.mqtt(env.m).subscribe("#")

@@ -9,9 +9,9 @@ BRIDGE = "bridge@localhost"
 
 
 def setup(env):
-    env.p = env.prosody(users=("bridge", "alice"))
+    env.p = env.xmpp_server(users=("bridge", "alice"))
     # persistence: the broker keeps the test subscriber's session across its restart
-    env.m = env.mosquitto(persistence=True)
+    env.m = env.broker(persistence=True)
     env.alice = env.xmpp(env.p, "alice")
     env.b = env.start_bridge_ready(env.p, env.m)
 

@@ -4,6 +4,7 @@ mosquitto): MQTT -> chat message with the rendered template, chat command -> MQT
 with its reply, refusals, the retained status topic, the bridge's presence and a clean
 SIGTERM shutdown. The XMPP server is Prosody, or ejabberd with MXB_XMPP_SERVER=ejabberd."""
 
+import re
 import signal
 
 import harness
@@ -130,6 +131,34 @@ def check_presence_subscription(env):
     env.check(p.frm == BRIDGE + "/bridge", "alice sees the bridge available", p.frm)
 
 
+# The limits each broker's CONNACK sets, as the bridge says them at start (MQTT 5).
+GRANT_LINES = {
+    "mosquitto": [],
+    "ejabberd": [
+        r"warn: mqtt: the broker keeps the session 300 s, not 3600 s: a longer outage loses "
+        r"what arrives meanwhile",
+        r"warn: mqtt: the broker has no shared subscriptions: '\$share/' filters are not "
+        r"subscribed",
+    ],
+}
+
+
+def check_broker_grants(env):
+    """The bridge reads what the broker grants and says each limit once: mod_mqtt caps the
+    session expiry at 5 minutes and has no shared subscriptions; mosquitto limits nothing."""
+    kind = harness.broker_kind()
+    lines = re.findall(r"^.*mqtt: the broker .*$", env.b.text(), re.M)
+    want = GRANT_LINES[kind]
+    for rx in want:
+        hits = [ln for ln in lines if re.search(rx, ln)]
+        env.check(len(hits) == 1, "bridge log, once: %r" % hits[:1], lines)
+    env.check(len(lines) == len(want), "no other 'mqtt: the broker ...' line (%s)" % kind,
+              lines)
+    env.verified("broker limits read from CONNACK",
+                 "; ".join(ln.split("mqtt: ", 1)[1].split(":")[0] for ln in lines) or
+                 "none (grants all the bridge asks)")
+
+
 def check_sigterm(env):
     mark_p = env.alice.presence_mark()
     rc = env.b.stop(signal.SIGTERM, timeout=10)
@@ -142,4 +171,5 @@ def check_sigterm(env):
 
 if __name__ == "__main__":
     harness.main([setup, check_mqtt_to_xmpp, check_xmpp_to_mqtt, check_refusals,
-                  check_status_online, check_presence_subscription, check_sigterm])
+                  check_status_online, check_presence_subscription, check_broker_grants,
+                  check_sigterm])

@@ -11,18 +11,13 @@ import harness
 
 BRIDGE = "bridge@localhost"
 ROOM = "family@conference.localhost"
-MUC = """
-Component "conference.localhost" "muc"
-	muc_room_locking = false
-	restrict_room_creation = false
-"""
 
 
 def setup(env):
     if getattr(env, "p", None):
         return
-    env.p = env.prosody(users=("bridge", "alice", "mallory", "bob"), extra=MUC)
-    env.m = env.mosquitto()
+    env.p = env.xmpp_server(users=("bridge", "alice", "mallory", "bob"), muc=True)
+    env.m = env.broker()
     env.alice = env.xmpp(env.p, "alice")
     env.sub = env.mqtt(env.m).subscribe("#")
 

@@ -30,6 +30,14 @@ def ejabberd_installed():
     return None
 
 
+def _indent(text, n):
+    """text (YAML lines) indented by n spaces, with a final newline, or ""."""
+    text = text.strip("\n")
+    if not text:
+        return ""
+    return "".join(" " * n + line + "\n" for line in text.split("\n"))
+
+
 def _yq(s):
     """A YAML double-quoted scalar (JSON string syntax is valid YAML)."""
     import json
@@ -50,9 +58,15 @@ class Ejabberd(XmppServer):
     ready_interval = 0.05
 
     def __init__(self, env, cert, name="ejabberd", extra_yaml="",
-                 component_domain="iot.localhost", component_secret=None):
+                 component_domain="iot.localhost", component_secret=None, mqtt=None,
+                 listen_yaml="", modules_yaml="", c2s_yaml="", loglevel="info"):
         super().__init__(env, cert, name)
         self.component_port = free_port()
+        # mod_mqtt (mqtt: a dict of its options, {} for the defaults): a plain and a TLS
+        # listener, the broker of EjabberdBroker
+        self.mqtt = mqtt
+        self.mqtt_port = free_port() if mqtt is not None else None
+        self.mqtt_tls_port = free_port() if mqtt is not None else None
         self.dist_port = free_port()
         self.component_domain = component_domain
         self.component_secret = component_secret or secrets.token_urlsafe(12)
@@ -74,7 +88,7 @@ class Ejabberd(XmppServer):
 
         conf = """hosts:
   - "localhost"
-loglevel: info
+loglevel: {loglevel}
 log_rotate_count: 0
 hide_sensitive_log_data: true
 certfiles:
@@ -108,14 +122,14 @@ listen:
     access: c2s
     shaper: c2s_shaper
     max_stanza_size: 262144
-  -
+{c2s_yaml}  -
     port: {cport}
     ip: "127.0.0.1"
     module: ejabberd_service
     hosts:
       {cdomain}:
         password: {csecret}
-modules:
+{listen_yaml}modules:
   mod_roster: {{}}
   mod_disco: {{}}
   mod_ping: {{}}
@@ -126,13 +140,31 @@ modules:
     access: all
     access_create: local
     access_persistent: local
-""".format(pem=_yq(self.pem_path), ca=_yq(env.pki.ca.cert), port=self.port,
+{modules_yaml}""".format(pem=_yq(self.pem_path), ca=_yq(env.pki.ca.cert), port=self.port,
            cport=self.component_port, cdomain=_yq(component_domain),
-           csecret=_yq(self.component_secret))
+           csecret=_yq(self.component_secret), loglevel=loglevel,
+           c2s_yaml=_indent(c2s_yaml, 4), listen_yaml=self._mqtt_listen() + listen_yaml,
+           modules_yaml=self._mqtt_module() + _indent(modules_yaml, 2))
         if extra_yaml:
             conf += "\n" + extra_yaml.strip("\n") + "\n"
         with open(self.conf_path, "w") as f:
             f.write(conf)
+
+    def _mqtt_listen(self):
+        if self.mqtt is None:
+            return ""
+        return "".join("""  -
+    port: %d
+    ip: "127.0.0.1"
+    module: mod_mqtt
+    tls: %s
+""" % (p, tls) for p, tls in ((self.mqtt_port, "false"), (self.mqtt_tls_port, "true")))
+
+    def _mqtt_module(self):
+        if self.mqtt is None:
+            return ""
+        opts = "".join("    %s: %s\n" % (k, v) for k, v in sorted(self.mqtt.items()))
+        return "  mod_mqtt:%s\n%s" % ("" if opts else " {}", opts)
 
     # -- the erl command lines (SERVERS.md) -------------------------------------------
     def _environ(self):
@@ -174,11 +206,15 @@ modules:
         return self._erl(self.node) + ["-s", "ejabberd", "-noinput"]
 
     def ports(self):
-        return [self.port, self.component_port]
+        ports = [self.port, self.component_port]
+        if self.mqtt is not None:
+            ports += [self.mqtt_port, self.mqtt_tls_port]
+        return ports
 
     def ready_what(self):
-        return "%s listening on %d (c2s) and %d (component)" % (
-            self.name, self.port, self.component_port)
+        return "%s listening on %s (c2s, component%s)" % (
+            self.name, "/".join(str(p) for p in self.ports()),
+            ", mqtt, mqtts" if self.mqtt is not None else "")
 
     def can_register_now(self):
         """Accounts are made by the running node; they live in the spool, so they survive

@@ -2,17 +2,35 @@
 
 import os
 
-from .procs import run
+from .procs import free_port, run
 from .xmppserver import XMPP_DOMAIN, XmppServer
 
 
 class Prosody(XmppServer):
     """prosody --config FILE -F with one VirtualHost "localhost", STARTTLS required.
     cert: the Cert the VirtualHost presents (env.pki.wrong_host for the wrong-name case).
-    extra: more Lua settings, put before the VirtualHost (they replace ours)."""
+    extra: more Lua settings, put before the VirtualHost (they replace ours).
+    muc: rooms on conference.localhost, created unlocked by whoever joins first.
+    component: (domain, secret) of a XEP-0114 component on .component_port.
+    modules: more modules_enabled (e.g. "offline")."""
 
-    def __init__(self, env, cert, name="prosody", auth="internal_plain", extra=""):
+    def __init__(self, env, cert, name="prosody", auth="internal_plain", extra="", muc=False,
+                 component=None, modules=()):
         super().__init__(env, cert, name)
+        self.component_port = None
+        self.component_domain = self.component_secret = None
+        if component:
+            self.component_port = free_port()
+            self.component_domain, self.component_secret = component
+            extra = """component_ports = {{ {port} }}
+component_interfaces = {{ "127.0.0.1" }}
+""".format(port=self.component_port) + extra
+        hosts = ""
+        if component:
+            hosts += 'Component "%s"\n\tcomponent_secret = "%s"\n' % component
+        if muc:
+            hosts += ('Component "conference.localhost" "muc"\n'
+                      '\tmuc_room_locking = false\n\trestrict_room_creation = false\n')
         self.data = os.path.join(self.dir, "data")
         os.makedirs(self.data, exist_ok=True)
         os.makedirs(os.path.join(self.dir, "certs"), exist_ok=True)
@@ -44,12 +62,12 @@ allow_registration = false
 c2s_require_encryption = true
 allow_unencrypted_plain_auth = false
 modules_enabled = {{ "roster", "saslauth", "tls", "disco", "ping", "version", "presence",
-	"message", "posix", "smacks" }}
+	"message", "posix", "smacks"{modules} }}
 modules_disabled = {{ "s2s", "s2s_auth_certs" }}
 {extra}
 VirtualHost "localhost"
 	ssl = {{ certificate = {crt}; key = {key}; }}
-""".format(data=q(self.data), pid=q(os.path.join(self.dir, "prosody.pid")),
+{hosts}""".format(modules="".join(', "%s"' % m for m in modules), hosts=hosts,data=q(self.data), pid=q(os.path.join(self.dir, "prosody.pid")),
            log=q(self.log.path), certs=q(os.path.join(self.dir, "certs")), port=self.port,
            auth=q(auth), extra=extra, crt=q(cert.cert), key=q(cert.key))
         # An option set twice makes Prosody warn with the line number, which it cannot find
