@@ -175,6 +175,7 @@ int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg)
 {
 	memset(b, 0, sizeof(*b));
 	b->cfg = cfg;
+	b->started = mxb_now_ms();
 	int ret = mxb_routes_create(&b->routes, cfg);
 	if (ret < 0)
 		return ret;
@@ -282,6 +283,7 @@ static void on_xmpp_acked(uint32_t h, void *data)
 static void on_xmpp_offline(bool stream_error, void *data)
 {
 	struct mxb_bridge *b = data;
+	b->reconnects_xmpp++;
 	mxb_outbox_xmpp_lost(b->outbox, stream_error);
 }
 
@@ -431,6 +433,9 @@ int64_t mxb_bridge_tick(struct mxb_bridge *b, int64_t now)
 	int64_t t = mxb_routes_due(b->routes, now, send_due, b);
 	if (t < next)
 		next = t;
+	t = mxb_bridge_stats_tick(b, now);
+	if (t < next)
+		next = t;
 	return next;
 }
 
@@ -504,7 +509,18 @@ static void on_mqtt_connected(void *data)
 	struct mxb_bridge *b = data;
 	subscribe_all(b);
 	mxb_bridge_devices_subscribe(b);
+	/*
+	 * Before the flush, so that it replaces an object held while MQTT was down (which says
+	 * so); and a broker that restarted may have lost the retained one.
+	 */
+	mxb_bridge_stats_publish(b, mxb_now_ms());
 	mxb_outbox_flush_mqtt(b->outbox);
+}
+
+static void on_mqtt_disconnected(void *data)
+{
+	struct mxb_bridge *b = data;
+	b->reconnects_mqtt++;
 }
 
 static void on_xmpp_online(void *data)
@@ -649,6 +665,7 @@ void mxb_bridge_mqtt_replaced(struct mxb_bridge *b)
 
 const struct mxb_mqtt_handlers mxb_bridge_mqtt_handlers = {
 	.connected = on_mqtt_connected,
+	.disconnected = on_mqtt_disconnected,
 	.message = on_mqtt_message,
 	.published = on_published,
 };

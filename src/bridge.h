@@ -37,6 +37,11 @@ struct mxb_bridge {
 	char *render; /* max_message + 1 bytes */
 	char *clean; /* 3 * max_message + 1 bytes: U+FFFD is 3 bytes for 1 bad byte */
 	struct mxb_counters n;
+	/* Stats (mqtt.stats_topic), in bridge_stats.c */
+	int64_t started; /* ms, when the bridge was made */
+	int64_t next_stats; /* ms; 0: not scheduled yet */
+	/* Connections lost, counted where each side reports going down. */
+	uint64_t reconnects_xmpp, reconnects_mqtt, reconnects_component;
 
 	/* Devices (component mode) */
 	struct mxb_component *component;
@@ -85,6 +90,13 @@ int64_t mxb_bridge_devices_tick(struct mxb_bridge *b, int64_t now);
 int mxb_bridge_contacts_init(struct mxb_bridge *b);
 void mxb_bridge_contacts_finish(struct mxb_bridge *b);
 void mxb_bridge_contact_presence(const struct mxb_xmpp_presence *p, void *data);
+/*
+ * Used by bridge.c: the stats, in bridge_stats.c. publish sends the retained object now
+ * (without mqtt.stats_topic it does nothing) and schedules the next; tick sends it when it
+ * is due and returns when the next is (INT64_MAX: never).
+ */
+void mxb_bridge_stats_publish(struct mxb_bridge *b, int64_t now);
+int64_t mxb_bridge_stats_tick(struct mxb_bridge *b, int64_t now);
 /* Used by bridge.c: commands (XMPP -> MQTT), in bridge_commands.c. */
 void mxb_bridge_command_message(const struct mxb_xmpp_message *msg, void *data);
 /*

@@ -546,6 +546,12 @@ out_free:
 	free(cmd);
 }
 
+static void on_component_offline(void *data)
+{
+	struct mxb_bridge *b = data;
+	b->reconnects_component++;
+}
+
 static void on_device_describe(
 	const char *local, const char *from, struct mxb_component_info *out, void *data)
 {
@@ -567,6 +573,7 @@ static void on_device_describe(
 
 const struct mxb_component_handlers mxb_bridge_component_handlers = {
 	.online = on_component_online,
+	.offline = on_component_offline,
 	.presence = on_device_presence,
 	.message = on_device_message,
 	.describe = on_device_describe,

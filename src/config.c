@@ -137,6 +137,7 @@ void mxb_config_finish(struct mxb_config *cfg)
 	free(cfg->mqtt.username);
 	mxb_conf_wipe_free(cfg->mqtt.password);
 	free(cfg->mqtt.status_topic);
+	free(cfg->mqtt.stats_topic);
 	free(cfg->mqtt.ca_file);
 	free(cfg->mqtt.cert_file);
 	free(cfg->mqtt.key_file);

@@ -215,6 +215,8 @@ struct mxb_config {
 		/* Seconds the broker keeps the session (and queues QoS 1 messages) while the
 		 * bridge is away; 0: a clean session every time. */
 		int session_expiry;
+		char *stats_topic; /* NULL: no stats published */
+		int stats_interval; /* seconds between two stats publishes */
 	} mqtt;
 
 	struct mxb_notify_route *notify;

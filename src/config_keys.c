@@ -110,6 +110,9 @@ const struct mxb_config_key mxb_config_keys[] = {
 		CFG(MXB_KEY_INT, mqtt.reconnect_max)},
 	{"mqtt", "session_expiry", "integer", RANGE(0, INT32_MAX), .value = "3600",
 		CFG(MXB_KEY_INT, mqtt.session_expiry)},
+	{"mqtt", "stats_topic", "string", .def = "none"},
+	{"mqtt", "stats_interval", "integer", RANGE(5, 86400), .value = "60",
+		CFG(MXB_KEY_INT, mqtt.stats_interval)},
 	{"mqtt", "tls", "group", .def = "absent: no TLS"},
 
 	{"mqtt.tls", "ca_file", "string", .def = "the system store"},

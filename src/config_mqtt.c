@@ -82,6 +82,11 @@ static void mqtt_key(struct mxb_conf_ctx *c, const struct mxb_conf_node *s,
 		if (mxb_conf_string(c, s, MXB_TOPIC_MAX, false, t) && **t &&
 			!mxb_topic_name_valid(*t, strlen(*t)))
 			mxb_conf_error_at(c, s, "invalid topic '%s' in 'status_topic'", *t);
+	} else if (strcmp(name, "stats_topic") == 0) {
+		char **t = &cfg->mqtt.stats_topic;
+		if (mxb_conf_string(c, s, MXB_TOPIC_MAX, true, t) &&
+			!mxb_topic_name_valid(*t, strlen(*t)))
+			mxb_conf_error_at(c, s, "invalid topic '%s' in 'stats_topic'", *t);
 	} else if (strcmp(name, "tls") == 0) {
 		if (mxb_conf_group(c, s)) {
 			cfg->mqtt.tls = true;

@@ -61,6 +61,8 @@ void mxb_config_print(const struct mxb_config *cfg, FILE *out)
 		fprintf(out, "mqtt.status_topic: (disabled)\n");
 	fprintf(out, "mqtt.reconnect_max: %d\n", cfg->mqtt.reconnect_max);
 	fprintf(out, "mqtt.session_expiry: %d\n", cfg->mqtt.session_expiry);
+	print_opt(out, "mqtt.stats_topic", cfg->mqtt.stats_topic, "(none)");
+	fprintf(out, "mqtt.stats_interval: %d\n", cfg->mqtt.stats_interval);
 	fprintf(out, "mqtt.tls: %s\n", cfg->mqtt.tls ? "on" : "off");
 	if (cfg->mqtt.tls) {
 		print_opt(out, "mqtt.tls.ca_file", cfg->mqtt.ca_file, "(system store)");

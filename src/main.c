@@ -268,6 +268,15 @@ static void apply(struct mxb_state *st, struct mxb_config *fresh, unsigned chang
 		if (new_client)
 			mxb_bridge_mqtt_replaced(&st->bridge);
 	}
+	if (changes & MXB_CHANGE_STATS) {
+		/* The swap of the whole section above took these along already. */
+		if (!(changes & MXB_CHANGE_MQTT)) {
+			SWAP(cfg, fresh, mqtt.stats_topic);
+			SWAP(cfg, fresh, mqtt.stats_interval);
+		}
+		/* A new topic has its value at once, and the new interval counts from now. */
+		mxb_bridge_stats_publish(&st->bridge, now);
+	}
 }
 
 static void reload(struct mxb_state *st)

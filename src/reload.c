@@ -265,6 +265,9 @@ unsigned mxb_reload_changes(const struct mxb_config *o, const struct mxb_config 
 		o->mqtt.reconnect_max != f->mqtt.reconnect_max ||
 		o->mqtt.session_expiry != f->mqtt.session_expiry)
 		c |= MXB_CHANGE_MQTT;
+	if (!same_str(o->mqtt.stats_topic, f->mqtt.stats_topic) ||
+		o->mqtt.stats_interval != f->mqtt.stats_interval)
+		c |= MXB_CHANGE_STATS;
 	return c;
 }
 
@@ -272,7 +275,7 @@ const char *mxb_reload_describe(unsigned changes, char *buf, size_t len)
 {
 	static const char *const names[] = {"routes", "limits", "queue_size", "spool", "devices",
 		"status", "rooms", "presence", "xmpp connection", "component connection",
-		"mqtt connection"};
+		"mqtt connection", "stats"};
 	size_t n = 0;
 	buf[0] = '\0';
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

@@ -30,6 +30,7 @@ enum mxb_reload_change {
 	MXB_CHANGE_XMPP = 1 << 8, /* the client's connection: it reconnects */
 	MXB_CHANGE_COMPONENT = 1 << 9, /* the component's connection: it reconnects */
 	MXB_CHANGE_MQTT = 1 << 10, /* the MQTT connection: it reconnects */
+	MXB_CHANGE_STATS = 1 << 11, /* stats_topic, stats_interval: published at once */
 };
 
 struct mxb_device_rule;

@@ -191,7 +191,7 @@ static void test_full(void)
 		"  username = \"bridge\"; password_file = \"mqtt.pw\";\n"
 		"  keepalive = 30;\n"
 		"  status_topic = \"\";\n"
-		"  reconnect_max = 10;\n"
+		"  reconnect_max = 10; stats_topic = \"bridge/stats\"; stats_interval = 5;\n"
 		"  tls: { ca_file = \"ca.pem\"; cert_file = \"client.pem\";\n"
 		"         key_file = \"client.key\"; };\n"
 		"};\n"
@@ -242,6 +242,8 @@ static void test_full(void)
 	CHECK(cfg.mqtt.keepalive == 30);
 	CHECK_STR(cfg.mqtt.status_topic, "");
 	CHECK(cfg.mqtt.reconnect_max == 10);
+	CHECK_STR(cfg.mqtt.stats_topic, "bridge/stats");
+	CHECK(cfg.mqtt.stats_interval == 5);
 	CHECK(cfg.mqtt.tls);
 	CHECK_STR(cfg.mqtt.ca_file, ca);
 	CHECK_STR(cfg.mqtt.cert_file, cert);
@@ -305,6 +307,8 @@ static void test_full(void)
 		CHECK(strstr(text, "xmpp.password: (set)\n") != NULL);
 		CHECK(strstr(text, "mqtt.password: (set)\n") != NULL);
 		CHECK(strstr(text, "mqtt.status_topic: (disabled)\n") != NULL);
+		CHECK(strstr(text, "mqtt.stats_topic: 'bridge/stats'\n") != NULL);
+		CHECK(strstr(text, "mqtt.stats_interval: 5\n") != NULL);
 		CHECK(strstr(text, "notify: 2 routes\n") != NULL);
 		CHECK(strstr(text, "commands: 2 routes\n") != NULL);
 		CHECK(strstr(text, "secret") == NULL);
@@ -345,6 +349,8 @@ static void test_defaults(void)
 	CHECK(cfg.mqtt.username == NULL && cfg.mqtt.password == NULL);
 	CHECK(cfg.mqtt.keepalive == 30);
 	CHECK_STR(cfg.mqtt.status_topic, "mqtt-xmpp-bridge/status");
+	CHECK(cfg.mqtt.stats_topic == NULL);
+	CHECK(cfg.mqtt.stats_interval == 60);
 	CHECK(!cfg.mqtt.tls);
 	CHECK(cfg.mqtt.reconnect_max == 60);
 	CHECK(cfg.notify_len == 1 && cfg.commands_len == 0 && cfg.commands == NULL);
@@ -469,17 +475,18 @@ static void test_ranges(void)
 	/* libconfig 1.5 wraps 4294968179 to 883 and 0x100000050 to 80: still out of range */
 	EXPECT_ERRORS("wrap.conf",
 		XMPP_OK "mqtt: {\n  port = 4294968179;\n  keepalive = 0x100000050;\n"
-			"  reconnect_max = 99999999999L;\n};\n",
+			"  reconnect_max = 99999999999L;\n  stats_interval = 4;\n};\n",
 		"$F:3: 'port' must be between 1 and 65535",
 		"$F:4: 'keepalive' must be between 5 and 65535",
-		"$F:5: 'reconnect_max' must be between 1 and 86400");
+		"$F:5: 'reconnect_max' must be between 1 and 86400",
+		"$F:6: 'stats_interval' must be between 5 and 86400");
 }
 
 static void test_jids_and_topics(void)
 {
 	EXPECT_ERRORS("values.conf",
 		"xmpp: { jid = \"bad jid@example.org\"; password = \"pw\"; };\n"
-		"mqtt: { status_topic = \"bridge/+\"; };\n"
+		"mqtt: { status_topic = \"bridge/+\"; stats_topic = \"s/#\"; };\n"
 		"notify = ( { topic = \"a/#/b\";\n"
 		"  to = [ \"alice@example.org\",\n"
 		"         \"alice@example.org/phone\",\n"
@@ -488,6 +495,7 @@ static void test_jids_and_topics(void)
 		"  allow = [ \"ok/+\", \"bad+/x\" ]; } );\n",
 		"$F:1: invalid JID 'bad jid@example.org' in 'jid'",
 		"$F:2: invalid topic 'bridge/+' in 'status_topic'",
+		"$F:2: invalid topic 's/#' in 'stats_topic'",
 		"$F:3: invalid topic filter 'a/#/b' in 'topic'",
 		"$F:5: JID 'alice@example.org/phone' in 'to' must be bare (without a resource)",
 		"$F:6: invalid JID 'bob smith@example.org' in 'to'",

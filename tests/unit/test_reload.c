@@ -150,11 +150,14 @@ static void test_changes(void)
 	EXPECT_CHANGE(f.mqtt.password = "p", MXB_CHANGE_MQTT);
 	EXPECT_CHANGE(f.mqtt.cert_file = "/etc/c.pem", MXB_CHANGE_MQTT);
 	EXPECT_CHANGE(f.mqtt.session_expiry = 1, MXB_CHANGE_MQTT);
+	EXPECT_CHANGE(f.mqtt.stats_topic = "bridge/stats", MXB_CHANGE_STATS);
+	EXPECT_CHANGE(f.mqtt.stats_interval = 5, MXB_CHANGE_STATS);
 #undef EXPECT_CHANGE
 	char buf[128];
 	CHECK_STR(mxb_reload_describe(0, buf, sizeof(buf)), "nothing");
 	CHECK_STR(mxb_reload_describe(MXB_CHANGE_ROUTES | MXB_CHANGE_MQTT, buf, sizeof(buf)),
 		"routes, mqtt connection");
+	CHECK_STR(mxb_reload_describe(MXB_CHANGE_STATS, buf, sizeof(buf)), "stats");
 }
 
 int main(void)
