@@ -13,6 +13,8 @@
 #define NS_FORWARD "urn:xmpp:forward:0"
 #define NS_MUC "http://jabber.org/protocol/muc"
 #define NS_MUC_USER "http://jabber.org/protocol/muc#user"
+#define NS_MUC_OWNER "http://jabber.org/protocol/muc#owner"
+#define NS_DATA "jabber:x:data"
 #define NS_DELAY "urn:xmpp:delay"
 #define NS_SM "urn:xmpp:sm:3"
 #define NS_SID "urn:xmpp:sid:0"
