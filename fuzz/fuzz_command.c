@@ -7,6 +7,7 @@
  * that never cuts a character.
  */
 
+#include <ctype.h>
 #include <string.h>
 
 #include "command.h"
@@ -98,6 +99,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mxb_command_result r;
 	mxb_command_parse(&cfg, &in, &r);
 	bool utf8 = mxb_text_utf8_valid(body, strlen(body));
+
+	/* A request to the domain is one word of four letters between spaces, or unknown. */
+	if (mxb_command_domain_request(body) != MXB_DOMAIN_UNKNOWN) {
+		size_t lead = strspn(body, " \t\n\v\f\r");
+		size_t n = strlen(body + lead);
+		while (n && isspace((unsigned char)body[lead + n - 1]))
+			n--;
+		FUZZ_CHECK(n == 4);
+	}
 
 	switch (r.verdict) {
 	case MXB_COMMAND_IGNORE:

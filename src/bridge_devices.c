@@ -24,6 +24,8 @@
 #include "topic.h"
 
 #define STATUS_MAX 512
+/* A friendly name longer than this is shown as the local part. */
+#define FRIENDLY_MAX 256
 
 /* A command sent to a device, answered with its next state or a timeout note. */
 struct mxb_device_command {
@@ -125,11 +127,12 @@ static void reply_from_device(
 	int n = vasprintf(&text, fmt, ap), r;
 	va_end(ap);
 	char *clean = n < 0 ? NULL : malloc(3 * (size_t)n + 1);
+	const char *who = local ? local : b->cfg->xmpp.component.domain;
 	if (!clean || mxb_text_sanitize(text, (size_t)n, clean, 3 * (size_t)n + 1, NULL) < 0)
-		mxb_log_error("devices: out of memory; no reply from '%s' to '%s'", local, to);
+		mxb_log_error("devices: out of memory; no reply from '%s' to '%s'", who, to);
 	else if ((r = mxb_component_send_message(b->component, local, to, clean)) < 0)
-		mxb_log_warn("devices: cannot send the reply from '%s' to '%s' (%s): '%s'", local,
-			to, strerror(-r), clean);
+		mxb_log_warn("devices: cannot send the reply from '%s' to '%s' (%s): '%s'", who, to,
+			strerror(-r), clean);
 	free(clean);
 	if (n >= 0)
 		free(text);
@@ -552,6 +555,16 @@ static void on_component_offline(void *data)
 	b->reconnects_component++;
 }
 
+/* dev's name for people, from its rule (dev->rule set), into buf; its local part if none. */
+static const char *friendly_of(const struct mxb_device *dev, char *buf, size_t len)
+{
+	struct mxb_template_input in = {.name = dev->name};
+	if (mxb_template_render(dev->rule->friendly_tmpl, &in, buf, len, NULL) < 0 ||
+		!mxb_text_xml_valid(buf, strlen(buf)))
+		snprintf(buf, len, "%s", dev->local);
+	return buf;
+}
+
 static void on_device_describe(
 	const char *local, const char *from, struct mxb_component_info *out, void *data)
 {
@@ -561,14 +574,189 @@ static void on_device_describe(
 	out->allowed = may_see(b, dev, from);
 	if (!out->exists)
 		return;
-	static char friendly[256];
-	struct mxb_template_input in = {.name = dev->name};
-	if (mxb_template_render(dev->rule->friendly_tmpl, &in, friendly, sizeof(friendly), NULL) <
-			0 ||
-		!mxb_text_xml_valid(friendly, strlen(friendly)))
-		snprintf(friendly, sizeof(friendly), "%s", dev->local);
-	out->friendly = friendly;
+	static char friendly[FRIENDLY_MAX];
+	out->friendly = friendly_of(dev, friendly, sizeof(friendly));
 	out->name = dev->name;
+}
+
+/* The known devices (seen on MQTT) bare may see, in the order of their local parts. */
+struct visible {
+	struct mxb_bridge *b;
+	const char *bare;
+	const struct mxb_device **v;
+	size_t len, cap;
+	bool failed;
+};
+
+static void collect(struct mxb_device *dev, void *data)
+{
+	struct visible *vis = data;
+	if (!dev->rule || !mxb_device_allowed(dev->rule, vis->bare) || vis->failed)
+		return;
+	if (vis->len == vis->cap) {
+		size_t cap = vis->cap ? 2 * vis->cap : 16;
+		const struct mxb_device **v = realloc(vis->v, cap * sizeof(*v));
+		if (!v) {
+			vis->failed = true;
+			return;
+		}
+		vis->v = v;
+		vis->cap = cap;
+	}
+	vis->v[vis->len++] = dev;
+}
+
+static int by_local(const void *a, const void *b)
+{
+	const struct mxb_device *const *x = a, *const *y = b;
+	return strcmp((*x)->local, (*y)->local);
+}
+
+/* Fills vis; returns 0 or -ENOMEM (vis is finished then too). */
+static int visible_devices(struct mxb_bridge *b, const char *bare, struct visible *vis)
+{
+	*vis = (struct visible){.b = b, .bare = bare};
+	if (b->devices)
+		mxb_devices_each(b->devices, collect, vis);
+	if (vis->failed) {
+		free(vis->v);
+		return -ENOMEM;
+	}
+	if (vis->len)
+		qsort(vis->v, vis->len, sizeof(*vis->v), by_local);
+	return 0;
+}
+
+static void on_items(const char *from,
+	void (*add)(const char *local, const char *friendly, void *ctx), void *ctx, void *data)
+{
+	struct mxb_bridge *b = data;
+	struct visible vis;
+	if (visible_devices(b, from, &vis) < 0) {
+		mxb_log_error("devices: out of memory; an empty device list to '%s'", from);
+		return;
+	}
+	char friendly[FRIENDLY_MAX];
+	for (size_t i = 0; i < vis.len; i++)
+		add(vis.v[i]->local, friendly_of(vis.v[i], friendly, sizeof(friendly)), ctx);
+	free(vis.v);
+}
+
+static const char *avail_word(enum mxb_availability a)
+{
+	switch (a) {
+	case MXB_AVAIL_ONLINE:
+		return "online";
+	case MXB_AVAIL_OFFLINE:
+		return "offline";
+	default:
+		return "not heard from";
+	}
+}
+
+/*
+ * The devices to, whose bare JID is bare, may see, one a line with their state, as one
+ * message of at most bridge.max_message bytes: a longer list says how many it left off.
+ */
+static void send_list(struct mxb_bridge *b, const char *to, const char *bare)
+{
+	struct visible vis;
+	if (visible_devices(b, bare, &vis) < 0) {
+		reply_from_device(b, NULL, to, "cannot list the devices: out of memory");
+		return;
+	}
+	if (!vis.len) {
+		reply_from_device(b, NULL, to, "no devices you may see have been heard of yet");
+		return;
+	}
+	/* Room kept for the last line, which says how many did not fit. */
+	size_t max = b->cfg->bridge.max_message;
+	size_t room = max > 64 ? max - 64 : max;
+	struct mxb_strbuf t;
+	mxb_strbuf_init(&t, room);
+	mxb_strbuf_printf(&t, "%zu device%s:", vis.len, vis.len == 1 ? "" : "s");
+	char friendly[FRIENDLY_MAX];
+	size_t shown = 0;
+	for (; shown < vis.len; shown++) {
+		const struct mxb_device *dev = vis.v[shown];
+		struct mxb_strbuf line;
+		mxb_strbuf_init(&line, room);
+		mxb_strbuf_printf(&line, "\n%s@%s", dev->local, b->cfg->xmpp.component.domain);
+		const char *f = friendly_of(dev, friendly, sizeof(friendly));
+		if (strcmp(f, dev->local) != 0) {
+			mxb_strbuf_puts(&line, " (");
+			mxb_strbuf_quote(&line, f, MXB_COMMAND_ECHO_MAX);
+			mxb_strbuf_puts(&line, ")");
+		}
+		mxb_strbuf_printf(&line, ": %s", avail_word(dev->avail));
+		if (dev->avail == MXB_AVAIL_ONLINE && dev->show)
+			mxb_strbuf_printf(&line, " (%s)", dev->show);
+		if (dev->status && *dev->status) {
+			mxb_strbuf_puts(&line, ", ");
+			mxb_strbuf_quote(&line, dev->status, MXB_COMMAND_ECHO_MAX);
+		}
+		int rc = line.failed || line.over ? -E2BIG : mxb_strbuf_add(&t, line.s, line.len);
+		mxb_strbuf_finish(&line);
+		if (rc < 0)
+			break;
+	}
+	char *text = mxb_strbuf_take(&t);
+	mxb_strbuf_finish(&t);
+	if (!text)
+		reply_from_device(b, NULL, to, "cannot list the devices: out of memory");
+	else if (shown < vis.len)
+		reply_from_device(b, NULL, to,
+			"%s\n... and %zu more (the list is longer than a "
+			"message)",
+			text, vis.len - shown);
+	else
+		reply_from_device(b, NULL, to, "%s", text);
+	free(text);
+	free(vis.v);
+}
+
+static void send_help(struct mxb_bridge *b, const char *to)
+{
+	const char *domain = b->cfg->xmpp.component.domain;
+	reply_from_device(b, NULL, to,
+		"Devices of mqtt-xmpp-bridge, each a contact NAME@%s.\n"
+		"Here: 'help' (this text); 'list' (the devices you may see, with their state).\n"
+		"To a device: subscribe to see its state as its presence; send 'on', 'off', "
+		"'toggle' or a payload to command it (where its rule has a command topic), and "
+		"it answers with its new state.",
+		domain);
+}
+
+static void on_domain_message(const char *from, const char *id, const char *body, void *data)
+{
+	struct mxb_bridge *b = data;
+	char bare[MXB_JID_MAX + 1];
+	if (!b->devices || mxb_jid_bare(from, bare, sizeof(bare)) < 0)
+		return;
+	/* The same line as for a device: who may see none of them learns nothing here. */
+	if (!may_see(b, NULL, bare)) {
+		b->n.device_strangers++;
+		mxb_log_warn("devices: refused a message from '%s' to '%s': not allowed", bare,
+			b->cfg->xmpp.component.domain);
+		mxb_component_send_forbidden(
+			b->component, NULL, from, id, "You are not allowed to use these devices.");
+		return;
+	}
+	switch (mxb_command_domain_request(body)) {
+	case MXB_DOMAIN_HELP:
+		send_help(b, from);
+		break;
+	case MXB_DOMAIN_LIST:
+		send_list(b, from, bare);
+		break;
+	case MXB_DOMAIN_UNKNOWN: {
+		char *q = quoted(body);
+		reply_from_device(
+			b, NULL, from, "unknown request '%s'; send 'help' or 'list'", q ? q : "");
+		free(q);
+		break;
+	}
+	}
 }
 
 const struct mxb_component_handlers mxb_bridge_component_handlers = {
@@ -577,6 +765,8 @@ const struct mxb_component_handlers mxb_bridge_component_handlers = {
 	.presence = on_device_presence,
 	.message = on_device_message,
 	.describe = on_device_describe,
+	.items = on_items,
+	.domain_message = on_domain_message,
 };
 
 struct repoint {

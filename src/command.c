@@ -398,3 +398,17 @@ char *mxb_command_device_word(const char *body)
 	}
 	return out;
 }
+
+enum mxb_domain_request mxb_command_domain_request(const char *body)
+{
+	while (isspace((unsigned char)*body))
+		body++;
+	size_t n = strlen(body);
+	while (n && isspace((unsigned char)body[n - 1]))
+		n--;
+	if (n == 4 && strncasecmp(body, "help", 4) == 0)
+		return MXB_DOMAIN_HELP;
+	if (n == 4 && strncasecmp(body, "list", 4) == 0)
+		return MXB_DOMAIN_LIST;
+	return MXB_DOMAIN_UNKNOWN;
+}

@@ -76,4 +76,14 @@ bool mxb_command_allowed_anywhere(const struct mxb_config *cfg, const struct mxb
  */
 char *mxb_command_device_word(const char *body);
 
+/* What a chat message to the component domain itself asks for. */
+enum mxb_domain_request {
+	MXB_DOMAIN_UNKNOWN,
+	MXB_DOMAIN_HELP, /* what the domain and the devices understand */
+	MXB_DOMAIN_LIST, /* the devices the sender may see, with their state */
+};
+
+/* The request in body: "help" or "list", any case, surrounding space ignored. */
+enum mxb_domain_request mxb_command_domain_request(const char *body);
+
 #endif

@@ -23,6 +23,9 @@ struct mxb_component {
 };
 
 static const char *const features[] = {NS_DISCO_INFO, NS_PING, NS_VCARD, NS_VERSION, NULL};
+/* The domain lists the devices too (XEP-0030 items). */
+static const char *const domain_features[] = {
+	NS_DISCO_INFO, NS_DISCO_ITEMS, NS_PING, NS_VERSION, NULL};
 
 /* local@domain, or the domain itself when local is NULL. */
 static void device_jid(struct mxb_component *c, const char *local, char *buf, size_t len)
@@ -74,15 +77,19 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 	const char *from = xmpp_stanza_get_from(st);
 	if (type && strcmp(type, "chat") != 0 && strcmp(type, "normal") != 0)
 		return 1;
-	if (!from || !addressee(c, st, local, sizeof(local)) || !local[0])
+	if (!from || !addressee(c, st, local, sizeof(local)))
 		return 1;
 	if (mxb_stanza_is_forwarded(st))
 		return 1;
 	char *body = xmpp_message_get_body(st);
 	if (!body)
 		return 1;
-	if (c->handlers.message)
+	if (!local[0]) {
+		if (c->handlers.domain_message)
+			c->handlers.domain_message(from, xmpp_stanza_get_id(st), body, c->data);
+	} else if (c->handlers.message) {
 		c->handlers.message(local, from, xmpp_stanza_get_id(st), body, c->data);
+	}
 	xmpp_free(c->s.ctx, body);
 	return 1;
 }
@@ -97,6 +104,45 @@ static xmpp_stanza_t *vcard(struct mxb_component *c, xmpp_stanza_t *st, const ch
 		mxb_stanza_add_text(c->s.ctx, v, "NICKNAME", info->name ? info->name : local);
 		mxb_stanza_add_text(c->s.ctx, v, "DESC", "A device behind mqtt-xmpp-bridge");
 	}
+	return reply;
+}
+
+struct items {
+	struct mxb_component *c;
+	xmpp_stanza_t *query;
+};
+
+static void add_item(const char *local, const char *friendly, void *ctx)
+{
+	struct items *it = ctx;
+	char jid[MXB_JID_MAX + 1];
+	device_jid(it->c, local, jid, sizeof(jid));
+	xmpp_stanza_t *item = mxb_stanza_add_child(it->c->s.ctx, it->query, "item", NULL);
+	if (!item)
+		return;
+	xmpp_stanza_set_attribute(item, "jid", jid);
+	if (friendly)
+		xmpp_stanza_set_attribute(item, "name", friendly);
+}
+
+/* disco#items on the domain: the devices bare may see; to anyone else none. */
+static xmpp_stanza_t *items(
+	struct mxb_component *c, xmpp_stanza_t *st, xmpp_stanza_t *query, const char *bare)
+{
+	/* The domain has no nodes: one would name something that is not there. */
+	if (xmpp_stanza_get_attribute(query, "node"))
+		return xmpp_stanza_reply_error(st, "cancel", "item-not-found", NULL);
+	xmpp_stanza_t *reply = mxb_stanza_result(st);
+	xmpp_stanza_t *q =
+		reply ? mxb_stanza_add_child(c->s.ctx, reply, "query", NS_DISCO_ITEMS) : NULL;
+	if (!q) {
+		if (reply)
+			xmpp_stanza_release(reply);
+		return NULL;
+	}
+	struct items it = {c, q};
+	if (c->handlers.items)
+		c->handlers.items(bare, add_item, &it, c->data);
 	return reply;
 }
 
@@ -124,9 +170,11 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 		reply = xmpp_stanza_reply_error(st, "cancel", "item-not-found", NULL);
 	} else if (ns && get && local[0] && strcmp(ns, NS_VCARD) == 0) {
 		reply = vcard(c, st, local, &info);
+	} else if (ns && get && !local[0] && strcmp(ns, NS_DISCO_ITEMS) == 0) {
+		reply = items(c, st, query, bare);
 	} else {
 		struct mxb_session_identity id = {
-			"gateway", "mqtt", "mqtt-xmpp-bridge devices", features};
+			"gateway", "mqtt", "mqtt-xmpp-bridge devices", domain_features};
 		if (local[0])
 			id = (struct mxb_session_identity){
 				"client", "bot", info.friendly ? info.friendly : local, features};

@@ -34,6 +34,15 @@ struct mxb_component_handlers {
 	/* What a disco#info or vCard request for local, asked by from (bare), may tell. */
 	void (*describe)(
 		const char *local, const char *from, struct mxb_component_info *out, void *data);
+	/*
+	 * The devices from (bare) may see, for a disco#items on the domain: add(local,
+	 * friendly, ctx) once for each, its strings borrowed for the call. May be NULL.
+	 */
+	void (*items)(const char *from,
+		void (*add)(const char *local, const char *friendly, void *ctx), void *ctx,
+		void *data);
+	/* A chat or normal message with a body addressed to the domain itself. May be NULL. */
+	void (*domain_message)(const char *from, const char *id, const char *body, void *data);
 };
 
 int mxb_component_create(struct mxb_component **out, const struct mxb_config *cfg,
@@ -59,10 +68,10 @@ bool mxb_component_is_up(const struct mxb_component *c);
  */
 int mxb_component_send_presence(struct mxb_component *c, const char *local, const char *to,
 	const char *type, const char *show, const char *status);
-/* Sends a chat message from local@domain. body must be XML-safe. */
+/* Sends a chat message from local@domain (local NULL: the domain). body must be XML-safe. */
 int mxb_component_send_message(
 	struct mxb_component *c, const char *local, const char *to, const char *body);
-/* Answers message id from `to` to local with an error <forbidden/>. */
+/* Answers message id from `to` to local (NULL: the domain) with an error <forbidden/>. */
 int mxb_component_send_forbidden(struct mxb_component *c, const char *local, const char *to,
 	const char *id, const char *text);
 

@@ -295,9 +295,63 @@ static void room_error(
 	}
 }
 
-/* The bridge's own presence in r, available or not. */
-static void room_self(
-	struct mxb_muc *m, struct mxb_muc_room *r, const char *nick, bool gone, const char *renamed)
+/* The answer to the owner's form submitted by accept_default(). */
+static int on_owner_answer(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
+{
+	(void)conn;
+	struct mxb_muc *m = data;
+	const char *from = xmpp_stanza_get_from(st);
+	const char *type = xmpp_stanza_get_type(st);
+	/* Only a room still configured is worth a word; the id alone does not say which. */
+	struct mxb_muc_room *r = from ? mxb_muc_find(m, from) : NULL;
+	if (!r)
+		return 0;
+	if (type && strcmp(type, "error") == 0)
+		mxb_log_error(
+			"%s: room '%s' stays locked: it refused the default configuration: %s",
+			m->s->params.tag, r->cfg->jid, mxb_stanza_error_condition(st));
+	else
+		mxb_log_info("%s: created room '%s'; accepted the default configuration",
+			m->s->params.tag, r->cfg->jid);
+	return 0;
+}
+
+/*
+ * The join created r, and the service keeps a new room locked (XEP-0045 10.1): nobody else
+ * can enter until its owner, the bridge, accepts the instant room's default configuration.
+ * A room nobody can join is of no use to a notify route, so accept it at once.
+ */
+static void accept_default(struct mxb_muc *m, struct mxb_muc_room *r)
+{
+	xmpp_ctx_t *ctx = m->s->ctx;
+	char id[32];
+	snprintf(id, sizeof(id), "muc-owner-%u", ++m->owner_ids);
+	xmpp_stanza_t *iq = xmpp_iq_new(ctx, "set", id);
+	if (!iq) {
+		mxb_log_error("%s: cannot unlock room '%s': out of memory", m->s->params.tag,
+			r->cfg->jid);
+		return;
+	}
+	xmpp_stanza_set_to(iq, r->cfg->jid);
+	xmpp_stanza_t *q = mxb_stanza_add_child(ctx, iq, "query", NS_MUC_OWNER);
+	xmpp_stanza_t *x = q ? mxb_stanza_add_child(ctx, q, "x", NS_DATA) : NULL;
+	if (!x) {
+		mxb_log_error("%s: cannot unlock room '%s': out of memory", m->s->params.tag,
+			r->cfg->jid);
+		xmpp_stanza_release(iq);
+		return;
+	}
+	xmpp_stanza_set_type(x, "submit");
+	xmpp_id_handler_add(m->s->conn, on_owner_answer, id, m);
+	mxb_session_send(m->s, iq);
+	xmpp_stanza_release(iq);
+	mxb_log_debug("%s: room '%s' is new; accepting the default configuration", m->s->params.tag,
+		r->cfg->jid);
+}
+
+/* The bridge's own presence in r, available or not; created: it carried status 201. */
+static void room_self(struct mxb_muc *m, struct mxb_muc_room *r, const char *nick, bool gone,
+	const char *renamed, bool created)
 {
 	const char *tag = m->s->params.tag;
 	int64_t now = mxb_now_ms();
@@ -328,6 +382,9 @@ static void room_self(
 	default:
 		return;
 	}
+	/* Before the callback: what it sends to the room follows the unlock. */
+	if (created)
+		accept_default(m, r);
 	if (m->joined)
 		m->joined(r->cfg->jid, m->data);
 }
@@ -355,7 +412,7 @@ void mxb_muc_presence(
 					      ? xmpp_stanza_get_attribute(item, "nick")
 					      : NULL;
 		if (self)
-			room_self(m, r, nick, true, renamed);
+			room_self(m, r, nick, true, renamed, false);
 		else
 			occupant_remove(r, nick);
 		return;
@@ -365,7 +422,7 @@ void mxb_muc_presence(
 			xmpp_stanza_get_attribute(item, "affiliation"),
 			xmpp_stanza_get_attribute(item, "jid"));
 	if (self)
-		room_self(m, r, nick, false, NULL);
+		room_self(m, r, nick, false, NULL, xu && has_status_code(xu, "201"));
 }
 
 bool mxb_muc_message(struct mxb_muc_room *r, xmpp_stanza_t *st, const char *from,

@@ -43,6 +43,7 @@ struct mxb_muc {
 	/* The bridge's presence in room was confirmed: it may talk there now. May be NULL. */
 	void (*joined)(const char *room, void *data);
 	void *data;
+	unsigned owner_ids; /* the last id of an IQ to a room's owner service */
 };
 
 /*

@@ -114,6 +114,69 @@ def check_stranger(env):
     mallory.disconnect()
 
 
+ITEMS = "http://jabber.org/protocol/disco#items"
+
+
+def check_directory(env):
+    setup(env)
+    env.dev.publish("tele/kitchen/LWT", "Online", retain=True)
+    env.dev.publish("stat/kitchen/POWER", "ON")
+    wait_status(env, KITCHEN, "ON", None)
+    env.dev.publish("tele/hall/LWT", "Online", retain=True)
+    env.dev.publish("stat/hall/POWER", "OFF")
+    env.alice.subscribe("hall@" + DOMAIN)
+    env.alice.wait_subscription("hall@" + DOMAIN, ("to", "both"), timeout=10)
+    wait_status(env, "hall@" + DOMAIN, "OFF", "away")
+    # subscribed to but never heard of on MQTT: not a known device
+    env.alice.subscribe("ghost@" + DOMAIN)
+    env.alice.wait_subscription("ghost@" + DOMAIN, ("to", "both"), timeout=10)
+
+    r = env.alice.iq(DOMAIN, "get", "<query xmlns='%s'/>" % ITEMS)
+    env.check(r.type == "result", "disco#items on the domain answers", r)
+    items = [(i.get("jid"), i.get("name")) for i in r.xml.iter("{%s}item" % ITEMS)]
+    env.check(items == [("hall@" + DOMAIN, "hall"), (KITCHEN, "kitchen")],
+              "it lists the known devices with their friendly names, not a device only "
+              "subscribed to", items)
+    r = env.alice.iq(DOMAIN, "get", "<query xmlns='%s' node='x'/>" % ITEMS)
+    env.check(r.type == "error" and r.error == "item-not-found", "the domain has no nodes", r)
+    r = env.alice.iq(DOMAIN, "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>")
+    feats = [f.get("var") for f in r.xml.iter("{http://jabber.org/protocol/disco#info}feature")]
+    env.check(ITEMS in feats, "disco#info of the domain announces disco#items", feats)
+    r = env.alice.iq(KITCHEN, "get", "<query xmlns='http://jabber.org/protocol/disco#info'/>")
+    feats = [f.get("var") for f in r.xml.iter("{http://jabber.org/protocol/disco#info}feature")]
+    env.check(ITEMS not in feats, "a device does not announce it", feats)
+
+    mallory = env.xmpp(env.p, "mallory", auto_authorize=False)
+    r = mallory.iq(DOMAIN, "get", "<query xmlns='%s'/>" % ITEMS)
+    env.check(r.type == "result" and not list(r.xml.iter("{%s}item" % ITEMS)),
+              "a stranger gets an empty list", r)
+
+    env.alice.send_message(DOMAIN, "help")
+    m = env.alice.wait_message(frm=DOMAIN, timeout=10)
+    env.check(m.body.startswith("Devices of mqtt-xmpp-bridge, each a contact NAME@%s." % DOMAIN)
+              and "'list'" in m.body and "'on', 'off', 'toggle'" in m.body,
+              "'help' to the domain says what the domain and the devices understand", m.body)
+    env.alice.send_message(DOMAIN, " List ")
+    m = env.alice.wait_message(frm=DOMAIN, timeout=10)
+    env.check(m.body == "2 devices:\nhall@%s: online (away), OFF\n%s: online, ON" % (
+        DOMAIN, KITCHEN), "'list' gives the known devices with their state", m.body)
+    env.alice.send_message(DOMAIN, "dance")
+    m = env.alice.wait_message(frm=DOMAIN, timeout=10)
+    env.check(m.body == "unknown request 'dance'; send 'help' or 'list'",
+              "anything else says what is understood", m.body)
+
+    mark = env.b.mark()
+    mallory.send_message(DOMAIN, "list")
+    e = mallory.wait_message(frm=DOMAIN, mtype="error", timeout=10)
+    env.check(e.error == "forbidden", "a stranger's 'list' gets <forbidden/>", e.error)
+    env.b.wait_log(r"devices: refused a message from 'mallory@localhost' to 'iot\.localhost'",
+                   since=mark)
+    env.check(mallory.no_message(1.0, frm=DOMAIN) is None, "and nothing else")
+    mallory.disconnect()
+    for local in ("ghost", "hall"):
+        env.alice.send_raw("<presence to='%s@%s' type='unsubscribe'/>" % (local, DOMAIN))
+
+
 def check_contact_presence(env):
     setup(env)
     env.alice.subscribe(BRIDGE)
@@ -184,6 +247,6 @@ def check_presence_json(env):
 
 if __name__ == "__main__":
     harness.main([check_device_appears, check_command, check_disco_vcard, check_stranger,
-                  check_contact_presence, check_offline, check_restarts, check_shutdown,
-                  check_presence_json],
+                  check_directory, check_contact_presence, check_offline, check_restarts,
+                  check_shutdown, check_presence_json],
                  time_limit=170)

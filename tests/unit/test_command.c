@@ -244,6 +244,17 @@ static void test_strbuf(void)
 	CHECK(mxb_utf8_cut("abc", 3, 10) == 3);
 }
 
+static void test_domain_request(void)
+{
+	CHECK(mxb_command_domain_request("help") == MXB_DOMAIN_HELP);
+	CHECK(mxb_command_domain_request("  LIST\n") == MXB_DOMAIN_LIST);
+	CHECK(mxb_command_domain_request("Help ") == MXB_DOMAIN_HELP);
+	CHECK(mxb_command_domain_request("helpme") == MXB_DOMAIN_UNKNOWN);
+	CHECK(mxb_command_domain_request("list all") == MXB_DOMAIN_UNKNOWN);
+	CHECK(mxb_command_domain_request("") == MXB_DOMAIN_UNKNOWN);
+	CHECK(mxb_command_domain_request("lis") == MXB_DOMAIN_UNKNOWN);
+}
+
 int main(void)
 {
 	setup();
@@ -252,6 +263,7 @@ int main(void)
 	test_rooms();
 	test_long_help();
 	test_device_word();
+	test_domain_request();
 	test_strbuf();
 	for (size_t i = 1; i < 3; i++) {
 		mxb_template_destroy(routes[i].topic_tmpl);
