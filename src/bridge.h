@@ -12,6 +12,7 @@
 
 #include "component.h"
 #include "counters.h"
+#include "log.h"
 #include "mqtt.h"
 #include "xmpp.h"
 
@@ -79,6 +80,22 @@ void mxb_bridge_devices_finish(struct mxb_bridge *b);
 void mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_message *msg,
 	const struct mxb_route_ref *refs, size_t n);
 void mxb_bridge_devices_subscribe(struct mxb_bridge *b);
+/* A device's name for people longer than this is shown as its local part. */
+#define MXB_BRIDGE_FRIENDLY_MAX 256
+struct mxb_device;
+/* A chat message from device local (NULL: the component domain) to to, built on the heap. */
+void mxb_bridge_device_reply(struct mxb_bridge *b, const char *local, const char *to,
+	const char *fmt, ...) MXB_PRINTF(4, 5);
+/* Whether bare may see dev: by its rule, or by any rule while dev (maybe NULL) has none. */
+bool mxb_bridge_may_see(struct mxb_bridge *b, const struct mxb_device *dev, const char *bare);
+/* s quoted for a reply: cut past MXB_COMMAND_ECHO_MAX bytes on a character boundary. */
+char *mxb_bridge_quoted(const char *s);
+/* dev's name for people, from its rule (set), into buf; its local part if it does not fit. */
+const char *mxb_bridge_device_friendly(const struct mxb_device *dev, char *buf, size_t len);
+/* The component's directory (bridge_directory.c): disco#items and "help"/"list" chat. */
+void mxb_bridge_directory_items(const char *from,
+	void (*add)(const char *local, const char *name, void *ctx), void *ctx, void *data);
+void mxb_bridge_directory_message(const char *from, const char *id, const char *body, void *data);
 /*
  * The device rules were replaced (a reload; old[0..old_len) still alive): each device
  * takes the new rule that equals its old one, or none until a message names it again.

@@ -24,8 +24,6 @@
 #include "topic.h"
 
 #define STATUS_MAX 512
-/* A friendly name longer than this is shown as the local part. */
-#define FRIENDLY_MAX 256
 
 /* A command sent to a device, answered with its next state or a timeout note. */
 struct mxb_device_command {
@@ -114,11 +112,8 @@ static void broadcast(struct mxb_bridge *b, const struct mxb_device *dev)
 	}
 }
 
-static void reply_from_device(struct mxb_bridge *b, const char *local, const char *to,
-	const char *fmt, ...) MXB_PRINTF(4, 5);
-
 /* Made on the heap: the text echoes what the sender and the device sent. */
-static void reply_from_device(
+void mxb_bridge_device_reply(
 	struct mxb_bridge *b, const char *local, const char *to, const char *fmt, ...)
 {
 	char *text = NULL;
@@ -138,8 +133,7 @@ static void reply_from_device(
 		free(text);
 }
 
-/* s quoted for a reply: cut past MXB_COMMAND_ECHO_MAX bytes on a character boundary. */
-static char *quoted(const char *s)
+char *mxb_bridge_quoted(const char *s)
 {
 	struct mxb_strbuf q;
 	mxb_strbuf_init(&q, MXB_COMMAND_ECHO_MAX + 3);
@@ -158,7 +152,7 @@ static void state_arrived(struct mxb_bridge *b, const struct mxb_device *dev)
 			i++;
 			continue;
 		}
-		reply_from_device(b, c->local, c->reply_to, "%s is %s", dev->name,
+		mxb_bridge_device_reply(b, c->local, c->reply_to, "%s is %s", dev->name,
 			dev->status && *dev->status ? dev->status : "updated");
 		command_free(c);
 		*c = b->commands[--b->commands_len];
@@ -296,7 +290,7 @@ int64_t mxb_bridge_devices_tick(struct mxb_bridge *b, int64_t now)
 			i++;
 			continue;
 		}
-		reply_from_device(b, c->local, c->reply_to,
+		mxb_bridge_device_reply(b, c->local, c->reply_to,
 			"sent '%s' to '%s'; no new state within the timeout", c->payload, c->topic);
 		command_free(c);
 		*c = b->commands[--b->commands_len];
@@ -324,8 +318,7 @@ static void hello(struct mxb_device *dev, void *data)
 	broadcast(data, dev);
 }
 
-/* Whether jid may see device local: by its rule, or any rule while it is unknown. */
-static bool may_see(struct mxb_bridge *b, const struct mxb_device *dev, const char *bare)
+bool mxb_bridge_may_see(struct mxb_bridge *b, const struct mxb_device *dev, const char *bare)
 {
 	if (dev && dev->rule)
 		return mxb_device_allowed(dev->rule, bare);
@@ -362,7 +355,7 @@ static void on_device_presence(const char *local, const char *from, const char *
 	if (!type || !b->devices || mxb_jid_bare(from, bare, sizeof(bare)) < 0)
 		return;
 	struct mxb_device *dev = mxb_devices_find(b->devices, local);
-	bool allowed = may_see(b, dev, bare);
+	bool allowed = mxb_bridge_may_see(b, dev, bare);
 	if (strcmp(type, "subscribe") == 0) {
 		if (!allowed) {
 			b->n.device_strangers++;
@@ -417,14 +410,14 @@ static void device_written(struct device_wait *w)
 	b->n.device_commands++;
 	mxb_log_info("devices: '%s' sent '%s' to '%s'", w->bare, w->payload, w->topic);
 	struct mxb_device *dev = mxb_devices_find(b->devices, w->local);
-	char *qcmd = quoted(w->payload), *qtopic = quoted(w->topic);
+	char *qcmd = mxb_bridge_quoted(w->payload), *qtopic = mxb_bridge_quoted(w->topic);
 	if (!qcmd || !qtopic || !dev || !dev->rule || b->commands_len == b->commands_cap) {
 		/* Nothing to wait with: answered now, as what was done. */
 		if (!qcmd || !qtopic)
 			mxb_log_error("devices: out of memory; the command from '%s' to '%s' is "
 				      "sent but not followed",
 				w->bare, w->local);
-		reply_from_device(b, w->local, w->from, "sent '%s' to '%s'", qcmd ? qcmd : "",
+		mxb_bridge_device_reply(b, w->local, w->from, "sent '%s' to '%s'", qcmd ? qcmd : "",
 			qtopic ? qtopic : "");
 		free(qcmd);
 		free(qtopic);
@@ -448,8 +441,8 @@ static void device_event(enum mxb_outbox_event ev, int err, void *ctx)
 	char *qtopic = NULL;
 	switch (ev) {
 	case MXB_OUTBOX_QUEUED:
-		qtopic = quoted(w->topic);
-		reply_from_device(b, w->local, w->from, "queued for '%s': MQTT is down",
+		qtopic = mxb_bridge_quoted(w->topic);
+		mxb_bridge_device_reply(b, w->local, w->from, "queued for '%s': MQTT is down",
 			qtopic ? qtopic : "");
 		free(qtopic);
 		break;
@@ -463,11 +456,11 @@ static void device_event(enum mxb_outbox_event ev, int err, void *ctx)
 	case MXB_OUTBOX_FAILED:
 		mxb_log_warn("devices: cannot publish the command from '%s' to '%s': %s", w->bare,
 			w->local, strerror(-err));
-		reply_from_device(b, w->local, w->from, "not sent: %s", strerror(-err));
+		mxb_bridge_device_reply(b, w->local, w->from, "not sent: %s", strerror(-err));
 		break;
 	case MXB_OUTBOX_DROPPED:
 	case MXB_OUTBOX_REPLACED:
-		reply_from_device(b, w->local, w->from,
+		mxb_bridge_device_reply(b, w->local, w->from,
 			"not sent: MQTT stayed down and %zu newer publishes wait",
 			b->cfg->bridge.queue_size);
 		break;
@@ -484,7 +477,7 @@ static void on_device_message(
 	if (!b->devices || mxb_jid_bare(from, bare, sizeof(bare)) < 0)
 		return;
 	struct mxb_device *dev = mxb_devices_find(b->devices, local);
-	if (!may_see(b, dev, bare)) {
+	if (!mxb_bridge_may_see(b, dev, bare)) {
 		b->n.device_strangers++;
 		mxb_log_warn(
 			"devices: refused a command from '%s' to '%s': not allowed", bare, local);
@@ -493,11 +486,12 @@ static void on_device_message(
 		return;
 	}
 	if (!dev || !dev->rule) {
-		reply_from_device(b, local, from, "'%s' has not been seen on MQTT yet", local);
+		mxb_bridge_device_reply(
+			b, local, from, "'%s' has not been seen on MQTT yet", local);
 		return;
 	}
 	if (!dev->rule->command_tmpl) {
-		reply_from_device(b, local, from, "'%s' takes no commands", dev->name);
+		mxb_bridge_device_reply(b, local, from, "'%s' takes no commands", dev->name);
 		return;
 	}
 	size_t max = b->cfg->bridge.max_message;
@@ -510,11 +504,11 @@ static void on_device_message(
 	if (!cmd || !w || !w->local || !w->from || !w->bare || !w->topic || !w->payload) {
 		mxb_log_error(
 			"devices: out of memory; a command from '%s' to '%s' is lost", bare, local);
-		reply_from_device(b, local, from, "not sent: out of memory");
+		mxb_bridge_device_reply(b, local, from, "not sent: out of memory");
 		goto out_free;
 	}
 	if (!cmd[0]) {
-		reply_from_device(b, local, from, "send on, off, toggle or a payload");
+		mxb_bridge_device_reply(b, local, from, "send on, off, toggle or a payload");
 		goto out_free;
 	}
 	struct mxb_template_input in = {
@@ -528,13 +522,13 @@ static void on_device_message(
 		mxb_log_info("devices: a command from '%s' to '%s' makes a payload longer than "
 			     "max_message %zu; not sent",
 			bare, local, max);
-		reply_from_device(b, local, from,
+		mxb_bridge_device_reply(b, local, from,
 			"refused: the command is longer than %zu bytes (bridge.max_message)", max);
 		goto out_free;
 	}
 	if (tl <= 0 || !mxb_topic_name_valid(w->topic, (size_t)tl)) {
 		b->n.commands_malformed++;
-		reply_from_device(
+		mxb_bridge_device_reply(
 			b, local, from, "cannot make a command topic for '%s'", dev->name);
 		goto out_free;
 	}
@@ -555,8 +549,7 @@ static void on_component_offline(void *data)
 	b->reconnects_component++;
 }
 
-/* dev's name for people, from its rule (dev->rule set), into buf; its local part if none. */
-static const char *friendly_of(const struct mxb_device *dev, char *buf, size_t len)
+const char *mxb_bridge_device_friendly(const struct mxb_device *dev, char *buf, size_t len)
 {
 	struct mxb_template_input in = {.name = dev->name};
 	if (mxb_template_render(dev->rule->friendly_tmpl, &in, buf, len, NULL) < 0 ||
@@ -571,192 +564,12 @@ static void on_device_describe(
 	struct mxb_bridge *b = data;
 	struct mxb_device *dev = b->devices ? mxb_devices_find(b->devices, local) : NULL;
 	out->exists = dev && dev->rule;
-	out->allowed = may_see(b, dev, from);
+	out->allowed = mxb_bridge_may_see(b, dev, from);
 	if (!out->exists)
 		return;
-	static char friendly[FRIENDLY_MAX];
-	out->friendly = friendly_of(dev, friendly, sizeof(friendly));
+	static char friendly[MXB_BRIDGE_FRIENDLY_MAX];
+	out->friendly = mxb_bridge_device_friendly(dev, friendly, sizeof(friendly));
 	out->name = dev->name;
-}
-
-/* The known devices (seen on MQTT) bare may see, in the order of their local parts. */
-struct visible {
-	struct mxb_bridge *b;
-	const char *bare;
-	const struct mxb_device **v;
-	size_t len, cap;
-	bool failed;
-};
-
-static void collect(struct mxb_device *dev, void *data)
-{
-	struct visible *vis = data;
-	if (!dev->rule || !mxb_device_allowed(dev->rule, vis->bare) || vis->failed)
-		return;
-	if (vis->len == vis->cap) {
-		size_t cap = vis->cap ? 2 * vis->cap : 16;
-		const struct mxb_device **v = realloc(vis->v, cap * sizeof(*v));
-		if (!v) {
-			vis->failed = true;
-			return;
-		}
-		vis->v = v;
-		vis->cap = cap;
-	}
-	vis->v[vis->len++] = dev;
-}
-
-static int by_local(const void *a, const void *b)
-{
-	const struct mxb_device *const *x = a, *const *y = b;
-	return strcmp((*x)->local, (*y)->local);
-}
-
-/* Fills vis; returns 0 or -ENOMEM (vis is finished then too). */
-static int visible_devices(struct mxb_bridge *b, const char *bare, struct visible *vis)
-{
-	*vis = (struct visible){.b = b, .bare = bare};
-	if (b->devices)
-		mxb_devices_each(b->devices, collect, vis);
-	if (vis->failed) {
-		free(vis->v);
-		return -ENOMEM;
-	}
-	if (vis->len)
-		qsort(vis->v, vis->len, sizeof(*vis->v), by_local);
-	return 0;
-}
-
-static void on_items(const char *from,
-	void (*add)(const char *local, const char *friendly, void *ctx), void *ctx, void *data)
-{
-	struct mxb_bridge *b = data;
-	struct visible vis;
-	if (visible_devices(b, from, &vis) < 0) {
-		mxb_log_error("devices: out of memory; an empty device list to '%s'", from);
-		return;
-	}
-	char friendly[FRIENDLY_MAX];
-	for (size_t i = 0; i < vis.len; i++)
-		add(vis.v[i]->local, friendly_of(vis.v[i], friendly, sizeof(friendly)), ctx);
-	free(vis.v);
-}
-
-static const char *avail_word(enum mxb_availability a)
-{
-	switch (a) {
-	case MXB_AVAIL_ONLINE:
-		return "online";
-	case MXB_AVAIL_OFFLINE:
-		return "offline";
-	default:
-		return "not heard from";
-	}
-}
-
-/*
- * The devices to, whose bare JID is bare, may see, one a line with their state, as one
- * message of at most bridge.max_message bytes: a longer list says how many it left off.
- */
-static void send_list(struct mxb_bridge *b, const char *to, const char *bare)
-{
-	struct visible vis;
-	if (visible_devices(b, bare, &vis) < 0) {
-		reply_from_device(b, NULL, to, "cannot list the devices: out of memory");
-		return;
-	}
-	if (!vis.len) {
-		reply_from_device(b, NULL, to, "no devices you may see have been heard of yet");
-		return;
-	}
-	/* Room kept for the last line, which says how many did not fit. */
-	size_t max = b->cfg->bridge.max_message;
-	size_t room = max > 64 ? max - 64 : max;
-	struct mxb_strbuf t;
-	mxb_strbuf_init(&t, room);
-	mxb_strbuf_printf(&t, "%zu device%s:", vis.len, vis.len == 1 ? "" : "s");
-	char friendly[FRIENDLY_MAX];
-	size_t shown = 0;
-	for (; shown < vis.len; shown++) {
-		const struct mxb_device *dev = vis.v[shown];
-		struct mxb_strbuf line;
-		mxb_strbuf_init(&line, room);
-		mxb_strbuf_printf(&line, "\n%s@%s", dev->local, b->cfg->xmpp.component.domain);
-		const char *f = friendly_of(dev, friendly, sizeof(friendly));
-		if (strcmp(f, dev->local) != 0) {
-			mxb_strbuf_puts(&line, " (");
-			mxb_strbuf_quote(&line, f, MXB_COMMAND_ECHO_MAX);
-			mxb_strbuf_puts(&line, ")");
-		}
-		mxb_strbuf_printf(&line, ": %s", avail_word(dev->avail));
-		if (dev->avail == MXB_AVAIL_ONLINE && dev->show)
-			mxb_strbuf_printf(&line, " (%s)", dev->show);
-		if (dev->status && *dev->status) {
-			mxb_strbuf_puts(&line, ", ");
-			mxb_strbuf_quote(&line, dev->status, MXB_COMMAND_ECHO_MAX);
-		}
-		int rc = line.failed || line.over ? -E2BIG : mxb_strbuf_add(&t, line.s, line.len);
-		mxb_strbuf_finish(&line);
-		if (rc < 0)
-			break;
-	}
-	char *text = mxb_strbuf_take(&t);
-	mxb_strbuf_finish(&t);
-	if (!text)
-		reply_from_device(b, NULL, to, "cannot list the devices: out of memory");
-	else if (shown < vis.len)
-		reply_from_device(b, NULL, to,
-			"%s\n... and %zu more (the list is longer than a "
-			"message)",
-			text, vis.len - shown);
-	else
-		reply_from_device(b, NULL, to, "%s", text);
-	free(text);
-	free(vis.v);
-}
-
-static void send_help(struct mxb_bridge *b, const char *to)
-{
-	const char *domain = b->cfg->xmpp.component.domain;
-	reply_from_device(b, NULL, to,
-		"Devices of mqtt-xmpp-bridge, each a contact NAME@%s.\n"
-		"Here: 'help' (this text); 'list' (the devices you may see, with their state).\n"
-		"To a device: subscribe to see its state as its presence; send 'on', 'off', "
-		"'toggle' or a payload to command it (where its rule has a command topic), and "
-		"it answers with its new state.",
-		domain);
-}
-
-static void on_domain_message(const char *from, const char *id, const char *body, void *data)
-{
-	struct mxb_bridge *b = data;
-	char bare[MXB_JID_MAX + 1];
-	if (!b->devices || mxb_jid_bare(from, bare, sizeof(bare)) < 0)
-		return;
-	/* The same line as for a device: who may see none of them learns nothing here. */
-	if (!may_see(b, NULL, bare)) {
-		b->n.device_strangers++;
-		mxb_log_warn("devices: refused a message from '%s' to '%s': not allowed", bare,
-			b->cfg->xmpp.component.domain);
-		mxb_component_send_forbidden(
-			b->component, NULL, from, id, "You are not allowed to use these devices.");
-		return;
-	}
-	switch (mxb_command_domain_request(body)) {
-	case MXB_DOMAIN_HELP:
-		send_help(b, from);
-		break;
-	case MXB_DOMAIN_LIST:
-		send_list(b, from, bare);
-		break;
-	case MXB_DOMAIN_UNKNOWN: {
-		char *q = quoted(body);
-		reply_from_device(
-			b, NULL, from, "unknown request '%s'; send 'help' or 'list'", q ? q : "");
-		free(q);
-		break;
-	}
-	}
 }
 
 const struct mxb_component_handlers mxb_bridge_component_handlers = {
@@ -765,8 +578,8 @@ const struct mxb_component_handlers mxb_bridge_component_handlers = {
 	.presence = on_device_presence,
 	.message = on_device_message,
 	.describe = on_device_describe,
-	.items = on_items,
-	.domain_message = on_domain_message,
+	.items = mxb_bridge_directory_items,
+	.domain_message = mxb_bridge_directory_message,
 };
 
 struct repoint {
