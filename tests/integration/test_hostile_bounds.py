@@ -30,10 +30,7 @@ PROBE = {"mqtt received": 1, "xmpp sent": 2, "commands published": 1}
 
 
 def join(client, nick):
-    mark = client.presence_mark()
-    client.send_raw("<presence to='%s/%s'><x xmlns='http://jabber.org/protocol/muc'/>"
-                    "</presence>" % (ROOM, nick))
-    client.wait_presence("%s/%s" % (ROOM, nick), True, timeout=10, since=mark)
+    client.join_room(ROOM, nick)
 
 
 def setup(env):

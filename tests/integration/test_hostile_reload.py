@@ -286,10 +286,7 @@ def check_reload_fifo(env):
 # C. Rooms: the nick is taken
 
 def join(client, nick):
-    mark = client.presence_mark()
-    client.send_raw("<presence to='%s/%s'><x xmlns='http://jabber.org/protocol/muc'/>"
-                    "</presence>" % (ROOM, nick))
-    client.wait_presence("%s/%s" % (ROOM, nick), True, timeout=10, since=mark)
+    client.join_room(ROOM, nick)
 
 
 def room_notify(env, topic, payload, nick):

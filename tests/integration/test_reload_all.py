@@ -21,13 +21,6 @@ ROOM_B = "beta@conference.localhost"
 CID = "mxb-test"
 
 
-def join(client, room, nick):
-    mark = client.presence_mark()
-    client.send_raw("<presence to='%s/%s'><x xmlns='http://jabber.org/protocol/muc'/>"
-                    "</presence>" % (room, nick))
-    client.wait_presence("%s/%s" % (room, nick), True, timeout=10, since=mark)
-
-
 def setup(env):
     env.cport = harness.free_port()
     extra = """
@@ -43,8 +36,8 @@ Component "conference.localhost" "muc"
     env.m = env.mosquitto(users={"u1": "pw-one", "u2": "pw-two"}, anonymous=False)
     env.alice = env.xmpp(env.p, "alice")
     env.bob = env.xmpp(env.p, "bob")
-    join(env.alice, ROOM_A, "alice")
-    join(env.alice, ROOM_B, "alice")
+    env.alice.join_room(ROOM_A, "alice")
+    env.alice.join_room(ROOM_B, "alice")
     env.sub = env.mqtt(env.m, username="u1", password="pw-one").subscribe("#")
     env.pub = env.mqtt(env.m, username="u1", password="pw-one")
     env.ca2 = os.path.join(env.tmp, "ca-copy.pem")

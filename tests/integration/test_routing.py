@@ -23,11 +23,7 @@ def setup(env):
 
 
 def join(client, nick):
-    """Joins ROOM as nick; returns once the room echoed the client's own presence."""
-    mark = client.presence_mark()
-    client.send_raw("<presence to='%s/%s'><x xmlns='http://jabber.org/protocol/muc'/>"
-                    "</presence>" % (ROOM, nick))
-    client.wait_presence("%s/%s" % (ROOM, nick), True, timeout=10, since=mark)
+    client.join_room(ROOM, nick)
 
 
 def start(env, over):

@@ -302,6 +302,14 @@ class XmppClient:
                         self.jid, jid, want, timeout, last and last.type))
                 self._cond.wait(left)
 
+    def join_room(self, room, nick, timeout=10.0):
+        """Joins room as nick (no history asked for); returns once the room echoed the
+        client's own presence."""
+        mark = self.presence_mark()
+        self.send_raw("<presence to='%s/%s'><x xmlns='http://jabber.org/protocol/muc'/>"
+                      "</presence>" % (room, nick))
+        self.wait_presence("%s/%s" % (room, nick), True, timeout=timeout, since=mark)
+
     def presence_mark(self):
         with self._cond:
             return len(self.presences)
