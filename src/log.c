@@ -5,20 +5,58 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
 enum mxb_log_level mxb_log_level = MXB_LOG_INFO;
-static int journal;
+static bool journal;
+static bool stamps;
 
 static const char *const names[] = {"error", "warn", "info", "debug"};
 /* syslog priorities for the journal's <N> prefix: err, warning, info, debug. */
 static const int priorities[] = {3, 4, 6, 7};
 
+/*
+ * systemd sets JOURNAL_STREAM to "DEVICE:INODE" of the stream it connected; a child whose
+ * stderr went elsewhere inherits the variable, so it counts only when stderr is that stream
+ * (systemd.exec(5), "Environment variables in spawned processes").
+ */
+static bool on_journal(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	char end;
+	struct stat st;
+	if (v == NULL || sscanf(v, "%llu:%llu%c", &dev, &ino, &end) != 2)
+		return false;
+	if (fstat(STDERR_FILENO, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 void mxb_log_init(enum mxb_log_level level)
 {
 	mxb_log_level = level;
-	journal = getenv("JOURNAL_STREAM") != NULL;
+	journal = on_journal();
+	/* The journal stamps every line itself; a terminal shows only what is written. */
+	stamps = !journal && isatty(STDERR_FILENO);
+}
+
+/* "2026-12-01 23:55:34.123 ", local time, as a terminal reader wants it. */
+static size_t stamp(char *buf, size_t cap)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (localtime_r(&ts.tv_sec, &tm) == NULL)
+		return 0;
+	size_t n = strftime(buf, cap, "%Y-%m-%d %H:%M:%S", &tm);
+	if (n == 0)
+		return 0;
+	return n + (size_t)snprintf(buf + n, cap - n, ".%03ld ", ts.tv_nsec / 1000000);
 }
 
 /* Length of the valid UTF-8 sequence at s (at most len bytes), 0 when invalid. */
@@ -141,11 +179,11 @@ void mxb_logv(enum mxb_log_level level, const char *fmt, va_list ap)
 	 * and one write per line, so lines from one process never interleave.
 	 */
 	char line[4096];
-	size_t n;
+	size_t n = stamps ? stamp(line, 64) : 0;
 	if (journal)
-		n = (size_t)snprintf(line, sizeof(line), "<%d>", priorities[level]);
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "<%d>", priorities[level]);
 	else
-		n = (size_t)snprintf(line, sizeof(line), "%s: ", names[level]);
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s: ", names[level]);
 	if (m < 0)
 		n += (size_t)snprintf(line + n, sizeof(line) - n, "(out of memory)");
 	else

@@ -17,8 +17,10 @@ enum mxb_log_level {
 extern enum mxb_log_level mxb_log_level;
 
 /*
- * Logs go to stderr, one line each. Under systemd (JOURNAL_STREAM set) every line starts
- * with a <N> priority prefix so the journal keeps the levels.
+ * Logs go to stderr, one line each. Under journald (JOURNAL_STREAM names the device and
+ * inode of stderr) every line starts with a <N> priority prefix so the journal keeps the
+ * levels, and no time: the journal adds its own. On a terminal every line starts with the
+ * local time, "YYYY-MM-DD HH:MM:SS.mmm ". Decided once, here.
  */
 void mxb_log_init(enum mxb_log_level level);
 void mxb_log(enum mxb_log_level level, const char *fmt, ...) MXB_PRINTF(2, 3);

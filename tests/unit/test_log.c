@@ -1,6 +1,10 @@
+#include <fcntl.h>
+#include <regex.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -16,8 +20,77 @@ static void expect(const char *in, size_t len, size_t cap, const char *want)
 	CHECK_STR(out, want);
 }
 
+/* Runs one info line through mxb_log with stderr on fd, returns what fd got (static). */
+static const char *one_line(int wfd, int rfd)
+{
+	static char got[512];
+	int saved = dup(2);
+	CHECK(saved >= 0 && dup2(wfd, 2) == 2);
+	mxb_log_init(MXB_LOG_INFO);
+	mxb_log_info("started %d", 1);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	ssize_t n = read(rfd, got, sizeof(got) - 1);
+	got[n > 0 ? n : 0] = '\0';
+	return got;
+}
+
+static bool matches(const char *text, const char *re)
+{
+	regex_t r;
+	CHECK(regcomp(&r, re, REG_EXTENDED | REG_NOSUB) == 0);
+	bool ok = regexec(&r, text, 0, NULL, 0) == 0;
+	regfree(&r);
+	return ok;
+}
+
+/* Where a line starts: a time on a terminal, a priority under journald, a level in a pipe. */
+static void check_prefixes(void)
+{
+	const char *stamp = "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3} "
+			    "info: started 1\r?\n$";
+	int p[2];
+	CHECK(pipe(p) == 0);
+	unsetenv("JOURNAL_STREAM");
+	CHECK_STR(one_line(p[1], p[0]), "info: started 1\n");
+
+	/* journald: JOURNAL_STREAM names stderr's device and inode */
+	struct stat st;
+	CHECK(fstat(p[1], &st) == 0);
+	char v[64];
+	snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long)st.st_dev,
+		(unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", v, 1);
+	CHECK_STR(one_line(p[1], p[0]), "<6>started 1\n");
+	/* inherited by a process whose stderr went elsewhere: not the journal */
+	snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long)st.st_dev,
+		(unsigned long long)st.st_ino + 1);
+	setenv("JOURNAL_STREAM", v, 1);
+	CHECK_STR(one_line(p[1], p[0]), "info: started 1\n");
+	setenv("JOURNAL_STREAM", "garbage", 1);
+	CHECK_STR(one_line(p[1], p[0]), "info: started 1\n");
+	close(p[0]);
+	close(p[1]);
+
+	/* a terminal: every line with the time, also with a stale JOURNAL_STREAM */
+	int master = posix_openpt(O_RDWR | O_NOCTTY);
+	CHECK(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0);
+	int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+	CHECK(slave >= 0);
+	const char *got = one_line(slave, master);
+	CHECK(matches(got, stamp));
+	unsetenv("JOURNAL_STREAM");
+	got = one_line(slave, master);
+	CHECK(matches(got, stamp));
+	close(slave);
+	close(master);
+	mxb_log_init(MXB_LOG_INFO);
+}
+
 int main(void)
 {
+	check_prefixes();
 	EXPECT("plain text", 256, "plain text");
 	/* A peer's newline would start a line of its own: "error: forged". */
 	EXPECT("x\nerror: forged", 256, "x\\nerror: forged");
