@@ -137,6 +137,15 @@ static void device_key(struct mxb_conf_ctx *c, const struct mxb_conf_node *s,
 	}
 }
 
+static bool has_key(const struct mxb_conf_node *g, const char *name)
+{
+	for (size_t i = 0; i < g->len; i++) {
+		if (g->children[i].name && strcmp(g->children[i].name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
 void mxb_conf_parse_device(struct mxb_conf_ctx *c, const struct mxb_conf_node *g, void *rule)
 {
 	struct mxb_device_rule *d = rule;
@@ -148,7 +157,8 @@ void mxb_conf_parse_device(struct mxb_conf_ctx *c, const struct mxb_conf_node *g
 			"missing 'allow' in a 'devices' entry (who may see and command the "
 			"devices)");
 	apply_convention(c, d, g);
-	if (!d->availability && !d->state)
+	/* A wrong convention is reported as such; saying it is missing would mislead. */
+	if (!d->availability && !d->state && !has_key(g, "convention"))
 		mxb_conf_error_at(
 			c, g, "a 'devices' entry needs 'availability', 'state' or a 'convention'");
 }

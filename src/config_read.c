@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config_hint.h"
 #include "config_read.h"
 #include "file.h"
 
@@ -162,6 +163,27 @@ static bool literal_matches(
 	return !found || match;
 }
 
+static FILE *open_stream(const char *path, int *err);
+
+/* Config files are small; a bigger one gets libconfig's words alone. */
+#define HINT_FILE_MAX (1024 * 1024)
+#define HINT_MAX 160
+
+/* What the usual mistake at line of file is, into hint (HINT_MAX bytes): true if one is. */
+static bool syntax_hint(const char *file, unsigned line, char *hint)
+{
+	FILE *f = open_stream(file, NULL);
+	if (!f)
+		return false;
+	char *text = malloc(HINT_FILE_MAX);
+	size_t len = text ? fread(text, 1, HINT_FILE_MAX, f) : 0;
+	bool whole = text && len < HINT_FILE_MAX && !ferror(f);
+	fclose(f);
+	bool found = whole && mxb_conf_syntax_hint(text, len, line, hint, HINT_MAX);
+	free(text);
+	return found;
+}
+
 /* libconfig's parse error, with the name of an @include file it could not open. */
 static void parse_error(struct mxb_conf_ctx *c, const config_t *lc)
 {
@@ -174,6 +196,7 @@ static void parse_error(struct mxb_conf_ctx *c, const config_t *lc)
 		return;
 	}
 	struct lines l = {0};
+	char hint[HINT_MAX];
 	const char *src = text && strcmp(text, "cannot open include file") == 0
 				  ? line_of(&l, file, line)
 				  : NULL;
@@ -193,6 +216,8 @@ static void parse_error(struct mxb_conf_ctx *c, const config_t *lc)
 		else
 			mxb_conf_error(c, file, line, "cannot open include file '%.*s%.*s'",
 				(int)c->prefix_len, c->path, len, name);
+	} else if (text && strcmp(text, "syntax error") == 0 && syntax_hint(file, line, hint)) {
+		mxb_conf_error(c, file, line, "syntax error (%s)", hint);
 	} else {
 		mxb_conf_error(c, file, line, "%s", text ? text : "parse error");
 	}

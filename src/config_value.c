@@ -4,10 +4,12 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "config_hint.h"
 #include "config_schema.h"
 #include "file.h"
 #include "jid.h"
@@ -308,13 +310,35 @@ static void walk_table_key(struct mxb_conf_ctx *c, const struct mxb_conf_node *s
 	}
 }
 
+/* The key of section nearest to name when one is close (the first of equals), or NULL. */
+static const char *nearest_key(const char *section, const char *name)
+{
+	const char *best = NULL;
+	size_t best_d = SIZE_MAX;
+	for (size_t i = 0; i < mxb_config_keys_len; i++) {
+		const struct mxb_config_key *k = &mxb_config_keys[i];
+		if (strcmp(k->section, section) != 0 || !mxb_conf_is_close(name, k->name))
+			continue;
+		size_t d = mxb_conf_distance(name, k->name, 2);
+		if (d < best_d) {
+			best = k->name;
+			best_d = d;
+		}
+	}
+	return best;
+}
+
 void mxb_conf_walk(struct mxb_conf_ctx *c, const struct mxb_conf_node *g, const char *section,
 	const char *where, void *obj, mxb_conf_key_fn fn, void *data)
 {
 	for (size_t i = 0; i < g->len; i++) {
 		const struct mxb_conf_node *s = &g->children[i];
 		const struct mxb_config_key *k = mxb_config_key_find(section, s->name);
-		if (!k && where)
+		const char *near = k ? NULL : nearest_key(section, s->name);
+		if (!k && near)
+			mxb_conf_error_at(c, s, "unknown key '%s'%s%s (did you mean '%s'?)",
+				s->name, where ? " in " : "", where ? where : "", near);
+		else if (!k && where)
 			mxb_conf_error_at(c, s, "unknown key '%s' in %s", s->name, where);
 		else if (!k)
 			mxb_conf_error_at(c, s, "unknown key '%s'", s->name);

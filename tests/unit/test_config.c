@@ -398,6 +398,10 @@ static void test_file_errors(void)
 	EXPECT_FILE_ERRORS(dir, "$D: cannot open: Is a directory");
 	EXPECT_ERRORS("syntax.conf", XMPP_OK "mqtt: {\n  host = \"x\";\n  port = ;\n};\n",
 		"$F:4: syntax error");
+	EXPECT_ERRORS("comma.conf",
+		XMPP_OK "notify = ( { topic = \"a\"; to = [ \"a@b\" ]; }\n"
+			"  { topic = \"b\"; to = [ \"a@b\" ]; } );\n",
+		"$F:3: syntax error (a ',' is missing between two groups of a list)");
 	EXPECT_ERRORS("dup.conf", XMPP_OK "mqtt: { port = 1; port = 2; };\n",
 		"$F:2: duplicate setting name");
 	EXPECT_ERRORS("empty.conf", "", "$F:1: missing group 'xmpp'");
@@ -415,11 +419,19 @@ static void test_unknown_keys(void)
 		"notify = ( { topic = \"a\"; to = [ \"a@b\" ];\n"
 		"  mesage = \"x\"; } );\n"
 		"commands = ( { from = [ \"a@b\" ]; allow = [ \"a\" ]; retian = true; } );\n",
-		"$F:1: unknown key 'colour'", "$F:2: unknown key 'log_lvl' in 'bridge'",
-		"$F:4: unknown key 'pasword' in 'xmpp'", "$F:5: unknown key 'hots' in 'mqtt'",
-		"$F:6: unknown key 'cafile' in 'mqtt.tls'",
-		"$F:8: unknown key 'mesage' in a 'notify' route",
-		"$F:9: unknown key 'retian' in a 'commands' route");
+		"$F:1: unknown key 'colour'",
+		"$F:2: unknown key 'log_lvl' in 'bridge' (did you mean 'log_level'?)",
+		"$F:4: unknown key 'pasword' in 'xmpp' (did you mean 'password'?)",
+		"$F:5: unknown key 'hots' in 'mqtt' (did you mean 'host'?)",
+		"$F:6: unknown key 'cafile' in 'mqtt.tls' (did you mean 'ca_file'?)",
+		"$F:8: unknown key 'mesage' in a 'notify' route (did you mean 'message'?)",
+		"$F:9: unknown key 'retian' in a 'commands' route (did you mean 'retain'?)");
+	/* a wrong convention is one error, not also a missing one */
+	EXPECT_ERRORS("convention.conf",
+		XMPP_OK "devices = ( { convention = \"tasmotta\"; allow = [ \"a@b\" ]; } );\n",
+		"$F:2: invalid value 'tasmotta' for 'convention' (expected none, tasmota, "
+		"zigbee2mqtt or homeassistant)",
+		"$F:2: 'devices' need a component: set xmpp.component");
 }
 
 static void test_wrong_types(void)
@@ -539,7 +551,8 @@ static void test_missing(void)
 	EXPECT_ERRORS("mqtt_tls.conf",
 		XMPP_OK "mqtt: { tls: { key_file = \"c.key\"; }; };\n"
 			"mqtt2 = 1;\n",
-		"$F:2: 'key_file' needs 'cert_file'", "$F:3: unknown key 'mqtt2'");
+		"$F:2: 'key_file' needs 'cert_file'",
+		"$F:3: unknown key 'mqtt2' (did you mean 'mqtt'?)");
 }
 
 static void test_passwords(void)
@@ -688,7 +701,7 @@ static void test_include(void)
 	}
 	/* errors inside an included file name that file */
 	EXPECT_ERRORS("include_bad.conf", "@include \"inc/xmpp.inc\"\n@include \"inc/bad.inc\"\n",
-		"$D/inc/bad.inc:3: unknown key 'hots' in 'mqtt'");
+		"$D/inc/bad.inc:3: unknown key 'hots' in 'mqtt' (did you mean 'host'?)");
 	EXPECT_ERRORS("include_syntax.conf",
 		"@include \"inc/xmpp.inc\"\n\n@include \"inc/syntax.inc\"\n",
 		"$D/inc/syntax.inc:2: syntax error");
@@ -710,7 +723,8 @@ static void test_include(void)
 		"@include \"inc/xmpp.inc\"\n@include \"inc/types.inc\"\n@include "
 		"\"inc/routes.inc\"\n",
 		"$D/inc/types.inc:3: 'port' must be an integer",
-		"$D/inc/routes.inc:6: unknown key 'mesage' in a 'notify' route",
+		"$D/inc/routes.inc:6: unknown key 'mesage' in a 'notify' route "
+		"(did you mean 'message'?)",
 		"$D/inc/routes.inc:9: 'devices' need a component: set xmpp.component",
 		"$D/inc/routes.inc:3: 'x@y' is not a room of 'xmpp.rooms', but the route's type is "
 		"groupchat");
