@@ -217,16 +217,19 @@ void mxb_bridge_command_message(const struct mxb_xmpp_message *msg, void *data)
 	case MXB_COMMAND_STRANGER:
 		b->n.commands_from_strangers++;
 		if (msg->room) {
-			mxb_log_warn("command: refused message from '%s' in room '%s': not allowed",
-				msg->nick, msg->room);
+			mxb_log_warn("command: refused message from '%s' in room '%s': not allowed "
+				     "('%s')",
+				msg->nick, msg->room, word);
 			reply_text(b, &to, res.reply);
 		} else {
-			mxb_log_warn("command: refused message from '%s': not allowed", msg->from);
+			mxb_log_warn("command: refused message from '%s': not allowed ('%s')",
+				msg->from, word);
 			mxb_xmpp_send_forbidden(b->xmpp, msg->from, msg->id,
 				"You are not allowed to send commands to this bridge.");
 		}
 		break;
 	case MXB_COMMAND_HELP:
+		mxb_log_info("command: help for '%s'", to.who);
 		reply_text(b, &to, res.reply);
 		break;
 	case MXB_COMMAND_REFUSED:

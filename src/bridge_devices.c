@@ -469,6 +469,37 @@ static void device_event(enum mxb_outbox_event ev, int err, void *ctx)
 
 static const struct mxb_outbox_client device_client = {device_event, wait_free};
 
+/* A device's own answer to "help" or "status", never published. */
+static void device_answer(
+	struct mxb_bridge *b, const struct mxb_device *dev, const char *from, int req)
+{
+	const char *st = dev->status && *dev->status ? dev->status : NULL;
+	if (req == MXB_DEVICE_STATUS) {
+		if (dev->avail == MXB_AVAIL_ONLINE)
+			mxb_bridge_device_reply(b, dev->local, from, "%s is online; %s%s",
+				dev->name, st ? "state: " : "no state yet", st ? st : "");
+		else if (dev->avail == MXB_AVAIL_OFFLINE)
+			mxb_bridge_device_reply(b, dev->local, from, "%s is offline%s%s", dev->name,
+				st ? "; last state: " : "", st ? st : "");
+		else
+			mxb_bridge_device_reply(b, dev->local, from,
+				"%s: availability not known yet; %s%s", dev->name,
+				st ? "state: " : "no state yet", st ? st : "");
+		return;
+	}
+	char topic[MXB_TOPIC_MAX + 1];
+	struct mxb_template_input in = {.name = dev->name, .body = "ON"};
+	if (!dev->rule->command_tmpl ||
+		mxb_template_render(dev->rule->command_tmpl, &in, topic, sizeof(topic), NULL) <= 0)
+		mxb_bridge_device_reply(b, dev->local, from,
+			"%s takes no commands; 'status' tells its state, 'help' this", dev->name);
+	else
+		mxb_bridge_device_reply(b, dev->local, from,
+			"%s takes on, off, toggle or any other payload, published to '%s'; "
+			"'status' tells its state, 'help' this",
+			dev->name, topic);
+}
+
 static void on_device_message(
 	const char *local, const char *from, const char *id, const char *body, void *data)
 {
@@ -488,6 +519,11 @@ static void on_device_message(
 	if (!dev || !dev->rule) {
 		mxb_bridge_device_reply(
 			b, local, from, "'%s' has not been seen on MQTT yet", local);
+		return;
+	}
+	enum mxb_device_request req = mxb_command_device_request(body);
+	if (req != MXB_DEVICE_PAYLOAD) {
+		device_answer(b, dev, from, req);
 		return;
 	}
 	if (!dev->rule->command_tmpl) {

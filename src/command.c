@@ -9,6 +9,9 @@
 #include "template.h"
 #include "topic.h"
 
+/* The one reply to a word that is neither a command nor a topic the sender may use. */
+#define UNKNOWN_REPLY "unknown command '%Q'; send 'help'"
+
 /* Replies are short sentences around at most a few echoed words. */
 #define REPLY_MAX (4 * MXB_COMMAND_ECHO_MAX + 512)
 
@@ -80,6 +83,23 @@ static bool help_entry(struct mxb_strbuf *b, const char *text, size_t room)
 	return true;
 }
 
+/* "NAME USAGE (DESCRIPTION)": the usage as configured, else ARG1... from the templates. */
+static void command_entry(struct mxb_strbuf *entry, const struct mxb_command_route *r)
+{
+	mxb_strbuf_puts(entry, r->command);
+	if (r->usage) {
+		mxb_strbuf_printf(entry, " %s", r->usage);
+	} else {
+		unsigned need = args_needed(r);
+		for (unsigned a = 1; a <= need; a++)
+			mxb_strbuf_printf(entry, " ARG%u", a);
+		if (mxb_template_uses(r->payload_tmpl, "args"))
+			mxb_strbuf_puts(entry, " ...");
+	}
+	if (r->description)
+		mxb_strbuf_printf(entry, " (%s)", r->description);
+}
+
 static void help(
 	const struct mxb_config *cfg, const struct mxb_sender *s, struct mxb_command_result *out)
 {
@@ -98,12 +118,7 @@ static void help(
 		for (size_t j = 0; j < n; j++) {
 			mxb_strbuf_init(&entry, max);
 			if (r->command) {
-				mxb_strbuf_puts(&entry, r->command);
-				unsigned need = args_needed(r);
-				for (unsigned a = 1; a <= need; a++)
-					mxb_strbuf_printf(&entry, " ARG%u", a);
-				if (mxb_template_uses(r->payload_tmpl, "args"))
-					mxb_strbuf_puts(&entry, " ...");
+				command_entry(&entry, r);
 			} else {
 				mxb_strbuf_printf(&entry, "%s%s",
 					plain ? "" : "TOPIC PAYLOAD with TOPIC in: ",
@@ -177,9 +192,10 @@ static bool run_named(const struct mxb_config *cfg, const struct mxb_command_inp
 			route = r;
 	}
 	if (!route) {
+		/* Told as an unknown word: whether a command exists is not the sender's to know. */
 		if (exists)
-			answer(out, MXB_COMMAND_REFUSED, "not allowed",
-				"refused: you may not use '%Q'", word, 0, NULL);
+			answer(out, MXB_COMMAND_REFUSED, "a command the sender may not use",
+				UNKNOWN_REPLY, word, 0, NULL);
 		return exists;
 	}
 
@@ -270,18 +286,14 @@ out_free_args:
 static void run_topic_payload(const struct mxb_config *cfg, const struct mxb_sender *s,
 	const char *topic, const char *payload, size_t plen, struct mxb_command_result *out)
 {
-	if (!mxb_topic_name_valid(topic, strlen(topic))) {
-		answer(out, MXB_COMMAND_MALFORMED, "not a topic one can publish to",
-			"refused: '%Q' is not a topic one can publish to", topic, 0, NULL);
-		return;
-	}
+	/* A word that is no topic path is told the same everywhere: an unknown command. */
+	bool path = strchr(topic, '/') != NULL;
+	bool valid = mxb_topic_name_valid(topic, strlen(topic));
 	const struct mxb_command_route *route = NULL;
-	bool any = false;
-	for (size_t i = 0; i < cfg->commands_len && !route; i++) {
+	for (size_t i = 0; valid && i < cfg->commands_len && !route; i++) {
 		const struct mxb_command_route *r = &cfg->commands[i];
 		if (r->command || !mxb_access_allows(r, s))
 			continue;
-		any = true;
 		for (size_t j = 0; j < r->allow.len; j++) {
 			if (mxb_topic_matches(r->allow.v[j], topic)) {
 				route = r;
@@ -289,9 +301,14 @@ static void run_topic_payload(const struct mxb_config *cfg, const struct mxb_sen
 			}
 		}
 	}
-	if (!any) {
-		answer(out, MXB_COMMAND_MALFORMED, "no such command",
-			"unknown command '%Q'; send 'help'", topic, 0, NULL);
+	if (!route && !path) {
+		answer(out, MXB_COMMAND_MALFORMED, "no such command", UNKNOWN_REPLY, topic, 0,
+			NULL);
+		return;
+	}
+	if (!valid) {
+		answer(out, MXB_COMMAND_MALFORMED, "not a topic one can publish to",
+			"refused: '%Q' is not a topic one can publish to", topic, 0, NULL);
 		return;
 	}
 	if (!route) {
@@ -332,12 +349,6 @@ void mxb_command_parse(const struct mxb_config *cfg, const struct mxb_command_in
 	const char *body = in->body;
 	if (in->addressed_to && !(body = addressed(body, in->addressed_to)))
 		return;
-	if (!mxb_command_allowed_anywhere(cfg, in->sender)) {
-		answer(out, MXB_COMMAND_STRANGER, "not allowed", "you may not send commands here",
-			NULL, 0, NULL);
-		return;
-	}
-
 	/* The first word is a command name or a topic; the rest its arguments or payload. */
 	while (isspace((unsigned char)*body))
 		body++;
@@ -345,6 +356,15 @@ void mxb_command_parse(const struct mxb_config *cfg, const struct mxb_command_in
 	while (*word_end && !isspace((unsigned char)*word_end))
 		word_end++;
 	size_t word_len = (size_t)(word_end - body);
+	if (!mxb_command_allowed_anywhere(cfg, in->sender)) {
+		/* The word only names what was refused in the log: a bounded prefix does. */
+		size_t keep = mxb_utf8_cut(body, word_len, MXB_COMMAND_ECHO_MAX);
+		out->word = strndup(body, keep);
+		answer(out, MXB_COMMAND_STRANGER, "not allowed", "you may not send commands here",
+			NULL, 0, NULL);
+		return;
+	}
+
 	const char *rest = word_end;
 	while (isspace((unsigned char)*rest))
 		rest++;
@@ -411,4 +431,18 @@ enum mxb_domain_request mxb_command_domain_request(const char *body)
 	if (n == 4 && strncasecmp(body, "list", 4) == 0)
 		return MXB_DOMAIN_LIST;
 	return MXB_DOMAIN_UNKNOWN;
+}
+
+enum mxb_device_request mxb_command_device_request(const char *body)
+{
+	while (isspace((unsigned char)*body))
+		body++;
+	size_t n = strlen(body);
+	while (n && isspace((unsigned char)body[n - 1]))
+		n--;
+	if (n == 4 && strncasecmp(body, "help", 4) == 0)
+		return MXB_DEVICE_HELP;
+	if (n == 6 && strncasecmp(body, "status", 6) == 0)
+		return MXB_DEVICE_STATUS;
+	return MXB_DEVICE_PAYLOAD;
 }

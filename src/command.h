@@ -12,6 +12,9 @@
  *   help                    what the sender may send
  *   NAME ARG...             a named command; its templates take {{arg.N}} and {{args}}
  *   TOPIC PAYLOAD           a publish to TOPIC, when a route allows it to the sender
+ * A first word that is none of these gets one reply wherever it is sent, "unknown command
+ * 'WORD'; send 'help'" (also a command the sender may not use); a topic path with '/' the
+ * sender may not publish to is refused as such.
  * In a room the bridge only reads "NICK: ..." or "NICK, ..." with its own nick.
  */
 
@@ -85,5 +88,15 @@ enum mxb_domain_request {
 
 /* The request in body: "help" or "list", any case, surrounding space ignored. */
 enum mxb_domain_request mxb_command_domain_request(const char *body);
+
+/* What a chat message to a device asks for: its own words, or a payload for it. */
+enum mxb_device_request {
+	MXB_DEVICE_PAYLOAD, /* published through the rule's command template */
+	MXB_DEVICE_HELP, /* what the device understands */
+	MXB_DEVICE_STATUS, /* its availability and state now */
+};
+
+/* "help" or "status", any case, surrounding space ignored; anything else a payload. */
+enum mxb_device_request mxb_command_device_request(const char *body);
 
 #endif

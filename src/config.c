@@ -159,6 +159,8 @@ void mxb_config_finish(struct mxb_config *cfg)
 		mxb_strlist_finish(&r->allow);
 
 		free(r->command);
+		free(r->usage);
+		free(r->description);
 		free(r->topic);
 		free(r->payload);
 		mxb_template_destroy(r->topic_tmpl);

@@ -105,6 +105,8 @@ struct mxb_command_route {
 
 	struct mxb_strlist allow;
 	char *command;
+	char *usage; /* the arguments as `help` shows them, or NULL */
+	char *description; /* what the command does, for `help`, or NULL */
 	char *topic;
 	struct mxb_template *topic_tmpl;
 	char *payload;

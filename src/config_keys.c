@@ -141,6 +141,8 @@ const struct mxb_config_key mxb_config_keys[] = {
 	{"commands", "from", "list of strings", .def = "required, not empty"},
 	{"commands", "allow", "list of strings", .def = "required without `command`"},
 	{"commands", "command", "string", .def = "none"},
+	{"commands", "usage", "string", .def = "`ARG1 ARG2 ...` from the templates"},
+	{"commands", "description", "string", .def = "none"},
 	{"commands", "topic", "string", .def = "required with `command`"},
 	/* set by the route's code, for a route with command only */
 	{"commands", "payload", "string", .value = "{{args}}"},

@@ -73,6 +73,7 @@ static bool command_word_valid(const char *w)
 struct command_seen {
 	struct mxb_command_route *r;
 	const struct mxb_conf_node *from, *allow, *command, *topic, *payload;
+	const struct mxb_conf_node *words; /* usage or description */
 };
 
 /* role and affiliation: the least an occupant needs; the lowest value is no least. */
@@ -122,6 +123,10 @@ static void command_key(struct mxb_conf_ctx *c, const struct mxb_conf_node *s,
 			mxb_conf_error_at(c, s,
 				"invalid command '%s' (letters, digits, '-' and '_'; not 'help')",
 				r->command);
+	} else if (strcmp(name, "usage") == 0 || strcmp(name, "description") == 0) {
+		seen->words = s;
+		char **f = name[0] == 'u' ? &r->usage : &r->description;
+		mxb_conf_string(c, s, MXB_CONF_STATUS_MAX, true, f);
 	} else if (strcmp(name, "topic") == 0) {
 		seen->topic = s;
 		mxb_conf_template(c, s, &r->topic, &r->topic_tmpl);
@@ -161,6 +166,8 @@ void mxb_conf_parse_command(struct mxb_conf_ctx *c, const struct mxb_conf_node *
 				"'topic' needs 'command' (a TOPIC PAYLOAD route uses 'allow')");
 		if (seen.payload)
 			mxb_conf_error_at(c, seen.payload, "'payload' needs 'command'");
+		if (seen.words)
+			mxb_conf_error_at(c, seen.words, "'%s' needs 'command'", seen.words->name);
 	}
 }
 

@@ -158,6 +158,7 @@ static bool same_command(const struct mxb_command_route *a, const struct mxb_com
 {
 	return same_list(&a->from, &b->from) && same_list(&a->rooms, &b->rooms) &&
 	       same_list(&a->allow, &b->allow) && same_str(a->command, b->command) &&
+	       same_str(a->usage, b->usage) && same_str(a->description, b->description) &&
 	       same_str(a->topic, b->topic) && same_str(a->payload, b->payload) &&
 	       a->has_role == b->has_role && a->role == b->role &&
 	       a->has_affiliation == b->has_affiliation && a->affiliation == b->affiliation &&

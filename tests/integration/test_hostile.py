@@ -636,12 +636,13 @@ def check_whitespace_body(env):
 
 
 def check_unicode_space_body(env):
-    """NBSP and EM SPACE are no separators (only ASCII whitespace is): a topic name
-    alice may not use."""
+    """NBSP and EM SPACE are no separators (only ASCII whitespace is): one word, neither a
+    command nor a topic path, so an unknown command."""
     command_case(env, env.alice, "\u00a0\u2003",
-                 reply="refused: you may not publish to '\u00a0\u2003'",
-                 log=r"command: refused '\u00a0\u2003' from 'alice@localhost/test'",
-                 moved={"commands refused": 1})
+                 reply="unknown command '\u00a0\u2003'; send 'help'",
+                 log=r"command: malformed message from 'alice@localhost/test': no such "
+                     r"command \('\u00a0\u2003'\)",
+                 moved={"commands malformed": 1})
 
 
 def check_xml_specials_in_command(env):

@@ -55,7 +55,7 @@ def check_named_commands(env):
         "notify": [],
         "commands": [
             {"command": "lamp", "from": ["alice@localhost"], "topic": "cmnd/{{arg.1}}/POWER",
-             "payload": "{{arg.2}}"},
+             "payload": "{{arg.2}}", "usage": "ROOM on|off", "description": "a room's lamp"},
             {"command": "say", "from": ["*@localhost"], "topic": "display/text",
              "allow": ["display/#"]},
             {"from": ["alice@localhost"], "allow": ["home/+/set"]},
@@ -81,14 +81,21 @@ def check_named_commands(env):
     env.check(r.body == "usage: lamp with 2 arguments", "missing argument: usage", r.body)
     env.alice.send_message(BRIDGE, "help")
     r = env.alice.wait_message(frm=BRIDGE)
-    env.check(r.body == "you may send: lamp ARG1 ARG2; say ...; TOPIC PAYLOAD with TOPIC "
-              "in: home/+/set", "help lists what alice may do", r.body)
+    env.check(r.body == "you may send: lamp ROOM on|off (a room's lamp); say ...; TOPIC "
+              "PAYLOAD with TOPIC in: home/+/set",
+              "help lists what alice may do, with a command's usage and description", r.body)
     env.alice.send_message(BRIDGE, "home/x/set 1")
     env.alice.wait_message(frm=BRIDGE, body="published to 'home/x/set'")
     bob = env.xmpp(env.p, "bob")
     bob.send_message(BRIDGE, "lamp kitchen off")
     r = bob.wait_message(frm=BRIDGE)
-    env.check(r.body == "refused: you may not use 'lamp'", "bob may not use lamp", r.body)
+    env.check(r.body == "unknown command 'lamp'; send 'help'",
+              "bob may not use lamp: told as any unknown word", r.body)
+    for who in (env.alice, bob):
+        who.send_message(BRIDGE, "hello?")
+        r = who.wait_message(frm=BRIDGE)
+        env.check(r.body == "unknown command 'hello?'; send 'help'",
+                  "an unknown word, one reply for everyone", r.body)
     bob.send_message(BRIDGE, "help")
     r = bob.wait_message(frm=BRIDGE)
     env.check(r.body == "you may send: say ...", "*@localhost lets bob use say", r.body)
@@ -122,11 +129,16 @@ def check_group_chat(env):
     m = env.sub.wait_message("home/kitchen/set", timeout=10)
     env.check(m.payload == b"ON", "a moderator's command in the room is published", m.payload)
     env.alice.wait_message(mtype="groupchat", body="alice: published to 'home/kitchen/set'")
+    # a semi-anonymous room: the occupant's room JID stands for the real one
+    b.wait_log(r"command: published to 'home/kitchen/set' for '%s/alice \(nick 'alice' in "
+               r"room '%s'\)'" % (ROOM, ROOM))
+    env.check(True, "the log names the occupant, nick and room")
 
     mark = b.mark()
     mallory.send_message(ROOM, "home: home/kitchen/set OFF", mtype="groupchat")
     mallory.wait_message(mtype="groupchat", body="mallory: you may not send commands here")
-    b.wait_log(r"command: refused message from 'mallory' in room '%s'" % ROOM, since=mark)
+    b.wait_log(r"command: refused message from 'mallory' in room '%s': not allowed "
+               r"\('home/kitchen/set'\)" % ROOM, since=mark)
     mallory.send_message(ROOM, "just chatting, not for the bridge", mtype="groupchat")
     env.alice.send_message(ROOM, "home: home/kitchen/set DONE", mtype="groupchat")
     m = env.sub.wait_message("home/kitchen/set", timeout=10)
@@ -135,6 +147,9 @@ def check_group_chat(env):
     env.alice.wait_message(mtype="groupchat", body="alice: published to 'home/kitchen/set'")
     env.check(mallory.no_message(1.0, lambda x: "usage" in x.body or "unknown" in x.body)
               is None, "chat not addressed to the bridge gets no answer")
+    env.alice.send_message(ROOM, "home: hello?", mtype="groupchat")
+    env.alice.wait_message(mtype="groupchat", body="alice: unknown command 'hello?'; send 'help'")
+    env.check(True, "an unknown word in the room: the same reply as in a direct chat")
     mallory.disconnect()
     env.check(b.stop() == 0, "bridge exits 0")
 

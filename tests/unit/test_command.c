@@ -89,9 +89,16 @@ static void test_replies(void)
 	expect(&alice, "lamp kitchen", MXB_COMMAND_MALFORMED, "usage: lamp with 2 arguments");
 	expect(&alice, "lamp a/b on", MXB_COMMAND_MALFORMED,
 		"refused: arguments must not contain '/', '+' or '#'");
-	expect(&alice, "say hi", MXB_COMMAND_REFUSED, "refused: you may not use 'say'");
+	/* a command one may not use is told as unknown, like any other word */
+	expect(&alice, "say hi", MXB_COMMAND_REFUSED, "unknown command 'say'; send 'help'");
+	expect(&alice, "hello?", MXB_COMMAND_MALFORMED, "unknown command 'hello?'; send 'help'");
+	expect(&bob, "hello?", MXB_COMMAND_MALFORMED, "unknown command 'hello?'; send 'help'");
+	expect(&alice, "a+b x", MXB_COMMAND_MALFORMED, "unknown command 'a+b'; send 'help'");
+	/* a topic path is refused as one, whether or not the sender has topic routes */
+	expect(&bob, "home/x/set ON", MXB_COMMAND_REFUSED,
+		"refused: you may not publish to 'home/x/set'");
 	expect(&bob, "nope hi", MXB_COMMAND_MALFORMED, "unknown command 'nope'; send 'help'");
-	expect(&bob, "lamp kitchen on", MXB_COMMAND_REFUSED, "refused: you may not use 'lamp'");
+	expect(&bob, "lamp kitchen on", MXB_COMMAND_REFUSED, "unknown command 'lamp'; send 'help'");
 	expect(&alice, "home/x/get 1", MXB_COMMAND_REFUSED,
 		"refused: you may not publish to 'home/x/get'");
 	expect(&alice, "home/+/set 1", MXB_COMMAND_MALFORMED,
@@ -181,6 +188,49 @@ static void test_rooms(void)
 	r = run(&mod, "home/hall/set OFF", NULL);
 	CHECK(r.verdict == MXB_COMMAND_PUBLISH);
 	mxb_command_result_finish(&r);
+	/* the same words as in a direct chat */
+	const char *same[][2] = {
+		{"home: hello?", "unknown command 'hello?'; send 'help'"},
+		{"home: lamp kitchen on", "unknown command 'lamp'; send 'help'"},
+		{"home: home/x/get 1", "refused: you may not publish to 'home/x/get'"},
+	};
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		r = run(&mod, same[i][0], "home");
+		CHECK_STR(r.reply, same[i][1]);
+		mxb_command_result_finish(&r);
+	}
+}
+
+/* help shows a command's usage and description where the config gives them. */
+static void test_described_help(void)
+{
+	struct mxb_command_route r0 = routes[1];
+	r0.usage = "ROOM STATE";
+	r0.description = "switch the lamp of ROOM";
+	struct mxb_command_route r1 = routes[1];
+	r1.command = "dim";
+	r1.description = "dim a lamp";
+	struct mxb_command_route both[] = {r0, r1};
+	struct mxb_config c = {.commands = both, .commands_len = 2};
+	c.bridge.max_message = 512;
+	struct mxb_sender alice = {.jid = "alice@example.org"};
+	struct mxb_command_input in = {
+		.sender = &alice, .from = "alice@example.org", .body = "help"};
+	struct mxb_command_result r;
+	mxb_command_parse(&c, &in, &r);
+	CHECK(r.verdict == MXB_COMMAND_HELP);
+	CHECK_STR(r.reply, "you may send: lamp ROOM STATE (switch the lamp of ROOM); "
+			   "dim ARG1 ARG2 (dim a lamp)");
+	mxb_command_result_finish(&r);
+}
+
+static void test_device_request(void)
+{
+	CHECK(mxb_command_device_request(" Help ") == MXB_DEVICE_HELP);
+	CHECK(mxb_command_device_request("STATUS\n") == MXB_DEVICE_STATUS);
+	CHECK(mxb_command_device_request("on") == MXB_DEVICE_PAYLOAD);
+	CHECK(mxb_command_device_request("status now") == MXB_DEVICE_PAYLOAD);
+	CHECK(mxb_command_device_request("") == MXB_DEVICE_PAYLOAD);
 }
 
 /* help lists what fits in a message and says how much more there is. */
@@ -258,6 +308,8 @@ static void test_domain_request(void)
 int main(void)
 {
 	setup();
+	test_described_help();
+	test_device_request();
 	test_replies();
 	test_long_words();
 	test_rooms();
