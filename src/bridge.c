@@ -446,7 +446,7 @@ int64_t mxb_bridge_tick(struct mxb_bridge *b, int64_t now)
 static struct mxb_filter *filters_of(const struct mxb_config *cfg,
 	const struct mxb_notify_route *routes, size_t routes_len, bool devices, size_t *len)
 {
-	size_t cap = routes_len + (devices ? 2 * cfg->devices_len : 0);
+	size_t cap = routes_len + (devices ? (2 + MXB_DEVICE_REPORTS_MAX) * cfg->devices_len : 0);
 	struct mxb_filter *f = malloc((cap ? cap : 1) * sizeof(*f));
 	if (!f)
 		return NULL;
@@ -459,6 +459,8 @@ static struct mxb_filter *filters_of(const struct mxb_config *cfg,
 			f[n++] = (struct mxb_filter){r->availability, r->qos};
 		if (r->state)
 			f[n++] = (struct mxb_filter){r->state, r->qos};
+		for (size_t k = 0; k < r->reports_len; k++)
+			f[n++] = (struct mxb_filter){r->reports[k], r->qos};
 	}
 	*len = mxb_reload_filters_normalize(f, n);
 	return f;

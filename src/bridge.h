@@ -80,6 +80,8 @@ void mxb_bridge_devices_finish(struct mxb_bridge *b);
 void mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_message *msg,
 	const struct mxb_route_ref *refs, size_t n);
 void mxb_bridge_devices_subscribe(struct mxb_bridge *b);
+/* Warns about each pair of device rules that can claim one device (at start and reload). */
+void mxb_bridge_devices_warn_overlaps(const struct mxb_config *cfg);
 /* A device's name for people longer than this is shown as its local part. */
 #define MXB_BRIDGE_FRIENDLY_MAX 256
 struct mxb_device;

@@ -10,11 +10,14 @@
 
 #include "backoff.h"
 #include "bridge.h"
+#include "bridge_device.h"
 #include "command.h"
 #include "config.h"
+#include "device_rules.h"
 #include "devices.h"
 #include "jid.h"
 #include "log.h"
+#include "mqtt.h"
 #include "outbox.h"
 #include "reload.h"
 #include "route.h"
@@ -25,17 +28,7 @@
 
 #define STATUS_MAX 512
 
-/* A command sent to a device, answered with its next state or a timeout note. */
-struct mxb_device_command {
-	char *local;
-	char *reply_to;
-	char *topic;
-	char *payload;
-	uint64_t seq;
-	int64_t deadline;
-};
-
-static void command_free(struct mxb_device_command *c)
+void mxb_bridge_device_command_free(struct mxb_device_command *c)
 {
 	free(c->local);
 	free(c->reply_to);
@@ -60,7 +53,7 @@ void mxb_bridge_devices_finish(struct mxb_bridge *b)
 {
 	mxb_devices_destroy(b->devices);
 	for (size_t i = 0; i < b->commands_len; i++)
-		command_free(&b->commands[i]);
+		mxb_bridge_device_command_free(&b->commands[i]);
 	free(b->commands);
 }
 
@@ -69,7 +62,13 @@ void mxb_bridge_attach_component(struct mxb_bridge *b, struct mxb_component *c)
 	b->component = c;
 }
 
-/* Subscribes to every availability and state filter, with the rules' QoS. */
+static void ask_again(struct mxb_device *dev, void *data);
+
+/*
+ * Subscribes to every availability, state and report filter, with the rules' QoS, after
+ * each connect. The retained availability messages that follow make the devices asked
+ * for their state; devices known without one are asked at once.
+ */
 void mxb_bridge_devices_subscribe(struct mxb_bridge *b)
 {
 	const struct mxb_config *cfg = b->cfg;
@@ -79,6 +78,12 @@ void mxb_bridge_devices_subscribe(struct mxb_bridge *b)
 			mxb_mqtt_subscribe(b->mqtt, r->availability, r->qos);
 		if (r->state)
 			mxb_mqtt_subscribe(b->mqtt, r->state, r->qos);
+		for (size_t k = 0; k < r->reports_len; k++)
+			mxb_mqtt_subscribe(b->mqtt, r->reports[k], r->qos);
+	}
+	if (b->devices) {
+		mxb_devices_next_epoch(b->devices);
+		mxb_devices_each(b->devices, ask_again, b);
 	}
 }
 
@@ -154,7 +159,7 @@ static void state_arrived(struct mxb_bridge *b, const struct mxb_device *dev)
 		}
 		mxb_bridge_device_reply(b, c->local, c->reply_to, "%s is %s", dev->name,
 			dev->status && *dev->status ? dev->status : "updated");
-		command_free(c);
+		mxb_bridge_device_command_free(c);
 		*c = b->commands[--b->commands_len];
 	}
 }
@@ -198,6 +203,137 @@ static char *render(const struct mxb_template *t, const char *topic, const char 
 	return clean;
 }
 
+/*
+ * Asks dev for its state when it is seen online for the first time in this MQTT
+ * connection and its rule can ask: a retained LWT tells it is there, not what it is.
+ */
+static void ask_state(struct mxb_bridge *b, struct mxb_device *dev)
+{
+	const struct mxb_device_rule *rule = dev->rule;
+	uint64_t epoch = mxb_devices_epoch(b->devices);
+	if (!rule->ask_state || !rule->ask_tmpl || dev->asked == epoch || !b->mqtt ||
+		!mxb_mqtt_is_up(b->mqtt))
+		return;
+	dev->asked = epoch;
+	char topic[MXB_TOPIC_MAX + 1];
+	struct mxb_template_input in = {.name = dev->name, .time = (int64_t)time(NULL)};
+	ssize_t tl = mxb_template_render(rule->ask_tmpl, &in, topic, sizeof(topic), NULL);
+	if (tl <= 0 || !mxb_topic_name_valid(topic, (size_t)tl)) {
+		mxb_log_warn("devices: cannot make the topic to ask '%s' for its state", dev->name);
+		return;
+	}
+	int mid, r = mxb_mqtt_publish(b->mqtt, topic, rule->ask_payload, strlen(rule->ask_payload),
+			 0, false, &mid);
+	if (r < 0)
+		mxb_log_warn("devices: cannot ask '%s' for its state on '%s': %s", dev->name, topic,
+			strerror(-r));
+	else
+		mxb_log_info("devices: asked '%s' for its state on '%s'", dev->name, topic);
+}
+
+/* An availability message: false when it says neither online nor offline. */
+static bool take_availability(struct mxb_bridge *b, struct mxb_device *dev,
+	const struct mxb_device_rule *rule, const struct mxb_mqtt_message *msg)
+{
+	enum mxb_availability a = mxb_device_availability(rule, msg->payload, msg->len);
+	if (a == MXB_AVAIL_UNKNOWN) {
+		mxb_log_debug("devices: '%.*s' on '%s' is neither '%s' nor '%s'",
+			(int)mxb_utf8_cut(msg->payload, msg->len, 64), msg->payload, msg->topic,
+			rule->online, rule->offline);
+		return false;
+	}
+	if (a != dev->avail)
+		mxb_log_info("devices: '%s' is %s", dev->name,
+			a == MXB_AVAIL_ONLINE ? "online" : "offline");
+	dev->avail = a;
+	if (a == MXB_AVAIL_ONLINE)
+		ask_state(b, dev);
+	return true;
+}
+
+/* A new state, status (may be NULL: the last one stays) and show: told to the waiting. */
+static void new_state(struct mxb_bridge *b, struct mxb_device *dev, const char *status,
+	const char *show, bool power)
+{
+	if (status)
+		mxb_device_set_status(dev, status);
+	dev->show = show;
+	dev->state_seq++;
+	dev->power_known |= power;
+	/* A device that reports its state is there, whatever its LWT said before. */
+	if (dev->avail == MXB_AVAIL_UNKNOWN && !dev->rule->availability)
+		dev->avail = MXB_AVAIL_ONLINE;
+	state_arrived(b, dev);
+}
+
+static void take_state(struct mxb_bridge *b, struct mxb_device *dev,
+	const struct mxb_device_rule *rule, const struct mxb_mqtt_message *msg)
+{
+	size_t max_message = b->cfg->bridge.max_message;
+	bool cut = false;
+	char *status = render(rule->status_tmpl, msg->topic, msg->payload, msg->len, dev->name,
+		max_message, &cut);
+	char *show = render(
+		rule->show_tmpl, msg->topic, msg->payload, msg->len, dev->name, max_message, NULL);
+	if (!status) {
+		b->n.message_too_long++;
+		mxb_log_warn("devices: the status of '%s' from topic '%s' is longer "
+			     "than max_message %zu; the last one stays",
+			dev->name, msg->topic, max_message);
+	} else if (cut) {
+		b->n.status_cut++;
+		mxb_log_info("devices: the status of '%s' is longer than %d bytes; "
+			     "it is shown cut, ending with '…'",
+			dev->name, STATUS_MAX);
+	}
+	new_state(b, dev, status, show ? mxb_device_show(rule, show) : NULL, true);
+	free(status);
+	free(show);
+}
+
+/* A report of the convention (Tasmota telemetry): false when it tells no state. */
+static bool take_report(struct mxb_bridge *b, struct mxb_device *dev,
+	const struct mxb_device_rule *rule, size_t k, const struct mxb_mqtt_message *msg)
+{
+	enum mxb_device_report kind = rule->report_kinds[k];
+	/* A plug's switch is its state; its energy readings would hide it. */
+	if (kind == MXB_REPORT_SENSOR && dev->power_known)
+		return false;
+	char value[STATUS_MAX + 1], clean[3 * STATUS_MAX + 1];
+	size_t n = mxb_device_report_value(kind, msg->payload, msg->len, value, sizeof(value));
+	if (n == 0) {
+		mxb_log_debug(
+			"devices: no state for '%s' in the report on '%s'", dev->name, msg->topic);
+		return false;
+	}
+	if (mxb_text_sanitize(value, n, clean, sizeof(clean), NULL) < 0)
+		return false;
+	new_state(b, dev, clean, kind == MXB_REPORT_POWER ? mxb_device_show(rule, clean) : NULL,
+		kind == MXB_REPORT_POWER);
+	return true;
+}
+
+/*
+ * Whether rule may update dev: the first rule of the file that takes a device owns it,
+ * whatever order messages come in; an earlier rule takes it over from a later one.
+ */
+static bool owns(
+	const struct mxb_config *cfg, struct mxb_device *dev, const struct mxb_device_rule *rule)
+{
+	if (!dev->rule) {
+		dev->rule = rule;
+		return true;
+	}
+	if (dev->rule == rule)
+		return true;
+	if (dev->rule - cfg->devices < rule - cfg->devices)
+		return false;
+	mxb_log_info("devices: '%s' belongs to the rule of line %d, before the rule of line %d",
+		dev->name, rule->line, dev->rule->line);
+	dev->rule = rule;
+	return true;
+}
+
 void mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_message *msg,
 	const struct mxb_route_ref *refs, size_t n)
 {
@@ -215,7 +351,8 @@ void mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_mess
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct mxb_device_rule *rule = &cfg->devices[refs[i].index];
-		bool is_state = refs[i].kind == MXB_ROUTE_STATE;
+		if (mxb_device_rule_excludes(rule, msg->topic))
+			continue;
 		char *name = render(rule->name_tmpl, msg->topic, msg->payload, msg->len, NULL,
 			max_message, NULL);
 		bool full = false;
@@ -229,53 +366,53 @@ void mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_mess
 			continue;
 		}
 		free(name);
-		if (!dev->rule)
-			dev->rule = rule;
-		b->n.device_updates++;
-		if (!is_state) {
-			enum mxb_availability a =
-				mxb_device_availability(rule, msg->payload, msg->len);
-			if (a == MXB_AVAIL_UNKNOWN) {
-				mxb_log_debug("devices: '%.*s' on '%s' is neither '%s' nor '%s'",
-					(int)mxb_utf8_cut(msg->payload, msg->len, 64), msg->payload,
-					msg->topic, rule->online, rule->offline);
-				continue;
-			}
-			if (a != dev->avail)
-				mxb_log_info("devices: '%s' is %s", dev->name,
-					a == MXB_AVAIL_ONLINE ? "online" : "offline");
-			dev->avail = a;
-		} else {
-			bool cut = false;
-			char *status = render(rule->status_tmpl, msg->topic, msg->payload, msg->len,
-				dev->name, max_message, &cut);
-			char *show = render(rule->show_tmpl, msg->topic, msg->payload, msg->len,
-				dev->name, max_message, NULL);
-			if (!status) {
-				b->n.message_too_long++;
-				mxb_log_warn(
-					"devices: the status of '%s' from topic '%s' is longer "
-					"than max_message %zu; the last one stays",
-					dev->name, msg->topic, max_message);
-			} else if (cut) {
-				b->n.status_cut++;
-				mxb_log_info("devices: the status of '%s' is longer than %d bytes; "
-					     "it is shown cut, ending with '…'",
-					dev->name, STATUS_MAX);
-			}
-			if (status)
-				mxb_device_set_status(dev, status);
-			dev->show = show ? mxb_device_show(rule, show) : NULL;
-			free(status);
-			free(show);
-			dev->state_seq++;
-			/* A device that reports its state is there, whatever its LWT said before.
-			 */
-			if (dev->avail == MXB_AVAIL_UNKNOWN && !rule->availability)
-				dev->avail = MXB_AVAIL_ONLINE;
-			state_arrived(b, dev);
+		if (!owns(cfg, dev, rule)) {
+			mxb_log_debug("devices: '%s' on '%s' is left to the rule of line %d",
+				dev->name, msg->topic, dev->rule->line);
+			continue;
 		}
-		broadcast(b, dev);
+		b->n.device_updates++;
+		bool changed = true;
+		switch (refs[i].kind) {
+		case MXB_ROUTE_AVAILABILITY:
+			changed = take_availability(b, dev, rule, msg);
+			break;
+		case MXB_ROUTE_STATE:
+			take_state(b, dev, rule, msg);
+			break;
+		case MXB_ROUTE_REPORT:
+			changed = take_report(b, dev, rule, refs[i].report, msg);
+			break;
+		case MXB_ROUTE_NOTIFY:
+			changed = false;
+			break;
+		}
+		if (changed)
+			broadcast(b, dev);
+	}
+}
+
+/* A new MQTT connection: every device is asked again, once, when seen online. */
+static void ask_again(struct mxb_device *dev, void *data)
+{
+	struct mxb_bridge *b = data;
+	if (dev->rule && dev->avail == MXB_AVAIL_ONLINE && !dev->rule->availability)
+		ask_state(b, dev);
+}
+
+void mxb_bridge_devices_warn_overlaps(const struct mxb_config *cfg)
+{
+	for (size_t i = 0; i < cfg->devices_len; i++) {
+		for (size_t j = i + 1; j < cfg->devices_len; j++) {
+			const char *fa, *fb;
+			if (!mxb_device_rules_overlap(&cfg->devices[i], &cfg->devices[j], &fa, &fb))
+				continue;
+			mxb_log_warn(
+				"devices: the rules of lines %d and %d can both claim a device "
+				"(filters '%s' and '%s'); the first owns it: put the narrower "
+				"rule first or add 'exclude' to the other",
+				cfg->devices[i].line, cfg->devices[j].line, fa, fb);
+		}
 	}
 }
 
@@ -292,7 +429,7 @@ int64_t mxb_bridge_devices_tick(struct mxb_bridge *b, int64_t now)
 		}
 		mxb_bridge_device_reply(b, c->local, c->reply_to,
 			"sent '%s' to '%s'; no new state within the timeout", c->payload, c->topic);
-		command_free(c);
+		mxb_bridge_device_command_free(c);
 		*c = b->commands[--b->commands_len];
 	}
 	return next;
@@ -382,203 +519,6 @@ static void on_device_presence(const char *local, const char *from, const char *
 	}
 }
 
-/* A device command in the outbox, until it is written to MQTT. */
-struct device_wait {
-	struct mxb_bridge *b;
-	char *local;
-	char *from; /* the sender's full JID, to answer */
-	char *bare; /* for log lines */
-	char *topic;
-	char *payload;
-};
-
-static void wait_free(void *ctx)
-{
-	struct device_wait *w = ctx;
-	free(w->local);
-	free(w->from);
-	free(w->bare);
-	free(w->topic);
-	free(w->payload);
-	free(w);
-}
-
-/* The command is written: it waits for the device's next state, or the timeout. */
-static void device_written(struct device_wait *w)
-{
-	struct mxb_bridge *b = w->b;
-	b->n.device_commands++;
-	mxb_log_info("devices: '%s' sent '%s' to '%s'", w->bare, w->payload, w->topic);
-	struct mxb_device *dev = mxb_devices_find(b->devices, w->local);
-	char *qcmd = mxb_bridge_quoted(w->payload), *qtopic = mxb_bridge_quoted(w->topic);
-	if (!qcmd || !qtopic || !dev || !dev->rule || b->commands_len == b->commands_cap) {
-		/* Nothing to wait with: answered now, as what was done. */
-		if (!qcmd || !qtopic)
-			mxb_log_error("devices: out of memory; the command from '%s' to '%s' is "
-				      "sent but not followed",
-				w->bare, w->local);
-		mxb_bridge_device_reply(b, w->local, w->from, "sent '%s' to '%s'", qcmd ? qcmd : "",
-			qtopic ? qtopic : "");
-		free(qcmd);
-		free(qtopic);
-		return;
-	}
-	b->commands[b->commands_len++] = (struct mxb_device_command){
-		.local = w->local,
-		.reply_to = w->from,
-		.topic = qtopic,
-		.payload = qcmd,
-		.seq = dev->state_seq,
-		.deadline = mxb_now_ms() + (int64_t)dev->rule->timeout * 1000,
-	};
-	w->local = w->from = NULL;
-}
-
-static void device_event(enum mxb_outbox_event ev, int err, void *ctx)
-{
-	struct device_wait *w = ctx;
-	struct mxb_bridge *b = w->b;
-	char *qtopic = NULL;
-	switch (ev) {
-	case MXB_OUTBOX_QUEUED:
-		qtopic = mxb_bridge_quoted(w->topic);
-		mxb_bridge_device_reply(b, w->local, w->from, "queued for '%s': MQTT is down",
-			qtopic ? qtopic : "");
-		free(qtopic);
-		break;
-	case MXB_OUTBOX_WRITTEN:
-		device_written(w);
-		break;
-	case MXB_OUTBOX_PUBLISHED:
-	case MXB_OUTBOX_UNTRACKED:
-		/* The device answers with its state. */
-		break;
-	case MXB_OUTBOX_FAILED:
-		mxb_log_warn("devices: cannot publish the command from '%s' to '%s': %s", w->bare,
-			w->local, strerror(-err));
-		mxb_bridge_device_reply(b, w->local, w->from, "not sent: %s", strerror(-err));
-		break;
-	case MXB_OUTBOX_DROPPED:
-	case MXB_OUTBOX_REPLACED:
-		mxb_bridge_device_reply(b, w->local, w->from,
-			"not sent: MQTT stayed down and %zu newer publishes wait",
-			b->cfg->bridge.queue_size);
-		break;
-	}
-}
-
-static const struct mxb_outbox_client device_client = {device_event, wait_free};
-
-/* A device's own answer to "help" or "status", never published. */
-static void device_answer(
-	struct mxb_bridge *b, const struct mxb_device *dev, const char *from, int req)
-{
-	const char *st = dev->status && *dev->status ? dev->status : NULL;
-	if (req == MXB_DEVICE_STATUS) {
-		if (dev->avail == MXB_AVAIL_ONLINE)
-			mxb_bridge_device_reply(b, dev->local, from, "%s is online; %s%s",
-				dev->name, st ? "state: " : "no state yet", st ? st : "");
-		else if (dev->avail == MXB_AVAIL_OFFLINE)
-			mxb_bridge_device_reply(b, dev->local, from, "%s is offline%s%s", dev->name,
-				st ? "; last state: " : "", st ? st : "");
-		else
-			mxb_bridge_device_reply(b, dev->local, from,
-				"%s: availability not known yet; %s%s", dev->name,
-				st ? "state: " : "no state yet", st ? st : "");
-		return;
-	}
-	char topic[MXB_TOPIC_MAX + 1];
-	struct mxb_template_input in = {.name = dev->name, .body = "ON"};
-	if (!dev->rule->command_tmpl ||
-		mxb_template_render(dev->rule->command_tmpl, &in, topic, sizeof(topic), NULL) <= 0)
-		mxb_bridge_device_reply(b, dev->local, from,
-			"%s takes no commands; 'status' tells its state, 'help' this", dev->name);
-	else
-		mxb_bridge_device_reply(b, dev->local, from,
-			"%s takes on, off, toggle or any other payload, published to '%s'; "
-			"'status' tells its state, 'help' this",
-			dev->name, topic);
-}
-
-static void on_device_message(
-	const char *local, const char *from, const char *id, const char *body, void *data)
-{
-	struct mxb_bridge *b = data;
-	char bare[MXB_JID_MAX + 1];
-	if (!b->devices || mxb_jid_bare(from, bare, sizeof(bare)) < 0)
-		return;
-	struct mxb_device *dev = mxb_devices_find(b->devices, local);
-	if (!mxb_bridge_may_see(b, dev, bare)) {
-		b->n.device_strangers++;
-		mxb_log_warn(
-			"devices: refused a command from '%s' to '%s': not allowed", bare, local);
-		mxb_component_send_forbidden(b->component, local, from, id,
-			"You are not allowed to command this device.");
-		return;
-	}
-	if (!dev || !dev->rule) {
-		mxb_bridge_device_reply(
-			b, local, from, "'%s' has not been seen on MQTT yet", local);
-		return;
-	}
-	enum mxb_device_request req = mxb_command_device_request(body);
-	if (req != MXB_DEVICE_PAYLOAD) {
-		device_answer(b, dev, from, req);
-		return;
-	}
-	if (!dev->rule->command_tmpl) {
-		mxb_bridge_device_reply(b, local, from, "'%s' takes no commands", dev->name);
-		return;
-	}
-	size_t max = b->cfg->bridge.max_message;
-	char *cmd = mxb_command_device_word(body);
-	struct device_wait *w = calloc(1, sizeof(*w));
-	if (w) {
-		*w = (struct device_wait){b, strdup(local), strdup(from), strdup(bare),
-			malloc(MXB_TOPIC_MAX + 1), malloc(max + 1)};
-	}
-	if (!cmd || !w || !w->local || !w->from || !w->bare || !w->topic || !w->payload) {
-		mxb_log_error(
-			"devices: out of memory; a command from '%s' to '%s' is lost", bare, local);
-		mxb_bridge_device_reply(b, local, from, "not sent: out of memory");
-		goto out_free;
-	}
-	if (!cmd[0]) {
-		mxb_bridge_device_reply(b, local, from, "send on, off, toggle or a payload");
-		goto out_free;
-	}
-	struct mxb_template_input in = {
-		.name = dev->name, .body = cmd, .from = bare, .time = (int64_t)time(NULL)};
-	ssize_t tl = mxb_template_render(
-		dev->rule->command_tmpl, &in, w->topic, MXB_TOPIC_MAX + 1, NULL);
-	ssize_t pl = mxb_template_render(
-		dev->rule->command_payload_tmpl, &in, w->payload, max + 1, NULL);
-	if (pl < 0) {
-		b->n.commands_malformed++;
-		mxb_log_info("devices: a command from '%s' to '%s' makes a payload longer than "
-			     "max_message %zu; not sent",
-			bare, local, max);
-		mxb_bridge_device_reply(b, local, from,
-			"refused: the command is longer than %zu bytes (bridge.max_message)", max);
-		goto out_free;
-	}
-	if (tl <= 0 || !mxb_topic_name_valid(w->topic, (size_t)tl)) {
-		b->n.commands_malformed++;
-		mxb_bridge_device_reply(
-			b, local, from, "cannot make a command topic for '%s'", dev->name);
-		goto out_free;
-	}
-	struct mxb_outbox_publish p = {
-		w->topic, w->payload, (size_t)pl, dev->rule->qos, false, false};
-	/* From here on w is the outbox's: every outcome comes back through device_event. */
-	mxb_outbox_publish(b->outbox, &p, &device_client, w);
-	w = NULL;
-out_free:
-	if (w)
-		wait_free(w);
-	free(cmd);
-}
-
 static void on_component_offline(void *data)
 {
 	struct mxb_bridge *b = data;
@@ -612,7 +552,7 @@ const struct mxb_component_handlers mxb_bridge_component_handlers = {
 	.online = on_component_online,
 	.offline = on_component_offline,
 	.presence = on_device_presence,
-	.message = on_device_message,
+	.message = mxb_bridge_device_message,
 	.describe = on_device_describe,
 	.items = mxb_bridge_directory_items,
 	.domain_message = mxb_bridge_directory_message,

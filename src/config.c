@@ -118,17 +118,18 @@ void mxb_config_finish(struct mxb_config *cfg)
 	for (size_t i = 0; cfg->devices && i < cfg->devices_len; i++) {
 		struct mxb_device_rule *d = &cfg->devices[i];
 		char *strs[] = {d->availability, d->state, d->name, d->online, d->offline,
-			d->status, d->show, d->command, d->command_payload, d->friendly};
+			d->status, d->show, d->command, d->command_payload, d->friendly, d->ask};
 		for (size_t j = 0; j < sizeof(strs) / sizeof(strs[0]); j++)
 			free(strs[j]);
 		struct mxb_template *t[] = {d->name_tmpl, d->status_tmpl, d->show_tmpl,
-			d->command_tmpl, d->command_payload_tmpl, d->friendly_tmpl};
+			d->command_tmpl, d->command_payload_tmpl, d->friendly_tmpl, d->ask_tmpl};
 		for (size_t j = 0; j < sizeof(t) / sizeof(t[0]); j++)
 			mxb_template_destroy(t[j]);
 		mxb_strlist_finish(&d->away);
 		mxb_strlist_finish(&d->xa);
 		mxb_strlist_finish(&d->dnd);
 		mxb_strlist_finish(&d->allow);
+		mxb_strlist_finish(&d->exclude);
 	}
 	free(cfg->devices);
 

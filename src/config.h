@@ -127,6 +127,13 @@ enum mxb_convention {
 	MXB_CONVENTION_HOMEASSISTANT,
 };
 
+/* The state topics a convention adds beyond `state`, and what their payload holds. */
+#define MXB_DEVICE_REPORTS_MAX 3
+enum mxb_device_report {
+	MXB_REPORT_POWER, /* JSON with "POWER" (Tasmota tele/X/STATE, stat/X/RESULT) */
+	MXB_REPORT_SENSOR, /* JSON sensor readings (Tasmota tele/X/SENSOR) */
+};
+
 /*
  * MQTT availability and state -> one XMPP entity per device (component mode). A device is
  * known by its name, rendered from the topic of a message on `availability` or `state`.
@@ -153,6 +160,15 @@ struct mxb_device_rule {
 	struct mxb_strlist allow; /* who may subscribe and command: JIDs, *@domain */
 	int qos; /* of the subscriptions and commands */
 	int timeout; /* seconds to wait for the new state */
+	struct mxb_strlist exclude; /* topic filters whose messages this rule does not take */
+	bool ask_state; /* ask a device for its state when it is seen after a connect */
+	/* From the convention: more state topics (static strings), how to ask for the state. */
+	const char *reports[MXB_DEVICE_REPORTS_MAX];
+	enum mxb_device_report report_kinds[MXB_DEVICE_REPORTS_MAX];
+	size_t reports_len;
+	char *ask; /* topic template of the question, or NULL: the convention cannot ask */
+	struct mxb_template *ask_tmpl;
+	const char *ask_payload; /* static */
 	int line;
 };
 

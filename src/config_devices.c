@@ -11,6 +11,10 @@
 struct convention {
 	const char *availability, *state, *command, *command_payload, *status;
 	const char *online, *offline, *away;
+	/* more state topics, and the question that makes a device tell its state */
+	const char *reports[MXB_DEVICE_REPORTS_MAX];
+	enum mxb_device_report report_kinds[MXB_DEVICE_REPORTS_MAX];
+	const char *ask, *ask_payload;
 };
 
 static const struct convention conventions[] = {
@@ -20,12 +24,21 @@ static const struct convention conventions[] = {
 		.command = "cmnd/{{name}}/POWER",
 		.online = "Online",
 		.offline = "Offline",
-		.away = "OFF"},
+		.away = "OFF",
+		/* Tasmota retains none of these: the periodic telemetry and the answers count. */
+		.reports = {"tele/+/STATE", "stat/+/RESULT", "tele/+/SENSOR"},
+		.report_kinds = {MXB_REPORT_POWER, MXB_REPORT_POWER, MXB_REPORT_SENSOR},
+		/* An empty STATE command: Tasmota answers with its whole state on stat/X/RESULT. */
+		.ask = "cmnd/{{name}}/STATE",
+		.ask_payload = ""},
 	[MXB_CONVENTION_ZIGBEE2MQTT] = {.availability = "zigbee2mqtt/+/availability",
 		.state = "zigbee2mqtt/+",
 		.command = "zigbee2mqtt/{{name}}/set",
 		.command_payload = "{\"state\": \"{{body}}\"}",
-		.status = "{{json.state|}}"},
+		.status = "{{json.state|}}",
+		/* Zigbee2MQTT reads the attribute from the device and publishes its state. */
+		.ask = "zigbee2mqtt/{{name}}/get",
+		.ask_payload = "{\"state\": \"\"}"},
 	[MXB_CONVENTION_HOMEASSISTANT] = {.availability = "homeassistant/+/availability",
 		.state = "homeassistant/+/state",
 		.command = "homeassistant/{{name}}/set"},
@@ -57,8 +70,8 @@ static void default_str(struct mxb_conf_ctx *c, char **field, const char *value)
 }
 
 /* Fills what the convention implies, then the defaults, where the rule said nothing. */
-static void apply_convention(
-	struct mxb_conf_ctx *c, struct mxb_device_rule *d, const struct mxb_conf_node *g)
+static void apply_convention(struct mxb_conf_ctx *c, struct mxb_device_rule *d,
+	const struct mxb_conf_node *g, bool state_given)
 {
 	const struct convention *k = &conventions[d->convention];
 	default_str(c, &d->availability, k->availability);
@@ -77,11 +90,24 @@ static void apply_convention(
 	if (k->away && d->away.len == 0 && d->xa.len == 0 && d->dnd.len == 0 &&
 		mxb_strlist_push(&d->away, k->away) < 0)
 		c->oom = true;
+	/* The convention's topics go with its own state topic; a rule that names one says. */
+	if (!state_given) {
+		for (size_t i = 0; i < MXB_DEVICE_REPORTS_MAX && k->reports[i]; i++) {
+			d->reports[i] = k->reports[i];
+			d->report_kinds[i] = k->report_kinds[i];
+			d->reports_len = i + 1;
+		}
+	}
+	if (k->ask && d->command_tmpl) {
+		default_template(c, &d->ask, &d->ask_tmpl, k->ask, g, "command");
+		d->ask_payload = k->ask_payload;
+	}
 }
 
 struct device_seen {
 	struct mxb_device_rule *d;
 	const struct mxb_conf_node *allow;
+	bool state; /* the rule names its own state topic */
 };
 
 /* The templates of a rule: which field each key fills. */
@@ -115,8 +141,11 @@ static void device_key(struct mxb_conf_ctx *c, const struct mxb_conf_node *s,
 	struct device_seen *seen = data;
 	struct mxb_device_rule *d = seen->d;
 	const char *name = k->name;
-	if (strcmp(name, "availability") == 0 || strcmp(name, "state") == 0) {
+	if (strcmp(name, "exclude") == 0) {
+		mxb_conf_strlist(c, s, MXB_CONF_TOPIC_FILTERS, &d->exclude);
+	} else if (strcmp(name, "availability") == 0 || strcmp(name, "state") == 0) {
 		char **f = name[0] == 'a' ? &d->availability : &d->state;
+		seen->state |= name[0] == 's';
 		if (mxb_conf_string(c, s, MXB_TOPIC_MAX, true, f) && !mxb_topic_filter_valid(*f))
 			mxb_conf_error_at(c, s, "invalid topic filter '%s' in '%s'", *f, name);
 	} else if (strcmp(name, "online") == 0) {
@@ -156,7 +185,7 @@ void mxb_conf_parse_device(struct mxb_conf_ctx *c, const struct mxb_conf_node *g
 		mxb_conf_error_at(c, g,
 			"missing 'allow' in a 'devices' entry (who may see and command the "
 			"devices)");
-	apply_convention(c, d, g);
+	apply_convention(c, d, g, seen.state);
 	/* A wrong convention is reported as such; saying it is missing would mislead. */
 	if (!d->availability && !d->state && !has_key(g, "convention"))
 		mxb_conf_error_at(

@@ -172,6 +172,8 @@ const struct mxb_config_key mxb_config_keys[] = {
 	{"devices", "qos", "integer", RANGE(0, 2), .value = "1", DEVICE(MXB_KEY_INT, qos)},
 	{"devices", "timeout", "integer", RANGE(1, 3600), .value = "10",
 		DEVICE(MXB_KEY_INT, timeout)},
+	{"devices", "exclude", "list of strings", .def = "none"},
+	{"devices", "ask_state", "boolean", .value = "true", DEVICE(MXB_KEY_BOOL, ask_state)},
 
 	{"xmpp.component", "domain", "string", .def = "required"},
 	{"xmpp.component", "secret", "string", .def = "this or `secret_file`"},

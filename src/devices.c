@@ -12,7 +12,18 @@
 struct mxb_devices {
 	struct mxb_device **slots; /* open addressing on the local part */
 	size_t cap, len, max;
+	uint64_t epoch;
 };
+
+uint64_t mxb_devices_epoch(const struct mxb_devices *d)
+{
+	return d->epoch;
+}
+
+void mxb_devices_next_epoch(struct mxb_devices *d)
+{
+	d->epoch++;
+}
 
 static uint64_t hash_local(const char *s)
 {

@@ -32,6 +32,8 @@ struct mxb_device {
 	const char *show; /* NULL (plain available), "away", "xa", "dnd" */
 	char *status; /* XML-safe status text, or NULL */
 	uint64_t state_seq; /* bumped on every state message */
+	bool power_known; /* a POWER-like state came: sensor readings no longer show */
+	uint64_t asked; /* the epoch in which it was asked for its state, 0: never */
 	struct mxb_strlist subscribers; /* bare JIDs that subscribed or probed */
 };
 
@@ -53,6 +55,12 @@ struct mxb_device *mxb_devices_get(struct mxb_devices *d, const char *name, bool
 size_t mxb_devices_count(const struct mxb_devices *d);
 /* A new bound on the devices added from now on (those known stay). */
 void mxb_devices_set_max(struct mxb_devices *d, size_t max);
+/*
+ * Epochs count MQTT connections, from 1: a device is asked for its state once per epoch.
+ * mxb_devices_next_epoch starts a new one.
+ */
+uint64_t mxb_devices_epoch(const struct mxb_devices *d);
+void mxb_devices_next_epoch(struct mxb_devices *d);
 /* Calls fn for every device. */
 void mxb_devices_each(
 	struct mxb_devices *d, void (*fn)(struct mxb_device *dev, void *data), void *data);

@@ -213,6 +213,7 @@ static void apply(struct mxb_state *st, struct mxb_config *fresh, unsigned chang
 		SWAP(cfg, fresh, devices_len);
 		SWAP(cfg, fresh, max_devices);
 		mxb_bridge_devices_reconfigure(&st->bridge, fresh->devices, fresh->devices_len);
+		mxb_bridge_devices_warn_overlaps(cfg);
 	}
 	if (changes & (MXB_CHANGE_ROUTES | MXB_CHANGE_LIMITS | MXB_CHANGE_DEVICES)) {
 		swap_routes(cfg, fresh);
@@ -486,6 +487,7 @@ static void warn_about_config(const struct mxb_config *cfg)
 			cfg->mqtt.host);
 	if (cfg->commands_len == 0)
 		mxb_log_info("no commands routes: nothing from XMPP will be published to MQTT");
+	mxb_bridge_devices_warn_overlaps(cfg);
 }
 
 int main(int argc, char **argv)

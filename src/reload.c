@@ -175,7 +175,8 @@ bool mxb_reload_same_device_rule(const struct mxb_device_rule *a, const struct m
 	       same_list(&a->dnd, &b->dnd) && same_str(a->command, b->command) &&
 	       same_str(a->command_payload, b->command_payload) &&
 	       same_str(a->friendly, b->friendly) && same_list(&a->allow, &b->allow) &&
-	       a->qos == b->qos && a->timeout == b->timeout;
+	       a->qos == b->qos && a->timeout == b->timeout &&
+	       same_list(&a->exclude, &b->exclude) && a->ask_state == b->ask_state;
 }
 
 static bool same_room(const struct mxb_room *a, const struct mxb_room *b)

@@ -13,9 +13,11 @@
 #define THROTTLE_TOPICS_MAX 10000
 
 /*
- * Index ids: notify route i is i; device rule i's availability filter is N + 2i, its state
- * filter N + 2i + 1, with N the number of notify routes.
+ * Index ids: notify route i is i; device rule i's availability filter is N + Si, its state
+ * filter N + Si + 1, its convention's reports N + Si + 2 + k, with N the number of notify
+ * routes and S the ids per rule.
  */
+#define RULE_IDS (2 + MXB_DEVICE_REPORTS_MAX)
 struct mxb_routes {
 	/*
 	 * The routes as they were when built: a reload swaps the config's route arrays, and
@@ -56,7 +58,7 @@ int mxb_routes_create(struct mxb_routes **out, const struct mxb_config *cfg)
 	r->cfg = cfg;
 	r->notify = cfg->notify;
 	r->notify_len = cfg->notify_len;
-	size_t n = cfg->notify_len, nfilters = n + 2 * cfg->devices_len;
+	size_t n = cfg->notify_len, nfilters = n + RULE_IDS * cfg->devices_len;
 	size_t max_payload = cfg->bridge.max_payload;
 	for (size_t i = 0; i < n; i++) {
 		if (cfg->notify[i].max_payload > max_payload)
@@ -85,11 +87,15 @@ int mxb_routes_create(struct mxb_routes **out, const struct mxb_config *cfg)
 	}
 	for (size_t i = 0; i < cfg->devices_len; i++) {
 		const struct mxb_device_rule *d = &cfg->devices[i];
-		if (d->availability &&
-			mxb_topic_index_add(r->index, d->availability, n + 2 * i) < 0)
+		size_t id = n + RULE_IDS * i;
+		if (d->availability && mxb_topic_index_add(r->index, d->availability, id) < 0)
 			goto err_destroy;
-		if (d->state && mxb_topic_index_add(r->index, d->state, n + 2 * i + 1) < 0)
+		if (d->state && mxb_topic_index_add(r->index, d->state, id + 1) < 0)
 			goto err_destroy;
+		for (size_t k = 0; k < d->reports_len; k++) {
+			if (mxb_topic_index_add(r->index, d->reports[k], id + 2 + k) < 0)
+				goto err_destroy;
+		}
 	}
 	*out = r;
 	return 0;
@@ -103,10 +109,14 @@ static void collect(size_t id, void *data)
 {
 	struct mxb_routes *r = data;
 	size_t n = r->notify_len;
-	struct mxb_route_ref ref = {MXB_ROUTE_NOTIFY, id};
-	if (id >= n)
-		ref = (struct mxb_route_ref){
-			(id - n) % 2 ? MXB_ROUTE_STATE : MXB_ROUTE_AVAILABILITY, (id - n) / 2};
+	struct mxb_route_ref ref = {MXB_ROUTE_NOTIFY, id, 0};
+	if (id >= n) {
+		size_t slot = (id - n) % RULE_IDS;
+		ref = (struct mxb_route_ref){slot == 0   ? MXB_ROUTE_AVAILABILITY
+					     : slot == 1 ? MXB_ROUTE_STATE
+							 : MXB_ROUTE_REPORT,
+			(id - n) / RULE_IDS, slot >= 2 ? slot - 2 : 0};
+	}
 	r->matches[r->matches_len++] = ref;
 }
 

@@ -18,11 +18,13 @@ enum mxb_route_kind {
 	MXB_ROUTE_NOTIFY, /* cfg->notify[index] */
 	MXB_ROUTE_AVAILABILITY, /* cfg->devices[index].availability */
 	MXB_ROUTE_STATE, /* cfg->devices[index].state */
+	MXB_ROUTE_REPORT, /* cfg->devices[index].reports[report] */
 };
 
 struct mxb_route_ref {
 	enum mxb_route_kind kind;
 	size_t index;
+	size_t report; /* MXB_ROUTE_REPORT */
 };
 
 enum mxb_route_verdict {

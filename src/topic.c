@@ -119,6 +119,37 @@ bool mxb_topic_filters_overlap(const char *a, const char *b)
 	}
 }
 
+bool mxb_topic_filter_covers(const char *wide, const char *narrow)
+{
+	const char *p = mxb_topic_filter_strip_share(wide);
+	const char *q = mxb_topic_filter_strip_share(narrow);
+	/* A wildcard first level of wide takes no '$' topic that narrow may name. */
+	if ((*p == '+' || *p == '#') && *q == '$')
+		return false;
+	for (;;) {
+		const char *pe = strchr(p, '/');
+		const char *qe = strchr(q, '/');
+		size_t pn = pe ? (size_t)(pe - p) : strlen(p);
+		size_t qn = qe ? (size_t)(qe - q) : strlen(q);
+		if (pn == 1 && *p == '#')
+			return true;
+		if (qn == 1 && *q == '#')
+			return false;
+		bool level = (pn == 1 && *p == '+') || (pn == qn && memcmp(p, q, pn) == 0);
+		if (!level || (qn == 1 && *q == '+' && !(pn == 1 && *p == '+')))
+			return false;
+		if (!pe && !qe)
+			return true;
+		if (!qe)
+			/* "a/#" takes "a" too */
+			return strcmp(pe + 1, "#") == 0;
+		if (!pe)
+			return false;
+		p = pe + 1;
+		q = qe + 1;
+	}
+}
+
 /*
  * The index is a trie with one node per filter level. Named children sit in an
  * open-addressing hash table, so a level with thousands of siblings costs one probe.

@@ -39,6 +39,12 @@ bool mxb_topic_matches(const char *filter, const char *topic);
  */
 bool mxb_topic_filters_overlap(const char *a, const char *b);
 
+/*
+ * Whether every topic that matches narrow matches wide too ("a/#" covers "a/+/b" and "a";
+ * "a/+" does not cover "a/#"). Both must be valid filters.
+ */
+bool mxb_topic_filter_covers(const char *wide, const char *narrow);
+
 struct mxb_topic_index;
 
 typedef void (*mxb_topic_match_fn)(size_t id, void *data);

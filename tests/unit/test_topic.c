@@ -134,8 +134,33 @@ static void test_overlap(void)
 	CHECK(!mxb_topic_filters_overlap("cmnd/+/POWER", "stat/+/POWER"));
 }
 
+/* Whether one filter takes every topic of another: what an exclude list needs. */
+static void test_covers(void)
+{
+	CHECK(mxb_topic_filter_covers("a/#", "a/+/b"));
+	CHECK(mxb_topic_filter_covers("a/#", "a"));
+	CHECK(mxb_topic_filter_covers("a/#", "a/#"));
+	CHECK(mxb_topic_filter_covers("#", "x/+/y"));
+	CHECK(mxb_topic_filter_covers("a/+", "a/b"));
+	CHECK(mxb_topic_filter_covers("a/+", "a/+"));
+	CHECK(mxb_topic_filter_covers("a/b", "a/b"));
+	CHECK(mxb_topic_filter_covers("zigbee2mqtt/hall/#", "zigbee2mqtt/hall"));
+	CHECK(!mxb_topic_filter_covers("a/+", "a/#"));
+	CHECK(!mxb_topic_filter_covers("a/b", "a/+"));
+	CHECK(!mxb_topic_filter_covers("a/+", "a/b/c"));
+	CHECK(!mxb_topic_filter_covers("a/b", "a/b/c"));
+	CHECK(!mxb_topic_filter_covers("a/b/c", "a/b"));
+	CHECK(!mxb_topic_filter_covers("a/+/c", "a/#"));
+	/* wildcards at the first level take no '$' topic */
+	CHECK(!mxb_topic_filter_covers("#", "$SYS/x"));
+	CHECK(!mxb_topic_filter_covers("+/x", "$SYS/x"));
+	CHECK(mxb_topic_filter_covers("$SYS/#", "$SYS/x"));
+	CHECK(mxb_topic_filter_covers("#", "+/x"));
+}
+
 int main(void)
 {
+	test_covers();
 	test_overlap();
 	test_validity();
 
