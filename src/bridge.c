@@ -391,6 +391,7 @@ static void on_mqtt_message(const struct mxb_mqtt_message *msg, void *data)
 		nn++;
 	if (nn < n)
 		mxb_bridge_devices_message(b, msg, refs + nn, n - nn);
+	mxb_bridge_discovery_message(b, msg);
 	for (size_t k = 0; k < nn; k++) {
 		const struct mxb_notify_route *route = &cfg->notify[refs[k].index];
 		const char *payload;

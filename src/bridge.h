@@ -25,6 +25,7 @@ struct mxb_spool;
 struct mxb_outbox;
 struct mxb_devices;
 struct mxb_device_command;
+struct mxb_bridge_discovery;
 struct mxb_presence;
 
 struct mxb_bridge {
@@ -49,6 +50,7 @@ struct mxb_bridge {
 	struct mxb_devices *devices;
 	struct mxb_device_command *commands; /* waiting for the device's new state */
 	size_t commands_len, commands_cap;
+	struct mxb_bridge_discovery *discovery; /* devices from Home Assistant discovery */
 	/* Contacts' presence (client mode) -> MQTT, in bridge_contacts.c */
 	struct mxb_presence *presence; /* NULL without xmpp.presence_topic */
 	int64_t strangers_logged; /* when a stranger's presence was last logged (ms) */
@@ -80,6 +82,8 @@ void mxb_bridge_devices_finish(struct mxb_bridge *b);
 void mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_message *msg,
 	const struct mxb_route_ref *refs, size_t n);
 void mxb_bridge_devices_subscribe(struct mxb_bridge *b);
+/* A message on a topic of a device from discovery (bridge_discovery.c); cheap otherwise. */
+void mxb_bridge_discovery_message(struct mxb_bridge *b, const struct mxb_mqtt_message *msg);
 /* Warns about each pair of device rules that can claim one device (at start and reload). */
 void mxb_bridge_devices_warn_overlaps(const struct mxb_config *cfg);
 /* A device's name for people longer than this is shown as its local part. */

@@ -16,6 +16,7 @@
 #include "component.h"
 #include "config.h"
 #include "devices.h"
+#include "discovery.h"
 #include "jid.h"
 #include "log.h"
 #include "outbox.h"
@@ -129,8 +130,12 @@ static void device_answer(
 	}
 	char topic[MXB_TOPIC_MAX + 1];
 	struct mxb_template_input in = {.name = dev->name, .body = "ON"};
-	if (!dev->rule->command_tmpl ||
-		mxb_template_render(dev->rule->command_tmpl, &in, topic, sizeof(topic), NULL) <= 0)
+	if (dev->disc && dev->disc->command_topic)
+		snprintf(topic, sizeof(topic), "%s", dev->disc->command_topic);
+	else if (!dev->rule->command_tmpl ||
+		 mxb_template_render(dev->rule->command_tmpl, &in, topic, sizeof(topic), NULL) <= 0)
+		topic[0] = '\0';
+	if (!topic[0])
 		mxb_bridge_device_reply(b, dev->local, from,
 			"%s takes no commands; 'status' tells its state, 'help' this", dev->name);
 	else
@@ -166,7 +171,9 @@ void mxb_bridge_device_message(
 		device_answer(b, dev, from, req);
 		return;
 	}
-	if (!dev->rule->command_tmpl) {
+	const struct mxb_discovered *disc =
+		dev->disc && dev->disc->command_topic ? dev->disc : NULL;
+	if (!dev->rule->command_tmpl && !disc) {
 		mxb_bridge_device_reply(b, local, from, "'%s' takes no commands", dev->name);
 		return;
 	}
@@ -189,10 +196,18 @@ void mxb_bridge_device_message(
 	}
 	struct mxb_template_input in = {
 		.name = dev->name, .body = cmd, .from = bare, .time = (int64_t)time(NULL)};
-	ssize_t tl = mxb_template_render(
-		dev->rule->command_tmpl, &in, w->topic, MXB_TOPIC_MAX + 1, NULL);
-	ssize_t pl = mxb_template_render(
-		dev->rule->command_payload_tmpl, &in, w->payload, max + 1, NULL);
+	ssize_t tl, pl;
+	if (disc) {
+		/* The topics and payloads its discovery config names. */
+		tl = snprintf(w->topic, MXB_TOPIC_MAX + 1, "%s", disc->command_topic);
+		size_t n = mxb_discovery_command(disc, cmd, w->payload, max + 1);
+		pl = n ? (ssize_t)n : -E2BIG;
+	} else {
+		tl = mxb_template_render(
+			dev->rule->command_tmpl, &in, w->topic, MXB_TOPIC_MAX + 1, NULL);
+		pl = mxb_template_render(
+			dev->rule->command_payload_tmpl, &in, w->payload, max + 1, NULL);
+	}
 	if (pl < 0) {
 		b->n.commands_malformed++;
 		mxb_log_info("devices: a command from '%s' to '%s' makes a payload longer than "

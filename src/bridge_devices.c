@@ -15,6 +15,7 @@
 #include "config.h"
 #include "device_rules.h"
 #include "devices.h"
+#include "discovery.h"
 #include "jid.h"
 #include "log.h"
 #include "mqtt.h"
@@ -51,6 +52,7 @@ int mxb_bridge_devices_init(struct mxb_bridge *b)
 
 void mxb_bridge_devices_finish(struct mxb_bridge *b)
 {
+	mxb_bridge_discovery_finish(b);
 	mxb_devices_destroy(b->devices);
 	for (size_t i = 0; i < b->commands_len; i++)
 		mxb_bridge_device_command_free(&b->commands[i]);
@@ -98,8 +100,7 @@ static void presence_to(struct mxb_bridge *b, const struct mxb_device *dev, cons
 			b->component, dev->local, to, "unavailable", NULL, dev->status);
 }
 
-/* Sends dev's presence to its subscribers and to the people its rule names. */
-static void broadcast(struct mxb_bridge *b, const struct mxb_device *dev)
+void mxb_bridge_device_broadcast(struct mxb_bridge *b, const struct mxb_device *dev)
 {
 	if (!b->component || !mxb_component_is_up(b->component))
 		return;
@@ -251,8 +252,7 @@ static bool take_availability(struct mxb_bridge *b, struct mxb_device *dev,
 	return true;
 }
 
-/* A new state, status (may be NULL: the last one stays) and show: told to the waiting. */
-static void new_state(struct mxb_bridge *b, struct mxb_device *dev, const char *status,
+void mxb_bridge_device_new_state(struct mxb_bridge *b, struct mxb_device *dev, const char *status,
 	const char *show, bool power)
 {
 	if (status)
@@ -286,7 +286,8 @@ static void take_state(struct mxb_bridge *b, struct mxb_device *dev,
 			     "it is shown cut, ending with '…'",
 			dev->name, STATUS_MAX);
 	}
-	new_state(b, dev, status, show ? mxb_device_show(rule, show) : NULL, true);
+	mxb_bridge_device_new_state(
+		b, dev, status, show ? mxb_device_show(rule, show) : NULL, true);
 	free(status);
 	free(show);
 }
@@ -308,16 +309,13 @@ static bool take_report(struct mxb_bridge *b, struct mxb_device *dev,
 	}
 	if (mxb_text_sanitize(value, n, clean, sizeof(clean), NULL) < 0)
 		return false;
-	new_state(b, dev, clean, kind == MXB_REPORT_POWER ? mxb_device_show(rule, clean) : NULL,
+	mxb_bridge_device_new_state(b, dev, clean,
+		kind == MXB_REPORT_POWER ? mxb_device_show(rule, clean) : NULL,
 		kind == MXB_REPORT_POWER);
 	return true;
 }
 
-/*
- * Whether rule may update dev: the first rule of the file that takes a device owns it,
- * whatever order messages come in; an earlier rule takes it over from a later one.
- */
-static bool owns(
+bool mxb_bridge_device_owns(
 	const struct mxb_config *cfg, struct mxb_device *dev, const struct mxb_device_rule *rule)
 {
 	if (!dev->rule) {
@@ -353,6 +351,11 @@ void mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_mess
 		const struct mxb_device_rule *rule = &cfg->devices[refs[i].index];
 		if (mxb_device_rule_excludes(rule, msg->topic))
 			continue;
+		if (refs[i].kind == MXB_ROUTE_REPORT &&
+			rule->report_kinds[refs[i].report] == MXB_REPORT_DISCOVERY) {
+			mxb_bridge_discovery_config(b, rule, msg);
+			continue;
+		}
 		char *name = render(rule->name_tmpl, msg->topic, msg->payload, msg->len, NULL,
 			max_message, NULL);
 		bool full = false;
@@ -366,7 +369,7 @@ void mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_mess
 			continue;
 		}
 		free(name);
-		if (!owns(cfg, dev, rule)) {
+		if (!mxb_bridge_device_owns(cfg, dev, rule)) {
 			mxb_log_debug("devices: '%s' on '%s' is left to the rule of line %d",
 				dev->name, msg->topic, dev->rule->line);
 			continue;
@@ -388,7 +391,7 @@ void mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_mess
 			break;
 		}
 		if (changed)
-			broadcast(b, dev);
+			mxb_bridge_device_broadcast(b, dev);
 	}
 }
 
@@ -440,7 +443,7 @@ static void goodbye(struct mxb_device *dev, void *data)
 	struct mxb_bridge *b = data;
 	enum mxb_availability was = dev->avail;
 	dev->avail = MXB_AVAIL_OFFLINE;
-	broadcast(b, dev);
+	mxb_bridge_device_broadcast(b, dev);
 	dev->avail = was;
 }
 
@@ -452,7 +455,7 @@ void mxb_bridge_devices_goodbye(struct mxb_bridge *b)
 
 static void hello(struct mxb_device *dev, void *data)
 {
-	broadcast(data, dev);
+	mxb_bridge_device_broadcast(data, dev);
 }
 
 bool mxb_bridge_may_see(struct mxb_bridge *b, const struct mxb_device *dev, const char *bare)
@@ -528,6 +531,10 @@ static void on_component_offline(void *data)
 const char *mxb_bridge_device_friendly(const struct mxb_device *dev, char *buf, size_t len)
 {
 	struct mxb_template_input in = {.name = dev->name};
+	if (dev->disc && dev->disc->friendly) {
+		snprintf(buf, len, "%s", dev->disc->friendly);
+		return buf;
+	}
 	if (mxb_template_render(dev->rule->friendly_tmpl, &in, buf, len, NULL) < 0 ||
 		!mxb_text_xml_valid(buf, strlen(buf)))
 		snprintf(buf, len, "%s", dev->local);

@@ -132,6 +132,7 @@ enum mxb_convention {
 enum mxb_device_report {
 	MXB_REPORT_POWER, /* JSON with "POWER" (Tasmota tele/X/STATE, stat/X/RESULT) */
 	MXB_REPORT_SENSOR, /* JSON sensor readings (Tasmota tele/X/SENSOR) */
+	MXB_REPORT_DISCOVERY, /* a Home Assistant discovery config: a device and its topics */
 };
 
 /*

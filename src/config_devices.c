@@ -39,9 +39,10 @@ static const struct convention conventions[] = {
 		/* Zigbee2MQTT reads the attribute from the device and publishes its state. */
 		.ask = "zigbee2mqtt/{{name}}/get",
 		.ask_payload = "{\"state\": \"\"}"},
-	[MXB_CONVENTION_HOMEASSISTANT] = {.availability = "homeassistant/+/availability",
-		.state = "homeassistant/+/state",
-		.command = "homeassistant/{{name}}/set"},
+	/* Each device's topics come with its discovery config, at Home Assistant's prefix. */
+	[MXB_CONVENTION_HOMEASSISTANT] = {.reports = {"homeassistant/+/+/config",
+						  "homeassistant/+/+/+/config"},
+		.report_kinds = {MXB_REPORT_DISCOVERY, MXB_REPORT_DISCOVERY}},
 };
 
 /* value, else the table's default of the devices key */

@@ -113,6 +113,14 @@ void mxb_config_print(const struct mxb_config *cfg, FILE *out)
 			d->name, d->availability ? d->availability : "", d->online, d->offline,
 			d->state ? d->state : "", d->command ? d->command : "");
 		print_list(out, &d->allow);
+		for (size_t k = 0; k < d->reports_len; k++)
+			fprintf(out, "%s'%s'", k ? ", " : ", also ", d->reports[k]);
+		if (d->exclude.len) {
+			fprintf(out, ", exclude ");
+			print_list(out, &d->exclude);
+		}
+		if (d->ask_tmpl && d->ask_state)
+			fprintf(out, ", asks '%s'", d->ask);
 		fprintf(out, "\n");
 	}
 	fprintf(out, "commands: %zu route%s\n", cfg->commands_len,

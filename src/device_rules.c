@@ -128,7 +128,7 @@ size_t mxb_device_report_value(
 	if (cap == 0)
 		return 0;
 	out[0] = '\0';
-	if (len == 0 || len > REPORT_MAX || cap < 8)
+	if (len == 0 || len > REPORT_MAX || cap < 8 || kind == MXB_REPORT_DISCOVERY)
 		return 0;
 	cJSON *json = cJSON_ParseWithLength(payload, len);
 	size_t n = 0;

@@ -7,6 +7,7 @@
 
 #include "access.h"
 #include "devices.h"
+#include "discovery.h"
 #include "jid.h"
 
 struct mxb_devices {
@@ -56,6 +57,9 @@ static void device_free(struct mxb_device *dev)
 	free(dev->local);
 	free(dev->status);
 	mxb_strlist_finish(&dev->subscribers);
+	if (dev->disc)
+		mxb_discovery_finish(dev->disc);
+	free(dev->disc);
 	free(dev);
 }
 

@@ -13,6 +13,8 @@
 
 #include "config.h"
 
+struct mxb_discovered;
+
 /* A device name becomes a JID local part: at most this many bytes. */
 #define MXB_DEVICE_NAME_MAX 64
 /* Subscribers remembered per device. */
@@ -34,6 +36,8 @@ struct mxb_device {
 	uint64_t state_seq; /* bumped on every state message */
 	bool power_known; /* a POWER-like state came: sensor readings no longer show */
 	uint64_t asked; /* the epoch in which it was asked for its state, 0: never */
+	/* Its topics and payloads from Home Assistant discovery (owned), or NULL. */
+	struct mxb_discovered *disc;
 	struct mxb_strlist subscribers; /* bare JIDs that subscribed or probed */
 };
 

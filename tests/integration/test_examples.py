@@ -19,7 +19,10 @@ EXPECT = {
                      "tasmota, name '{{topic.2}}', availability 'tele/+/LWT' (Online/Offline)",
                      "xmpp.presence_topic: 'xmpp/presence' (show)"],
     "homeassistant.conf": ["'homeassistant/alarm_control_panel/+/state'", "(headline)",
-                           "from '*@example.org'"],
+                           "from '*@example.org'",
+                           "homeassistant, name '{{topic.2}}', availability '' (online/"
+                           "offline), state '', command '', allow 'alice@example.org', also "
+                           "'homeassistant/+/+/config', 'homeassistant/+/+/+/config'"],
 }
 
 
