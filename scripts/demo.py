@@ -7,12 +7,15 @@ the bridge, and shows one message each way:
     MQTT home/kitchen/alarm  ->  a chat message to alice@localhost
     alice: "home/kitchen/set ON"  ->  MQTT home/kitchen/set = ON
 Prosody also serves the web dashboard (web/www) with BOSH and WebSocket on a plain http
-loopback port, the bridge's devices come through its component iot.localhost (a
-Tasmota-style plug, tele/plug/LWT and stat/plug/POWER, is published to start with), and
-the alarms go to the room alarms@conference.localhost as well.
-Then it prints the dashboard's URL, how to connect your own XMPP client and the mosquitto
-tools, and keeps running until Ctrl-C (or exits 0/1 right away with --once). Everything
-lives in a temp dir that is removed at the end (set MXB_KEEP_TMP=1 to keep it).
+loopback port. The bridge's devices come through its component iot.localhost: a
+simulated Tasmota plug, plug@iot.localhost, answers its commands as the firmware does
+(cmnd/plug/POWER and cmnd/plug/STATE, answered on stat/plug/...). The alarms go to the
+room alarms@conference.localhost as well, which the bridge creates and where its
+occupants may send commands ("home: help"). Then it shows alice adding the plug to her
+roster, switching it and sending a command in the room, prints the dashboard's URL, how
+to connect your own XMPP client and the mosquitto tools, and keeps running until Ctrl-C
+(or exits 0/1 right away with --once). Everything lives in a temp dir that is removed at
+the end (set MXB_KEEP_TMP=1 to keep it).
 
     ./scripts/demo.py [--once]          # the bridge: $MXB_BRIDGE or ./build/mqtt-xmpp-bridge
 """
@@ -28,12 +31,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
+import devicesim  # noqa: E402
 import harness  # noqa: E402
 import webservers  # noqa: E402
 
 BRIDGE_JID = "bridge@localhost"
 DEVICES = "iot.localhost"
 ROOM = "alarms@conference.localhost"
+PLUG = "plug@" + DEVICES
 
 
 def find_bridge():
@@ -72,6 +77,13 @@ def demo(env, once):
         "mqtt": {"client_id": "mxb-demo", "status_topic": "mqtt-xmpp-bridge/status"},
         "notify": [{"topic": "home/+/alarm", "to": ["alice@localhost", ROOM],
                     "message": "{{topic.2}} says {{payload}}", "qos": 1}],
+        "commands": [
+            {"from": ["alice@localhost", ROOM], "role": "participant",
+             "allow": ["home/+/set"]},
+            {"command": "plug", "from": ["alice@localhost", ROOM], "role": "participant",
+             "topic": "cmnd/plug/POWER", "payload": "{{arg.1}}", "usage": "on|off|toggle",
+             "description": "switch the demo plug"},
+        ],
         "devices": [{"convention": "tasmota", "allow": ["alice@localhost"]}],
     })
     bridge = env.bridge(cfg, start=False)
@@ -85,10 +97,10 @@ def demo(env, once):
 
     alice = env.xmpp(prosody, "alice")
     sub = env.mqtt(mosq).subscribe("home/#")
-    # a Tasmota-style plug for the dashboard to show
-    plug = env.mqtt(mosq)
-    plug.publish("tele/plug/LWT", "Online", retain=True)
-    plug.publish("stat/plug/POWER", "OFF", retain=True)
+    # a Tasmota plug that answers its commands, for the roster and the dashboard
+    devicesim.TasmotaPlug(env, mosq, "plug", "OFF")
+    bridge.wait_log(r"component: connected as 'iot\.localhost'", timeout=15)
+    bridge.wait_log(r"xmpp: joined room '%s'" % ROOM, timeout=15)
 
     # MQTT -> XMPP
     env.mqtt(mosq).publish("home/kitchen/alarm", "smoke detected", qos=1)
@@ -103,12 +115,35 @@ def demo(env, once):
     print("MQTT  received %s = %r" % (m.topic, m.payload.decode("utf-8", "replace")))
     reply = alice.wait_message(frm=BRIDGE_JID, timeout=15)
     print("XMPP  alice@localhost got the reply: %r\n" % reply.body, flush=True)
+    # A device in the roster: a subscription, its presence, a command and its answer.
+    alice.subscribe(PLUG)
+    alice.wait_subscription(PLUG, ("to", "both"), timeout=15)
+    harness.wait_until(lambda: (lambda p: p is not None and p.status == "OFF")(
+        alice.presence_of(PLUG)), 15, what="the plug's presence with status OFF")
+    p = alice.presence_of(PLUG)
+    print("XMPP  alice@localhost added %s: %s, show %s, status %r" % (
+        PLUG, p.type, p.show, p.status))
+    alice.send_message(PLUG, "on")
+    print("XMPP  alice@localhost -> %s: 'on'" % PLUG)
+    plug_reply = alice.wait_message(frm=PLUG, timeout=15)
+    print("XMPP  %s answered: %r\n" % (PLUG, plug_reply.body), flush=True)
+
+    # A command in the room, addressed to the bridge's nick.
+    alice.join_room(ROOM, "alice")
+    alice.send_message(ROOM, "home: plug off", mtype="groupchat")
+    print("XMPP  alice in %s: 'home: plug off'" % ROOM)
+    room_reply = alice.wait_message(mtype="groupchat", timeout=15,
+                                    predicate=lambda x: x.body.startswith("alice: "))
+    print("XMPP  the room got: %r\n" % room_reply.body, flush=True)
+
     page = "http://127.0.0.1:%d/" % http_port
     served = fetch(page + "index.html")
     print("HTTP  the dashboard at %s: %s\n" % (page, "served" if served else "NOT served"),
           flush=True)
     ok = (msg.body == "kitchen says smoke detected" and m.payload == b"ON" and
-          reply.body == "published to 'home/kitchen/set'" and served)
+          reply.body == "published to 'home/kitchen/set'" and served and
+          p.type == "available" and p.show == "away" and plug_reply.body == "plug is ON" and
+          room_reply.body == "alice: published to 'cmnd/plug/POWER'")
     alice.disconnect()
     sub.disconnect()
 
@@ -122,15 +157,23 @@ def demo(env, once):
 Web dashboard (any browser on this machine):
     {page}
     log in as alice@localhost with the password below; add the device "plug", press
-    On/Off, and publish to tele/plug/LWT or stat/plug/POWER to watch it change
+    On/Off and watch it answer
 
-XMPP client (Gajim, Dino, profanity, ...):
+XMPP client (Gajim, Dino, profanity, Conversations on this machine's network ...):
     account      alice@localhost
     password     {pw}
     server       127.0.0.1  port {xport}  (STARTTLS required)
     certificate  for "localhost", issued by the demo CA {ca}
                  (trust that CA, or accept the certificate when asked)
-    then chat with {bridge}: send "home/kitchen/set ON"; you may publish to home/+/set
+    profanity:   /connect alice@localhost server 127.0.0.1 port {xport} tls trust
+    then
+    - chat with {bridge}: "help", "home/kitchen/set ON", "plug on"
+    - add {plug} to your contacts (profanity: /roster add {plug} then
+      /sub request {plug}); it shows online with its state (ON, or OFF as away);
+      chat with it: "on", "off", "toggle", "status", "help"
+    - send "list" to {devices} to see the devices; "help" says what they understand
+    - join the room {room} (profanity: /join {room}) and write "home: help" or
+      "home: plug toggle": the bridge's nick there is "home"
 
 MQTT (mosquitto-clients):
     mosquitto_sub -h 127.0.0.1 -p {mport} --cafile {ca} -t 'home/#' -t 'mqtt-xmpp-bridge/status' -v
@@ -140,6 +183,7 @@ MQTT (mosquitto-clients):
 Files: bridge.conf {conf}
        bridge log  {log}   (tail -f it)
 Ctrl-C stops everything.""".format(page=page, pw=alice_pw, xport=prosody.port, ca=ca, bridge=BRIDGE_JID,
+           plug=PLUG, devices=DEVICES, room=ROOM,
                                    mport=mosq.tls_port, mplain=mosq.port,
                                    conf=bridge.conf_path, log=bridge.log.path), flush=True)
     while True:

@@ -7,8 +7,8 @@ are paho clients that answer their commands as the firmware does. A device answe
 'status' and 'help' itself."""
 
 import json
-import threading
 
+import devicesim
 import harness
 
 DOMAIN = "iot.localhost"
@@ -16,57 +16,6 @@ SECRET = "component-secret-for-tests"
 PLUG = "plug@" + DOMAIN
 LAMP = "lamp@" + DOMAIN
 TH = "th@" + DOMAIN
-
-
-class Tasmota:
-    """A Tasmota plug on MQTT: a retained LWT, answers to cmnd/NAME/STATE and POWER."""
-
-    def __init__(self, env, name, power="ON"):
-        self.name = name
-        self.power = power
-        self.lock = threading.Lock()
-        self.asked = 0
-        self.c = env.mqtt(env.m)
-        self.c.c.message_callback_add("cmnd/%s/#" % name, self._command)
-        self.c.subscribe("cmnd/%s/#" % name)
-        self.c.publish("tele/%s/LWT" % name, "Online", retain=True)
-
-    def _state(self):
-        return json.dumps({"Time": "2026-12-01T10:00:00", "Uptime": "0T01:00:00",
-                           "POWER": self.power, "Wifi": {"AP": 1, "RSSI": 80}})
-
-    def _command(self, client, userdata, msg):
-        what = msg.topic.rsplit("/", 1)[1]
-        word = msg.payload.decode().upper()
-        with self.lock:
-            if what == "STATE":
-                self.asked += 1
-                client.publish("stat/%s/RESULT" % self.name, self._state())
-            elif what == "POWER":
-                if word in ("ON", "OFF"):
-                    self.power = word
-                elif word == "TOGGLE":
-                    self.power = "OFF" if self.power == "ON" else "ON"
-                client.publish("stat/%s/RESULT" % self.name, json.dumps({"POWER": self.power}))
-                client.publish("stat/%s/POWER" % self.name, self.power)
-
-
-class Zigbee:
-    """A Zigbee2MQTT light: answers zigbee2mqtt/NAME/get with its state."""
-
-    def __init__(self, env, name, state="OFF"):
-        self.name = name
-        self.state = state
-        self.c = env.mqtt(env.m)
-        self.c.c.message_callback_add("zigbee2mqtt/%s/get" % name, self._get)
-        self.c.subscribe("zigbee2mqtt/%s/get" % name)
-        self.c.publish("zigbee2mqtt/%s/availability" % name, '{"state":"online"}', retain=True)
-
-    def _get(self, client, userdata, msg):
-        if json.loads(msg.payload) == {"state": ""}:
-            client.publish("zigbee2mqtt/" + self.name,
-                           json.dumps({"state": self.state, "brightness": 254,
-                                       "linkquality": 120}))
 
 
 RULES = [{"convention": "tasmota", "allow": ["alice@localhost"], "timeout": 2},
@@ -90,8 +39,8 @@ def setup(env):
     env.m = env.broker()
     env.alice = env.xmpp(env.p, "alice")
     env.sub = env.mqtt(env.m).subscribe("#")
-    env.plug = Tasmota(env, "plug", "ON")
-    env.lamp = Zigbee(env, "lamp", "ON")
+    env.plug = devicesim.TasmotaPlug(env, env.m, "plug", "ON")
+    env.lamp = devicesim.ZigbeeLight(env, env.m, "lamp", "ON")
     env.b = start(env)
     for jid in (PLUG, LAMP, TH):
         env.alice.subscribe(jid)
@@ -123,8 +72,7 @@ def check_asked_at_start(env):
 
 def check_restart(env):
     setup(env)
-    with env.plug.lock:
-        env.plug.power = "OFF"  # switched by hand while the bridge is away: nothing published
+    env.plug.set_power("OFF")  # switched by hand while the bridge is away: nothing published
     env.check(env.b.stop() == 0, "the bridge exits 0")
     env.alice.wait_presence(PLUG, False, timeout=10)
     mark = env.alice.presence_mark()
@@ -142,7 +90,7 @@ def check_reconnect(env):
     # the device's own client reconnects too, and publishes its LWT again
     with env.plug.lock:
         env.plug.power = "ON"
-    env.plug = Tasmota(env, "plug", "ON")
+    env.plug = devicesim.TasmotaPlug(env, env.m, "plug", "ON")
     env.sub = env.mqtt(env.m).subscribe("#")
     env.b.wait_log(r"devices: asked 'plug' for its state on 'cmnd/plug/STATE'", since=mark,
                    timeout=15)
