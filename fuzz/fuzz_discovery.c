@@ -2,12 +2,14 @@
  * Fuzzes discovery.c with a peer's discovery messages: the first line is the topic, the
  * rest the JSON config. Checked: a device always has a valid name and valid topics, its
  * availability and state readers stay in bounds for any payload (the input again), and a
- * config read twice is the same.
+ * config read twice is the same. The same payload goes through the readers of Tasmota's
+ * reports (device_rules.c): a value within the buffer, never cut inside a character.
  */
 
 #include <stdbool.h>
 #include <string.h>
 
+#include "device_rules.h"
 #include "devices.h"
 #include "discovery.h"
 #include "fuzz.h"
@@ -24,6 +26,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (nl)
 		*nl = '\0';
 	size_t plen = nl ? size - (size_t)(nl + 1 - in) : 0;
+	char report[48];
+	for (int k = MXB_REPORT_POWER; k <= MXB_REPORT_SENSOR; k++) {
+		size_t n = mxb_device_report_value(
+			(enum mxb_device_report)k, payload, plen, report, sizeof(report));
+		FUZZ_CHECK(n < sizeof(report) && report[n] == '\0');
+	}
 	struct mxb_discovered d, again;
 	const char *why = NULL;
 	enum mxb_discovery_verdict v = mxb_discovery_parse(topic, payload, plen, 4096, &d, &why);
@@ -44,7 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		char out[64];
 		size_t n = mxb_discovery_state(&d, payload, plen, out, sizeof(out));
-		FUZZ_CHECK(n < sizeof(out) && strlen(out) == n);
+		/* a payload's NUL bytes are kept: the length counts, the caller sanitizes */
+		FUZZ_CHECK(n < sizeof(out) && out[n] == '\0');
 		n = mxb_discovery_command(&d, out, out, sizeof(out));
 		FUZZ_CHECK(n < sizeof(out));
 		FUZZ_CHECK(mxb_discovery_parse(topic, payload, plen, 4096, &again, &why) ==

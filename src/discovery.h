@@ -81,8 +81,9 @@ enum mxb_availability mxb_discovery_availability(
 
 /*
  * The state a state_topic message tells, into out (cap bytes, NUL-terminated): the value
- * of value_key, or "state" with schema json, in a JSON object; else the payload as it is.
- * Returns the length, 0 when it tells nothing (or does not fit).
+ * of value_key, or "state" with schema json, in a JSON object; else the payload as it is
+ * (NUL bytes and all: the caller sanitizes it). Returns the length, 0 when it tells
+ * nothing (or does not fit).
  */
 size_t mxb_discovery_state(
 	const struct mxb_discovered *d, const char *payload, size_t len, char *out, size_t cap);
