@@ -105,6 +105,8 @@ static void command_event(enum mxb_outbox_event ev, int err, void *ctx)
 	struct mxb_bridge *b = w->b;
 	switch (ev) {
 	case MXB_OUTBOX_QUEUED:
+		mxb_log_info(
+			"command: queued for '%s' for '%s': MQTT is down", w->topic, w->reply.who);
 		reply(b, &w->reply, "queued for '%s': MQTT is down", w->topic);
 		break;
 	case MXB_OUTBOX_WRITTEN:
@@ -119,8 +121,8 @@ static void command_event(enum mxb_outbox_event ev, int err, void *ctx)
 		break;
 	case MXB_OUTBOX_FAILED:
 		if (err != -ENOMEM)
-			mxb_log_warn(
-				"command: cannot publish to '%s': %s", w->topic, strerror(-err));
+			mxb_log_warn("command: cannot publish to '%s' for '%s': %s", w->topic,
+				w->reply.who, strerror(-err));
 		reply(b, &w->reply, "failed: cannot publish to '%s': %s", w->topic, strerror(-err));
 		break;
 	case MXB_OUTBOX_DROPPED:

@@ -162,18 +162,23 @@ void mxb_bridge_device_message(
 		return;
 	}
 	if (!dev || !dev->rule) {
+		mxb_log_info("devices: '%s' wrote to '%s', not seen on MQTT yet", bare, local);
 		mxb_bridge_device_reply(
 			b, local, from, "'%s' has not been seen on MQTT yet", local);
 		return;
 	}
 	enum mxb_device_request req = mxb_command_device_request(body);
 	if (req != MXB_DEVICE_PAYLOAD) {
+		mxb_log_info("devices: '%s' asked '%s' for %s", bare, local,
+			req == MXB_DEVICE_HELP ? "help" : "its status");
 		device_answer(b, dev, from, req);
 		return;
 	}
 	const struct mxb_discovered *disc =
 		dev->disc && dev->disc->command_topic ? dev->disc : NULL;
 	if (!dev->rule->command_tmpl && !disc) {
+		mxb_log_info("devices: refused a command from '%s' to '%s': it takes no commands",
+			bare, local);
 		mxb_bridge_device_reply(b, local, from, "'%s' takes no commands", dev->name);
 		return;
 	}
@@ -219,6 +224,8 @@ void mxb_bridge_device_message(
 	}
 	if (tl <= 0 || !mxb_topic_name_valid(w->topic, (size_t)tl)) {
 		b->n.commands_malformed++;
+		mxb_log_info("devices: a command from '%s' to '%s' makes no valid topic; not sent",
+			bare, local);
 		mxb_bridge_device_reply(
 			b, local, from, "cannot make a command topic for '%s'", dev->name);
 		goto out_free;
