@@ -140,6 +140,87 @@ def check_unreadable_password_file(env):
               (r.returncode, r.stderr.strip()))
 
 
+def check_hints(env):
+    """The usual mistakes get a hint, each an exact line."""
+    base = base_text(env)
+    text = base.replace("\tpassword = ", "\tpasword = ")
+    path = write(env, "hint-key.conf", text)
+    r = run(env, "--check-config", "-c", path)
+    want = "%s:%d: unknown key 'pasword' in 'xmpp' (did you mean 'password'?)" % (
+        path, lineno(text, "pasword"))
+    env.check(r.returncode == 1 and want in r.stderr.splitlines(), "a typo: " + want,
+              r.stderr.strip())
+    cases = [
+        ("hint-comma.conf", 'notify = ( { topic = "a"; to = [ "a@b.org" ]; }\n'
+         '  { topic = "b"; to = [ "a@b.org" ]; } );\n', 2,
+         "syntax error (a ',' is missing between two groups of a list)"),
+        ("hint-brackets.conf", 'commands = [ { from = [ "a@b.org" ]; allow = [ "x" ]; } ];\n',
+         1, "syntax error (a list of groups is written ( { ... }, { ... } ); [ ] holds only "
+         "strings, numbers or booleans)"),
+        ("hint-quotes.conf", "extra: { host = localhost; };\n", 1,
+         'syntax error (a text value is written in double quotes, as in host = '
+         '"localhost";)'),
+    ]
+    for name, extra, at, message in cases:
+        text = base.replace("notify = (", "old_notify = (", 1) if "notify" in extra else base
+        text = text.replace("commands = (", "old_commands = (", 1) if "commands" in extra \
+            else text
+        text += extra
+        path = write(env, name, text)
+        want = "%s:%d: %s" % (path, len(text.splitlines()) - len(extra.splitlines()) + at,
+                              message)
+        r = run(env, "--check-config", "-c", path)
+        env.check(r.returncode == 1 and r.stderr.splitlines() == [want],
+                  "exactly: " + want, r.stderr.strip())
+
+
+def check_log_prefixes(env):
+    """A terminal gets the time first; journald (JOURNAL_STREAM names stderr) a <N>
+    priority and no time; a pipe 'level: message'."""
+    import pty
+    import signal
+    import time
+    text = base_text(env)
+    path = write(env, "logs.conf", text)
+    stamp = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} info: mqtt-xmpp-bridge \S+ "
+                       r"starting with ")
+    env_clean = {k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"}
+
+    def first_line(stderr, read, extra=None):
+        p = subprocess.Popen([harness.bridge_binary(), "-c", path], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=stderr,
+                             env=dict(env_clean, **(extra or {})))
+        try:
+            deadline = time.monotonic() + 10
+            got = ""
+            while "\n" not in got and time.monotonic() < deadline:
+                got += read()
+            return got.split("\n")[0].rstrip("\r")
+        finally:
+            p.send_signal(signal.SIGTERM)
+            p.wait(10)
+
+    master, slave = pty.openpty()
+    line = first_line(slave, lambda: os.read(master, 4096).decode())
+    os.close(slave)
+    os.close(master)
+    env.check(stamp.match(line) is not None, "on a terminal: the local time first", line)
+
+    log = os.path.join(env.tmp, "journal.log")
+    with open(log, "w") as f:
+        st = os.fstat(f.fileno())
+        line = first_line(f, lambda: open(log).read() or (time.sleep(0.05) or ""),
+                          {"JOURNAL_STREAM": "%d:%d" % (st.st_dev, st.st_ino)})
+    env.check(line.startswith("<6>mqtt-xmpp-bridge "), "under journald: <6>, no time", line)
+
+    with open(log, "w") as f:
+        line = first_line(f, lambda: open(log).read() or (time.sleep(0.05) or ""),
+                          {"JOURNAL_STREAM": "1:1"})
+    env.check(line.startswith("info: mqtt-xmpp-bridge "),
+              "a JOURNAL_STREAM of another stream: 'level: message', no time", line)
+
+
 if __name__ == "__main__":
     harness.main([check_version_help, check_shipped_config, check_valid_generated, check_typo,
-                  check_many_errors, check_syntax_error, check_unreadable_password_file])
+                  check_many_errors, check_syntax_error, check_unreadable_password_file,
+                  check_hints, check_log_prefixes])
