@@ -296,14 +296,15 @@ def check_log_forging_payload(env):
 
 
 def check_log_forging_command_word(env):
-    """XML allows C1 controls and U+2028 in a body: a command word made of them is quoted
-    escaped."""
+    """XML allows C1 controls and U+2028 in a body: a command word made of them (an unknown
+    command) is quoted escaped."""
     def act():
         env.alice.drain()
         env.alice.send_message(BRIDGE, "x\u009b[2J\u2028error:\u0085forged ON")
         env.alice.wait_message(frm=BRIDGE, timeout=15)
-    mark = run_case(env, act, log=r"command: refused 'x\\u009b\[2J\\u2028error:\\u0085forged' "
-                    r"from 'alice@localhost/test'", moved={"commands refused": 1})
+    mark = run_case(env, act, log=r"command: malformed message from 'alice@localhost/test': no "
+                    r"such command \('x\\u009b\[2J\\u2028error:\\u0085forged'\)",
+                    moved={"commands malformed": 1})
     env.check(forged(env, mark) == [], "no forged line", forged(env, mark))
 
 
