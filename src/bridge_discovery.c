@@ -288,6 +288,19 @@ static void state_message(
 	mxb_bridge_device_broadcast(b, dev);
 }
 
+/* The first rule that takes discovery configs, or NULL. */
+static const struct mxb_device_rule *discovery_rule(const struct mxb_config *cfg)
+{
+	for (size_t i = 0; i < cfg->devices_len; i++) {
+		const struct mxb_device_rule *r = &cfg->devices[i];
+		for (size_t k = 0; k < r->reports_len; k++) {
+			if (r->report_kinds[k] == MXB_REPORT_DISCOVERY)
+				return r;
+		}
+	}
+	return NULL;
+}
+
 void mxb_bridge_discovery_message(struct mxb_bridge *b, const struct mxb_mqtt_message *msg)
 {
 	struct mxb_bridge_discovery *d = b->discovery;
@@ -308,6 +321,9 @@ void mxb_bridge_discovery_message(struct mxb_bridge *b, const struct mxb_mqtt_me
 		const char *t = dev->disc ? slot_topic(dev->disc, slot) : NULL;
 		if (!t || strcmp(t, msg->topic) != 0)
 			continue; /* stale: announced anew or removed since */
+		/* A reload that changed the rule left the device without one: the new one. */
+		if (!dev->rule && !(dev->rule = discovery_rule(b->cfg)))
+			continue;
 		b->n.device_updates++;
 		if (slot == 0) {
 			state_message(b, dev, msg);

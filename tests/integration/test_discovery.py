@@ -7,6 +7,8 @@ command_topic as the config says; an empty config removes a device; a config tha
 not one is refused with a log line."""
 
 import json
+import os
+import signal
 
 import harness
 
@@ -127,6 +129,26 @@ def check_availability_all(env):
     env.check(True, "and online again when all say so")
 
 
+def check_reload(env):
+    """A reload that changes the rule: the discovered devices keep their topics."""
+    setup(env)
+    cfg = env.bridge_config(env.p, env.m, {
+        "xmpp": {"component": {"domain": DOMAIN, "secret": SECRET, "host": "127.0.0.1",
+                               "port": env.p.component_port}},
+        "notify": [], "commands": [],
+        "devices": [{"convention": "homeassistant", "timeout": 3,
+                     "allow": ["alice@localhost", "bob@localhost"]}],
+    })
+    with open(env.b.conf_path, "w") as f:
+        f.write(harness.format_config(cfg))
+    mark = env.b.mark()
+    os.kill(env.b.pid, signal.SIGHUP)
+    env.b.wait_log(r"reload: \d+ notify and \d+ command routes", since=mark)
+    env.dev.publish("zigbee2mqtt/hall_lamp", json.dumps({"brightness": 9, "state": "ON"}))
+    wait_status(env, LAMP, "ON")
+    env.check(env.b.alive(), "after a reload the light's state still comes")
+
+
 def check_removed_and_refused(env):
     setup(env)
     mark = env.b.mark()
@@ -150,5 +172,5 @@ def check_removed_and_refused(env):
 
 
 if __name__ == "__main__":
-    harness.main([check_discovered, check_commands, check_availability_all,
+    harness.main([check_discovered, check_commands, check_availability_all, check_reload,
                   check_removed_and_refused], time_limit=90)
