@@ -167,11 +167,20 @@ static void device_key(struct mxb_conf_ctx *c, const struct mxb_conf_node *s,
 	}
 }
 
-static bool has_key(const struct mxb_conf_node *g, const char *name)
+/* Whether g has a 'convention' that is none of the conventions (reported already). */
+static bool wrong_convention(const struct mxb_conf_node *g)
 {
 	for (size_t i = 0; i < g->len; i++) {
-		if (g->children[i].name && strcmp(g->children[i].name, name) == 0)
+		const struct mxb_conf_node *s = &g->children[i];
+		if (!s->name || strcmp(s->name, "convention") != 0)
+			continue;
+		if (s->type != MXB_CONF_STRING)
 			return true;
+		for (size_t k = 0; k < mxb_config_conventions.len; k++) {
+			if (strcmp(s->str, mxb_config_conventions.v[k]) == 0)
+				return false;
+		}
+		return true;
 	}
 	return false;
 }
@@ -188,7 +197,7 @@ void mxb_conf_parse_device(struct mxb_conf_ctx *c, const struct mxb_conf_node *g
 			"devices)");
 	apply_convention(c, d, g, seen.state);
 	/* A wrong convention is reported as such; saying it is missing would mislead. */
-	if (!d->availability && !d->state && !has_key(g, "convention"))
+	if (!d->availability && !d->state && d->reports_len == 0 && !wrong_convention(g))
 		mxb_conf_error_at(
 			c, g, "a 'devices' entry needs 'availability', 'state' or a 'convention'");
 }

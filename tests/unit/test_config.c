@@ -432,6 +432,10 @@ static void test_unknown_keys(void)
 		"$F:2: invalid value 'tasmotta' for 'convention' (expected none, tasmota, "
 		"zigbee2mqtt or homeassistant)",
 		"$F:2: 'devices' need a component: set xmpp.component");
+	EXPECT_ERRORS("convention_none.conf",
+		XMPP_OK "devices = ( { convention = \"none\"; allow = [ \"a@b\" ]; } );\n",
+		"$F:2: a 'devices' entry needs 'availability', 'state' or a 'convention'",
+		"$F:2: 'devices' need a component: set xmpp.component");
 }
 
 static void test_wrong_types(void)
