@@ -536,6 +536,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
+		/* Allowed but worth knowing before a start: on stderr, as at a start. */
+		mxb_bridge_devices_warn_overlaps(&st.cfg);
 		mxb_config_print(&st.cfg, stdout);
 		printf("%s: OK\n", st.config_path);
 		mxb_config_finish(&st.cfg);

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import time
 
 import harness
@@ -86,6 +87,11 @@ def check_warning_at_start(env):
     env.check((int(m.group(1)), int(m.group(2))) == want,
               "the warning names the lines of both rules", (m.group(0), want))
     env.check(len(re.findall(r"can both claim", env.b.text())) == 1, "once per pair")
+    r = subprocess.run([harness.bridge_binary(), "--check-config", "-c", env.b.conf_path],
+                       capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL)
+    env.check(r.returncode == 0 and re.search(WARNING % ("zigbee2mqtt/hall", r"zigbee2mqtt/\+"),
+                                              r.stderr, re.M) is not None,
+              "--check-config says so too, and exits 0", (r.returncode, r.stderr))
 
 
 def check_first_rule_owns(env):
