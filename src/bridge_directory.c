@@ -161,7 +161,7 @@ static void send_help(struct mxb_bridge *b, const char *to)
 		"Here: 'help' (this text); 'list' (the devices you may see, with their state).\n"
 		"To a device: subscribe to see its state as its presence; send 'on', 'off', "
 		"'toggle' or a payload to command it (where its rule has a command topic), and "
-		"it answers with its new state.",
+		"it answers with its new state; 'status' tells its state, 'help' what it takes.",
 		domain);
 }
 
