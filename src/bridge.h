@@ -16,6 +16,7 @@
 #include "mqtt.h"
 #include "xmpp.h"
 
+struct mxb_adhoc_handlers;
 struct mxb_config;
 struct mxb_device_rule;
 struct mxb_routes;
@@ -60,6 +61,8 @@ struct mxb_bridge {
 extern const struct mxb_mqtt_handlers mxb_bridge_mqtt_handlers;
 extern const struct mxb_xmpp_handlers mxb_bridge_xmpp_handlers;
 extern const struct mxb_component_handlers mxb_bridge_component_handlers;
+/* Ad-hoc commands (XEP-0050) of the bridge's account, in bridge_adhoc.c. */
+extern const struct mxb_adhoc_handlers mxb_bridge_adhoc_handlers;
 
 /* Builds the routing index for cfg (which must outlive the bridge). Returns 0 or -errno. */
 int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg);
@@ -114,6 +117,9 @@ void mxb_bridge_contact_presence(const struct mxb_xmpp_presence *p, void *data);
  */
 void mxb_bridge_stats_publish(struct mxb_bridge *b, int64_t now);
 int64_t mxb_bridge_stats_tick(struct mxb_bridge *b, int64_t now);
+/* The stats object as the topic has it (the caller cJSON_Delete()s it), or NULL. */
+struct cJSON;
+struct cJSON *mxb_bridge_stats_object(const struct mxb_bridge *b, int64_t now);
 /* Used by bridge.c: commands (XMPP -> MQTT), in bridge_commands.c. */
 void mxb_bridge_command_message(const struct mxb_xmpp_message *msg, void *data);
 /*
