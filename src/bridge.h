@@ -27,6 +27,7 @@ struct mxb_outbox;
 struct mxb_devices;
 struct mxb_device_command;
 struct mxb_presence;
+struct mxb_discovery;
 
 struct mxb_bridge {
 	const struct mxb_config *cfg;
@@ -52,6 +53,7 @@ struct mxb_bridge {
 	size_t commands_len, commands_cap;
 	/* Contacts' presence (client mode) -> MQTT, in bridge_contacts.c */
 	struct mxb_presence *presence; /* NULL without xmpp.presence_topic */
+	struct mxb_discovery *discovery; /* NULL without xmpp.presence_discovery */
 	int64_t strangers_logged; /* when a stranger's presence was last logged (ms) */
 	uint64_t strangers_unlogged; /* dropped since then without a line */
 	int64_t full_logged;
@@ -109,6 +111,12 @@ int64_t mxb_bridge_devices_tick(struct mxb_bridge *b, int64_t now);
 /* Used by bridge.c: the contact part, in bridge_contacts.c. Returns 0 or -ENOMEM. */
 int mxb_bridge_contacts_init(struct mxb_bridge *b);
 void mxb_bridge_contacts_finish(struct mxb_bridge *b);
+/*
+ * A reload changed how contacts' presence is published: the Home Assistant configs
+ * announced are removed (empty retained), the table made anew for the new settings.
+ * Returns 0 or -ENOMEM (then contacts' presence is off).
+ */
+int mxb_bridge_contacts_reconfigure(struct mxb_bridge *b);
 void mxb_bridge_contact_presence(const struct mxb_xmpp_presence *p, void *data);
 /*
  * Used by bridge.c: the stats, in bridge_stats.c. publish sends the retained object now

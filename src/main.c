@@ -258,8 +258,7 @@ static void apply(struct mxb_state *st, struct mxb_config *fresh, unsigned chang
 				st->component, changes & MXB_CHANGE_COMPONENT, now);
 		if (changes & MXB_CHANGE_XMPP_PRESENCE) {
 			/* The table renders as the settings say: made anew, filled by probes. */
-			mxb_bridge_contacts_finish(&st->bridge);
-			if (mxb_bridge_contacts_init(&st->bridge) < 0)
+			if (mxb_bridge_contacts_reconfigure(&st->bridge) < 0)
 				mxb_log_error("reload: out of memory; contacts' presence is off");
 			else if (st->xmpp)
 				mxb_xmpp_probe_contacts(st->xmpp);
