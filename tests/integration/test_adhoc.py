@@ -186,6 +186,11 @@ def check_bounds(env):
     env.check(env.b.alive(), "the bridge is still running")
 
 
+def check_exit(env):
+    setup(env)
+    env.check(env.b.stop() == 0, "the bridge exits 0 (and, sanitized, without a leak)")
+
+
 if __name__ == "__main__":
     harness.main([check_list, check_status, check_devices, check_switch, check_stranger,
-                  check_bounds], time_limit=170)
+                  check_bounds, check_exit], time_limit=170)

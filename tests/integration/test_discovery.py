@@ -113,6 +113,7 @@ def check_removed_on_reload(env):
     configs = retained_configs(env)
     env.check(env.topic not in configs, "and no retained config is left", sorted(configs))
     env.check(env.b.alive(), "the bridge kept running")
+    env.check(env.b.stop() == 0, "and exits 0 (sanitized: without a leak)")
 
 
 if __name__ == "__main__":
