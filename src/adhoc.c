@@ -21,7 +21,12 @@
 void mxb_adhoc_init(struct mxb_adhoc *a, struct mxb_session *s,
 	const struct mxb_adhoc_handlers *handlers, void *data)
 {
-	*a = (struct mxb_adhoc){.s = s, .handlers = handlers, .data = data, .next_token = 1};
+	/*
+	 * Tokens start anywhere: a client made anew after a reload must not take an answer
+	 * meant for a request of the one before it.
+	 */
+	*a = (struct mxb_adhoc){.s = s, .handlers = handlers, .data = data};
+	a->next_token = ((uint32_t)rand() << 16 ^ (uint32_t)rand()) | 1;
 }
 
 static void pending_free(struct mxb_adhoc_pending *p)

@@ -221,6 +221,7 @@ static int switch_form(struct mxb_bridge *b, const struct mxb_device_rule *rule,
 /* A switch in the outbox, until MQTT told what became of it. */
 struct switch_wait {
 	struct mxb_bridge *b;
+	struct mxb_xmpp *xmpp; /* that took the request: a reload may replace it */
 	uint32_t token;
 	bool answered;
 	char *bare;
@@ -257,7 +258,7 @@ static void answer(struct switch_wait *w, enum mxb_adhoc_note type, const char *
 	mxb_adhoc_response_init(&r);
 	if (n < 0 || mxb_adhoc_response_note(&r, type, text) < 0)
 		mxb_log_error("adhoc: out of memory; no answer to '%s'", w->bare);
-	else if (mxb_xmpp_adhoc_answer(w->b->xmpp, w->token, &r) < 0)
+	else if (w->b->xmpp != w->xmpp || mxb_xmpp_adhoc_answer(w->xmpp, w->token, &r) < 0)
 		mxb_log_info("adhoc: '%s' is gone; the answer '%s' is not sent", w->bare, text);
 	mxb_adhoc_response_finish(&r);
 	if (n >= 0)
@@ -319,8 +320,8 @@ static int switch_submit(struct mxb_bridge *b, const struct mxb_device_rule *rul
 	struct switch_wait *w = calloc(1, sizeof(*w));
 	char *word = mxb_command_device_word(action);
 	if (w) {
-		*w = (struct switch_wait){b, token, false, strdup(bare), malloc(MXB_TOPIC_MAX + 1),
-			malloc(max + 1), NULL, NULL};
+		*w = (struct switch_wait){b, b->xmpp, token, false, strdup(bare),
+			malloc(MXB_TOPIC_MAX + 1), malloc(max + 1), NULL, NULL};
 	}
 	int rc = -ENOMEM;
 	if (!w || !word || !w->bare || !w->topic || !w->payload)

@@ -144,6 +144,26 @@ def check_switch(env):
               done["notes"][0][0] == "error", "an unknown device is an error note", done)
 
 
+def check_switch_mqtt_down(env):
+    setup(env)
+    mark = env.b.mark()
+    env.m.stop()
+    env.b.wait_log(r"mqtt: disconnected from", since=mark, timeout=15)
+    form = env.alice.xmpp["xep_0004"].make_form("submit")
+    form.add_field(var="device", value="kitchen")
+    form.add_field(var="action", value="off")
+    done = command(env.alice, "switch-1", action="complete", payload=form)
+    env.check(not isinstance(done, Exception) and done["status"] == "completed" and
+              done["notes"] == [("warn", "Queued 'OFF' for 'cmnd/kitchen/POWER': MQTT is down")],
+              "with MQTT down the note says the switch is queued", done)
+    env.m.start()
+    env.b.wait_log(r"adhoc: 'alice@localhost' sent 'OFF' to 'cmnd/kitchen/POWER'", since=mark,
+                   timeout=30)
+    env.check(True, "and it is published once MQTT is back")
+    env.sub = env.mqtt(env.m).subscribe("cmnd/#")
+    env.dev = env.mqtt(env.m)
+
+
 def check_stranger(env):
     setup(env)
     from slixmpp.exceptions import IqError
@@ -192,5 +212,6 @@ def check_exit(env):
 
 
 if __name__ == "__main__":
-    harness.main([check_list, check_status, check_devices, check_switch, check_stranger,
+    harness.main([check_list, check_status, check_devices, check_switch,
+                  check_switch_mqtt_down, check_stranger,
                   check_bounds, check_exit], time_limit=170)
