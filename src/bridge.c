@@ -681,4 +681,5 @@ const struct mxb_xmpp_handlers mxb_bridge_xmpp_handlers = {
 	.contact_allowed = contact_allowed,
 	.room_joined = on_room_joined,
 	.contact_presence = mxb_bridge_contact_presence,
+	.adhoc = &mxb_bridge_adhoc_handlers,
 };

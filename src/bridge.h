@@ -16,6 +16,7 @@
 #include "mqtt.h"
 #include "xmpp.h"
 
+struct mxb_adhoc_handlers;
 struct mxb_config;
 struct mxb_device_rule;
 struct mxb_routes;
@@ -27,6 +28,7 @@ struct mxb_devices;
 struct mxb_device_command;
 struct mxb_bridge_discovery;
 struct mxb_presence;
+struct mxb_announce;
 
 struct mxb_bridge {
 	const struct mxb_config *cfg;
@@ -53,6 +55,7 @@ struct mxb_bridge {
 	struct mxb_bridge_discovery *discovery; /* devices from Home Assistant discovery */
 	/* Contacts' presence (client mode) -> MQTT, in bridge_contacts.c */
 	struct mxb_presence *presence; /* NULL without xmpp.presence_topic */
+	struct mxb_announce *announce; /* NULL without xmpp.presence_discovery */
 	int64_t strangers_logged; /* when a stranger's presence was last logged (ms) */
 	uint64_t strangers_unlogged; /* dropped since then without a line */
 	int64_t full_logged;
@@ -62,6 +65,8 @@ struct mxb_bridge {
 extern const struct mxb_mqtt_handlers mxb_bridge_mqtt_handlers;
 extern const struct mxb_xmpp_handlers mxb_bridge_xmpp_handlers;
 extern const struct mxb_component_handlers mxb_bridge_component_handlers;
+/* Ad-hoc commands (XEP-0050) of the bridge's account, in bridge_adhoc.c. */
+extern const struct mxb_adhoc_handlers mxb_bridge_adhoc_handlers;
 
 /* Builds the routing index for cfg (which must outlive the bridge). Returns 0 or -errno. */
 int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg);
@@ -112,6 +117,12 @@ int64_t mxb_bridge_devices_tick(struct mxb_bridge *b, int64_t now);
 /* Used by bridge.c: the contact part, in bridge_contacts.c. Returns 0 or -ENOMEM. */
 int mxb_bridge_contacts_init(struct mxb_bridge *b);
 void mxb_bridge_contacts_finish(struct mxb_bridge *b);
+/*
+ * A reload changed how contacts' presence is published: the Home Assistant configs
+ * announced are removed (empty retained), the table made anew for the new settings.
+ * Returns 0 or -ENOMEM (then contacts' presence is off).
+ */
+int mxb_bridge_contacts_reconfigure(struct mxb_bridge *b);
 void mxb_bridge_contact_presence(const struct mxb_xmpp_presence *p, void *data);
 /*
  * Used by bridge.c: the stats, in bridge_stats.c. publish sends the retained object now
@@ -120,6 +131,9 @@ void mxb_bridge_contact_presence(const struct mxb_xmpp_presence *p, void *data);
  */
 void mxb_bridge_stats_publish(struct mxb_bridge *b, int64_t now);
 int64_t mxb_bridge_stats_tick(struct mxb_bridge *b, int64_t now);
+/* The stats object as the topic has it (the caller cJSON_Delete()s it), or NULL. */
+struct cJSON;
+struct cJSON *mxb_bridge_stats_object(const struct mxb_bridge *b, int64_t now);
 /* Used by bridge.c: commands (XMPP -> MQTT), in bridge_commands.c. */
 void mxb_bridge_command_message(const struct mxb_xmpp_message *msg, void *data);
 /*

@@ -11,6 +11,7 @@
 #include "backoff.h"
 #include "bridge.h"
 #include "config.h"
+#include "announce.h"
 #include "jid.h"
 #include "log.h"
 #include "outbox.h"
@@ -28,13 +29,83 @@ int mxb_bridge_contacts_init(struct mxb_bridge *b)
 	if (!b->cfg->xmpp.presence_topic)
 		return 0;
 	b->presence = mxb_presence_create(MXB_PRESENCE_CONTACTS_MAX, b->cfg->xmpp.presence_json);
-	return b->presence ? 0 : -ENOMEM;
+	if (b->cfg->xmpp.presence_discovery)
+		b->announce = mxb_announce_create();
+	return b->presence && (b->announce || !b->cfg->xmpp.presence_discovery) ? 0 : -ENOMEM;
 }
 
 void mxb_bridge_contacts_finish(struct mxb_bridge *b)
 {
+	/* The configs announced stay: the contacts are still there at the next start. */
+	mxb_announce_destroy(b->announce);
+	b->announce = NULL;
 	mxb_presence_destroy(b->presence);
 	b->presence = NULL;
+}
+
+static void discovery_event(enum mxb_outbox_event ev, int err, void *ctx)
+{
+	const char *topic = ctx;
+	if (ev == MXB_OUTBOX_FAILED)
+		mxb_log_warn("presence: cannot publish the discovery config '%s': %s", topic,
+			strerror(-err));
+}
+
+static const struct mxb_outbox_client discovery_client = {discovery_event, free};
+
+/* A retained discovery config (empty: removed). Takes topic. */
+static void publish_config(struct mxb_bridge *b, char *topic, const char *config)
+{
+	struct mxb_outbox_publish p = {topic, config, strlen(config), 1, true, true};
+	mxb_outbox_publish(b->outbox, &p, &discovery_client, topic);
+}
+
+static void retract(const char *topic, void *data)
+{
+	char *t = strdup(topic);
+	if (!t) {
+		mxb_log_error("presence: out of memory; the discovery config '%s' stays", topic);
+		return;
+	}
+	publish_config(data, t, "");
+}
+
+int mxb_bridge_contacts_reconfigure(struct mxb_bridge *b)
+{
+	if (b->announce && mxb_announce_len(b->announce)) {
+		mxb_log_info("presence: removing the discovery configs of %zu contacts",
+			mxb_announce_len(b->announce));
+		mxb_announce_take_all(b->announce, retract, b);
+	}
+	mxb_bridge_contacts_finish(b);
+	return mxb_bridge_contacts_init(b);
+}
+
+/* Announces bare to Home Assistant once (per prefix), before its first state. */
+static void announce(struct mxb_bridge *b, const char *bare, const char *state_topic)
+{
+	const struct mxb_config *cfg = b->cfg;
+	char *topic = mxb_announce_topic(cfg->xmpp.presence_discovery, bare);
+	if (!topic || !mxb_announce_needed(b->announce, bare, topic)) {
+		free(topic);
+		return;
+	}
+	const char *avail =
+		cfg->mqtt.status_topic && *cfg->mqtt.status_topic ? cfg->mqtt.status_topic : NULL;
+	char *config = mxb_announce_config(bare, state_topic, cfg->xmpp.presence_json, avail);
+	int r = config && mxb_topic_name_valid(topic, strlen(topic))
+			? mxb_announce_add(b->announce, bare, topic)
+			: -ENOMEM;
+	if (r < 0) {
+		if (r == -ENOMEM)
+			mxb_log_error("presence: out of memory; '%s' is not announced", bare);
+		free(topic);
+		free(config);
+		return;
+	}
+	mxb_log_debug("presence: announcing '%s' on '%s'", bare, topic);
+	publish_config(b, topic, config);
+	free(config);
 }
 
 /*
@@ -114,6 +185,8 @@ static void publish(struct mxb_bridge *b, struct mxb_presence_contact *c, const 
 		free(topic);
 		return;
 	}
+	if (b->announce)
+		announce(b, bare, topic);
 	const char *value = mxb_presence_value(c);
 	struct mxb_outbox_publish p = {topic, value, strlen(value), 1, true, true};
 	/* topic goes to the outbox as the context of its log lines. */

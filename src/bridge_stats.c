@@ -112,6 +112,11 @@ static cJSON *render(const struct mxb_bridge *b, int64_t now)
 	return o;
 }
 
+cJSON *mxb_bridge_stats_object(const struct mxb_bridge *b, int64_t now)
+{
+	return render(b, now);
+}
+
 void mxb_bridge_stats_publish(struct mxb_bridge *b, int64_t now)
 {
 	const char *topic = b->cfg->mqtt.stats_topic;

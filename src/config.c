@@ -112,6 +112,7 @@ void mxb_config_finish(struct mxb_config *cfg)
 	}
 	free(cfg->xmpp.rooms);
 	free(cfg->xmpp.presence_topic);
+	free(cfg->xmpp.presence_discovery);
 	free(cfg->xmpp.component.domain);
 	mxb_conf_wipe_free(cfg->xmpp.component.secret);
 	free(cfg->xmpp.component.host);

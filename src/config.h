@@ -208,6 +208,9 @@ struct mxb_config {
 		/* Contacts' presence -> retained MQTT PREFIX/BAREJID; NULL: off. */
 		char *presence_topic;
 		bool presence_json; /* {"show":..,"status":..,"priority":..} instead of the show */
+		/* Home Assistant discovery prefix for contacts' presence (announce.h); NULL: off.
+		 */
+		char *presence_discovery;
 		/* XEP-0114 component for device JIDs; domain NULL: off. */
 		struct {
 			char *domain;

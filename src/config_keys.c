@@ -84,6 +84,7 @@ const struct mxb_config_key mxb_config_keys[] = {
 	{"xmpp", "presence_topic", "string", .def = "none"},
 	{"xmpp", "presence_json", "boolean", .value = "false",
 		CFG(MXB_KEY_BOOL, xmpp.presence_json)},
+	{"xmpp", "presence_discovery", "string", .def = "none"},
 	{"xmpp", "component", "group", .def = "none"},
 	{"xmpp", "rooms", "list of groups", .def = "none"},
 

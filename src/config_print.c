@@ -98,6 +98,9 @@ void mxb_config_print(const struct mxb_config *cfg, FILE *out)
 	if (cfg->xmpp.presence_topic)
 		fprintf(out, "xmpp.presence_topic: '%s' (%s)\n", cfg->xmpp.presence_topic,
 			cfg->xmpp.presence_json ? "json" : "show");
+	if (cfg->xmpp.presence_discovery)
+		fprintf(out, "xmpp.presence_discovery: '%s' (Home Assistant)\n",
+			cfg->xmpp.presence_discovery);
 	if (cfg->xmpp.component.domain)
 		fprintf(out, "xmpp.component: '%s' at %s:%d, secret (set)\n",
 			cfg->xmpp.component.domain, cfg->xmpp.component.host,

@@ -225,12 +225,53 @@ bool mxb_conf_plain_strlist(
 	return true;
 }
 
+/*
+ * "${CREDENTIALS_DIRECTORY}/NAME": a file systemd hands the unit (LoadCredential=), in a
+ * directory only the bridge's user can read and whose name systemd chooses. Returns the
+ * path, NULL with *bad set when the variable is missing or the name wrong, NULL without
+ * memory.
+ */
+static const char credentials_var[] = "${CREDENTIALS_DIRECTORY}";
+
+static char *credential_path(
+	struct mxb_conf_ctx *c, const struct mxb_conf_node *s, const char *v, bool *bad)
+{
+	const char *name = v + sizeof(credentials_var) - 1;
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	*bad = true;
+	if (name[0] != '/' || !name[1] || strchr(name + 1, '/')) {
+		mxb_conf_error_at(c, s, "'%s' must be %s/NAME, NAME a credential of the unit",
+			s->name, credentials_var);
+		return NULL;
+	}
+	if (!dir || dir[0] != '/') {
+		mxb_conf_error_at(c, s,
+			"%s '%s' names a systemd credential, but CREDENTIALS_DIRECTORY is not set "
+			"(systemd sets it for a unit with LoadCredential=)",
+			s->name, v);
+		return NULL;
+	}
+	*bad = false;
+	return mxb_conf_format("%s%s", dir, name);
+}
+
 bool mxb_conf_path(struct mxb_conf_ctx *c, const struct mxb_conf_node *s, char **out)
 {
 	char *v = NULL;
 	if (!mxb_conf_string(c, s, FILE_PATH_MAX, true, &v))
 		return false;
-	char *path = v[0] == '/' ? v : mxb_conf_format("%s/%s", c->dir, v);
+	bool bad = false;
+	char *path;
+	if (strncmp(v, credentials_var, sizeof(credentials_var) - 1) == 0)
+		path = credential_path(c, s, v, &bad);
+	else if (v[0] == '/')
+		path = v;
+	else
+		path = mxb_conf_format("%s/%s", c->dir, v);
+	if (bad) {
+		free(v);
+		return false;
+	}
 	if (path != v)
 		free(v);
 	if (!path) {

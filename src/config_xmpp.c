@@ -80,6 +80,7 @@ static void parse_component(
 struct xmpp_seen {
 	struct mxb_config *cfg;
 	const struct mxb_conf_node *jid, *password, *password_file, *cert, *key, *component;
+	const struct mxb_conf_node *presence_topic, *presence_discovery;
 };
 
 /* The keys that are text the bridge sends or topics it publishes to. */
@@ -129,11 +130,20 @@ static void xmpp_key(struct mxb_conf_ctx *c, const struct mxb_conf_node *s,
 	} else if (strcmp(name, "rooms") == 0) {
 		cfg->xmpp.rooms = mxb_conf_groups(c, s, "xmpp.rooms", sizeof(*cfg->xmpp.rooms),
 			&cfg->xmpp.rooms_len, parse_room, &c->rooms_at);
+	} else if (strcmp(name, "presence_discovery") == 0) {
+		/* A topic prefix, as Home Assistant's discovery_prefix. */
+		seen->presence_discovery = s;
+		char **t = &cfg->xmpp.presence_discovery;
+		if (mxb_conf_string(c, s, MXB_TOPIC_MAX / 2, true, t) &&
+			!mxb_topic_name_valid(*t, strlen(*t)))
+			mxb_conf_error_at(c, s, "invalid topic '%s' in 'presence_discovery'", *t);
 	} else if (strcmp(name, "component") == 0) {
 		seen->component = s;
 		if (mxb_conf_group(c, s))
 			parse_component(c, s, cfg);
 	} else {
+		if (strcmp(name, "presence_topic") == 0)
+			seen->presence_topic = s;
 		xmpp_text_key(c, s, k, cfg);
 	}
 }
@@ -150,6 +160,9 @@ void mxb_conf_parse_xmpp(
 		mxb_conf_error_at(c, seen.cert, "'client_cert' needs 'client_key'");
 	if (seen.key && !seen.cert)
 		mxb_conf_error_at(c, seen.key, "'client_key' needs 'client_cert'");
+	if (seen.presence_discovery && !seen.presence_topic)
+		mxb_conf_error_at(
+			c, seen.presence_discovery, "'presence_discovery' needs 'presence_topic'");
 	if (!mxb_conf_password(c, seen.password, seen.password_file, &cfg->xmpp.password) &&
 		!(seen.cert && seen.key) && seen.jid)
 		mxb_conf_error_at(c, g, "missing 'password' or 'password_file' in 'xmpp'");

@@ -19,9 +19,12 @@
 #include "mqtt.h"
 #include "notify.h"
 #include "reload.h"
+#include "reloader.h"
 #include "xmpp.h"
 
 #define SHUTDOWN_TIMEOUT_MS 5000
+/* How long --reload waits for the answer: below systemd's 90 s for an ExecReload. */
+#define RELOAD_WAIT_S 60
 /* READY=1 once both sides are up, or this long after the start: the first attempts made. */
 #define READY_AFTER_MS 10000
 
@@ -53,6 +56,7 @@ static void usage(FILE *out)
 		"\n"
 		"  -c, --config FILE    configuration file (default %s)\n"
 		"  -n, --check-config   check the configuration, print it and exit\n"
+		"      --reload PID     reload the daemon PID and wait until it is done\n"
 		"  -d, --debug          log at debug level, whatever the config says\n"
 		"  -V, --version        print the version and exit\n"
 		"  -h, --help           print this help and exit\n"
@@ -255,8 +259,7 @@ static void apply(struct mxb_state *st, struct mxb_config *fresh, unsigned chang
 				st->component, changes & MXB_CHANGE_COMPONENT, now);
 		if (changes & MXB_CHANGE_XMPP_PRESENCE) {
 			/* The table renders as the settings say: made anew, filled by probes. */
-			mxb_bridge_contacts_finish(&st->bridge);
-			if (mxb_bridge_contacts_init(&st->bridge) < 0)
+			if (mxb_bridge_contacts_reconfigure(&st->bridge) < 0)
 				mxb_log_error("reload: out of memory; contacts' presence is off");
 			else if (st->xmpp)
 				mxb_xmpp_probe_contacts(st->xmpp);
@@ -280,7 +283,7 @@ static void apply(struct mxb_state *st, struct mxb_config *fresh, unsigned chang
 	}
 }
 
-static void reload(struct mxb_state *st)
+static bool reload(struct mxb_state *st)
 {
 	struct mxb_config fresh = {0};
 	mxb_log_info("reloading '%s'", st->config_path);
@@ -290,7 +293,7 @@ static void reload(struct mxb_state *st)
 			st->config_path);
 		mxb_config_finish(&fresh);
 		mxb_notify_reloaded(&st->notify);
-		return;
+		return false;
 	}
 	unsigned changes = mxb_reload_changes(&st->cfg, &fresh);
 	char what[200];
@@ -300,6 +303,7 @@ static void reload(struct mxb_state *st)
 		st->cfg.commands_len);
 	mxb_config_finish(&fresh);
 	mxb_notify_reloaded(&st->notify);
+	return true;
 }
 
 static void begin_shutdown(struct mxb_state *st, int64_t now)
@@ -357,10 +361,14 @@ static void read_signals(struct mxb_state *st, int64_t now)
 		case SIGINT:
 			begin_shutdown(st, now);
 			break;
-		case SIGHUP:
+		case SIGHUP: {
+			enum mxb_reload_result r = MXB_RELOAD_STOPPING;
 			if (!st->stopping)
-				reload(st);
+				r = reload(st) ? MXB_RELOAD_APPLIED : MXB_RELOAD_REFUSED;
+			/* The sender may wait for it (--reload, the unit's ExecReload). */
+			mxb_reloader_answer((int32_t)si.ssi_pid, si.ssi_code, si.ssi_int, r);
 			break;
+		}
 		case SIGUSR1:
 			mxb_bridge_log_counters(&st->bridge);
 			break;
@@ -495,6 +503,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check-config", no_argument, NULL, 'n'},
+		{"reload", required_argument, NULL, 'R'},
 		{"debug", no_argument, NULL, 'd'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
@@ -511,6 +520,8 @@ int main(int argc, char **argv)
 		case 'n':
 			check = true;
 			break;
+		case 'R':
+			return mxb_reloader_run(optarg, RELOAD_WAIT_S);
 		case 'd':
 			st.debug = true;
 			break;

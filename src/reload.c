@@ -238,7 +238,8 @@ unsigned mxb_reload_changes(const struct mxb_config *o, const struct mxb_config 
 	if (!same_rooms(o, f))
 		c |= MXB_CHANGE_XMPP_ROOMS;
 	if (!same_str(o->xmpp.presence_topic, f->xmpp.presence_topic) ||
-		o->xmpp.presence_json != f->xmpp.presence_json)
+		o->xmpp.presence_json != f->xmpp.presence_json ||
+		!same_str(o->xmpp.presence_discovery, f->xmpp.presence_discovery))
 		c |= MXB_CHANGE_XMPP_PRESENCE;
 	if (!same_str(o->xmpp.jid, f->xmpp.jid) || !same_str(o->xmpp.password, f->xmpp.password) ||
 		!same_str(o->xmpp.host, f->xmpp.host) || o->xmpp.port != f->xmpp.port ||

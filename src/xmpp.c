@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "access.h"
+#include "adhoc.h"
 #include "config.h"
 #include "jid.h"
 #include "log.h"
@@ -23,6 +24,7 @@ struct mxb_xmpp {
 	struct mxb_session s;
 	struct mxb_sm sm;
 	struct mxb_muc muc;
+	struct mxb_adhoc adhoc; /* XEP-0050, answered by handlers.adhoc */
 	const struct mxb_config *cfg;
 	struct mxb_xmpp_handlers handlers;
 	void *data;
@@ -32,7 +34,7 @@ struct mxb_xmpp {
 	bool roster_full_warned;
 };
 
-static const char *const features[] = {NS_DISCO_INFO, NS_PING, NS_VERSION, NULL};
+static const char *const features[] = {NS_COMMANDS, NS_DISCO_INFO, NS_PING, NS_VERSION, NULL};
 static const struct mxb_session_identity identity = {
 	.category = "client",
 	.type = "bot",
@@ -106,6 +108,8 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 		/* A roster push: acknowledge it (RFC 6121 2.1.6). */
 		roster_update(x, query, false);
 		reply = mxb_stanza_result(st);
+	} else if (mxb_adhoc_handle(&x->adhoc, st, query, ns, get)) {
+		/* answered there, now or once what it started is done */
 	} else {
 		mxb_log_debug("xmpp: no service for iq %s '%s' from '%s'", get ? "get" : "set",
 			ns ? ns : "(none)",
@@ -308,6 +312,7 @@ static void down(void *data)
 	struct mxb_xmpp *x = data;
 	mxb_sm_down(&x->sm);
 	mxb_muc_down(&x->muc);
+	mxb_adhoc_down(&x->adhoc);
 }
 
 static void offline(bool stream_error, void *data)
@@ -380,6 +385,7 @@ int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,
 		    handlers->room_joined, data) < 0)
 		goto err_destroy_roster;
 	mxb_sm_init(&x->sm, &x->s, &sm_handlers, x);
+	mxb_adhoc_init(&x->adhoc, &x->s, handlers->adhoc, data);
 	if (cfg->xmpp.tls == MXB_XMPP_TLS_NONE)
 		mxb_log_warn("xmpp: TLS is disabled (xmpp.tls = \"none\"): the password and all "
 			     "messages cross the network in clear text");
@@ -404,6 +410,7 @@ void mxb_xmpp_destroy(struct mxb_xmpp *x)
 	if (!x)
 		return;
 	mxb_session_finish(&x->s);
+	mxb_adhoc_finish(&x->adhoc);
 	mxb_muc_finish(&x->muc);
 	mxb_roster_destroy(x->roster);
 	free(x);
@@ -539,6 +546,11 @@ int mxb_xmpp_send_forbidden(struct mxb_xmpp *x, const char *to, const char *id, 
 	mxb_session_send(&x->s, m);
 	xmpp_stanza_release(m);
 	return 0;
+}
+
+int mxb_xmpp_adhoc_answer(struct mxb_xmpp *x, uint32_t token, const struct mxb_adhoc_response *r)
+{
+	return mxb_adhoc_answer(&x->adhoc, token, r);
 }
 
 static int on_left(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct mxb_adhoc_handlers;
+struct mxb_adhoc_response;
 struct mxb_config;
 struct mxb_xmpp;
 
@@ -54,6 +56,8 @@ struct mxb_xmpp_handlers {
 	void (*room_joined)(const char *room, void *data);
 	/* Presence from anyone but the bridge's own account and its rooms. */
 	void (*contact_presence)(const struct mxb_xmpp_presence *p, void *data);
+	/* Ad-hoc commands (XEP-0050), adhoc_form.h; NULL: none offered. */
+	const struct mxb_adhoc_handlers *adhoc;
 };
 
 int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,
@@ -95,6 +99,12 @@ int mxb_xmpp_send_message(struct mxb_xmpp *x, const char *to, const char *type, 
 	const char *id, uint32_t *seq);
 /* Answers the message `id` from `to` with a message error <forbidden/> and text. */
 int mxb_xmpp_send_forbidden(struct mxb_xmpp *x, const char *to, const char *id, const char *text);
+
+/*
+ * Answers an ad-hoc command whose handler said the answer comes later (token). Returns 0,
+ * -ENOENT when it is no longer waited for (the session ended since), or another errno.
+ */
+int mxb_xmpp_adhoc_answer(struct mxb_xmpp *x, uint32_t token, const struct mxb_adhoc_response *r);
 
 /* Sends unavailable presence and stays connected, to drain what is in flight. */
 void mxb_xmpp_leave(struct mxb_xmpp *x);

@@ -53,9 +53,12 @@ check "its default config is $confdir/bridge.conf" \
 check "the unit is in $unitdir" test -f "$unit"
 check "the unit runs that binary on that config" \
 	grep -qxF "ExecStart=$bindir/mqtt-xmpp-bridge -c $confdir/bridge.conf" "$unit"
+check "the unit reloads with that binary" \
+	grep -qxF "ExecReload=$bindir/mqtt-xmpp-bridge --reload \$MAINPID" "$unit"
 check "the unit names no other path of the binary or config" \
-	sh -c '! grep -E "/(bin|etc)/mqtt-xmpp-bridge" "$1" | grep -vqF "$2"' sh "$unit" \
-	"ExecStart=$bindir/mqtt-xmpp-bridge -c $confdir/bridge.conf"
+	sh -c '! grep -E "/(bin|etc)/mqtt-xmpp-bridge" "$1" | grep -vxF -e "$2" -e "$3" | grep -q .' \
+	sh "$unit" "ExecStart=$bindir/mqtt-xmpp-bridge -c $confdir/bridge.conf" \
+	"ExecReload=$bindir/mqtt-xmpp-bridge --reload \$MAINPID"
 check "the sysusers file is $sysusersdir/mqtt-xmpp-bridge.conf" \
 	grep -q "^u mqtt-xmpp-bridge " "$dest$sysusersdir/mqtt-xmpp-bridge.conf"
 if command -v scdoc >/dev/null; then

@@ -1,12 +1,16 @@
 #!/usr/bin/python3
 """The systemd unit: systemd-analyze finds it well formed, and its hardening rates "OK"
-or better (an exposure below 2.0 of 10) in `systemd-analyze security`."""
+or better (an exposure below 2.0 of 10) in `systemd-analyze security`; it loads the
+secrets as credentials, keeps the spool in its StateDirectory and reloads with a command
+that waits; a config naming ${CREDENTIALS_DIRECTORY} files loads where systemd set the
+variable and is a file:line error where it did not."""
 
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import harness
 
@@ -40,8 +44,49 @@ def check_verify(env):
               "systemd-analyze verify finds no unknown or invalid setting", r.stderr[-500:])
 
 
+def check_unit_settings(env):
+    text = open(UNIT).read()
+    for cred in ("xmpp.password", "mqtt.password", "component.secret"):
+        env.check("LoadCredential=%s:mqtt-xmpp-bridge.%s" % (cred, cred) in text,
+                  "the unit loads the credential %s (from /etc/credstore)" % cred)
+    env.check("StateDirectory=mqtt-xmpp-bridge" in text, "the spool's StateDirectory")
+    env.check(re.search(r"^ExecReload=\S*/mqtt-xmpp-bridge --reload \$MAINPID$", text, re.M),
+              "ExecReload waits for the reload (--reload $MAINPID)")
+
+
+def check_credentials(env):
+    d = tempfile.mkdtemp(dir=env.tmp)
+    creds = os.path.join(d, "credentials")
+    os.mkdir(creds, 0o700)
+    for name, value in (("xmpp.password", "xmpp-secret"), ("mqtt.password", "mqtt-secret")):
+        path = os.path.join(creds, name)
+        with open(path, "w") as f:
+            f.write(value + "\n")
+        os.chmod(path, 0o400)  # as systemd makes them
+    conf = os.path.join(d, "bridge.conf")
+    with open(conf, "w") as f:
+        f.write('xmpp: {\n  jid = "home@example.org/bridge";\n'
+                '  password_file = "${CREDENTIALS_DIRECTORY}/xmpp.password";\n};\n'
+                'mqtt: {\n  username = "bridge";\n'
+                '  password_file = "${CREDENTIALS_DIRECTORY}/mqtt.password";\n};\n')
+    base = {k: v for k, v in os.environ.items() if k != "CREDENTIALS_DIRECTORY"}
+    argv = [harness.bridge_binary(), "--check-config", "-c", conf]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=30,
+                       env=dict(base, CREDENTIALS_DIRECTORY=creds))
+    env.check(r.returncode == 0, "the config loads with CREDENTIALS_DIRECTORY set", r.stderr)
+    env.check("xmpp-secret" not in r.stdout + r.stderr, "and shows no secret")
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=30, env=base)
+    want = ("%s:3: password_file '${CREDENTIALS_DIRECTORY}/xmpp.password' names a systemd "
+            "credential, but CREDENTIALS_DIRECTORY is not set (systemd sets it for a unit "
+            "with LoadCredential=)" % conf)
+    env.check(r.returncode == 1 and want in r.stderr,
+              "without it: a file:line error that names the variable", r.stderr)
+    env.check("%s:7: password_file" % conf in r.stderr, "for each key naming it", r.stderr)
+
+
 if __name__ == "__main__":
     if not shutil.which("systemd-analyze"):
         print("SKIP: systemd-analyze not installed")
         sys.exit(77)
-    harness.main([check_security, check_verify], time_limit=100, need_bridge=False)
+    harness.main([check_security, check_verify, check_unit_settings, check_credentials],
+                 time_limit=100, need_bridge=False)
