@@ -1,0 +1,173 @@
+/* The location group: OwnTracks users mapped to XMPP accounts, and contacts published. */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_schema.h"
+#include "jid.h"
+#include "topic.h"
+
+struct account_seen {
+	struct mxb_location_account *a;
+	const struct mxb_conf_node *password, *password_file;
+};
+
+static void account_key(struct mxb_conf_ctx *c, const struct mxb_conf_node *s,
+	const struct mxb_config_key *k, void *data)
+{
+	struct account_seen *seen = data;
+	struct mxb_location_account *a = seen->a;
+	if (strcmp(k->name, "user") == 0) {
+		/* One level of owntracks/USER/DEVICE: a topic level without wildcards. */
+		if (mxb_conf_string(c, s, MXB_JID_PART_MAX, true, &a->user) &&
+			(strchr(a->user, '/') || !mxb_topic_name_valid(a->user, strlen(a->user))))
+			mxb_conf_error_at(c, s,
+				"invalid OwnTracks user '%s' in 'user' (one topic level, no "
+				"'/', '+' or '#')",
+				a->user);
+	} else if (strcmp(k->name, "jid") == 0) {
+		if (mxb_conf_string(c, s, MXB_JID_MAX, true, &a->jid) && !mxb_jid_valid(a->jid))
+			mxb_conf_error_at(c, s, "invalid JID '%s' in 'jid'", a->jid);
+	} else if (strcmp(k->name, "password") == 0) {
+		seen->password = s;
+	} else if (strcmp(k->name, "password_file") == 0) {
+		seen->password_file = s;
+	}
+}
+
+static void parse_account(struct mxb_conf_ctx *c, const struct mxb_conf_node *g, void *entry)
+{
+	struct mxb_location_account *a = entry;
+	struct account_seen seen = {.a = a};
+	a->line = (int)g->line;
+	mxb_conf_walk(c, g, "location.accounts", "an account of 'location.accounts'", a,
+		account_key, &seen);
+	if (!a->user)
+		mxb_conf_error_at(c, g, "missing 'user' in an account of 'location.accounts'");
+	if (!a->jid)
+		mxb_conf_error_at(c, g, "missing 'jid' in an account of 'location.accounts'");
+	if (!mxb_conf_password(c, seen.password, seen.password_file, &a->password))
+		mxb_conf_error_at(c, g,
+			"missing 'password' or 'password_file' in an account of "
+			"'location.accounts'");
+}
+
+static void topic_key(struct mxb_conf_ctx *c, const struct mxb_conf_node *s, char **out)
+{
+	if (mxb_conf_string(c, s, MXB_TOPIC_MAX, true, out) &&
+		!mxb_topic_name_valid(*out, strlen(*out)))
+		mxb_conf_error_at(c, s, "invalid topic '%s' in '%s'", *out, s->name);
+}
+
+struct location_seen {
+	struct mxb_config *cfg;
+	const struct mxb_conf_node *accounts;
+	const struct mxb_conf_node **accounts_at; /* where each account is written */
+};
+
+static void location_key(struct mxb_conf_ctx *c, const struct mxb_conf_node *s,
+	const struct mxb_config_key *k, void *data)
+{
+	struct location_seen *seen = data;
+	struct mxb_config *cfg = seen->cfg;
+	if (strcmp(k->name, "owntracks_topic") == 0) {
+		topic_key(c, s, &cfg->location.owntracks_topic);
+	} else if (strcmp(k->name, "topic") == 0) {
+		topic_key(c, s, &cfg->location.topic);
+	} else if (strcmp(k->name, "contacts") == 0) {
+		mxb_conf_strlist(c, s, MXB_CONF_BARE_JIDS, &cfg->location.contacts);
+	} else if (strcmp(k->name, "accounts") == 0) {
+		seen->accounts = s;
+		cfg->location.accounts =
+			mxb_conf_groups(c, s, "location.accounts", sizeof(*cfg->location.accounts),
+				&cfg->location.accounts_len, parse_account, &seen->accounts_at);
+	}
+}
+
+void mxb_conf_parse_location(
+	struct mxb_conf_ctx *c, const struct mxb_conf_node *g, struct mxb_config *cfg)
+{
+	struct location_seen seen = {.cfg = cfg};
+	mxb_conf_walk(c, g, "location", "'location'", cfg, location_key, &seen);
+	const struct mxb_location_account *a = cfg->location.accounts;
+	for (size_t i = 0; a && i < cfg->location.accounts_len; i++) {
+		for (size_t j = 0; a[i].user && j < i; j++) {
+			if (a[j].user && strcmp(a[i].user, a[j].user) == 0)
+				mxb_conf_error_at(c, seen.accounts_at[i],
+					"OwnTracks user '%s' is mapped twice (first at line %d)",
+					a[i].user, a[j].line);
+		}
+	}
+	free(seen.accounts_at);
+}
+
+void mxb_conf_check_location(struct mxb_conf_ctx *c, struct mxb_config *cfg)
+{
+	const struct mxb_conf_node *g = c->location_at;
+	if (!g)
+		return;
+	const char *topic = cfg->location.topic;
+	if (cfg->location.contacts.len && !cfg->xmpp.jid)
+		mxb_conf_error_at(c, g, "'contacts' in 'location' needs 'xmpp.jid'");
+	for (size_t i = 0; topic && i < cfg->location.contacts.len; i++) {
+		const char *jid = cfg->location.contacts.v[i];
+		char *t = mxb_conf_format("%s/%s", topic, jid);
+		if (!t) {
+			c->oom = true;
+			return;
+		}
+		if (!mxb_topic_name_valid(t, strlen(t)))
+			mxb_conf_error_at(c, g, "contact '%s' cannot be part of a topic name", jid);
+		free(t);
+	}
+	/* The bridge subscribes to the OwnTracks users' topics: it must not publish there. */
+	const char *prefix = cfg->location.owntracks_topic;
+	size_t plen = prefix ? strlen(prefix) : 0;
+	const struct mxb_location_account *a = cfg->location.accounts;
+	for (size_t i = 0; topic && prefix && a && i < cfg->location.accounts_len; i++) {
+		if (a[i].user && strncmp(topic, prefix, plen) == 0 && topic[plen] == '/' &&
+			strcmp(topic + plen + 1, a[i].user) == 0) {
+			mxb_conf_error_at(c, g,
+				"'topic' '%s' is where OwnTracks user '%s' publishes; choose "
+				"another "
+				"user level for the contacts",
+				topic, a[i].user);
+			break;
+		}
+	}
+}
+
+void mxb_config_location_finish(struct mxb_config *cfg)
+{
+	free(cfg->location.owntracks_topic);
+	free(cfg->location.topic);
+	mxb_strlist_finish(&cfg->location.contacts);
+	for (size_t i = 0; cfg->location.accounts && i < cfg->location.accounts_len; i++) {
+		free(cfg->location.accounts[i].user);
+		free(cfg->location.accounts[i].jid);
+		mxb_conf_wipe_free(cfg->location.accounts[i].password);
+	}
+	free(cfg->location.accounts);
+}
+
+void mxb_config_location_print(const struct mxb_config *cfg, FILE *out)
+{
+	if (!cfg->location.accounts_len && !cfg->location.contacts.len)
+		return;
+	fprintf(out, "location.accounts: %zu\n", cfg->location.accounts_len);
+	for (size_t i = 0; i < cfg->location.accounts_len; i++) {
+		const struct mxb_location_account *a = &cfg->location.accounts[i];
+		fprintf(out, "  line %d: '%s/%s/+' -> '%s' (password %s)\n", a->line,
+			cfg->location.owntracks_topic, a->user, a->jid,
+			a->password ? "set" : "none");
+	}
+	fprintf(out, "location.min_interval: %d\n", cfg->location.min_interval);
+	fprintf(out, "location.contacts: %zu", cfg->location.contacts.len);
+	for (size_t i = 0; i < cfg->location.contacts.len; i++)
+		fprintf(out, "%s'%s'", i ? ", " : " ", cfg->location.contacts.v[i]);
+	fprintf(out, "\n");
+	if (cfg->location.contacts.len)
+		fprintf(out, "location.topic: '%s/BAREJID' (%s)\n", cfg->location.topic,
+			mxb_config_name(&mxb_config_location_formats, (int)cfg->location.format));
+}
