@@ -162,6 +162,9 @@ struct mxb_location_account {
 	int line;
 };
 
+/* One session each, polled with the rest: a family, not a fleet. */
+#define MXB_LOCATION_ACCOUNTS_MAX 64
+
 enum mxb_location_format {
 	MXB_LOCATION_OWNTRACKS, /* TOPIC/JID as an OwnTracks friend, and TOPIC/JID/info */
 	MXB_LOCATION_JSON, /* TOPIC/JID as plain JSON */

@@ -91,6 +91,9 @@ void mxb_conf_parse_location(
 	struct location_seen seen = {.cfg = cfg};
 	mxb_conf_walk(c, g, "location", "'location'", cfg, location_key, &seen);
 	const struct mxb_location_account *a = cfg->location.accounts;
+	if (cfg->location.accounts_len > MXB_LOCATION_ACCOUNTS_MAX)
+		mxb_conf_error_at(c, seen.accounts, "'accounts' has more than %d accounts",
+			MXB_LOCATION_ACCOUNTS_MAX);
 	for (size_t i = 0; a && i < cfg->location.accounts_len; i++) {
 		for (size_t j = 0; a[i].user && j < i; j++) {
 			if (a[j].user && strcmp(a[i].user, a[j].user) == 0)

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 struct mxb_config;
+struct mxb_geoloc;
 struct mxb_xmpp;
 
 struct mxb_xmpp_message {
@@ -54,6 +55,15 @@ struct mxb_xmpp_handlers {
 	void (*room_joined)(const char *room, void *data);
 	/* Presence from anyone but the bridge's own account and its rooms. */
 	void (*contact_presence)(const struct mxb_xmpp_presence *p, void *data);
+	/*
+	 * A contact's user location (XEP-0080, a PEP event or the last item fetched) from bare:
+	 * g is a position or empty ("no location"); why is NULL, or says why the geoloc was
+	 * refused (then g is empty and must not be published). May be NULL.
+	 */
+	void (*contact_geoloc)(
+		const char *bare, const struct mxb_geoloc *g, const char *why, void *data);
+	/* A roster item: its name (NULL: none), or removed. May be NULL. */
+	void (*contact_roster)(const char *bare, const char *name, bool removed, void *data);
 };
 
 int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,
