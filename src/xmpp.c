@@ -208,10 +208,12 @@ static void fetch_geoloc(struct mxb_xmpp *x, const char *bare)
 static void subscription_approved(struct mxb_xmpp *x, const char *from)
 {
 	char bare[MXB_JID_MAX + 1];
-	if (mxb_jid_bare(from, bare, sizeof(bare)) < 0 || !location_contact(x, bare))
+	if (!x->cfg->location.contacts.len || mxb_jid_bare(from, bare, sizeof(bare)) < 0)
 		return;
+	/* For every contact: the one whose location is not published is then refused, counted. */
 	send_presence(x, NULL, NULL, x->cfg->xmpp.status);
-	fetch_geoloc(x, bare);
+	if (location_contact(x, bare))
+		fetch_geoloc(x, bare);
 }
 
 /* A PEP event (XEP-0163): only a contact's geoloc node, from a bare JID, is the bridge's. */
