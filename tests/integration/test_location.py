@@ -65,7 +65,7 @@ def befriend(env, a, b_jid):
 
 
 def setup(env):
-    users = ("bridge", "alice", "bob", "carol")
+    users = ("bridge", "alice", "bob", "carol", "mallory")
     if harness.xmpp_server_kind() == "ejabberd":
         # PEP is mod_pubsub's pep plugin there, and needs mod_caps (docs/location.md)
         env.p = env.xmpp_server(users=users, modules_yaml="mod_caps: {}\nmod_pubsub:\n"
@@ -294,8 +294,36 @@ def check_removed_contact(env):
     env.check(env.b.alive(), "bridge alive")
 
 
+def check_held_across_server_restart(env):
+    before = counters(env)
+    env.p.stop()
+    lat = 47.3769
+    env.pub.publish("owntracks/alice/phone", owntracks(int(time.time()), lat=lat), qos=1)
+    env.b.wait_log(r"location: position of 'alice' \(tst \d+\) goes out", timeout=10)
+    env.p.start()
+    after = harness.wait_until(lambda: (lambda c: c["location published"] > before[
+        "location published"] and c)(counters(env)), 30, interval=0.5,
+        what="the held position published once the server is back")
+    env.check(True, "the position taken while the server was down went out after the "
+              "reconnect")
+    bob = env.xmpp(env.p, "bob", plugins=PLUGINS)
+    r = bob.iq("alice@localhost", "get", "<pubsub xmlns='http://jabber.org/protocol/pubsub'>"
+               "<items node='%s' max_items='1'/></pubsub>" % GEOLOC)
+    env.check(r.type == "result", "bob may read alice's location node (a contact)", r)
+    g = r.xml.find(".//{%s}geoloc" % GEOLOC)
+    got = g.findtext("{%s}lat" % GEOLOC) if g is not None else None
+    env.check(got is not None and float(got) == lat, "alice's current item is that position",
+              ET.tostring(r.xml, "unicode")[:400])
+    env.check(after["location failed"] == before["location failed"], "none refused")
+    # Access model presence: someone who is not alice's contact reads nothing.
+    mallory = env.xmpp(env.p, "mallory")
+    r = mallory.iq("alice@localhost", "get", "<pubsub xmlns='http://jabber.org/protocol/"
+                   "pubsub'><items node='%s' max_items='1'/></pubsub>" % GEOLOC)
+    env.check(r.type == "error", "a stranger cannot read alice's location (%s)" % r.error, r)
+
+
 if __name__ == "__main__":
     harness.main([setup, check_owntracks_to_pep, check_replay_skipped, check_paced,
                   check_contact_to_owntracks, check_roster_name_on_card, check_empty_clears,
                   check_stranger_not_published, check_invalid_geoloc, check_fetched_at_start,
-                  check_removed_contact], time_limit=170)
+                  check_removed_contact, check_held_across_server_restart], time_limit=170)
