@@ -268,6 +268,8 @@ void mxb_config_finish(struct mxb_config *cfg);
 void mxb_config_print(const struct mxb_config *cfg, FILE *out);
 /* The location part of it (config_location.c). */
 void mxb_config_location_print(const struct mxb_config *cfg, FILE *out);
+/* Whether a and b have the same location group (it is read at start only). */
+bool mxb_config_location_equal(const struct mxb_config *a, const struct mxb_config *b);
 
 /* Appends s, which the list now owns (freed on failure). Returns 0 or -ENOMEM. */
 int mxb_strlist_take(struct mxb_strlist *list, char *s);

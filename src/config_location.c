@@ -174,3 +174,31 @@ void mxb_config_location_print(const struct mxb_config *cfg, FILE *out)
 		fprintf(out, "location.topic: '%s/BAREJID' (%s)\n", cfg->location.topic,
 			mxb_config_name(&mxb_config_location_formats, (int)cfg->location.format));
 }
+
+static bool same(const char *a, const char *b)
+{
+	return (!a || !b) ? a == b : strcmp(a, b) == 0;
+}
+
+bool mxb_config_location_equal(const struct mxb_config *a, const struct mxb_config *b)
+{
+	if (!same(a->location.owntracks_topic, b->location.owntracks_topic) ||
+		!same(a->location.topic, b->location.topic) ||
+		a->location.min_interval != b->location.min_interval ||
+		a->location.format != b->location.format ||
+		a->location.accounts_len != b->location.accounts_len ||
+		a->location.contacts.len != b->location.contacts.len)
+		return false;
+	for (size_t i = 0; i < a->location.contacts.len; i++) {
+		if (strcmp(a->location.contacts.v[i], b->location.contacts.v[i]) != 0)
+			return false;
+	}
+	for (size_t i = 0; i < a->location.accounts_len; i++) {
+		const struct mxb_location_account *x = &a->location.accounts[i];
+		const struct mxb_location_account *y = &b->location.accounts[i];
+		if (!same(x->user, y->user) || !same(x->jid, y->jid) ||
+			!same(x->password, y->password))
+			return false;
+	}
+	return true;
+}

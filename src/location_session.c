@@ -17,6 +17,13 @@ struct account {
 	struct mxb_location *l;
 	const struct mxb_location_account *cfg;
 	char bare[MXB_JID_MAX + 1];
+	/*
+	 * The server, copied: a reload swaps the xmpp section's strings, and the location
+	 * accounts keep the settings they started with (the group is read at start).
+	 */
+	char host[256];
+	char *ca_file; /* NULL: the system store */
+	enum mxb_xmpp_tls tls;
 	char *held; /* the latest position not yet acknowledged; NULL: none */
 	bool in_flight; /* held was sent on this connection and its result is awaited */
 	bool newer; /* held was replaced while the older one was in flight */
@@ -114,9 +121,8 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 static int setup(xmpp_conn_t *conn, void *data)
 {
 	struct account *a = data;
-	const struct mxb_config *cfg = a->l->cfg;
 	long flags = 0;
-	switch (cfg->xmpp.tls) {
+	switch (a->tls) {
 	case MXB_XMPP_TLS_STARTTLS:
 		flags = XMPP_CONN_FLAG_MANDATORY_TLS;
 		break;
@@ -132,8 +138,8 @@ static int setup(xmpp_conn_t *conn, void *data)
 		return -EINVAL;
 	xmpp_conn_set_jid(conn, a->cfg->jid);
 	xmpp_conn_set_pass(conn, a->cfg->password);
-	if (cfg->xmpp.ca_file)
-		xmpp_conn_set_cafile(conn, cfg->xmpp.ca_file);
+	if (a->ca_file)
+		xmpp_conn_set_cafile(conn, a->ca_file);
 	xmpp_conn_set_certfail_handler(conn, on_certfail);
 	xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, a);
 	return 0;
@@ -190,19 +196,28 @@ int mxb_location_create(
 			rc = -EINVAL;
 			break;
 		}
+		if (cfg->xmpp.host)
+			snprintf(a->host, sizeof(a->host), "%s", cfg->xmpp.host);
+		a->tls = cfg->xmpp.tls;
+		if (cfg->xmpp.ca_file && !(a->ca_file = strdup(cfg->xmpp.ca_file))) {
+			rc = -ENOMEM;
+			break;
+		}
 		struct mxb_session_params p = {
 			.kind = MXB_SESSION_CLIENT,
 			.tag = "location",
 			.name = a->bare,
-			.host = cfg->xmpp.host,
+			.host = cfg->xmpp.host ? a->host : NULL,
 			.port = (unsigned short)cfg->xmpp.port,
 			.reconnect_max = cfg->xmpp.reconnect_max,
 			.ping_interval = cfg->xmpp.ping_interval,
 			.ping_timeout = cfg->xmpp.ping_timeout,
 		};
 		rc = mxb_session_init(&a->s, &p, &ops, a);
-		if (rc < 0)
+		if (rc < 0) {
+			free(a->ca_file);
 			break;
+		}
 	}
 	if (rc < 0) {
 		mxb_location_destroy(l);
@@ -219,6 +234,7 @@ void mxb_location_destroy(struct mxb_location *l)
 	for (size_t i = 0; i < l->len; i++) {
 		mxb_session_finish(&l->a[i].s);
 		free(l->a[i].held);
+		free(l->a[i].ca_file);
 	}
 	free(l->a);
 	free(l);

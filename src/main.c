@@ -296,6 +296,9 @@ static void reload(struct mxb_state *st)
 	unsigned changes = mxb_reload_changes(&st->cfg, &fresh);
 	char what[200];
 	mxb_log_info("reload: changed: %s", mxb_reload_describe(changes, what, sizeof(what)));
+	if (!mxb_config_location_equal(&st->cfg, &fresh))
+		mxb_log_warn("reload: the location group changed; the running one stays until "
+			     "the next start");
 	apply(st, &fresh, changes, mxb_now_ms());
 	mxb_log_info("reload: %zu notify and %zu command routes", st->cfg.notify_len,
 		st->cfg.commands_len);
