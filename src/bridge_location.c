@@ -17,6 +17,7 @@
 #include "location_session.h"
 #include "log.h"
 #include "outbox.h"
+#include "template.h"
 #include "text.h"
 #include "topic.h"
 
@@ -34,6 +35,8 @@ struct account_state {
 struct contact_state {
 	char name[NAME_MAX_BYTES + 1]; /* from the roster; "" until known */
 	bool card_sent; /* the card with this name is published */
+	/* json_topic: where the last location went (a new name moves it); NULL: none */
+	char *topic;
 };
 
 struct mxb_bridge_location {
@@ -70,6 +73,8 @@ void mxb_bridge_location_finish(struct mxb_bridge *b)
 	struct mxb_bridge_location *l = b->location_state;
 	if (!l)
 		return;
+	for (size_t i = 0; i < b->cfg->location.contacts.len; i++)
+		free(l->contacts[i].topic);
 	free(l->accounts);
 	free(l->contacts);
 	free(l);
@@ -224,7 +229,20 @@ static void location_event(enum mxb_outbox_event ev, int err, void *ctx)
 
 static const struct mxb_outbox_client location_client = {location_event, free};
 
-/* Retained, QoS 1, latest only while held: TOPIC/JID[suffix] takes value ("" clears). */
+/* Retained, QoS 1, latest only while held: topic (copied) takes value ("" clears). */
+static void publish_to(struct mxb_bridge *b, const char *topic, const char *value)
+{
+	char *copy = strdup(topic);
+	if (!copy) {
+		mxb_log_error("location: out of memory; '%s' is not published", topic);
+		return;
+	}
+	struct mxb_outbox_publish p = {copy, value, strlen(value), 1, true, true};
+	/* copy goes to the outbox as the context of its log lines. */
+	mxb_outbox_publish(b->outbox, &p, &location_client, copy);
+}
+
+/* TOPIC/JID[suffix] takes value. */
 static void publish(struct mxb_bridge *b, const char *jid, const char *suffix, const char *value)
 {
 	size_t len = strlen(b->cfg->location.topic) + 1 + strlen(jid) + strlen(suffix);
@@ -235,8 +253,68 @@ static void publish(struct mxb_bridge *b, const char *jid, const char *suffix, c
 		return;
 	}
 	snprintf(topic, len + 1, "%s/%s%s", b->cfg->location.topic, jid, suffix);
-	struct mxb_outbox_publish p = {topic, value, strlen(value), 1, true, true};
-	mxb_outbox_publish(b->outbox, &p, &location_client, topic);
+	publish_to(b, topic, value);
+	free(topic);
+}
+
+/* The name of contact i for people: its roster name, or its JID's local part. */
+static const char *display_name(struct mxb_bridge *b, size_t i, char *buf, size_t size)
+{
+	const struct contact_state *c = &b->location_state->contacts[i];
+	if (*c->name)
+		return c->name;
+	const char *jid = b->cfg->location.contacts.v[i];
+	const char *at = strchr(jid, '@');
+	size_t n = at ? (size_t)(at - jid) : strlen(jid);
+	snprintf(buf, size, "%.*s", (int)n, jid);
+	return buf;
+}
+
+/*
+ * json_topic rendered for contact i into buf, or NULL (logged and counted) when the name
+ * would make it no valid topic name: no '/', '+' or '#' in the name, UTF-8.
+ */
+static const char *json_topic(struct mxb_bridge *b, size_t i, char *buf, size_t size)
+{
+	char local[MXB_JID_MAX + 1];
+	const char *jid = b->cfg->location.contacts.v[i];
+	const char *name = display_name(b, i, local, sizeof(local));
+	const struct mxb_template *t = b->cfg->location.json_topic_tmpl;
+	struct mxb_template_input in = {.from = jid, .name = name, .fallback = ""};
+	ssize_t n = mxb_template_render(t, &in, buf, size, NULL);
+	bool named = mxb_template_uses(t, "name");
+	if (n < 0 || (named && strpbrk(name, "/+#")) || !mxb_topic_name_valid(buf, (size_t)n)) {
+		b->n.location_names_refused++;
+		mxb_log_warn("location: the name of '%s' makes no topic name of 'json_topic'; "
+			     "its location is not published",
+			jid);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Contact i's location, or "" to clear it, where the format puts it. */
+static void publish_location(struct mxb_bridge *b, size_t i, const char *value)
+{
+	struct contact_state *c = &b->location_state->contacts[i];
+	const char *jid = b->cfg->location.contacts.v[i];
+	if (!b->cfg->location.json_topic_tmpl) {
+		publish(b, jid, "", value);
+		return;
+	}
+	char buf[1024];
+	const char *topic = *value ? json_topic(b, i, buf, sizeof(buf)) : NULL;
+	/* A new name moves the location: the old topic is cleared. */
+	if (c->topic && (!topic || strcmp(c->topic, topic) != 0)) {
+		publish_to(b, c->topic, "");
+		free(c->topic);
+		c->topic = NULL;
+	}
+	if (!topic)
+		return;
+	publish_to(b, topic, value);
+	if (!c->topic)
+		c->topic = strdup(topic); /* without memory, a later move leaves it behind */
 }
 
 /* The card of contact i: its roster name, or its JID's local part. */
@@ -245,14 +323,7 @@ static void publish_card(struct mxb_bridge *b, size_t i)
 	struct contact_state *c = &b->location_state->contacts[i];
 	const char *jid = b->cfg->location.contacts.v[i];
 	char local[MXB_JID_MAX + 1];
-	const char *name = c->name;
-	if (!*name) {
-		const char *at = strchr(jid, '@');
-		size_t n = at ? (size_t)(at - jid) : strlen(jid);
-		memcpy(local, jid, n);
-		local[n] = '\0';
-		name = local;
-	}
+	const char *name = display_name(b, i, local, sizeof(local));
 	char *card = mxb_owntracks_card_json(name);
 	if (!card) {
 		mxb_log_error("location: out of memory; no card for '%s'", jid);
@@ -287,7 +358,7 @@ void mxb_bridge_contact_geoloc(
 	}
 	if (!mxb_geoloc_has_position(g)) {
 		mxb_log_debug("location: '%s' has no location now", jid);
-		publish(b, jid, "", "");
+		publish_location(b, (size_t)i, "");
 		return;
 	}
 	char *value;
@@ -306,7 +377,7 @@ void mxb_bridge_contact_geoloc(
 	b->n.geoloc_received++;
 	if (b->cfg->location.format == MXB_LOCATION_OWNTRACKS && !l->contacts[i].card_sent)
 		publish_card(b, (size_t)i);
-	publish(b, jid, "", value);
+	publish_location(b, (size_t)i, value);
 	mxb_log_debug("location: '%s' is at %s", jid, value);
 	free(value);
 }
@@ -322,7 +393,7 @@ void mxb_bridge_contact_roster(const char *bare, const char *name, bool removed,
 	const char *jid = b->cfg->location.contacts.v[i];
 	if (removed) {
 		/* Gone from the roster: the friend goes from the map too. */
-		publish(b, jid, "", "");
+		publish_location(b, (size_t)i, "");
 		if (b->cfg->location.format == MXB_LOCATION_OWNTRACKS)
 			publish(b, jid, "/info", "");
 		c->card_sent = false;

@@ -252,6 +252,9 @@ struct mxb_config {
 		struct mxb_strlist contacts; /* bare JIDs whose location is published */
 		enum mxb_location_format format;
 		char *topic; /* where contacts' locations go: TOPIC/BAREJID */
+		/* format json: a template of the topic ({{from}}, {{name}}); NULL: TOPIC/BAREJID */
+		char *json_topic;
+		struct mxb_template *json_topic_tmpl;
 	} location;
 };
 

@@ -194,6 +194,7 @@ const struct mxb_config_key mxb_config_keys[] = {
 		ENUM(mxb_config_location_formats)},
 	{"location", "topic", "string", .value = "owntracks/xmpp",
 		CFG(MXB_KEY_STRING, location.topic)},
+	{"location", "json_topic", "string", .def = "`TOPIC/BAREJID`"},
 
 	{"location.accounts", "user", "string", .def = "required"},
 	{"location.accounts", "jid", "string", .def = "required"},

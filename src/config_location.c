@@ -6,6 +6,7 @@
 
 #include "config_schema.h"
 #include "jid.h"
+#include "template.h"
 #include "topic.h"
 
 struct account_seen {
@@ -60,9 +61,32 @@ static void topic_key(struct mxb_conf_ctx *c, const struct mxb_conf_node *s, cha
 		mxb_conf_error_at(c, s, "invalid topic '%s' in '%s'", *out, s->name);
 }
 
+/* A topic template of the contact alone: {{from}} and {{name}}, nothing of a message. */
+static void json_topic_key(
+	struct mxb_conf_ctx *c, const struct mxb_conf_node *s, struct mxb_config *cfg)
+{
+	static const char *const others[] = {
+		"payload", "topic", "json", "body", "arg", "args", "time"};
+	struct mxb_template *t = NULL;
+	if (!mxb_conf_template(c, s, &cfg->location.json_topic, &t))
+		return;
+	cfg->location.json_topic_tmpl = t;
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		if (mxb_template_uses(t, others[i])) {
+			mxb_conf_error_at(c, s,
+				"'json_topic' may use {{from}} and {{name}} only, not {{%s}}",
+				others[i]);
+			return;
+		}
+	}
+	if (strchr(cfg->location.json_topic, '+') || strchr(cfg->location.json_topic, '#'))
+		mxb_conf_error_at(
+			c, s, "invalid topic '%s' in 'json_topic'", cfg->location.json_topic);
+}
+
 struct location_seen {
 	struct mxb_config *cfg;
-	const struct mxb_conf_node *accounts;
+	const struct mxb_conf_node *accounts, *json_topic;
 	const struct mxb_conf_node **accounts_at; /* where each account is written */
 };
 
@@ -75,6 +99,9 @@ static void location_key(struct mxb_conf_ctx *c, const struct mxb_conf_node *s,
 		topic_key(c, s, &cfg->location.owntracks_topic);
 	} else if (strcmp(k->name, "topic") == 0) {
 		topic_key(c, s, &cfg->location.topic);
+	} else if (strcmp(k->name, "json_topic") == 0) {
+		seen->json_topic = s;
+		json_topic_key(c, s, cfg);
 	} else if (strcmp(k->name, "contacts") == 0) {
 		mxb_conf_strlist(c, s, MXB_CONF_BARE_JIDS, &cfg->location.contacts);
 	} else if (strcmp(k->name, "accounts") == 0) {
@@ -103,6 +130,8 @@ void mxb_conf_parse_location(
 		}
 	}
 	free(seen.accounts_at);
+	if (seen.json_topic && cfg->location.format != MXB_LOCATION_JSON)
+		mxb_conf_error_at(c, seen.json_topic, "'json_topic' needs format = \"json\"");
 }
 
 void mxb_conf_check_location(struct mxb_conf_ctx *c, struct mxb_config *cfg)
@@ -145,6 +174,8 @@ void mxb_config_location_finish(struct mxb_config *cfg)
 {
 	free(cfg->location.owntracks_topic);
 	free(cfg->location.topic);
+	free(cfg->location.json_topic);
+	mxb_template_destroy(cfg->location.json_topic_tmpl);
 	mxb_strlist_finish(&cfg->location.contacts);
 	for (size_t i = 0; cfg->location.accounts && i < cfg->location.accounts_len; i++) {
 		free(cfg->location.accounts[i].user);
@@ -170,7 +201,9 @@ void mxb_config_location_print(const struct mxb_config *cfg, FILE *out)
 	for (size_t i = 0; i < cfg->location.contacts.len; i++)
 		fprintf(out, "%s'%s'", i ? ", " : " ", cfg->location.contacts.v[i]);
 	fprintf(out, "\n");
-	if (cfg->location.contacts.len)
+	if (cfg->location.contacts.len && cfg->location.json_topic)
+		fprintf(out, "location.topic: '%s' (json)\n", cfg->location.json_topic);
+	else if (cfg->location.contacts.len)
 		fprintf(out, "location.topic: '%s/BAREJID' (%s)\n", cfg->location.topic,
 			mxb_config_name(&mxb_config_location_formats, (int)cfg->location.format));
 }
@@ -184,6 +217,7 @@ bool mxb_config_location_equal(const struct mxb_config *a, const struct mxb_conf
 {
 	if (!same(a->location.owntracks_topic, b->location.owntracks_topic) ||
 		!same(a->location.topic, b->location.topic) ||
+		!same(a->location.json_topic, b->location.json_topic) ||
 		a->location.min_interval != b->location.min_interval ||
 		a->location.format != b->location.format ||
 		a->location.accounts_len != b->location.accounts_len ||

@@ -53,8 +53,10 @@ def bridge_config(env):
     }
 
 
-def start_bridge(env):
-    env.b = env.start_bridge_ready(env.p, env.m, over=bridge_config(env))
+def start_bridge(env, location=None):
+    over = bridge_config(env)
+    over["location"].update(location or {})
+    env.b = env.start_bridge_ready(env.p, env.m, over=over)
     env.b.wait_log(r"location: 'alice' publishes as 'alice@localhost'", timeout=20)
     env.m.wait_subscribed("mxb-test", "owntracks/alice/+", timeout=10)
 
@@ -279,6 +281,25 @@ def check_fetched_at_start(env):
               "his last item is fetched at start and published", v)
 
 
+def check_plain_json(env):
+    env.b.stop()
+    env.sub.subscribe("people/#")
+    start_bridge(env, {"format": "json", "json_topic": "people/{{name}}/location"})
+    env.sub.drain()
+    r = publish_geoloc(env.bob, {"lat": "51.5007", "lon": "-0.1246", "speed": "1.5",
+                                 "timestamp": "2024-03-01T08:30:00+01:00"})
+    env.check(r.type == "result", "bob published his geoloc", r)
+    m = env.sub.wait_message("people/Bob Ünal/location", lambda m: m.payload and json.loads(
+        m.payload).get("lat") == 51.5007, timeout=15)
+    v = json.loads(m.payload)
+    env.check(v == {"jid": "bob@localhost", "lat": 51.5007, "lon": -0.1246, "speed": 1.5,
+                    "timestamp": "2024-03-01T07:30:00Z"},
+              "plain JSON on the topic json_topic renders with his roster name", v)
+    env.check(env.mqtt_retained(env.m, "people/Bob Ünal/location") is not None, "retained")
+    env.b.stop()
+    start_bridge(env)
+
+
 def check_removed_contact(env):
     me = env.xmpp(env.p, "bridge")
     env.sub.drain()
@@ -326,4 +347,4 @@ if __name__ == "__main__":
     harness.main([setup, check_owntracks_to_pep, check_replay_skipped, check_paced,
                   check_contact_to_owntracks, check_roster_name_on_card, check_empty_clears,
                   check_stranger_not_published, check_invalid_geoloc, check_fetched_at_start,
-                  check_removed_contact, check_held_across_server_restart], time_limit=170)
+                  check_plain_json, check_removed_contact, check_held_across_server_restart], time_limit=170)

@@ -134,6 +134,13 @@ static void test_errors(void)
 			   "\"alice\"; jid = \"a@b\"; password = \"p\"; } );\n};\n",
 		"2: 'topic' 'owntracks/alice' is where OwnTracks user 'alice' publishes; choose "
 		"another user level for the contacts");
+	EXPECT_ERRORS(XMPP "location: {\n  json_topic = \"p/{{payload}}\";\n  format = "
+			   "\"json\";\n};\n",
+		"3: 'json_topic' may use {{from}} and {{name}} only, not {{payload}}");
+	EXPECT_ERRORS(XMPP "location: {\n  json_topic = \"p/{{name}}\";\n};\n",
+		"3: 'json_topic' needs format = \"json\"");
+	EXPECT_ERRORS(XMPP "location: {\n  json_topic = \"p/+/{{name}}\"; format = \"json\";\n};\n",
+		"3: invalid topic 'p/+/{{name}}' in 'json_topic'");
 	EXPECT_ERRORS("xmpp: { component: { domain = \"iot.example.org\"; secret = \"s\"; }; };\n"
 		      "location: {\n  contacts = [ \"a@example.org\" ];\n};\n",
 		"2: 'contacts' in 'location' needs 'xmpp.jid'");
