@@ -42,7 +42,8 @@ struct contact_state {
 struct mxb_bridge_location {
 	struct account_state *accounts;
 	struct contact_state *contacts;
-	int64_t invalid_logged, strangers_logged;
+	/* when each kind of refusal was last logged (ms) */
+	int64_t invalid_logged, geoloc_invalid_logged, strangers_logged;
 };
 
 int mxb_bridge_location_init(struct mxb_bridge *b)
@@ -352,7 +353,7 @@ void mxb_bridge_contact_geoloc(
 	const char *jid = b->cfg->location.contacts.v[i];
 	if (why) {
 		b->n.geoloc_invalid++;
-		if (burst_starts(&l->invalid_logged, now))
+		if (burst_starts(&l->geoloc_invalid_logged, now))
 			mxb_log_warn("location: refused the location of '%s': %s", jid, why);
 		return;
 	}

@@ -184,6 +184,37 @@ def check_paced(env):
     env.last_sent = t2
 
 
+def check_bad_owntracks(env):
+    before = counters(env)
+    mark = env.b.mark()
+    pmark = env.bob.pep_mark()
+    bad = [b"not json", b"\xff\xfe{\"_type\":\"location\"}", b"[1,2,3]",
+           owntracks(env.tst + 1000, lat=95).encode(),
+           owntracks(env.tst + 1000, lat="52.1").encode(),
+           owntracks(env.tst + 1000, vel=1e12).encode(),
+           owntracks(env.tst + 1000, pad="x" * 5000).encode()]
+    for payload in bad:
+        env.pub.publish("owntracks/alice/phone", payload, qos=1)
+    # a user the config does not map: the bridge does not even subscribe to it
+    env.pub.publish("owntracks/eve/phone", owntracks(env.tst + 1000), qos=1)
+    after = harness.wait_until(lambda: (lambda c: c["location invalid"] >= before[
+        "location invalid"] + len(bad) and c)(counters(env)), 10, interval=0.5,
+        what="every bad payload counted")
+    env.check(after["location invalid"] - before["location invalid"] == len(bad),
+              "each of the %d bad payloads counted once under 'location invalid'" % len(bad),
+              harness.counter_delta(before, after))
+    text = env.b.text(mark)
+    env.check(text.count("location: refused the OwnTracks payload") == 1,
+              "one warning for the burst, not one per payload",
+              text.count("location: refused the OwnTracks payload"))
+    env.check("eve" not in text, "eve's position is not even read")
+    env.check(after["location received"] == before["location received"],
+              "no position taken from any of them")
+    time.sleep(0.5)
+    env.check(no_alice_event(env, pmark, 0.5) == [], "nothing published")
+    env.check(env.b.alive(), "bridge alive")
+
+
 def publish_geoloc(client, fields):
     body = "".join("<%s>%s</%s>" % (k, v, k) for k, v in fields.items())
     jid = client.jid.split("/")[0]
@@ -345,6 +376,7 @@ def check_held_across_server_restart(env):
 
 if __name__ == "__main__":
     harness.main([setup, check_owntracks_to_pep, check_replay_skipped, check_paced,
+                  check_bad_owntracks,
                   check_contact_to_owntracks, check_roster_name_on_card, check_empty_clears,
                   check_stranger_not_published, check_invalid_geoloc, check_fetched_at_start,
                   check_plain_json, check_removed_contact, check_held_across_server_restart], time_limit=170)
