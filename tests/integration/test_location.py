@@ -136,6 +136,8 @@ def check_owntracks_to_pep(env):
     c = harness.wait_until(lambda: (lambda c: c["location published"] >= 1 and c)(
         counters(env)), 10, interval=0.5, what="the server's result counted")
     env.check(c["location received"] >= 1, "counted as received and published", c)
+    env.verified("XEP-0080 over PEP", "publish with publish-options access_model presence "
+                 "accepted; a contact with +notify gets the event")
     env.tst = tst
     env.last_sent = time.monotonic()
 
@@ -243,6 +245,8 @@ def check_contact_to_owntracks(env):
               "an OwnTracks friend: speed 10 m/s as vel 36 km/h, bearing as cog, tid", v)
     retained = env.mqtt_retained(env.m, FRIENDS + "/bob@localhost")
     env.check(retained is not None and json.loads(retained) == v, "retained", retained)
+    env.verified("XEP-0115 caps with geoloc+notify", "the server sends the bridge its "
+                 "contacts' PEP events (ejabberd checks the hash)")
     card = env.mqtt_retained(env.m, FRIENDS + "/bob@localhost/info")
     env.check(card is not None and json.loads(card) == {"_type": "card", "name": "bob"},
               "the card, named by the JID until the roster names him", card)
@@ -310,6 +314,7 @@ def check_fetched_at_start(env):
     v = friend(env, "bob@localhost", lambda v: v.get("lat") == -33.8568, timeout=20)
     env.check(v["lon"] == 151.2153 and v["vel"] == 0 and "tst" in v,
               "his last item is fetched at start and published", v)
+    env.verified("PEP last item", "fetched with <items max_items='1'/> at start")
 
 
 def check_plain_json(env):
