@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backoff.h"
 #include "bridge.h"
@@ -146,6 +147,11 @@ void mxb_bridge_location_message(struct mxb_bridge *b, const struct mxb_mqtt_mes
 	struct mxb_geoloc g;
 	const char *why;
 	enum mxb_owntracks_kind kind = mxb_owntracks_parse(msg->payload, msg->len, &g, &why);
+	if (kind == MXB_OWNTRACKS_LOCATION &&
+		!mxb_owntracks_tst_plausible(g.timestamp, (int64_t)time(NULL))) {
+		kind = MXB_OWNTRACKS_INVALID;
+		why = "'tst' is more than an hour ahead of the bridge's clock";
+	}
 	if (kind == MXB_OWNTRACKS_INVALID) {
 		b->n.location_invalid++;
 		if (burst_starts(&l->invalid_logged, now))
@@ -368,7 +374,8 @@ void mxb_bridge_contact_geoloc(
 	} else {
 		char tid[MXB_OWNTRACKS_TID_MAX];
 		mxb_owntracks_tid(jid, tid, sizeof(tid));
-		value = mxb_owntracks_friend_json(g, tid, now / 1000);
+		/* Without a timestamp the location is as of now, on the wall clock. */
+		value = mxb_owntracks_friend_json(g, tid, (int64_t)time(NULL));
 	}
 	if (!value) {
 		mxb_log_error(

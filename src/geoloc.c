@@ -154,6 +154,11 @@ enum mxb_owntracks_kind mxb_owntracks_parse(
 	return kind;
 }
 
+bool mxb_owntracks_tst_plausible(int64_t tst, int64_t now)
+{
+	return tst <= now + MXB_OWNTRACKS_FUTURE_MAX;
+}
+
 bool mxb_owntracks_topic(const char *prefix, const char *topic, const char **user, size_t *user_len)
 {
 	size_t plen = strlen(prefix);

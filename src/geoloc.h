@@ -69,6 +69,14 @@ enum mxb_owntracks_kind mxb_owntracks_parse(
 	const char *payload, size_t len, struct mxb_geoloc *out, const char **why);
 
 /*
+ * Whether a position's tst may be believed at wall-clock time now (Unix seconds): not more
+ * than MXB_OWNTRACKS_FUTURE_MAX ahead. A phone with a clock years ahead would otherwise make
+ * every true position after it look older, and so stale, until the bridge restarts.
+ */
+#define MXB_OWNTRACKS_FUTURE_MAX 3600
+bool mxb_owntracks_tst_plausible(int64_t tst, int64_t now);
+
+/*
  * Splits an OwnTracks topic PREFIX/USER/DEVICE (prefix may have several levels) into its
  * user level: *user points into topic, *user_len its length. False for any other shape.
  */

@@ -203,6 +203,14 @@ static void times(void)
 	}
 }
 
+static void plausible(void)
+{
+	CHECK(mxb_owntracks_tst_plausible(1700000000, 1700000000));
+	CHECK(mxb_owntracks_tst_plausible(1700003600, 1700000000));
+	CHECK(!mxb_owntracks_tst_plausible(1700003601, 1700000000));
+	CHECK(mxb_owntracks_tst_plausible(1, 1700000000));
+}
+
 static void tids(void)
 {
 	char t[MXB_OWNTRACKS_TID_MAX];
@@ -240,6 +248,7 @@ int main(void)
 	contact_fields();
 	times();
 	tids();
+	plausible();
 	pace();
 	return check_report("geoloc");
 }
