@@ -15,6 +15,8 @@ removed from the roster is cleared, card included; a location published while th
 is down arrives at its next start (the last item is fetched)."""
 
 import json
+import os
+import signal
 import time
 import xml.etree.ElementTree as ET
 
@@ -56,6 +58,7 @@ def bridge_config(env):
 def start_bridge(env, location=None):
     over = bridge_config(env)
     over["location"].update(location or {})
+    env.cfg = env.bridge_config(env.p, env.m, over)
     env.b = env.start_bridge_ready(env.p, env.m, over=over)
     env.b.wait_log(r"location: 'alice' publishes as 'alice@localhost'", timeout=20)
     env.m.wait_subscribed("mxb-test", "owntracks/alice/+", timeout=10)
@@ -355,6 +358,23 @@ def check_removed_contact(env):
     env.check(env.b.alive(), "bridge alive")
 
 
+def check_reload_keeps_location(env):
+    # A new status swaps the xmpp section's strings; a new interval waits for a restart.
+    new = harness.merge(env.cfg, {"xmpp": {"status": "reloaded"},
+                                  "location": {"min_interval": 600}})
+    with open(env.b.conf_path, "w") as f:
+        f.write(harness.format_config(new))
+    mark = env.b.mark()
+    os.kill(env.b.pid, signal.SIGHUP)
+    env.b.wait_log(r"reload: the location group changed; the running one stays until the "
+                   r"next start", since=mark, timeout=10)
+    env.check(True, "the reload says the location group waits for the next start")
+    pmark = env.bob.pep_mark()
+    env.pub.publish("owntracks/alice/phone", owntracks(int(time.time()) - 5, lat=33.0), qos=1)
+    alice_event(env, lambda g: float(g["lat"]) == 33.0, pmark)
+    env.check(env.b.alive(), "positions still go out after the reload")
+
+
 def check_held_across_server_restart(env):
     before = counters(env)
     env.p.stop()
@@ -388,4 +408,5 @@ if __name__ == "__main__":
                   check_bad_owntracks,
                   check_contact_to_owntracks, check_roster_name_on_card, check_empty_clears,
                   check_stranger_not_published, check_invalid_geoloc, check_fetched_at_start,
-                  check_plain_json, check_removed_contact, check_held_across_server_restart], time_limit=170)
+                  check_plain_json, check_removed_contact, check_reload_keeps_location,
+                  check_held_across_server_restart], time_limit=170)
