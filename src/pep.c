@@ -16,11 +16,14 @@ static enum mxb_pep_geoloc read_geoloc(
 		int r = mxb_geoloc_set(g, name, text ? text : "", text ? strlen(text) : 0);
 		xmpp_free(ctx, text);
 		if (r < 0) {
+			/* Nothing half-true stays behind: the whole location is refused. */
+			memset(g, 0, sizeof(*g));
 			*why = "a field is not a number in range";
 			return MXB_PEP_INVALID;
 		}
 	}
 	if (!mxb_geoloc_complete(g)) {
+		memset(g, 0, sizeof(*g));
 		*why = "lat without lon, or lon without lat";
 		return MXB_PEP_INVALID;
 	}
