@@ -191,6 +191,9 @@ int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg)
 	ret = mxb_bridge_contacts_init(b);
 	if (ret < 0)
 		goto err_free_parts;
+	ret = mxb_bridge_location_init(b);
+	if (ret < 0)
+		goto err_free_parts;
 	if (cfg->bridge.spool) {
 		ret = mxb_spool_open(&b->spool, cfg->bridge.spool, replay, b);
 		if (ret < 0)
@@ -203,6 +206,7 @@ int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg)
 	return 0;
 
 err_free_parts:
+	mxb_bridge_location_finish(b);
 	mxb_bridge_contacts_finish(b);
 	mxb_bridge_devices_finish(b);
 	mxb_outbox_destroy(b->outbox);
@@ -225,6 +229,7 @@ void mxb_bridge_finish(struct mxb_bridge *b)
 	mxb_routes_destroy(b->routes);
 	mxb_bridge_contacts_finish(b);
 	mxb_bridge_devices_finish(b);
+	mxb_bridge_location_finish(b);
 }
 
 void mxb_bridge_attach(struct mxb_bridge *b, struct mxb_mqtt *mqtt, struct mxb_xmpp *xmpp)
@@ -265,10 +270,16 @@ void mxb_bridge_log_counters(const struct mxb_bridge *b)
 		"bridge: xmpp acked %llu, resent %llu, unacked dropped %llu, quarantined %llu, "
 		"device updates %llu, devices refused %llu, device commands %llu, device "
 		"strangers %llu, contact presences %llu, presence strangers %llu, presence "
-		"table full %llu",
+		"table full %llu, location received %llu, location ignored %llu, location "
+		"invalid %llu, location stale %llu, location paced %llu, location published "
+		"%llu, location failed %llu, geoloc received %llu, geoloc invalid %llu, geoloc "
+		"strangers %llu, location names refused %llu",
 		C(xmpp_acked), C(xmpp_resent), C(unacked_dropped), C(quarantined),
 		C(device_updates), C(devices_refused), C(device_commands), C(device_strangers),
-		C(contact_presences), C(presence_strangers), C(presence_table_full));
+		C(contact_presences), C(presence_strangers), C(presence_table_full),
+		C(location_received), C(location_ignored), C(location_invalid), C(location_stale),
+		C(location_paced), C(location_published), C(location_failed), C(geoloc_received),
+		C(geoloc_invalid), C(geoloc_strangers), C(location_names_refused));
 #undef C
 }
 
@@ -380,6 +391,7 @@ static void on_mqtt_message(const struct mxb_mqtt_message *msg, void *data)
 		mxb_log_debug("notify: dropping the bridge's own publish on '%s'", msg->topic);
 		return;
 	}
+	mxb_bridge_location_message(b, msg);
 	const struct mxb_route_ref *refs;
 	size_t n = mxb_routes_match(b->routes, msg->topic, &refs);
 	struct mxb_route_message m = {msg->topic, msg->payload, msg->len, msg->retain, -1};
@@ -435,6 +447,9 @@ int64_t mxb_bridge_tick(struct mxb_bridge *b, int64_t now)
 	if (t < next)
 		next = t;
 	t = mxb_bridge_stats_tick(b, now);
+	if (t < next)
+		next = t;
+	t = mxb_bridge_location_tick(b, now);
 	if (t < next)
 		next = t;
 	return next;
@@ -503,6 +518,8 @@ static bool contact_allowed(const char *jid, void *data)
 		if (mxb_device_allowed(&cfg->devices[i], jid))
 			return true;
 	}
+	if (mxb_bridge_location_contact(b, jid))
+		return true;
 	struct mxb_sender s = {.jid = jid};
 	return mxb_command_allowed_anywhere(cfg, &s);
 }
@@ -512,6 +529,7 @@ static void on_mqtt_connected(void *data)
 	struct mxb_bridge *b = data;
 	subscribe_all(b);
 	mxb_bridge_devices_subscribe(b);
+	mxb_bridge_location_subscribe(b);
 	/*
 	 * Before the flush, so that it replaces an object held while MQTT was down (which says
 	 * so); and a broker that restarted may have lost the retained one.
@@ -682,4 +700,6 @@ const struct mxb_xmpp_handlers mxb_bridge_xmpp_handlers = {
 	.room_joined = on_room_joined,
 	.contact_presence = mxb_bridge_contact_presence,
 	.adhoc = &mxb_bridge_adhoc_handlers,
+	.contact_geoloc = mxb_bridge_contact_geoloc,
+	.contact_roster = mxb_bridge_contact_roster,
 };

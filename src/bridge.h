@@ -29,6 +29,9 @@ struct mxb_device_command;
 struct mxb_bridge_discovery;
 struct mxb_presence;
 struct mxb_announce;
+struct mxb_geoloc;
+struct mxb_location;
+struct mxb_bridge_location;
 
 struct mxb_bridge {
 	const struct mxb_config *cfg;
@@ -60,6 +63,9 @@ struct mxb_bridge {
 	uint64_t strangers_unlogged; /* dropped since then without a line */
 	int64_t full_logged;
 	uint64_t full_unlogged;
+	/* User location, in bridge_location.c; NULL without the location group */
+	struct mxb_location *location; /* the accounts' sessions */
+	struct mxb_bridge_location *location_state;
 };
 
 extern const struct mxb_mqtt_handlers mxb_bridge_mqtt_handlers;
@@ -124,6 +130,21 @@ void mxb_bridge_contacts_finish(struct mxb_bridge *b);
  */
 int mxb_bridge_contacts_reconfigure(struct mxb_bridge *b);
 void mxb_bridge_contact_presence(const struct mxb_xmpp_presence *p, void *data);
+/* Used by bridge.c and main.c: location, in bridge_location.c. init returns 0 or -ENOMEM. */
+int mxb_bridge_location_init(struct mxb_bridge *b);
+void mxb_bridge_location_finish(struct mxb_bridge *b);
+/* The accounts' sessions (NULL: none), which publish the OwnTracks users' positions. */
+void mxb_bridge_attach_location(struct mxb_bridge *b, struct mxb_location *location);
+void mxb_bridge_location_subscribe(struct mxb_bridge *b);
+/* An MQTT message: an OwnTracks position of a mapped user goes to its account. */
+void mxb_bridge_location_message(struct mxb_bridge *b, const struct mxb_mqtt_message *msg);
+/* Sends what waited for the end of min_interval. Returns the next deadline. */
+int64_t mxb_bridge_location_tick(struct mxb_bridge *b, int64_t now);
+/* Whether location.contacts names bare. */
+bool mxb_bridge_location_contact(const struct mxb_bridge *b, const char *bare);
+void mxb_bridge_contact_geoloc(
+	const char *bare, const struct mxb_geoloc *g, const char *why, void *data);
+void mxb_bridge_contact_roster(const char *bare, const char *name, bool removed, void *data);
 /*
  * Used by bridge.c: the stats, in bridge_stats.c. publish sends the retained object now
  * (without mqtt.stats_topic it does nothing) and schedules the next; tick sends it when it

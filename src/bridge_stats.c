@@ -52,6 +52,17 @@ static const struct {
 	N(contact_presences),
 	N(presence_strangers),
 	N(presence_table_full),
+	N(location_received),
+	N(location_ignored),
+	N(location_invalid),
+	N(location_stale),
+	N(location_paced),
+	N(location_published),
+	N(location_failed),
+	N(geoloc_received),
+	N(geoloc_invalid),
+	N(geoloc_strangers),
+	N(location_names_refused),
 };
 #undef N
 

@@ -51,6 +51,10 @@ static void root_key(struct mxb_conf_ctx *c, const struct mxb_conf_node *s,
 	} else if (strcmp(name, "devices") == 0) {
 		cfg->devices = mxb_conf_groups(c, s, "devices", sizeof(*cfg->devices),
 			&cfg->devices_len, mxb_conf_parse_device, &c->devices_at);
+	} else if (strcmp(name, "location") == 0) {
+		c->location_at = s;
+		if (mxb_conf_group(c, s))
+			mxb_conf_parse_location(c, s, cfg);
 	}
 }
 
@@ -77,6 +81,7 @@ int mxb_config_load(struct mxb_config *cfg, const char *path, struct mxb_strlist
 	if (!c.oom && mxb_conf_read(&c, &tree) == 0) {
 		parse_root(&c, &tree.root, cfg);
 		mxb_conf_cross_check(&c, cfg);
+		mxb_conf_check_location(&c, cfg);
 	}
 	mxb_conf_tree_finish(&tree);
 	mxb_conf_ctx_finish(&c);
@@ -133,6 +138,7 @@ void mxb_config_finish(struct mxb_config *cfg)
 		mxb_strlist_finish(&d->exclude);
 	}
 	free(cfg->devices);
+	mxb_config_location_finish(cfg);
 
 	free(cfg->mqtt.host);
 	free(cfg->mqtt.client_id);

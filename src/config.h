@@ -173,6 +173,22 @@ struct mxb_device_rule {
 	int line;
 };
 
+/* An OwnTracks user whose positions the bridge publishes as this XMPP account's (XEP-0080). */
+struct mxb_location_account {
+	char *user; /* the USER level of owntracks/USER/DEVICE */
+	char *jid; /* the account; a resource of its own keeps it apart from the user's client */
+	char *password; /* from password or the first line of password_file */
+	int line;
+};
+
+/* One session each, polled with the rest: a family, not a fleet. */
+#define MXB_LOCATION_ACCOUNTS_MAX 64
+
+enum mxb_location_format {
+	MXB_LOCATION_OWNTRACKS, /* TOPIC/JID as an OwnTracks friend, and TOPIC/JID/info */
+	MXB_LOCATION_JSON, /* TOPIC/JID as plain JSON */
+};
+
 /*
  * The defaults of these fields are written in one place only, the table of keys in
  * config_keys.c (docs/configuration.md is tested against it); the comments here give
@@ -248,6 +264,20 @@ struct mxb_config {
 	struct mxb_device_rule *devices;
 	size_t devices_len;
 	size_t max_devices; /* bridge.max_devices */
+
+	/* User location (XEP-0080), in config_location.c; nothing of it without the group. */
+	struct {
+		char *owntracks_topic; /* the prefix of owntracks/USER/DEVICE */
+		int min_interval; /* seconds between two positions of one account */
+		struct mxb_location_account *accounts;
+		size_t accounts_len;
+		struct mxb_strlist contacts; /* bare JIDs whose location is published */
+		enum mxb_location_format format;
+		char *topic; /* where contacts' locations go: TOPIC/BAREJID */
+		/* format json: a template of the topic ({{from}}, {{name}}); NULL: TOPIC/BAREJID */
+		char *json_topic;
+		struct mxb_template *json_topic_tmpl;
+	} location;
 };
 
 /*
@@ -261,6 +291,10 @@ void mxb_config_finish(struct mxb_config *cfg);
 
 /* Writes what was found, as --check-config shows it; secrets are shown as "(set)". */
 void mxb_config_print(const struct mxb_config *cfg, FILE *out);
+/* The location part of it (config_location.c). */
+void mxb_config_location_print(const struct mxb_config *cfg, FILE *out);
+/* Whether a and b have the same location group (it is read at start only). */
+bool mxb_config_location_equal(const struct mxb_config *a, const struct mxb_config *b);
 
 /* Appends s, which the list now owns (freed on failure). Returns 0 or -ENOMEM. */
 int mxb_strlist_take(struct mxb_strlist *list, char *s);

@@ -27,11 +27,14 @@ NAMES(mxb_config_affiliations, [MXB_AFFILIATION_OUTCAST] = "outcast",
 NAMES(mxb_config_conventions, [MXB_CONVENTION_NONE] = "none", [MXB_CONVENTION_TASMOTA] = "tasmota",
 	[MXB_CONVENTION_ZIGBEE2MQTT] = "zigbee2mqtt",
 	[MXB_CONVENTION_HOMEASSISTANT] = "homeassistant");
+NAMES(mxb_config_location_formats, [MXB_LOCATION_OWNTRACKS] = "owntracks",
+	[MXB_LOCATION_JSON] = "json");
 
 /* Enum fields are set through an int. */
 _Static_assert(sizeof(enum mxb_log_level) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum mxb_xmpp_tls) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum mxb_binary) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum mxb_location_format) == sizeof(int), "enum size");
 
 #define RANGE(lo, hi) .ranged = true, .min = (lo), .max = (hi)
 #define CFG(kind_, field) .kind = (kind_), .offset = offsetof(struct mxb_config, field)
@@ -48,6 +51,7 @@ const struct mxb_config_key mxb_config_keys[] = {
 	{"", "notify", "list of groups", .def = "none"},
 	{"", "commands", "list of groups", .def = "none"},
 	{"", "devices", "list of groups", .def = "none"},
+	{"", "location", "group", .def = "none"},
 
 	{"bridge", "log_level", "string", .value = "info", CFG(MXB_KEY_ENUM, bridge.log_level),
 		ENUM(mxb_config_log_levels)},
@@ -183,6 +187,24 @@ const struct mxb_config_key mxb_config_keys[] = {
 		CFG(MXB_KEY_STRING, xmpp.component.host)},
 	{"xmpp.component", "port", "integer", RANGE(1, 65535), .value = "5347",
 		CFG(MXB_KEY_INT, xmpp.component.port)},
+
+	{"location", "owntracks_topic", "string", .value = "owntracks",
+		CFG(MXB_KEY_STRING, location.owntracks_topic)},
+	/* OwnTracks' own default interval in move mode is shorter; a contact's map needs less. */
+	{"location", "min_interval", "integer", RANGE(0, 86400), .value = "30",
+		CFG(MXB_KEY_INT, location.min_interval)},
+	{"location", "accounts", "list of groups", .def = "none"},
+	{"location", "contacts", "list of strings", .def = "none"},
+	{"location", "format", "string", .value = "owntracks", CFG(MXB_KEY_ENUM, location.format),
+		ENUM(mxb_config_location_formats)},
+	{"location", "topic", "string", .value = "owntracks/xmpp",
+		CFG(MXB_KEY_STRING, location.topic)},
+	{"location", "json_topic", "string", .def = "`TOPIC/BAREJID`"},
+
+	{"location.accounts", "user", "string", .def = "required"},
+	{"location.accounts", "jid", "string", .def = "required"},
+	{"location.accounts", "password", "string", .def = "this or `password_file`"},
+	{"location.accounts", "password_file", "string", .def = "this or `password`"},
 };
 
 const size_t mxb_config_keys_len = sizeof(mxb_config_keys) / sizeof(mxb_config_keys[0]);
@@ -261,7 +283,7 @@ static int set_default(const struct mxb_config_key *k, char *field)
 static bool top_level(const char *section)
 {
 	static const char *const top[] = {
-		"", "bridge", "xmpp", "xmpp.component", "mqtt", "mqtt.tls"};
+		"", "bridge", "xmpp", "xmpp.component", "mqtt", "mqtt.tls", "location"};
 	for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
 		if (strcmp(section, top[i]) == 0)
 			return true;

@@ -152,4 +152,5 @@ void mxb_config_print(const struct mxb_config *cfg, FILE *out)
 		}
 		fprintf(out, " (qos %d, retain %s)\n", r->qos, r->retain ? "true" : "false");
 	}
+	mxb_config_location_print(cfg, out);
 }

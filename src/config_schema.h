@@ -106,6 +106,11 @@ void mxb_conf_parse_mqtt(
 void mxb_conf_parse_notify(struct mxb_conf_ctx *c, const struct mxb_conf_node *g, void *route);
 void mxb_conf_parse_command(struct mxb_conf_ctx *c, const struct mxb_conf_node *g, void *route);
 void mxb_conf_parse_device(struct mxb_conf_ctx *c, const struct mxb_conf_node *g, void *rule);
+/* The location group (config_location.c), and its checks against the rest of cfg. */
+void mxb_conf_parse_location(
+	struct mxb_conf_ctx *c, const struct mxb_conf_node *g, struct mxb_config *cfg);
+void mxb_conf_check_location(struct mxb_conf_ctx *c, struct mxb_config *cfg);
+void mxb_config_location_finish(struct mxb_config *cfg);
 /* Checks that span groups (rooms named by routes, what needs an account) and derived values. */
 void mxb_conf_cross_check(struct mxb_conf_ctx *c, struct mxb_config *cfg);
 

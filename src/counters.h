@@ -40,6 +40,18 @@ struct mxb_counters {
 	uint64_t contact_presences;
 	uint64_t presence_strangers; /* neither sharing their presence nor named in the config */
 	uint64_t presence_table_full; /* over MXB_PRESENCE_CONTACTS_MAX or its resources bound */
+	/* Location (bridge_location.c, location_session.c) */
+	uint64_t location_received; /* OwnTracks positions of mapped users */
+	uint64_t location_ignored; /* OwnTracks messages that are not positions */
+	uint64_t location_invalid; /* OwnTracks payloads refused: not JSON, out of range */
+	uint64_t location_stale; /* positions not newer than the last one (replays) */
+	uint64_t location_paced; /* positions held for the end of min_interval */
+	uint64_t location_published; /* positions the server acknowledged */
+	uint64_t location_failed; /* positions the server refused */
+	uint64_t geoloc_received; /* contacts' locations published to MQTT */
+	uint64_t geoloc_invalid; /* contacts' <geoloc/> refused: a field not a number in range */
+	uint64_t geoloc_strangers; /* locations of JIDs location.contacts does not name */
+	uint64_t location_names_refused; /* roster names too long or not text for a card */
 };
 
 #endif

@@ -15,6 +15,7 @@
 #include "bridge.h"
 #include "component.h"
 #include "config.h"
+#include "location_session.h"
 #include "log.h"
 #include "mqtt.h"
 #include "notify.h"
@@ -36,6 +37,7 @@ struct mxb_state {
 	struct mxb_mqtt *mqtt;
 	struct mxb_xmpp *xmpp; /* NULL without xmpp.jid */
 	struct mxb_component *component; /* NULL without xmpp.component */
+	struct mxb_location *location; /* NULL without location.accounts */
 	int sigfd;
 	int timerfd;
 	bool stopping;
@@ -298,6 +300,9 @@ static bool reload(struct mxb_state *st)
 	unsigned changes = mxb_reload_changes(&st->cfg, &fresh);
 	char what[200];
 	mxb_log_info("reload: changed: %s", mxb_reload_describe(changes, what, sizeof(what)));
+	if (!mxb_config_location_equal(&st->cfg, &fresh))
+		mxb_log_warn("reload: the location group changed; the running one stays until "
+			     "the next start");
 	apply(st, &fresh, changes, mxb_now_ms());
 	mxb_log_info("reload: %zu notify and %zu command routes", st->cfg.notify_len,
 		st->cfg.commands_len);
@@ -350,6 +355,7 @@ static void finish_shutdown(struct mxb_state *st, int64_t now)
 		mxb_bridge_devices_goodbye(&st->bridge);
 		mxb_component_shutdown(st->component, now);
 	}
+	mxb_location_shutdown(st->location, now);
 }
 
 static void read_signals(struct mxb_state *st, int64_t now)
@@ -389,6 +395,8 @@ static int arm_timer(int fd, int64_t ms)
 static int run(struct mxb_state *st)
 {
 	enum { FD_SIGNAL, FD_TIMER, FD_MQTT, FD_XMPP, FD_COMPONENT, FD_COUNT };
+	/* After the fixed ones: the location accounts' sockets. */
+	struct pollfd pfd[FD_COUNT + MXB_LOCATION_ACCOUNTS_MAX];
 	for (;;) {
 		int64_t now = mxb_now_ms();
 		int64_t next = mxb_mqtt_tick(st->mqtt, now);
@@ -398,6 +406,9 @@ static int run(struct mxb_state *st)
 		int64_t cnext = st->component ? mxb_component_tick(st->component, now) : INT64_MAX;
 		if (cnext < next)
 			next = cnext;
+		int64_t lnext = mxb_location_tick(st->location, now);
+		if (lnext < next)
+			next = lnext;
 		int64_t bnext = mxb_bridge_tick(&st->bridge, now);
 		if (bnext < next)
 			next = bnext;
@@ -417,7 +428,8 @@ static int run(struct mxb_state *st)
 			finish_shutdown(st, now);
 			if (st->xmpp_closing && mxb_mqtt_is_closed(st->mqtt) &&
 				(!st->xmpp || mxb_xmpp_is_closed(st->xmpp)) &&
-				(!st->component || mxb_component_is_closed(st->component)))
+				(!st->component || mxb_component_is_closed(st->component)) &&
+				mxb_location_is_closed(st->location))
 				return 0;
 			if (now >= st->stop_deadline) {
 				mxb_log_warn("shutdown took longer than %d s; exiting anyway",
@@ -432,14 +444,14 @@ static int run(struct mxb_state *st)
 			return -1;
 		}
 
-		struct pollfd pfd[FD_COUNT] = {
-			[FD_SIGNAL] = {.fd = st->sigfd, .events = POLLIN},
-			[FD_TIMER] = {.fd = st->timerfd, .events = POLLIN},
-			[FD_MQTT] = {.fd = mxb_mqtt_fd(st->mqtt), .events = 0},
-			[FD_XMPP] = {.fd = st->xmpp ? mxb_xmpp_fd(st->xmpp) : -1, .events = 0},
-			[FD_COMPONENT] = {.fd = st->component ? mxb_component_fd(st->component)
-							      : -1},
-		};
+		pfd[FD_SIGNAL] = (struct pollfd){.fd = st->sigfd, .events = POLLIN};
+		pfd[FD_TIMER] = (struct pollfd){.fd = st->timerfd, .events = POLLIN};
+		pfd[FD_MQTT] = (struct pollfd){.fd = mxb_mqtt_fd(st->mqtt), .events = 0};
+		pfd[FD_XMPP] = (struct pollfd){.fd = st->xmpp ? mxb_xmpp_fd(st->xmpp) : -1};
+		pfd[FD_COMPONENT] =
+			(struct pollfd){.fd = st->component ? mxb_component_fd(st->component) : -1};
+		size_t nfds = FD_COUNT + mxb_location_pollfds(st->location, pfd + FD_COUNT,
+						 MXB_LOCATION_ACCOUNTS_MAX);
 		if (pfd[FD_MQTT].fd >= 0)
 			pfd[FD_MQTT].events = mxb_mqtt_events(st->mqtt);
 		if (pfd[FD_XMPP].fd >= 0)
@@ -447,7 +459,7 @@ static int run(struct mxb_state *st)
 		if (pfd[FD_COMPONENT].fd >= 0)
 			pfd[FD_COMPONENT].events = mxb_component_events(st->component);
 
-		if (poll(pfd, FD_COUNT, -1) < 0) {
+		if (poll(pfd, (nfds_t)nfds, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			mxb_log_errno(MXB_LOG_ERROR, "poll");
@@ -469,6 +481,7 @@ static int run(struct mxb_state *st)
 			mxb_xmpp_handle(st->xmpp, now);
 		if (st->component)
 			mxb_component_handle(st->component, now);
+		mxb_location_handle(st->location);
 	}
 }
 
@@ -587,8 +600,13 @@ int main(int argc, char **argv)
 		mxb_log_error("component: cannot create the connection");
 		goto err_destroy_xmpp;
 	}
+	if (mxb_location_create(&st.location, &st.cfg, &st.bridge.n) < 0) {
+		mxb_log_error("location: cannot create the accounts' sessions");
+		goto err_destroy_component;
+	}
 	mxb_bridge_attach(&st.bridge, st.mqtt, st.xmpp);
 	mxb_bridge_attach_component(&st.bridge, st.component);
+	mxb_bridge_attach_location(&st.bridge, st.location);
 
 	int64_t now = mxb_now_ms();
 	st.started = now;
@@ -598,10 +616,13 @@ int main(int argc, char **argv)
 		mxb_xmpp_start(st.xmpp, now);
 	if (st.component)
 		mxb_component_start(st.component, now);
+	mxb_location_start(st.location, now);
 	ret = run(&st) < 0 ? 1 : 0;
 	mxb_bridge_log_counters(&st.bridge);
 	mxb_log_info("stopped");
 
+	mxb_location_destroy(st.location);
+err_destroy_component:
 	mxb_component_destroy(st.component);
 err_destroy_xmpp:
 	mxb_xmpp_destroy(st.xmpp);

@@ -1,14 +1,17 @@
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "access.h"
 #include "adhoc.h"
+#include "caps.h"
 #include "config.h"
 #include "jid.h"
 #include "log.h"
 #include "muc.h"
 #include "ns.h"
+#include "pep.h"
 #include "reload.h"
 #include "roster.h"
 #include "session.h"
@@ -32,14 +35,29 @@ struct mxb_xmpp {
 	char bare[MXB_JID_MAX + 1];
 	struct mxb_roster *roster; /* who lets the bridge see their presence */
 	bool roster_full_warned;
+	/* XEP-0115: what the presence advertises, and the node#ver disco#info answers to. */
+	const struct mxb_session_identity *identity;
+	char caps_ver[MXB_CAPS_VER_LEN];
+	char caps_node[sizeof(MXB_CAPS_NODE) + MXB_CAPS_VER_LEN + 1];
+	unsigned geoloc_serial; /* of the ids of last-item requests */
 };
 
-static const char *const features[] = {NS_COMMANDS, NS_DISCO_INFO, NS_PING, NS_VERSION, NULL};
+static const char *const features[] = {
+	NS_COMMANDS, NS_DISCO_INFO, NS_PING, NS_VERSION, NS_CAPS, NULL};
 static const struct mxb_session_identity identity = {
 	.category = "client",
 	.type = "bot",
 	.name = "mqtt-xmpp-bridge",
 	.features = features,
+};
+/* With location.contacts: +notify asks the servers for the contacts' PEP events. */
+static const char *const geoloc_features[] = {NS_COMMANDS, NS_DISCO_INFO, NS_PING, NS_VERSION,
+	NS_CAPS, MXB_NS_GEOLOC, NS_GEOLOC_NOTIFY, NULL};
+static const struct mxb_session_identity geoloc_identity = {
+	.category = "client",
+	.type = "bot",
+	.name = "mqtt-xmpp-bridge",
+	.features = geoloc_features,
 };
 
 static int on_certfail(const xmpp_tlscert_t *cert, const char *errormsg)
@@ -54,6 +72,8 @@ static void send_presence(struct mxb_xmpp *x, const char *type, const char *to, 
 	xmpp_stanza_t *p = mxb_stanza_presence(x->s.ctx, type, to, status);
 	if (!p)
 		return;
+	if (!type)
+		mxb_pep_add_caps(x->s.ctx, p, MXB_CAPS_NODE, x->caps_ver);
 	mxb_session_send(&x->s, p);
 	xmpp_stanza_release(p);
 }
@@ -79,8 +99,11 @@ static void roster_update(struct mxb_xmpp *x, xmpp_stanza_t *query, bool result)
 		if (!name || strcmp(name, "item") != 0 || !jid ||
 			mxb_jid_bare(jid, bare, sizeof(bare)) < 0)
 			continue;
-		int r = mxb_roster_set(
-			x->roster, bare, xmpp_stanza_get_attribute(i, "subscription"));
+		const char *sub = xmpp_stanza_get_attribute(i, "subscription");
+		if (x->handlers.contact_roster)
+			x->handlers.contact_roster(bare, xmpp_stanza_get_attribute(i, "name"),
+				sub && strcmp(sub, "remove") == 0, x->data);
+		int r = mxb_roster_set(x->roster, bare, sub);
 		if (r == -ENOSPC && !x->roster_full_warned) {
 			x->roster_full_warned = true;
 			mxb_log_warn("xmpp: the roster has more than %d contacts who share their "
@@ -100,9 +123,14 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 	bool get;
 	if (!mxb_stanza_iq_request(st, &query, &ns, &get))
 		return 1;
-	xmpp_stanza_t *reply = mxb_session_answer(x->s.ctx, st, query, ns, get, &identity);
+	xmpp_stanza_t *reply = mxb_session_answer(x->s.ctx, st, query, ns, get, x->identity);
+	const char *node = query ? xmpp_stanza_get_attribute(query, "node") : NULL;
 	if (reply) {
 		/* ping, disco#info or version */
+	} else if (get && ns && strcmp(ns, NS_DISCO_INFO) == 0 && node &&
+		   strcmp(node, x->caps_node) == 0) {
+		/* XEP-0115 5.4: a server that checks the hash asks for node#ver. */
+		reply = mxb_pep_disco_info(x->s.ctx, st, node, x->identity);
 	} else if (ns && !get && strcmp(ns, NS_ROSTER) == 0 &&
 		   from_self_or_server(x, xmpp_stanza_get_from(st))) {
 		/* A roster push: acknowledge it (RFC 6121 2.1.6). */
@@ -120,6 +148,92 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 		mxb_session_send(&x->s, reply);
 		xmpp_stanza_release(reply);
 	}
+	return 1;
+}
+
+/* Whether the config names bare in location.contacts. */
+static bool location_contact(struct mxb_xmpp *x, const char *bare)
+{
+	const struct mxb_strlist *c = &x->cfg->location.contacts;
+	for (size_t i = 0; i < c->len; i++) {
+		if (mxb_jid_bare_equal(c->v[i], bare))
+			return true;
+	}
+	return false;
+}
+
+/* The geoloc of an <items/> of a contact, to the bridge. */
+static void geoloc_items(struct mxb_xmpp *x, const char *from, xmpp_stanza_t *items)
+{
+	struct mxb_geoloc g;
+	const char *why;
+	enum mxb_pep_geoloc r = mxb_pep_geoloc_of(items, &g, &why);
+	if (r == MXB_PEP_NONE || !x->handlers.contact_geoloc)
+		return;
+	x->handlers.contact_geoloc(from, &g, r == MXB_PEP_INVALID ? why : NULL, x->data);
+}
+
+static int on_geoloc_items(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
+{
+	(void)conn;
+	struct mxb_xmpp *x = data;
+	const char *from = xmpp_stanza_get_from(st);
+	const char *type = xmpp_stanza_get_type(st);
+	if (!from || !type || strcmp(type, "result") != 0) {
+		/* item-not-found: nothing published yet; forbidden: not subscribed (yet). */
+		mxb_log_debug("xmpp: no location of '%s' to fetch: %s", from ? from : "?",
+			type && strcmp(type, "error") == 0 ? mxb_stanza_error_condition(st) : "?");
+		return 0;
+	}
+	xmpp_stanza_t *ps = xmpp_stanza_get_child_by_name_and_ns(st, "pubsub", NS_PUBSUB);
+	xmpp_stanza_t *items = ps ? xmpp_stanza_get_child_by_name(ps, "items") : NULL;
+	if (items && !strchr(from, '/'))
+		geoloc_items(x, from, items);
+	return 0;
+}
+
+/* Asks for bare's last location: Prosody sends none by itself, ejabberd not always. */
+static void fetch_geoloc(struct mxb_xmpp *x, const char *bare)
+{
+	char id[32];
+	snprintf(id, sizeof(id), "mxb-geoloc-%u", ++x->geoloc_serial);
+	xmpp_stanza_t *iq = mxb_pep_items_request(x->s.ctx, bare, MXB_NS_GEOLOC, id);
+	if (!iq)
+		return;
+	xmpp_id_handler_add(x->s.conn, on_geoloc_items, id, x);
+	mxb_session_send(&x->s, iq);
+	xmpp_stanza_release(iq);
+}
+
+/*
+ * A contact approved the bridge's subscription. ejabberd takes the entity capabilities
+ * (and so +notify) only from a presence that arrives while the subscription exists: say it
+ * again, then fetch what the contact published before.
+ */
+static void subscription_approved(struct mxb_xmpp *x, const char *from)
+{
+	char bare[MXB_JID_MAX + 1];
+	if (!x->cfg->location.contacts.len || mxb_jid_bare(from, bare, sizeof(bare)) < 0)
+		return;
+	/* For every contact: the one whose location is not published is then refused, counted. */
+	send_presence(x, NULL, NULL, x->cfg->xmpp.status);
+	if (location_contact(x, bare))
+		fetch_geoloc(x, bare);
+}
+
+/* A PEP event (XEP-0163): only a contact's geoloc node, from a bare JID, is the bridge's. */
+static int on_pep_event(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
+{
+	(void)conn;
+	struct mxb_xmpp *x = data;
+	const char *from = xmpp_stanza_get_from(st);
+	xmpp_stanza_t *ev = xmpp_stanza_get_child_by_name_and_ns(st, "event", NS_PUBSUB_EVENT);
+	if (!ev || !from || strchr(from, '/') || !strchr(from, '@') ||
+		mxb_jid_bare_equal(from, x->bare))
+		return 1;
+	xmpp_stanza_t *items = xmpp_stanza_get_child_by_name(ev, "items");
+	if (items)
+		geoloc_items(x, from, items);
 	return 1;
 }
 
@@ -165,6 +279,10 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 		xmpp_free(x->s.ctx, show);
 		xmpp_free(x->s.ctx, status);
 		xmpp_free(x->s.ctx, prio);
+		return 1;
+	}
+	if (type && from && strcmp(type, "subscribed") == 0) {
+		subscription_approved(x, from);
 		return 1;
 	}
 	if (!type || !from || strcmp(type, "subscribe") != 0)
@@ -281,6 +399,8 @@ static int setup(xmpp_conn_t *conn, void *data)
 	xmpp_handler_add(conn, on_message, NULL, "message", NULL, x);
 	xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, x);
 	xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, x);
+	if (cfg->location.contacts.len)
+		xmpp_handler_add(conn, on_pep_event, NS_PUBSUB_EVENT, "message", NULL, x);
 	mxb_sm_add_handlers(&x->sm, conn);
 	return 0;
 }
@@ -301,6 +421,8 @@ static void up(int64_t now, void *data)
 		xmpp_stanza_release(iq);
 	}
 	send_presence(x, NULL, NULL, x->cfg->xmpp.status);
+	for (size_t i = 0; i < x->cfg->location.contacts.len; i++)
+		fetch_geoloc(x, x->cfg->location.contacts.v[i]);
 	mxb_muc_join(&x->muc, now);
 	/* Otherwise online once <enabled/> (or its timeout) says how delivery works. */
 	if (!waiting && x->handlers.online)
@@ -378,6 +500,14 @@ int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,
 		rc = -EINVAL;
 		goto err_free;
 	}
+	x->identity = cfg->location.contacts.len ? &geoloc_identity : &identity;
+	const struct mxb_caps_identity ci = {
+		x->identity->category, x->identity->type, NULL, x->identity->name};
+	if (mxb_caps_ver(&ci, 1, x->identity->features, x->caps_ver) < 0) {
+		rc = -EINVAL;
+		goto err_free;
+	}
+	snprintf(x->caps_node, sizeof(x->caps_node), "%s#%s", MXB_CAPS_NODE, x->caps_ver);
 	x->roster = mxb_roster_create();
 	if (!x->roster)
 		goto err_free;

@@ -12,6 +12,7 @@
 struct mxb_adhoc_handlers;
 struct mxb_adhoc_response;
 struct mxb_config;
+struct mxb_geoloc;
 struct mxb_xmpp;
 
 struct mxb_xmpp_message {
@@ -58,6 +59,15 @@ struct mxb_xmpp_handlers {
 	void (*contact_presence)(const struct mxb_xmpp_presence *p, void *data);
 	/* Ad-hoc commands (XEP-0050), adhoc_form.h; NULL: none offered. */
 	const struct mxb_adhoc_handlers *adhoc;
+	/*
+	 * A contact's user location (XEP-0080, a PEP event or the last item fetched) from bare:
+	 * g is a position or empty ("no location"); why is NULL, or says why the geoloc was
+	 * refused (then g is empty and must not be published). May be NULL.
+	 */
+	void (*contact_geoloc)(
+		const char *bare, const struct mxb_geoloc *g, const char *why, void *data);
+	/* A roster item: its name (NULL: none), or removed. May be NULL. */
+	void (*contact_roster)(const char *bare, const char *name, bool removed, void *data);
 };
 
 int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,

@@ -20,6 +20,10 @@ EXPECT = {
     "devices.conf": ["xmpp.component: 'iot.example.org'", "devices: 3 rules",
                      "tasmota, name '{{topic.2}}', availability 'tele/+/LWT' (Online/Offline)",
                      "xmpp.presence_topic: 'xmpp/presence' (show)"],
+    "owntracks.conf": ["location.accounts: 2", "'owntracks/alice/+' -> "
+                       "'alice@example.org/owntracks' (password set)",
+                       "location.contacts: 2 'granny@example.org', 'grandpa@example.org'",
+                       "location.topic: 'owntracks/family/BAREJID' (owntracks)"],
     "homeassistant.conf": ["'homeassistant/alarm_control_panel/+/state'", "(headline)",
                            "from '*@example.org'",
                            "homeassistant, name '{{topic.2}}', availability '' (online/"
@@ -50,9 +54,10 @@ def copy_examples(env):
     if os.path.isdir(confdir):
         return confdir
     shutil.copytree(os.path.join(harness.SRCDIR, "config"), confdir)
-    fd = os.open(os.path.join(confdir, "xmpp.password"), os.O_WRONLY | os.O_CREAT, 0o600)
-    os.write(fd, b"secret\n")
-    os.close(fd)
+    for name in ("xmpp.password", "alice.password", "ben.password"):
+        fd = os.open(os.path.join(confdir, name), os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, b"secret\n")
+        os.close(fd)
     return confdir
 
 

@@ -22,7 +22,9 @@ COUNTERS = (
     "commands_published", "commands_refused", "commands_from_strangers",
     "commands_malformed", "mqtt_queue_dropped", "device_updates", "devices_refused",
     "device_commands", "device_strangers", "contact_presences", "presence_strangers",
-    "presence_table_full",
+    "presence_table_full", "location_received", "location_ignored", "location_invalid",
+    "location_stale", "location_paced", "location_published", "location_failed",
+    "geoloc_received", "geoloc_invalid", "geoloc_strangers", "location_names_refused",
 )
 NUMBERS = COUNTERS + ("uptime_s", "queued_xmpp", "unacked_xmpp", "queued_mqtt",
                       "reconnects_xmpp", "reconnects_mqtt", "reconnects_component",

@@ -24,7 +24,8 @@ class XmppClient:
     answered with a subscription back (slixmpp's auto_authorize/auto_subscribe), unless
     auto_authorize=False."""
 
-    def __init__(self, env, jid, password, port, ca_file, auto_authorize=True, name=None):
+    def __init__(self, env, jid, password, port, ca_file, auto_authorize=True, name=None,
+                 plugins=()):
         self.env = env
         self.jid = jid
         self.password = password
@@ -40,6 +41,9 @@ class XmppClient:
         self.all_messages = []
         self.presences = []
         self.iqs = []          # every <iq/> received (ET elements), for diagnostics
+        # slixmpp plugins to register (e.g. xep_0115, xep_0080: caps with geoloc+notify)
+        self.plugins = plugins
+        self.pep_events = []   # (from, ET element) of every message with a pubsub event
         self.state = "new"     # new, connecting, online, failed, auth_failed, disconnected
         self.failure = None
         self.events = []       # (time, name, detail)
@@ -79,6 +83,8 @@ class XmppClient:
             x.auto_reconnect = False
             x.roster.auto_authorize = True if self.auto_authorize else None
             x.roster.auto_subscribe = bool(self.auto_authorize)
+            for plugin in self.plugins:
+                x.register_plugin(plugin)
             self.xmpp = x
 
             async def on_session_start(_ev):
@@ -128,6 +134,14 @@ class XmppClient:
                 with self._cond:
                     self.iqs.append(stanza.xml)
             x.register_handler(Callback("mxb test iqs", MatchXPath("{jabber:client}iq"), on_iq))
+
+            def on_pep(stanza):
+                with self._cond:
+                    self.pep_events.append((str(stanza["from"]), stanza.xml))
+                    self._cond.notify_all()
+            x.register_handler(Callback("mxb test pep", MatchXPath(
+                "{jabber:client}message/{http://jabber.org/protocol/pubsub#event}event"),
+                on_pep))
             x.register_handler(Callback("mxb test presences",
                                         MatchXPath("{jabber:client}presence"), on_presence))
             x.add_event_handler("session_start", on_session_start)
@@ -309,6 +323,25 @@ class XmppClient:
         self.send_raw("<presence to='%s/%s'><x xmlns='http://jabber.org/protocol/muc'/>"
                       "</presence>" % (room, nick))
         self.wait_presence("%s/%s" % (room, nick), True, timeout=timeout, since=mark)
+
+    def pep_mark(self):
+        with self._cond:
+            return len(self.pep_events)
+
+    def wait_pep(self, predicate, timeout=10.0, since=0):
+        """The first PEP event (from, ET element of the message) after index since for
+        which predicate(frm, xml) holds; raises TestFailure after timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for frm, xml in self.pep_events[since:]:
+                    if predicate(frm, xml):
+                        return frm, xml
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TestFailure("%s: no matching PEP event within %.1f s (%d seen)" % (
+                        self.jid, timeout, len(self.pep_events) - since))
+                self._cond.wait(left)
 
     def presence_mark(self):
         with self._cond:
