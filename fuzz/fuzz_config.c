@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_hint.h"
 #include "fuzz.h"
 #include "jid.h"
 #include "topic.h"
@@ -150,8 +151,24 @@ static void check_loaded(const struct mxb_config *cfg)
 	}
 }
 
+/* The syntax hints read any text: a hint is a bounded, NUL-terminated line. */
+static void check_hints(const uint8_t *data, size_t size)
+{
+	char hint[160];
+	unsigned lines = 1;
+	for (size_t i = 0; i < size; i++)
+		lines += data[i] == '\n';
+	unsigned at[] = {1, 2, lines / 2 + 1, lines, lines + 1};
+	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		if (mxb_conf_syntax_hint((const char *)data, size, at[i], hint, sizeof(hint)))
+			FUZZ_CHECK(strlen(hint) > 0 && strlen(hint) < sizeof(hint) &&
+				   !strchr(hint, '\n'));
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	check_hints(data, size);
 	if (!includes_plain(data, size))
 		return 0;
 	enter_dir();

@@ -205,15 +205,16 @@ static char *render(const struct mxb_template *t, const char *topic, const char 
 }
 
 /*
- * Asks dev for its state when it is seen online for the first time in this MQTT
- * connection and its rule can ask: a retained LWT tells it is there, not what it is.
+ * Asks dev for its state when its rule can ask and it is seen online for the first time
+ * in this MQTT connection, or came back (again: when it went offline in between): a
+ * retained LWT tells it is there, not what it is.
  */
-static void ask_state(struct mxb_bridge *b, struct mxb_device *dev)
+static void ask_state(struct mxb_bridge *b, struct mxb_device *dev, bool came_back)
 {
 	const struct mxb_device_rule *rule = dev->rule;
 	uint64_t epoch = mxb_devices_epoch(b->devices);
-	if (!rule->ask_state || !rule->ask_tmpl || dev->asked == epoch || !b->mqtt ||
-		!mxb_mqtt_is_up(b->mqtt))
+	if (!rule->ask_state || !rule->ask_tmpl || (dev->asked == epoch && !came_back) ||
+		!b->mqtt || !mxb_mqtt_is_up(b->mqtt))
 		return;
 	dev->asked = epoch;
 	char topic[MXB_TOPIC_MAX + 1];
@@ -246,9 +247,10 @@ static bool take_availability(struct mxb_bridge *b, struct mxb_device *dev,
 	if (a != dev->avail)
 		mxb_log_info("devices: '%s' is %s", dev->name,
 			a == MXB_AVAIL_ONLINE ? "online" : "offline");
+	bool came_back = dev->avail == MXB_AVAIL_OFFLINE;
 	dev->avail = a;
 	if (a == MXB_AVAIL_ONLINE)
-		ask_state(b, dev);
+		ask_state(b, dev, came_back);
 	return true;
 }
 
@@ -395,12 +397,16 @@ void mxb_bridge_devices_message(struct mxb_bridge *b, const struct mxb_mqtt_mess
 	}
 }
 
-/* A new MQTT connection: every device is asked again, once, when seen online. */
+/*
+ * A new MQTT connection: a device without availability topics is asked at once; the
+ * others when their availability comes again (retained on subscribe, or when the device
+ * itself is back), so that a device still reconnecting is not asked in vain.
+ */
 static void ask_again(struct mxb_device *dev, void *data)
 {
 	struct mxb_bridge *b = data;
 	if (dev->rule && dev->avail == MXB_AVAIL_ONLINE && !dev->rule->availability)
-		ask_state(b, dev);
+		ask_state(b, dev, false);
 }
 
 void mxb_bridge_devices_warn_overlaps(const struct mxb_config *cfg)

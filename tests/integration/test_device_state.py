@@ -98,6 +98,18 @@ def check_reconnect(env):
     env.check(True, "after an MQTT reconnect the device is asked again")
 
 
+def check_came_back(env):
+    setup(env)
+    env.plug.c.publish("tele/plug/LWT", "Offline", retain=True)
+    env.alice.wait_presence(PLUG, False, timeout=10)
+    env.plug.set_power("OFF")  # it rebooted with the relay off, and says nothing of it
+    mark = env.b.mark()
+    env.plug.c.publish("tele/plug/LWT", "Online", retain=True)
+    env.b.wait_log(r"devices: asked 'plug' for its state on 'cmnd/plug/STATE'", since=mark)
+    wait_status(env, PLUG, "OFF", "away")
+    env.check(True, "a device back online is asked again: the roster shows its state now")
+
+
 def check_telemetry(env):
     setup(env)
     env.plug.c.publish("tele/plug/STATE", json.dumps({"Time": "t", "POWER": "OFF"}))
@@ -154,5 +166,6 @@ def check_ask_off(env):
 
 
 if __name__ == "__main__":
-    harness.main([check_asked_at_start, check_restart, check_reconnect, check_telemetry,
+    harness.main([check_asked_at_start, check_restart, check_reconnect, check_came_back,
+                  check_telemetry,
                   check_device_words, check_ask_off], time_limit=150)
