@@ -51,6 +51,8 @@ static void root_key(struct mxb_conf_ctx *c, const struct mxb_conf_node *s,
 	} else if (strcmp(name, "devices") == 0) {
 		cfg->devices = mxb_conf_groups(c, s, "devices", sizeof(*cfg->devices),
 			&cfg->devices_len, mxb_conf_parse_device, &c->devices_at);
+	} else if (strcmp(name, "pubsub") == 0 || strcmp(name, "subscribe") == 0) {
+		mxb_conf_parse_pubsub_list(c, s, cfg);
 	}
 }
 
@@ -165,6 +167,7 @@ void mxb_config_finish(struct mxb_config *cfg)
 		mxb_template_destroy(r->payload_tmpl);
 	}
 	free(cfg->commands);
+	mxb_conf_pubsub_finish(cfg);
 
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -106,6 +106,10 @@ void mxb_conf_parse_mqtt(
 void mxb_conf_parse_notify(struct mxb_conf_ctx *c, const struct mxb_conf_node *g, void *route);
 void mxb_conf_parse_command(struct mxb_conf_ctx *c, const struct mxb_conf_node *g, void *route);
 void mxb_conf_parse_device(struct mxb_conf_ctx *c, const struct mxb_conf_node *g, void *rule);
+/* The 'pubsub' or 'subscribe' list s (config_pubsub.c), and what frees them. */
+void mxb_conf_parse_pubsub_list(
+	struct mxb_conf_ctx *c, const struct mxb_conf_node *s, struct mxb_config *cfg);
+void mxb_conf_pubsub_finish(struct mxb_config *cfg);
 /* Checks that span groups (rooms named by routes, what needs an account) and derived values. */
 void mxb_conf_cross_check(struct mxb_conf_ctx *c, struct mxb_config *cfg);
 
