@@ -6,6 +6,7 @@
 
 #include "backoff.h"
 #include "bridge.h"
+#include "bridge_pubsub.h"
 #include "command.h"
 #include "config.h"
 #include "devices.h"
@@ -191,6 +192,9 @@ int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg)
 	ret = mxb_bridge_contacts_init(b);
 	if (ret < 0)
 		goto err_free_parts;
+	ret = mxb_bridge_pubsub_init(b);
+	if (ret < 0)
+		goto err_free_parts;
 	if (cfg->bridge.spool) {
 		ret = mxb_spool_open(&b->spool, cfg->bridge.spool, replay, b);
 		if (ret < 0)
@@ -203,6 +207,7 @@ int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg)
 	return 0;
 
 err_free_parts:
+	mxb_bridge_pubsub_finish(b);
 	mxb_bridge_contacts_finish(b);
 	mxb_bridge_devices_finish(b);
 	mxb_outbox_destroy(b->outbox);
@@ -225,12 +230,15 @@ void mxb_bridge_finish(struct mxb_bridge *b)
 	mxb_routes_destroy(b->routes);
 	mxb_bridge_contacts_finish(b);
 	mxb_bridge_devices_finish(b);
+	mxb_bridge_pubsub_finish(b);
 }
 
 void mxb_bridge_attach(struct mxb_bridge *b, struct mxb_mqtt *mqtt, struct mxb_xmpp *xmpp)
 {
 	b->mqtt = mqtt;
 	b->xmpp = xmpp;
+	if (mxb_bridge_pubsub_attach(b) < 0)
+		mxb_log_error("pubsub: out of memory; pubsub routes are off");
 }
 
 bool mxb_bridge_commands_drained(const struct mxb_bridge *b)
@@ -240,7 +248,7 @@ bool mxb_bridge_commands_drained(const struct mxb_bridge *b)
 
 bool mxb_bridge_drained(const struct mxb_bridge *b)
 {
-	return mxb_outbox_xmpp_drained(b->outbox);
+	return mxb_outbox_xmpp_drained(b->outbox) && mxb_bridge_pubsub_drained(b);
 }
 
 void mxb_bridge_log_counters(const struct mxb_bridge *b)
@@ -269,6 +277,14 @@ void mxb_bridge_log_counters(const struct mxb_bridge *b)
 		C(xmpp_acked), C(xmpp_resent), C(unacked_dropped), C(quarantined),
 		C(device_updates), C(devices_refused), C(device_commands), C(device_strangers),
 		C(contact_presences), C(presence_strangers), C(presence_table_full));
+	mxb_log_info("bridge: pubsub published %llu, retracted %llu, replaced %llu, resent %llu, "
+		     "queue dropped %llu, nodes created %llu, not json %llu, base64 %llu, too big "
+		     "%llu, refused %llu, failed %llu, received %llu, own skipped %llu, invalid "
+		     "%llu",
+		C(pubsub_published), C(pubsub_retracted), C(pubsub_replaced), C(pubsub_resent),
+		C(pubsub_queue_dropped), C(pubsub_nodes_created), C(pubsub_not_json),
+		C(pubsub_base64), C(pubsub_too_big), C(pubsub_refused), C(pubsub_failed),
+		C(pubsub_received), C(pubsub_own_skipped), C(pubsub_invalid));
 #undef C
 }
 
@@ -285,6 +301,7 @@ static void on_xmpp_offline(bool stream_error, void *data)
 	struct mxb_bridge *b = data;
 	b->reconnects_xmpp++;
 	mxb_outbox_xmpp_lost(b->outbox, stream_error);
+	mxb_bridge_pubsub_offline(b);
 }
 
 /* Renders route's message for topic and payload and sends it to each target. */
@@ -380,6 +397,7 @@ static void on_mqtt_message(const struct mxb_mqtt_message *msg, void *data)
 		mxb_log_debug("notify: dropping the bridge's own publish on '%s'", msg->topic);
 		return;
 	}
+	mxb_bridge_pubsub_message(b, msg);
 	const struct mxb_route_ref *refs;
 	size_t n = mxb_routes_match(b->routes, msg->topic, &refs);
 	struct mxb_route_message m = {msg->topic, msg->payload, msg->len, msg->retain, -1};
@@ -509,6 +527,7 @@ static void on_mqtt_connected(void *data)
 	struct mxb_bridge *b = data;
 	subscribe_all(b);
 	mxb_bridge_devices_subscribe(b);
+	mxb_bridge_pubsub_subscribe(b);
 	/*
 	 * Before the flush, so that it replaces an object held while MQTT was down (which says
 	 * so); and a broker that restarted may have lost the retained one.
@@ -527,6 +546,7 @@ static void on_xmpp_online(void *data)
 {
 	struct mxb_bridge *b = data;
 	mxb_outbox_flush_xmpp(b->outbox);
+	mxb_bridge_pubsub_online(b);
 }
 
 static void on_room_joined(const char *room, void *data)
@@ -610,6 +630,7 @@ int mxb_bridge_reload(struct mxb_bridge *b, const struct mxb_config *old)
 		mxb_log_info("reload: %d throttled routes keep their state", kept);
 	mxb_routes_destroy(b->routes);
 	b->routes = fresh;
+	mxb_bridge_pubsub_reload(b);
 	warn_loops(cfg);
 	if (mxb_mqtt_is_up(b->mqtt) && resubscribe(b, old) < 0) {
 		/* The routes are in place; a reconnect subscribes to all of them. */

@@ -26,6 +26,7 @@ struct mxb_outbox;
 struct mxb_devices;
 struct mxb_device_command;
 struct mxb_presence;
+struct mxb_bridge_pubsub;
 
 struct mxb_bridge {
 	const struct mxb_config *cfg;
@@ -55,6 +56,8 @@ struct mxb_bridge {
 	uint64_t strangers_unlogged; /* dropped since then without a line */
 	int64_t full_logged;
 	uint64_t full_unlogged;
+	/* Pubsub nodes (XEP-0060) both ways, in bridge_pubsub.c */
+	struct mxb_bridge_pubsub *pubsub;
 };
 
 extern const struct mxb_mqtt_handlers mxb_bridge_mqtt_handlers;

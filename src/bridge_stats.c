@@ -52,6 +52,20 @@ static const struct {
 	N(contact_presences),
 	N(presence_strangers),
 	N(presence_table_full),
+	N(pubsub_published),
+	N(pubsub_retracted),
+	N(pubsub_replaced),
+	N(pubsub_resent),
+	N(pubsub_queue_dropped),
+	N(pubsub_nodes_created),
+	N(pubsub_not_json),
+	N(pubsub_base64),
+	N(pubsub_too_big),
+	N(pubsub_refused),
+	N(pubsub_failed),
+	N(pubsub_received),
+	N(pubsub_own_skipped),
+	N(pubsub_invalid),
 };
 #undef N
 
