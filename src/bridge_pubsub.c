@@ -230,6 +230,9 @@ static int send_item(struct mxb_bridge *b, struct item *it)
 		it->tag = tag;
 		if (it->resent)
 			b->n.pubsub_resent++;
+		/* Its notification may come back before the answer. */
+		if (it->payload && it->state == ITEM_SENT)
+			remember_sent(p, it);
 	}
 	return r;
 }
@@ -438,7 +441,11 @@ static void route_message(
 		b->n.retained_skipped++;
 		return;
 	}
-	if (msg->len == 0 && (!msg->retain || r->history > 0)) {
+	/*
+	 * An empty message clears the retained value (subscribers get it live without the
+	 * retain flag): the current item goes too. With history there is no current item.
+	 */
+	if (msg->len == 0 && r->history > 0) {
 		b->n.pubsub_invalid++;
 		mxb_log_debug("pubsub: empty payload on '%s' is no item; skipped", msg->topic);
 		return;
@@ -555,7 +562,6 @@ static void publish_answer(struct mxb_bridge *b, struct item *it, const char *ty
 	switch (o) {
 	case MXB_PUBSUB_DONE:
 		b->n.pubsub_published++;
-		remember_sent(p, it);
 		drop(b, it);
 		return;
 	case MXB_PUBSUB_CREATE:
