@@ -93,7 +93,7 @@ def setup(env):
              '\tadmins = { "alice@localhost" }\n')
     modules_yaml = ("mod_caps: {}\nmod_pubsub:\n  host: \"pubsub.localhost\"\n"
                     "  access_createnode: local\n  plugins: [\"flat\"]\n"
-                    "  max_payload_size: %d\n" % EJ_MAX_PAYLOAD)
+                    "  default_node_config:\n    max_payload_size: %d\n" % EJ_MAX_PAYLOAD)
     own = {"extra": extra} if kind() == "prosody" else {"modules_yaml": modules_yaml}
     p = env.xmpp_server(users=("bridge", "alice", "mallory"), **own)
     m = env.broker()
