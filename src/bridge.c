@@ -459,12 +459,13 @@ int64_t mxb_bridge_tick(struct mxb_bridge *b, int64_t now)
 
 /*
  * The distinct filters of routes with the highest QoS any of them asks for, and with
- * devices, those of the device rules too (subscribed by bridge_devices.c). NULL: ENOMEM.
+ * devices, those of the device rules and pubsub routes too (subscribed by
+ * bridge_devices.c and bridge_pubsub.c). NULL: ENOMEM.
  */
 static struct mxb_filter *filters_of(const struct mxb_config *cfg,
 	const struct mxb_notify_route *routes, size_t routes_len, bool devices, size_t *len)
 {
-	size_t cap = routes_len + (devices ? 2 * cfg->devices_len : 0);
+	size_t cap = routes_len + (devices ? 2 * cfg->devices_len + cfg->pubsub_len : 0);
 	struct mxb_filter *f = malloc((cap ? cap : 1) * sizeof(*f));
 	if (!f)
 		return NULL;
@@ -478,6 +479,8 @@ static struct mxb_filter *filters_of(const struct mxb_config *cfg,
 		if (r->state)
 			f[n++] = (struct mxb_filter){r->state, r->qos};
 	}
+	for (size_t i = 0; devices && i < cfg->pubsub_len; i++)
+		f[n++] = (struct mxb_filter){cfg->pubsub[i].topic, cfg->pubsub[i].qos};
 	*len = mxb_reload_filters_normalize(f, n);
 	return f;
 }

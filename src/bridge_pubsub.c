@@ -872,9 +872,12 @@ void mxb_bridge_pubsub_subscribe(struct mxb_bridge *b)
 {
 	const struct mxb_config *cfg = b->cfg;
 	for (size_t i = 0; i < cfg->pubsub_len; i++) {
+		/* A filter subscribed twice would bring its retained messages twice. */
 		bool seen = false;
 		for (size_t j = 0; j < i && !seen; j++)
 			seen = strcmp(cfg->pubsub[j].topic, cfg->pubsub[i].topic) == 0;
+		for (size_t j = 0; j < cfg->notify_len && !seen; j++)
+			seen = strcmp(cfg->notify[j].topic, cfg->pubsub[i].topic) == 0;
 		if (!seen && mxb_mqtt_subscribe(b->mqtt, cfg->pubsub[i].topic, cfg->pubsub[i].qos) == 0)
 			mxb_log_debug("mqtt: subscribed to '%s' (qos %d) for pubsub",
 				cfg->pubsub[i].topic, cfg->pubsub[i].qos);

@@ -108,7 +108,7 @@ def setup(env):
     create(env, env.alice, PS, "sensors/kitchen")
     create(env, env.alice, locked_service(), "secret", publish_model="publishers")
     env.sub = env.mqtt(m).subscribe("#")
-    env.b = env.start_bridge_ready(p, m, over={
+    env.over = {
         "pubsub": [
             {"topic": "sensors/+/state", "service": PS, "node": "sensors/{{topic.2}}"},
             {"topic": "log/+/event", "service": PS, "node": "eventlog", "format": "atom",
@@ -121,7 +121,8 @@ def setup(env):
             {"service": PS, "nodes": ["weather", "sensors/kitchen"], "topic": "xmpp/{{name}}"},
             {"service": PS, "pattern": "feed/*", "topic": "feeds/{{topic.2}}"},
         ],
-    })
+    }
+    env.b = env.start_bridge_ready(p, m, over=env.over)
     env.check(True, "bridge up with pubsub and subscribe routes on %s" % kind())
 
 
@@ -291,7 +292,32 @@ def check_limits_and_forbidden(env):
     env.verified("pubsub: size cap before sending, forbidden route off, stream kept")
 
 
+def check_reload(env):
+    cfg = harness.merge(env.bridge_config(env.p, env.m, env.over), {})
+    cfg["pubsub"] = [r for r in cfg["pubsub"] if r["topic"] != "text/+"] + [
+        {"topic": "reload/+", "service": PS, "node": "reloaded/{{topic.2}}"}]
+    with open(env.b.conf_path, "w") as f:
+        f.write(harness.format_config(cfg))
+    mark, bmark = env.m.log.mark(), env.b.mark()
+    os.kill(env.b.pid, signal.SIGHUP)
+    env.b.wait_log(r"reload: changed: [^\n]*routes", since=bmark)
+    env.m.wait_subscribed("mxb-test", "reload/+", since=mark, timeout=10)
+    env.mqtt(env.m).publish("reload/x", '{"r": 1}')
+    got = wait_items(env.alice, "reloaded/x", lambda g: len(g) == 1)
+    env.check(isinstance(got, list) and len(got) == 1 and got[0][1].text == '{"r": 1}',
+              "a pubsub route added by SIGHUP works", got)
+    env.mqtt(env.m).publish("text/gone", "x")
+    env.mqtt(env.m).publish("sensors/kitchen/state", '{"after reload": 1}')
+    got = wait_items(env.alice, "sensors/kitchen",
+                     lambda g: len(g) == 1 and g[0][1].text == '{"after reload": 1}')
+    env.check(isinstance(got, list) and got[0][1].text == '{"after reload": 1}',
+              "a kept route still works", got)
+    got = items(env.alice, "text/gone")
+    env.check(not isinstance(got, list) or got == [], "a removed route publishes nothing", got)
+    env.check(env.b.alive(), "the bridge kept running")
+
+
 if __name__ == "__main__":
     harness.main([setup, check_json_item, check_created_on_demand, check_subscriber_and_retract,
                   check_atom_and_text, check_node_to_mqtt, check_no_echo,
-                  check_limits_and_forbidden], time_limit=150)
+                  check_limits_and_forbidden, check_reload], time_limit=150)
