@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "config_schema.h"
 #include "config_keys.h"
 
 static void print_opt(FILE *out, const char *key, const char *value, const char *unset)
@@ -141,4 +142,5 @@ void mxb_config_print(const struct mxb_config *cfg, FILE *out)
 		}
 		fprintf(out, " (qos %d, retain %s)\n", r->qos, r->retain ? "true" : "false");
 	}
+	mxb_conf_pubsub_print(cfg, out);
 }

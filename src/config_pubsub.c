@@ -161,3 +161,38 @@ void mxb_conf_parse_pubsub_list(
 			&cfg->subscribe_len, parse_subscribe, &at);
 	free((void *)at);
 }
+
+void mxb_conf_pubsub_print(const struct mxb_config *cfg, FILE *out)
+{
+	if (cfg->pubsub_len)
+		fprintf(out, "pubsub: %zu route%s\n", cfg->pubsub_len, cfg->pubsub_len == 1 ? "" : "s");
+	for (size_t i = 0; i < cfg->pubsub_len; i++) {
+		const struct mxb_pubsub_route *r = &cfg->pubsub[i];
+		fprintf(out, "  line %d: '%s' -> node '%s' on '%s', format %s", r->line, r->topic,
+			r->node, r->service, mxb_config_name(&mxb_config_pubsub_formats, (int)r->format));
+		if (r->format == MXB_PUBSUB_ATOM)
+			fprintf(out, " (title '%s', summary '%s')", r->title, r->summary);
+		if (r->history)
+			fprintf(out, ", history %d", r->history);
+		else
+			fprintf(out, ", latest value as item '" MXB_PUBSUB_CURRENT "'");
+		fprintf(out, ", qos %d, retained %s, max_item %zu\n", r->qos,
+			r->retained ? "true" : "false", r->max_item);
+	}
+	if (cfg->subscribe_len)
+		fprintf(out, "subscribe: %zu route%s\n", cfg->subscribe_len,
+			cfg->subscribe_len == 1 ? "" : "s");
+	for (size_t i = 0; i < cfg->subscribe_len; i++) {
+		const struct mxb_subscribe_route *r = &cfg->subscribe[i];
+		fprintf(out, "  line %d: '%s' ", r->line, r->service);
+		if (r->pattern) {
+			fprintf(out, "nodes matching '%s'", r->pattern);
+		} else {
+			fprintf(out, "nodes");
+			for (size_t n = 0; n < r->nodes.len; n++)
+				fprintf(out, "%s '%s'", n ? "," : "", r->nodes.v[n]);
+		}
+		fprintf(out, " -> topic '%s' (qos %d, retain %s)\n", r->topic, r->qos,
+			r->retain ? "true" : "false");
+	}
+}
