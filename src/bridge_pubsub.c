@@ -272,7 +272,8 @@ static void hold(struct mxb_bridge *b, struct item *it)
 	if (strcmp(it->id, MXB_PUBSUB_CURRENT) == 0) {
 		for (struct item *o = p->head; o; o = o->next) {
 			if (o->state == ITEM_QUEUED && strcmp(o->id, it->id) == 0 &&
-				strcmp(o->node, it->node) == 0 && strcmp(o->service, it->service) == 0) {
+				strcmp(o->node, it->node) == 0 &&
+				strcmp(o->service, it->service) == 0) {
 				/* The newer value takes the older's place in the order. */
 				free(o->payload);
 				o->payload = it->payload;
@@ -294,7 +295,8 @@ static void hold(struct mxb_bridge *b, struct item *it)
 		b->n.pubsub_queue_dropped++;
 		if (!p->full_logged) {
 			p->full_logged = true;
-			mxb_log_warn("pubsub: %zu items held (bridge.queue_size); dropping the oldest",
+			mxb_log_warn(
+				"pubsub: %zu items held (bridge.queue_size); dropping the oldest",
 				p->len);
 		}
 		drop(b, old);
@@ -332,8 +334,8 @@ static struct item *item_new(const struct mxb_pubsub_route *r, size_t route, con
 }
 
 /* A template rendered into buf (cap bytes) for a message; -E2BIG when it does not fit. */
-static ssize_t render(const struct mxb_template *t, const struct mxb_mqtt_message *msg,
-	char *buf, size_t cap)
+static ssize_t render(
+	const struct mxb_template *t, const struct mxb_mqtt_message *msg, char *buf, size_t cap)
 {
 	struct mxb_template_input in = {
 		.topic = msg->topic,
@@ -386,9 +388,10 @@ static char *payload_of(struct mxb_bridge *b, const struct mxb_pubsub_route *r,
 	struct mxb_strbuf out;
 	mxb_strbuf_init(&out, r->max_item);
 	enum mxb_pubsub_built how = MXB_PUBSUB_BUILT_ASKED;
-	int rc = (r->format == MXB_PUBSUB_ATOM && (!title || !summary || !eid))
-			 ? -E2BIG
-			 : mxb_pubsub_payload(&out, r->format, msg->payload, msg->len, &entry, &how);
+	int rc =
+		(r->format == MXB_PUBSUB_ATOM && (!title || !summary || !eid))
+			? -E2BIG
+			: mxb_pubsub_payload(&out, r->format, msg->payload, msg->len, &entry, &how);
 	char *xml = rc == 0 ? mxb_strbuf_take(&out) : NULL;
 	mxb_strbuf_finish(&out);
 	free(title);
@@ -403,8 +406,8 @@ static char *payload_of(struct mxb_bridge *b, const struct mxb_pubsub_route *r,
 		mxb_log_error("pubsub: out of memory building the item for topic '%s'", msg->topic);
 	} else if (how == MXB_PUBSUB_BUILT_TEXT) {
 		b->n.pubsub_not_json++;
-		mxb_log_warn("pubsub: payload on topic '%s' is not JSON; published as text",
-			msg->topic);
+		mxb_log_warn(
+			"pubsub: payload on topic '%s' is not JSON; published as text", msg->topic);
 	} else if (how == MXB_PUBSUB_BUILT_BASE64) {
 		b->n.pubsub_base64++;
 		mxb_log_warn("pubsub: payload on topic '%s' is not UTF-8 text; published "
@@ -428,8 +431,8 @@ static bool request_fits(struct mxb_bridge *b, struct item *it, const char *topi
 	return false;
 }
 
-static void route_message(
-	struct mxb_bridge *b, size_t i, const struct mxb_pubsub_route *r, const struct mxb_mqtt_message *msg)
+static void route_message(struct mxb_bridge *b, size_t i, const struct mxb_pubsub_route *r,
+	const struct mxb_mqtt_message *msg)
 {
 	struct mxb_bridge_pubsub *p = b->pubsub;
 	struct route_state *rs = i < p->routes_len ? &p->routes[i] : NULL;
@@ -581,7 +584,10 @@ static void publish_answer(struct mxb_bridge *b, struct item *it, const char *ty
 			p->routes[it->route].plain = true;
 			mxb_log_info("pubsub: '%s' does not take the publish-options for node '%s' "
 				     "(%s); publishing without them",
-				it->service, it->node, ps_cond ? ps_cond : cond ? cond : "?");
+				it->service, it->node,
+				ps_cond ? ps_cond
+				: cond  ? cond
+					: "?");
 		}
 		it->options = false;
 		it->state = ITEM_QUEUED;
@@ -605,16 +611,17 @@ static void publish_answer(struct mxb_bridge *b, struct item *it, const char *ty
 	drop(b, it);
 }
 
-static void request_answer(struct mxb_bridge *b, struct request *r, const char *type,
-	const char *cond)
+static void request_answer(
+	struct mxb_bridge *b, struct request *r, const char *type, const char *cond)
 {
 	if (strcmp(type, "result") == 0)
 		return;
-	static const char *const what[] = {
-		[REQ_SUBSCRIBE] = "subscribe to", [REQ_FETCH] = "fetch the last item of",
+	static const char *const what[] = {[REQ_SUBSCRIBE] = "subscribe to",
+		[REQ_FETCH] = "fetch the last item of",
 		[REQ_NODES] = "list the nodes of"};
 	const struct mxb_config *cfg = b->cfg;
-	const char *service = r->route < cfg->subscribe_len ? cfg->subscribe[r->route].service : "?";
+	const char *service =
+		r->route < cfg->subscribe_len ? cfg->subscribe[r->route].service : "?";
 	b->n.pubsub_failed++;
 	/* An empty node has no last item: Prosody answers item-not-found. */
 	if (r->kind == REQ_FETCH && cond && strcmp(cond, "item-not-found") == 0) {
@@ -625,8 +632,8 @@ static void request_answer(struct mxb_bridge *b, struct request *r, const char *
 		mxb_log_warn("pubsub: cannot %s node '%s' on '%s' (%s)", what[r->kind], r->node,
 			service, cond ? cond : "?");
 	else
-		mxb_log_warn("pubsub: cannot %s '%s' (%s)", what[r->kind], service,
-			cond ? cond : "?");
+		mxb_log_warn(
+			"pubsub: cannot %s '%s' (%s)", what[r->kind], service, cond ? cond : "?");
 }
 
 static void on_answer(uint32_t tag, const char *from, const char *type, const char *cond,
@@ -758,7 +765,8 @@ static void invalid(const char *from, const char *what, void *data)
 		from ? from : "?");
 }
 
-static int send_request(struct mxb_bridge *b, enum request_kind kind, size_t route, const char *node)
+static int send_request(
+	struct mxb_bridge *b, enum request_kind kind, size_t route, const char *node)
 {
 	struct mxb_bridge_pubsub *p = b->pubsub;
 	const char *service = b->cfg->subscribe[route].service;
@@ -841,7 +849,8 @@ void mxb_bridge_pubsub_online(struct mxb_bridge *b)
 		const struct mxb_subscribe_route *r = &cfg->subscribe[i];
 		if (r->pattern) {
 			if (send_request(b, REQ_NODES, i, NULL) < 0)
-				mxb_log_warn("pubsub: cannot list the nodes of '%s' now", r->service);
+				mxb_log_warn(
+					"pubsub: cannot list the nodes of '%s' now", r->service);
 			continue;
 		}
 		for (size_t n = 0; n < r->nodes.len; n++)
@@ -878,7 +887,8 @@ void mxb_bridge_pubsub_subscribe(struct mxb_bridge *b)
 			seen = strcmp(cfg->pubsub[j].topic, cfg->pubsub[i].topic) == 0;
 		for (size_t j = 0; j < cfg->notify_len && !seen; j++)
 			seen = strcmp(cfg->notify[j].topic, cfg->pubsub[i].topic) == 0;
-		if (!seen && mxb_mqtt_subscribe(b->mqtt, cfg->pubsub[i].topic, cfg->pubsub[i].qos) == 0)
+		if (!seen &&
+			mxb_mqtt_subscribe(b->mqtt, cfg->pubsub[i].topic, cfg->pubsub[i].qos) == 0)
 			mxb_log_debug("mqtt: subscribed to '%s' (qos %d) for pubsub",
 				cfg->pubsub[i].topic, cfg->pubsub[i].qos);
 	}

@@ -3,8 +3,8 @@
 #include <stdio.h>
 
 #include "config.h"
-#include "config_schema.h"
 #include "config_keys.h"
+#include "config_schema.h"
 
 static void print_opt(FILE *out, const char *key, const char *value, const char *unset)
 {

@@ -95,7 +95,8 @@ static void subscribe_key(struct mxb_conf_ctx *c, const struct mxb_conf_node *s,
 			return;
 		for (size_t i = 0; i < r->nodes.len; i++) {
 			if (!mxb_pubsub_node_valid(r->nodes.v[i], strlen(r->nodes.v[i])))
-				mxb_conf_error_at(c, s, "invalid node '%s' in 'nodes'", r->nodes.v[i]);
+				mxb_conf_error_at(
+					c, s, "invalid node '%s' in 'nodes'", r->nodes.v[i]);
 		}
 		if (r->nodes.len == 0)
 			mxb_conf_error_at(c, s, "'nodes' must not be empty");
@@ -103,7 +104,8 @@ static void subscribe_key(struct mxb_conf_ctx *c, const struct mxb_conf_node *s,
 		seen->pattern = s;
 		if (mxb_conf_string(c, s, MXB_PUBSUB_NODE_MAX, true, &r->pattern) &&
 			!mxb_pubsub_node_valid(r->pattern, strlen(r->pattern)))
-			mxb_conf_error_at(c, s, "invalid node pattern '%s' in 'pattern'", r->pattern);
+			mxb_conf_error_at(
+				c, s, "invalid node pattern '%s' in 'pattern'", r->pattern);
 	} else if (strcmp(name, "topic") == 0) {
 		seen->topic = s;
 		mxb_conf_template(c, s, &r->topic, &r->topic_tmpl);
@@ -121,7 +123,8 @@ static void parse_subscribe(struct mxb_conf_ctx *c, const struct mxb_conf_node *
 	if (!seen.topic)
 		mxb_conf_error_at(c, g, "missing 'topic' in a 'subscribe' route");
 	if (!seen.nodes == !seen.pattern)
-		mxb_conf_error_at(c, g, "a 'subscribe' route needs 'nodes' or 'pattern' (one of them)");
+		mxb_conf_error_at(
+			c, g, "a 'subscribe' route needs 'nodes' or 'pattern' (one of them)");
 }
 
 void mxb_conf_pubsub_finish(struct mxb_config *cfg)
@@ -154,8 +157,8 @@ void mxb_conf_parse_pubsub_list(
 {
 	const struct mxb_conf_node **at = NULL;
 	if (strcmp(s->name, "pubsub") == 0)
-		cfg->pubsub = mxb_conf_groups(c, s, "pubsub", sizeof(*cfg->pubsub),
-			&cfg->pubsub_len, parse_pubsub, &at);
+		cfg->pubsub = mxb_conf_groups(
+			c, s, "pubsub", sizeof(*cfg->pubsub), &cfg->pubsub_len, parse_pubsub, &at);
 	else
 		cfg->subscribe = mxb_conf_groups(c, s, "subscribe", sizeof(*cfg->subscribe),
 			&cfg->subscribe_len, parse_subscribe, &at);
@@ -165,11 +168,13 @@ void mxb_conf_parse_pubsub_list(
 void mxb_conf_pubsub_print(const struct mxb_config *cfg, FILE *out)
 {
 	if (cfg->pubsub_len)
-		fprintf(out, "pubsub: %zu route%s\n", cfg->pubsub_len, cfg->pubsub_len == 1 ? "" : "s");
+		fprintf(out, "pubsub: %zu route%s\n", cfg->pubsub_len,
+			cfg->pubsub_len == 1 ? "" : "s");
 	for (size_t i = 0; i < cfg->pubsub_len; i++) {
 		const struct mxb_pubsub_route *r = &cfg->pubsub[i];
 		fprintf(out, "  line %d: '%s' -> node '%s' on '%s', format %s", r->line, r->topic,
-			r->node, r->service, mxb_config_name(&mxb_config_pubsub_formats, (int)r->format));
+			r->node, r->service,
+			mxb_config_name(&mxb_config_pubsub_formats, (int)r->format));
 		if (r->format == MXB_PUBSUB_ATOM)
 			fprintf(out, " (title '%s', summary '%s')", r->title, r->summary);
 		if (r->history)

@@ -51,8 +51,8 @@ static bool named(xmpp_stanza_t *st, const char *name)
 }
 
 /* One <item/> of node: its id, publisher and first element handed on as an event. */
-static void item_event(struct mxb_pubsub *p, const char *from, const char *node, xmpp_stanza_t *it,
-	bool fetched)
+static void item_event(
+	struct mxb_pubsub *p, const char *from, const char *node, xmpp_stanza_t *it, bool fetched)
 {
 	xmpp_ctx_t *ctx = mxb_xmpp_ext_session(p->x)->ctx;
 	const char *id = xmpp_stanza_get_attribute(it, "id");
@@ -100,7 +100,8 @@ static void items(struct mxb_pubsub *p, const char *from, xmpp_stanza_t *items_e
 		invalid(p, from, "node name");
 		return;
 	}
-	for (xmpp_stanza_t *c = xmpp_stanza_get_children(items_el); c; c = xmpp_stanza_get_next(c)) {
+	for (xmpp_stanza_t *c = xmpp_stanza_get_children(items_el); c;
+		c = xmpp_stanza_get_next(c)) {
 		if (named(c, "item")) {
 			item_event(p, from, node, c, fetched);
 		} else if (named(c, "retract")) {
@@ -109,8 +110,10 @@ static void items(struct mxb_pubsub *p, const char *from, xmpp_stanza_t *items_e
 				invalid(p, from, "retracted item id");
 				continue;
 			}
-			struct mxb_pubsub_event ev = {
-				.kind = MXB_PUBSUB_EV_RETRACT, .service = from, .node = node, .item = id};
+			struct mxb_pubsub_event ev = {.kind = MXB_PUBSUB_EV_RETRACT,
+				.service = from,
+				.node = node,
+				.item = id};
 			p->h.event(&ev, p->data);
 		}
 	}
@@ -186,8 +189,8 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 		xmpp_stanza_t *q = xmpp_stanza_get_child_by_ns(st, NS_DISCO_ITEMS);
 		for (xmpp_stanza_t *c = q ? xmpp_stanza_get_children(q) : NULL; c && p->h.node;
 			c = xmpp_stanza_get_next(c)) {
-			const char *node = named(c, "item") ? xmpp_stanza_get_attribute(c, "node")
-							    : NULL;
+			const char *node =
+				named(c, "item") ? xmpp_stanza_get_attribute(c, "node") : NULL;
 			if (node && mxb_pubsub_node_valid(node, strlen(node)))
 				p->h.node((uint32_t)tag, from, node, p->data);
 			else if (node)

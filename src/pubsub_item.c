@@ -111,8 +111,8 @@ static int time_text(struct mxb_strbuf *out, int64_t t)
 	return put(out, buf);
 }
 
-static int atom_entry(struct mxb_strbuf *out, const char *payload, size_t len,
-	const struct mxb_pubsub_entry *e)
+static int atom_entry(
+	struct mxb_strbuf *out, const char *payload, size_t len, const struct mxb_pubsub_entry *e)
 {
 	int r = put(out, "<entry xmlns='" MXB_NS_ATOM "'><title type='text'>");
 	if (r == 0)
@@ -354,10 +354,10 @@ enum mxb_pubsub_outcome mxb_pubsub_classify(
 	if (is(pubsub_condition, "precondition-not-met") || is(condition, "conflict"))
 		return options ? MXB_PUBSUB_RETRY_PLAIN : MXB_PUBSUB_DROP;
 	/* A field the service does not take: ejabberd 23.01 says resource-constraint. */
-	if (options && (is(pubsub_condition, "invalid-options") ||
-			       is(pubsub_condition, "unsupported") || is(condition, "bad-request") ||
-			       is(condition, "resource-constraint") ||
-			       is(condition, "feature-not-implemented")))
+	if (options &&
+		(is(pubsub_condition, "invalid-options") || is(pubsub_condition, "unsupported") ||
+			is(condition, "bad-request") || is(condition, "resource-constraint") ||
+			is(condition, "feature-not-implemented")))
 		return MXB_PUBSUB_RETRY_PLAIN;
 	if (is(condition, "item-not-found"))
 		return MXB_PUBSUB_CREATE;

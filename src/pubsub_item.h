@@ -41,7 +41,8 @@ bool mxb_pubsub_node_valid(const char *node, size_t len);
 
 /*
  * Whether node matches pattern, where '*' stands for any run of characters ('/' too) and
- * every other character for itself: the pattern "sensors/" followed by a star matches "sensors/kitchen/temp".
+ * every other character for itself: the pattern "sensors/" followed by a star matches
+ * "sensors/kitchen/temp".
  */
 bool mxb_pubsub_node_matches(const char *pattern, const char *node);
 

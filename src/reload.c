@@ -207,8 +207,8 @@ static bool same_pubsub(const struct mxb_config *a, const struct mxb_config *b)
 		same = same_str(x->topic, y->topic) && same_str(x->service, y->service) &&
 		       same_str(x->node, y->node) && x->format == y->format &&
 		       same_str(x->title, y->title) && same_str(x->summary, y->summary) &&
-		       x->history == y->history && x->qos == y->qos &&
-		       x->retained == y->retained && x->max_item == y->max_item;
+		       x->history == y->history && x->qos == y->qos && x->retained == y->retained &&
+		       x->max_item == y->max_item;
 	}
 	for (size_t i = 0; same && i < a->subscribe_len; i++) {
 		const struct mxb_subscribe_route *x = &a->subscribe[i], *y = &b->subscribe[i];

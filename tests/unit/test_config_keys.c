@@ -180,7 +180,8 @@ static void test_defaults_valid(void)
 		if (k->kind == MXB_KEY_NONE || !k->value)
 			continue;
 		if (strcmp(k->section, "notify") == 0 || strcmp(k->section, "commands") == 0 ||
-			strcmp(k->section, "devices") == 0 || strcmp(k->section, "xmpp.rooms") == 0 ||
+			strcmp(k->section, "devices") == 0 ||
+			strcmp(k->section, "xmpp.rooms") == 0 ||
 			strcmp(k->section, "pubsub") == 0 || strcmp(k->section, "subscribe") == 0)
 			continue;
 		const char *field = (const char *)&cfg + k->offset;
