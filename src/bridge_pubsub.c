@@ -16,6 +16,7 @@
 #include "backoff.h"
 #include "bridge.h"
 #include "bridge_pubsub.h"
+#include "bridge_pubsub_state.h"
 #include "config.h"
 #include "jid.h"
 #include "log.h"
@@ -23,83 +24,7 @@
 #include "pubsub.h"
 #include "pubsub_item.h"
 #include "template.h"
-#include "text.h"
-#include "topic.h"
-
-/* Requests sent at once and not answered yet: a window, so a burst cannot flood a stream. */
-#define WINDOW 32
-/* Values the bridge remembers having published, to know its own items when they come back. */
-#define SENT_MAX 256
-/* The longest request id, for the size check made before one is given. */
-#define ID_MAX_TEXT "mxb-ps-4294967295"
-
-enum item_state {
-	ITEM_QUEUED, /* waits for the session or the window */
-	ITEM_SENT, /* the publish or retract is out: waits for the answer */
-	ITEM_CREATING, /* the node is being created; the publish follows */
-};
-
-/* An item (or a retraction: payload NULL) held until the service answers. */
-struct item {
-	struct item *next;
-	size_t route; /* index in cfg->pubsub; SIZE_MAX after a reload */
-	int line;
-	char *service, *node, *id;
-	char *payload; /* the payload element's XML; NULL: retract id */
-	uint64_t hash; /* of the MQTT payload */
-	size_t max; /* bytes of the request */
-	int max_items; /* for a node the bridge creates */
-	uint32_t tag;
-	enum item_state state;
-	bool options; /* send with publish-options */
-	bool created; /* the node was created for it once already */
-	bool resent;
-};
-
-enum request_kind {
-	REQ_SUBSCRIBE,
-	REQ_FETCH,
-	REQ_NODES,
-};
-
-/* A request of the subscribe routes waiting for its answer, for its log line. */
-struct request {
-	struct request *next;
-	uint32_t tag;
-	enum request_kind kind;
-	size_t route; /* index in cfg->subscribe */
-	char *node; /* NULL for REQ_NODES */
-};
-
-struct sent {
-	uint64_t key; /* hash of service and node */
-	uint64_t value; /* hash of the MQTT payload */
-	char id[MXB_PUBSUB_ITEM_ID_MAX + 1];
-	bool used;
-};
-
-struct route_state {
-	bool disabled; /* the service refused the bridge: one log line, then nothing */
-	bool plain; /* the service refused publish-options: publish without them */
-};
-
-struct mxb_bridge_pubsub {
-	struct mxb_pubsub *ps; /* NULL without an XMPP client */
-	struct item *head, *tail;
-	size_t len, inflight;
-	struct request *requests;
-	uint32_t next_tag;
-	uint32_t seq; /* of unique item ids */
-	bool online;
-	struct route_state *routes; /* cfg->pubsub_len */
-	size_t routes_len;
-	struct sent sent[SENT_MAX];
-	size_t sent_next;
-	char node[MXB_PUBSUB_NODE_MAX + 1];
-	bool full_logged;
-};
-
-static uint32_t new_tag(struct mxb_bridge_pubsub *p)
+uint32_t mxb_bridge_pubsub_tag(struct mxb_bridge_pubsub *p)
 {
 	if (++p->next_tag == 0)
 		p->next_tag = 1;
@@ -117,13 +42,7 @@ static void item_free(struct item *it)
 	free(it);
 }
 
-static void request_free(struct request *r)
-{
-	free(r->node);
-	free(r);
-}
-
-static uint64_t node_key(const char *service, const char *node)
+uint64_t mxb_bridge_pubsub_node_key(const char *service, const char *node)
 {
 	uint64_t h = mxb_pubsub_hash(service, strlen(service));
 	return h ^ (mxb_pubsub_hash(node, strlen(node)) * 31);
@@ -131,7 +50,7 @@ static uint64_t node_key(const char *service, const char *node)
 
 static void remember_sent(struct mxb_bridge_pubsub *p, const struct item *it)
 {
-	uint64_t key = node_key(it->service, it->node);
+	uint64_t key = mxb_bridge_pubsub_node_key(it->service, it->node);
 	struct sent *s = NULL;
 	for (size_t i = 0; i < SENT_MAX && !s; i++) {
 		if (p->sent[i].used && p->sent[i].key == key)
@@ -145,22 +64,6 @@ static void remember_sent(struct mxb_bridge_pubsub *p, const struct item *it)
 	s->key = key;
 	s->value = it->hash;
 	snprintf(s->id, sizeof(s->id), "%s", it->id);
-}
-
-/* Whether an item that came from the service is one the bridge published itself. */
-static bool is_own(struct mxb_bridge_pubsub *p, const struct mxb_pubsub_event *ev,
-	const char *value, size_t len)
-{
-	if (ev->publisher && p->ps && mxb_jid_bare_equal(ev->publisher, mxb_pubsub_jid(p->ps)))
-		return true;
-	uint64_t key = node_key(ev->service, ev->node);
-	for (size_t i = 0; i < SENT_MAX; i++) {
-		const struct sent *s = &p->sent[i];
-		if (s->used && s->key == key && ev->item && strcmp(s->id, ev->item) == 0)
-			return strcmp(ev->item, MXB_PUBSUB_CURRENT) != 0 ||
-			       s->value == mxb_pubsub_hash(value, len);
-	}
-	return false;
 }
 
 static void unlink_item(struct mxb_bridge_pubsub *p, struct item *it)
@@ -219,7 +122,7 @@ static int send_item(struct mxb_bridge *b, struct item *it)
 {
 	struct mxb_bridge_pubsub *p = b->pubsub;
 	char id[32];
-	uint32_t tag = new_tag(p);
+	uint32_t tag = mxb_bridge_pubsub_tag(p);
 	mxb_pubsub_request_id(id, sizeof(id), tag);
 	struct mxb_strbuf out;
 	int r = build(it, id, &out);
@@ -611,31 +514,6 @@ static void publish_answer(struct mxb_bridge *b, struct item *it, const char *ty
 	drop(b, it);
 }
 
-static void request_answer(
-	struct mxb_bridge *b, struct request *r, const char *type, const char *cond)
-{
-	if (strcmp(type, "result") == 0)
-		return;
-	static const char *const what[] = {[REQ_SUBSCRIBE] = "subscribe to",
-		[REQ_FETCH] = "fetch the last item of",
-		[REQ_NODES] = "list the nodes of"};
-	const struct mxb_config *cfg = b->cfg;
-	const char *service =
-		r->route < cfg->subscribe_len ? cfg->subscribe[r->route].service : "?";
-	b->n.pubsub_failed++;
-	/* An empty node has no last item: Prosody answers item-not-found. */
-	if (r->kind == REQ_FETCH && cond && strcmp(cond, "item-not-found") == 0) {
-		b->n.pubsub_failed--;
-		return;
-	}
-	if (r->node)
-		mxb_log_warn("pubsub: cannot %s node '%s' on '%s' (%s)", what[r->kind], r->node,
-			service, cond ? cond : "?");
-	else
-		mxb_log_warn(
-			"pubsub: cannot %s '%s' (%s)", what[r->kind], service, cond ? cond : "?");
-}
-
 static void on_answer(uint32_t tag, const char *from, const char *type, const char *cond,
 	const char *ps_cond, void *data)
 {
@@ -650,193 +528,16 @@ static void on_answer(uint32_t tag, const char *from, const char *type, const ch
 		flush(b);
 		return;
 	}
-	for (struct request **pp = &p->requests; *pp; pp = &(*pp)->next) {
-		if ((*pp)->tag == tag) {
-			struct request *r = *pp;
-			*pp = r->next;
-			request_answer(b, r, type, cond);
-			request_free(r);
-			return;
-		}
-	}
-}
-
-/* Whether the subscribe route r takes events of node from service. */
-static bool route_covers(const struct mxb_subscribe_route *r, const char *service, const char *node)
-{
-	if (!mxb_jid_bare_equal(r->service, service))
-		return false;
-	if (r->pattern)
-		return mxb_pubsub_node_matches(r->pattern, node);
-	for (size_t i = 0; i < r->nodes.len; i++) {
-		if (strcmp(r->nodes.v[i], node) == 0)
-			return true;
-	}
-	return false;
-}
-
-static bool wants(const char *from, void *data)
-{
-	const struct mxb_bridge *b = data;
-	for (size_t i = 0; i < b->cfg->subscribe_len; i++) {
-		if (mxb_jid_bare_equal(b->cfg->subscribe[i].service, from))
-			return true;
-	}
-	return false;
-}
-
-static void to_mqtt(struct mxb_bridge *b, const struct mxb_subscribe_route *r,
-	const struct mxb_pubsub_event *ev, const char *value, size_t len)
-{
-	char topic[1024];
-	struct mxb_template_input in = {
-		.topic = ev->node,
-		.name = ev->node,
-		.from = ev->service,
-		.payload = value,
-		.payload_len = len,
-		.time = (int64_t)time(NULL),
-	};
-	ssize_t n = mxb_template_render(r->topic_tmpl, &in, topic, sizeof(topic), NULL);
-	if (n < 0 || !mxb_topic_name_valid(topic, (size_t)n)) {
-		b->n.pubsub_invalid++;
-		mxb_log_warn("pubsub: node '%s' of '%s' gives no valid topic (route at line %d); "
-			     "not published",
-			ev->node, ev->service, r->line);
-		return;
-	}
-	struct mxb_outbox_publish pub = {
-		.topic = topic,
-		.payload = value,
-		.len = len,
-		.qos = r->qos,
-		.retain = r->retain,
-		.latest = r->retain,
-	};
-	b->n.pubsub_received++;
-	mxb_outbox_publish(b->outbox, &pub, NULL, NULL);
-}
-
-static void on_event(const struct mxb_pubsub_event *ev, void *data)
-{
-	struct mxb_bridge *b = data;
-	const struct mxb_config *cfg = b->cfg;
-	struct mxb_strbuf value;
-	mxb_strbuf_init(&value, cfg->bridge.max_payload);
-	int rc = 0;
-	if (ev->kind == MXB_PUBSUB_EV_ITEM) {
-		rc = ev->payload.name ? mxb_pubsub_element_value(&value, &ev->payload)
-				      : mxb_strbuf_add(&value, "", 0);
-		if (rc == -E2BIG) {
-			b->n.payload_too_large++;
-			mxb_log_warn("pubsub: item '%s' of node '%s' on '%s' is larger than "
-				     "bridge.max_payload %zu; not published",
-				ev->item ? ev->item : "", ev->node, ev->service,
-				cfg->bridge.max_payload);
-		} else if (rc < 0) {
-			b->n.pubsub_invalid++;
-			mxb_log_warn("pubsub: item '%s' of node '%s' on '%s' has an invalid "
-				     "payload; not published",
-				ev->item ? ev->item : "", ev->node, ev->service);
-		}
-		if (rc == 0 && is_own(b->pubsub, ev, value.s, value.len)) {
-			b->n.pubsub_own_skipped++;
-			mxb_log_debug("pubsub: item '%s' of node '%s' is the bridge's own",
-				ev->item ? ev->item : "", ev->node);
-			rc = -EEXIST;
-		}
-	}
-	for (size_t i = 0; rc == 0 && i < cfg->subscribe_len; i++) {
-		if (!route_covers(&cfg->subscribe[i], ev->service, ev->node))
-			continue;
-		if (ev->kind == MXB_PUBSUB_EV_ITEM)
-			to_mqtt(b, &cfg->subscribe[i], ev, value.s, value.len);
-		else
-			to_mqtt(b, &cfg->subscribe[i], ev, "", 0);
-	}
-	mxb_strbuf_finish(&value);
-}
-
-static void invalid(const char *from, const char *what, void *data)
-{
-	struct mxb_bridge *b = data;
-	b->n.pubsub_invalid++;
-	mxb_log_warn("pubsub: ignoring a %s from '%s' that is too long or not UTF-8 text", what,
-		from ? from : "?");
-}
-
-static int send_request(
-	struct mxb_bridge *b, enum request_kind kind, size_t route, const char *node)
-{
-	struct mxb_bridge_pubsub *p = b->pubsub;
-	const char *service = b->cfg->subscribe[route].service;
-	struct request *r = calloc(1, sizeof(*r));
-	if (!r || (node && !(r->node = strdup(node)))) {
-		free(r);
-		return -ENOMEM;
-	}
-	r->tag = new_tag(p);
-	r->kind = kind;
-	r->route = route;
-	char id[32];
-	mxb_pubsub_request_id(id, sizeof(id), r->tag);
-	struct mxb_strbuf out;
-	/* A node name is bounded: these fit whatever it is. */
-	mxb_strbuf_init(&out, 16384);
-	int rc = kind == REQ_SUBSCRIBE
-			 ? mxb_pubsub_iq_subscribe(&out, id, service, node, mxb_pubsub_jid(p->ps))
-		 : kind == REQ_FETCH ? mxb_pubsub_iq_last_item(&out, id, service, node)
-				     : mxb_pubsub_iq_nodes(&out, id, service);
-	if (rc == 0)
-		rc = mxb_pubsub_send(p->ps, out.s);
-	mxb_strbuf_finish(&out);
-	if (rc < 0) {
-		request_free(r);
-		return rc;
-	}
-	r->next = p->requests;
-	p->requests = r;
-	return 0;
-}
-
-/* Subscribes to node (of route) and asks for its last item: Prosody never sends it. */
-static void follow(struct mxb_bridge *b, size_t route, const char *node)
-{
-	if (send_request(b, REQ_SUBSCRIBE, route, node) < 0 ||
-		send_request(b, REQ_FETCH, route, node) < 0)
-		mxb_log_warn("pubsub: cannot subscribe to node '%s' now", node);
-}
-
-static void on_node(uint32_t tag, const char *from, const char *node, void *data)
-{
-	struct mxb_bridge *b = data;
-	for (struct request *r = b->pubsub->requests; r; r = r->next) {
-		if (r->tag != tag || r->kind != REQ_NODES)
-			continue;
-		const struct mxb_subscribe_route *sr = &b->cfg->subscribe[r->route];
-		if (sr->pattern && mxb_jid_bare_equal(from, sr->service) &&
-			mxb_pubsub_node_matches(sr->pattern, node))
-			follow(b, r->route, node);
-		return;
-	}
+	mxb_bridge_subscribe_answer(b, tag, type, cond);
 }
 
 static const struct mxb_pubsub_handlers handlers = {
-	.wants = wants,
+	.wants = mxb_bridge_subscribe_wants,
 	.answer = on_answer,
-	.event = on_event,
-	.node = on_node,
-	.invalid = invalid,
+	.event = mxb_bridge_subscribe_event,
+	.node = mxb_bridge_subscribe_node,
+	.invalid = mxb_bridge_subscribe_invalid,
 };
-
-static void clear_requests(struct mxb_bridge_pubsub *p)
-{
-	while (p->requests) {
-		struct request *r = p->requests;
-		p->requests = r->next;
-		request_free(r);
-	}
-}
 
 void mxb_bridge_pubsub_online(struct mxb_bridge *b)
 {
@@ -844,18 +545,7 @@ void mxb_bridge_pubsub_online(struct mxb_bridge *b)
 	if (!p || !p->ps)
 		return;
 	p->online = true;
-	const struct mxb_config *cfg = b->cfg;
-	for (size_t i = 0; i < cfg->subscribe_len; i++) {
-		const struct mxb_subscribe_route *r = &cfg->subscribe[i];
-		if (r->pattern) {
-			if (send_request(b, REQ_NODES, i, NULL) < 0)
-				mxb_log_warn(
-					"pubsub: cannot list the nodes of '%s' now", r->service);
-			continue;
-		}
-		for (size_t n = 0; n < r->nodes.len; n++)
-			follow(b, i, r->nodes.v[n]);
-	}
+	mxb_bridge_subscribe_online(b);
 	flush(b);
 }
 
@@ -874,7 +564,7 @@ void mxb_bridge_pubsub_offline(struct mxb_bridge *b)
 	}
 	p->inflight = 0;
 	p->full_logged = false;
-	clear_requests(p);
+	mxb_bridge_subscribe_clear(p);
 }
 
 void mxb_bridge_pubsub_subscribe(struct mxb_bridge *b)
@@ -928,7 +618,7 @@ void mxb_bridge_pubsub_finish(struct mxb_bridge *b)
 		p->head = it->next;
 		item_free(it);
 	}
-	clear_requests(p);
+	mxb_bridge_subscribe_clear(p);
 	mxb_pubsub_destroy(p->ps);
 	free(p->routes);
 	free(p);
@@ -961,7 +651,7 @@ void mxb_bridge_pubsub_reload(struct mxb_bridge *b)
 	for (struct item *it = p->head; it; it = it->next)
 		it->route = SIZE_MAX;
 	/* New subscribe routes take effect now when the session is up. */
-	clear_requests(p);
+	mxb_bridge_subscribe_clear(p);
 	if (p->online) {
 		p->online = false;
 		mxb_bridge_pubsub_online(b);

@@ -455,3 +455,71 @@ uint64_t mxb_pubsub_hash(const char *s, size_t len)
 	}
 	return h;
 }
+
+static bool journal_valid(const struct mxb_pubsub_journal *j)
+{
+	return mxb_pubsub_node_valid(j->node, j->node_len) && j->item_len > 0 &&
+	       j->item_len <= MXB_PUBSUB_ITEM_ID_MAX && mxb_text_xml_valid(j->item, j->item_len) &&
+	       j->max_items >= 1 && j->max_items <= 1000 && j->max >= 512 && j->max <= 240000 &&
+	       j->payload_len <= j->max &&
+	       (j->retract ? j->payload_len == 0 : j->payload_len > 0) &&
+	       mxb_text_xml_valid(j->payload ? j->payload : "", j->payload_len);
+}
+
+int mxb_pubsub_journal_encode(struct mxb_strbuf *out, const struct mxb_pubsub_journal *j)
+{
+	if (!journal_valid(j))
+		return -EINVAL;
+	int r = mxb_strbuf_printf(out, "%d %zu %zu %zu %c\n", j->max_items, j->max, j->node_len,
+		j->item_len, j->retract ? 'r' : 'p');
+	if (r == 0)
+		r = mxb_strbuf_add(out, j->node, j->node_len);
+	if (r == 0)
+		r = mxb_strbuf_add(out, j->item, j->item_len);
+	if (r == 0 && j->payload_len)
+		r = mxb_strbuf_add(out, j->payload, j->payload_len);
+	return r;
+}
+
+/* A decimal number without sign or leading zeros, at most max, then sep. */
+static bool number(
+	const char **p, const char *end, char sep, unsigned long long max, unsigned long long *out)
+{
+	const char *s = *p;
+	unsigned long long v = 0;
+	if (s >= end || *s < '0' || *s > '9' || (*s == '0' && s + 1 < end && s[1] != sep))
+		return false;
+	for (; s < end && *s >= '0' && *s <= '9'; s++) {
+		v = v * 10 + (unsigned long long)(*s - '0');
+		if (v > max)
+			return false;
+	}
+	if (s >= end || *s != sep)
+		return false;
+	*p = s + 1;
+	*out = v;
+	return true;
+}
+
+int mxb_pubsub_journal_decode(const char *body, size_t len, struct mxb_pubsub_journal *j)
+{
+	const char *p = body, *end = body + len;
+	unsigned long long mi, max, nl, il;
+	if (!number(&p, end, ' ', 1000, &mi) || !number(&p, end, ' ', 240000, &max) ||
+		!number(&p, end, ' ', MXB_PUBSUB_NODE_MAX, &nl) ||
+		!number(&p, end, ' ', MXB_PUBSUB_ITEM_ID_MAX, &il) || end - p < 2 ||
+		(p[0] != 'p' && p[0] != 'r') || p[1] != '\n')
+		return -EBADMSG;
+	*j = (struct mxb_pubsub_journal){
+		.retract = p[0] == 'r', .max_items = (int)mi, .max = (size_t)max};
+	p += 2;
+	if ((size_t)(end - p) < nl + il)
+		return -EBADMSG;
+	j->node = p;
+	j->node_len = (size_t)nl;
+	j->item = p + nl;
+	j->item_len = (size_t)il;
+	j->payload = p + nl + il;
+	j->payload_len = (size_t)(end - j->payload);
+	return journal_valid(j) ? 0 : -EBADMSG;
+}

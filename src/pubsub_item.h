@@ -130,6 +130,33 @@ struct mxb_pubsub_element {
  */
 int mxb_pubsub_element_value(struct mxb_strbuf *out, const struct mxb_pubsub_element *e);
 
+/*
+ * An item held for a service, as the spool journals it: a message record (spool_record.h)
+ * of type MXB_PUBSUB_JOURNAL_TYPE whose `to` is the service and whose body is
+ *
+ *   <max_items> <max> <nodelen> <itemlen> <p|r>\n<node><item><payload>
+ *
+ * (decimal lengths; p: a publish with its payload element, r: a retraction, no payload).
+ * Decoded fields point into the body.
+ */
+#define MXB_PUBSUB_JOURNAL_TYPE "pubsub"
+
+struct mxb_pubsub_journal {
+	const char *node, *item, *payload;
+	size_t node_len, item_len, payload_len;
+	int max_items; /* for a node the bridge creates, 1..1000 */
+	size_t max; /* bytes of the request, 512..240000 */
+	bool retract;
+};
+
+/* Appends the body of j to out. Returns like the builders, -EINVAL for a field out of bounds. */
+int mxb_pubsub_journal_encode(struct mxb_strbuf *out, const struct mxb_pubsub_journal *j);
+/*
+ * Decodes body[0..len). Returns 0, or -EBADMSG when it is no such body or a field is out of
+ * its bounds (node and item as the session bounds them, text that XML can carry).
+ */
+int mxb_pubsub_journal_decode(const char *body, size_t len, struct mxb_pubsub_journal *j);
+
 /* A unique item id for a route with history: "MS-SEQ", into buf (at least 32 bytes). */
 void mxb_pubsub_item_id(char *buf, size_t cap, int64_t ms, uint32_t seq);
 

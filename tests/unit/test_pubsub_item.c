@@ -182,8 +182,41 @@ static void test_values(void)
 	CHECK(mxb_pubsub_hash("a", 1) != mxb_pubsub_hash("b", 1));
 }
 
+static void test_journal(void)
+{
+	struct mxb_pubsub_journal j = {
+		"a/b", "current", "<text xmlns='x'>v\n</text>", 3, 7, 25, 1, 65536, false};
+	struct mxb_strbuf b;
+	mxb_strbuf_init(&b, 4096);
+	CHECK(mxb_pubsub_journal_encode(&b, &j) == 0);
+	CHECK_STR(b.s, "1 65536 3 7 p\na/bcurrent<text xmlns='x'>v\n</text>");
+	struct mxb_pubsub_journal d;
+	CHECK(mxb_pubsub_journal_decode(b.s, b.len, &d) == 0);
+	CHECK(d.node_len == 3 && memcmp(d.node, "a/b", 3) == 0 && d.item_len == 7 &&
+		d.payload_len == 25 && d.max == 65536 && d.max_items == 1 && !d.retract);
+	mxb_strbuf_finish(&b);
+	struct mxb_pubsub_journal r = {"n", "current", NULL, 1, 7, 0, 5, 512, true};
+	mxb_strbuf_init(&b, 4096);
+	CHECK(mxb_pubsub_journal_encode(&b, &r) == 0);
+	CHECK(mxb_pubsub_journal_decode(b.s, b.len, &d) == 0 && d.retract && d.payload_len == 0);
+	mxb_strbuf_finish(&b);
+	/* Out of bounds, torn, or not one at all: refused. */
+	const char *bad[] = {"", "1 65536 3 7 p", "1 65536 3 7 p\na/b", "01 65536 1 1 p\nabx",
+		"1 65536 1 1 x\nabx", "1001 65536 1 1 p\nabx", "1 100 1 1 p\nabx",
+		"1 65536 0 1 p\nbx", "1 65536 1 1 r\nabx", "1 65536 1 1 p\nab", "-1 512 1 1 p\nabx",
+		"1 65536 1 1 p\na\x01x"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(mxb_pubsub_journal_decode(bad[i], strlen(bad[i]), &d) == -EBADMSG);
+	CHECK(mxb_pubsub_journal_decode("1 512 1 1 p\nabx", 15, &d) == 0);
+	struct mxb_pubsub_journal big = {"n", "i", "x", 1, 1, 1, 1, 100, false};
+	mxb_strbuf_init(&b, 4096);
+	CHECK(mxb_pubsub_journal_encode(&b, &big) == -EINVAL);
+	mxb_strbuf_finish(&b);
+}
+
 int main(void)
 {
+	test_journal();
 	test_payloads();
 	test_requests();
 	test_classify();
