@@ -13,6 +13,7 @@
 #include "jid.h"
 #include "log.h"
 #include "outbox.h"
+#include "pubsub_item.h"
 #include "reload.h"
 #include "route.h"
 #include "spool.h"
@@ -141,6 +142,8 @@ static const struct mxb_outbox_ops outbox_ops = {
 static bool replay(const char *id, const char *to, const char *type, const char *body, void *data)
 {
 	struct mxb_bridge *b = data;
+	if (strcmp(type, MXB_PUBSUB_JOURNAL_TYPE) == 0)
+		return mxb_bridge_pubsub_replay(b, id, to, body);
 	/* The journal is a file: its text goes to the stream only if XML can carry it. */
 	if (!mxb_text_xml_valid(body, strlen(body)) || !mxb_text_xml_valid(to, strlen(to))) {
 		mxb_log_warn("spool: message '%s' is not XML-safe text; dropped", id);
@@ -168,6 +171,7 @@ static void spool_rewrite(struct mxb_bridge *b)
 	if (mxb_spool_rewrite_begin(b->spool) < 0)
 		return;
 	mxb_outbox_each_message(b->outbox, journal_live, b->spool);
+	mxb_bridge_pubsub_each_journal(b, journal_live, b->spool);
 	if (mxb_spool_rewrite_commit(b->spool) < 0)
 		mxb_log_errno(MXB_LOG_WARN, "spool: cannot rewrite the journal");
 }

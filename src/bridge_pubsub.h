@@ -26,6 +26,16 @@ void mxb_bridge_pubsub_online(struct mxb_bridge *b);
 void mxb_bridge_pubsub_offline(struct mxb_bridge *b);
 /* The routes were replaced (a reload): route state starts afresh, held items stay. */
 void mxb_bridge_pubsub_reload(struct mxb_bridge *b);
+/*
+ * An item the journal kept from the last run (a record of type MXB_PUBSUB_JOURNAL_TYPE):
+ * held again, with its journal id. Returns whether it is kept (false: logged, dropped).
+ */
+bool mxb_bridge_pubsub_replay(
+	struct mxb_bridge *b, const char *id, const char *service, const char *body);
+/* Calls fn for every item held, oldest first, as a journal record (to rewrite the journal). */
+void mxb_bridge_pubsub_each_journal(struct mxb_bridge *b,
+	void (*fn)(const char *id, const char *to, const char *type, const char *body, void *data),
+	void *data);
 /* Whether no item waits for its answer. */
 bool mxb_bridge_pubsub_drained(const struct mxb_bridge *b);
 

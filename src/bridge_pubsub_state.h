@@ -45,6 +45,8 @@ struct item {
 	bool options; /* send with publish-options */
 	bool created; /* the node was created for it once already */
 	bool resent;
+	/* Its id in the journal (bridge.spool), "" when it is not journaled. */
+	char jid[32];
 };
 
 enum request_kind {
@@ -81,6 +83,7 @@ struct mxb_bridge_pubsub {
 	struct request *requests;
 	uint32_t next_tag;
 	uint32_t seq; /* of unique item ids */
+	uint32_t journal_seq; /* of journal ids */
 	bool online;
 	struct route_state *routes; /* cfg->pubsub_len */
 	size_t routes_len;

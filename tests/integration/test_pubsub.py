@@ -317,7 +317,38 @@ def check_reload(env):
     env.check(env.b.alive(), "the bridge kept running")
 
 
+def check_spool(env):
+    """Items held while the XMPP server is away are journaled: a SIGKILLed bridge's
+    successor publishes them."""
+    env.b.stop()
+    over = harness.merge(env.over, {"bridge": {"spool": env.tmp + "/spool"}})
+    over["pubsub"] = [{"topic": "spooled/+", "service": PS, "node": "spooled",
+                       "format": "text", "history": 10}]
+    over["subscribe"] = []
+    b = env.start_bridge_ready(env.p, env.m, over=over)
+    env.p.stop(signal.SIGTERM)
+    b.wait_log(r"xmpp: ", since=b.mark())
+    for i in range(1, 6):
+        env.mqtt(env.m).publish("spooled/x", "held-%d" % i)
+    mark = b.mark()
+    os.kill(b.pid, signal.SIGUSR1)
+    b.wait_log(r"bridge: mqtt received [1-9]", since=mark)
+    journal = open(env.tmp + "/spool/spool.journal", "rb").read()
+    env.check(journal.count(b"held-") == 5, "the five held items are in the journal",
+              journal.count(b"held-"))
+    b.stop(signal.SIGKILL)
+    env.p.start()
+    env.alice = env.xmpp(env.p, "alice")
+    b2 = env.start_bridge_ready(env.p, env.m, over=over)
+    got = wait_items(env.alice, "spooled", lambda g: len(g) == 5, timeout=15)
+    values = sorted(g[1].text for g in got) if isinstance(got, list) else got
+    env.check(values == ["held-%d" % i for i in range(1, 6)],
+              "after a SIGKILL the next bridge publishes every journaled item", values)
+    b2.stop()
+    env.verified("pubsub: held items journaled in bridge.spool, published after SIGKILL")
+
+
 if __name__ == "__main__":
     harness.main([setup, check_json_item, check_created_on_demand, check_subscriber_and_retract,
                   check_atom_and_text, check_node_to_mqtt, check_no_echo,
-                  check_limits_and_forbidden, check_reload], time_limit=150)
+                  check_limits_and_forbidden, check_reload, check_spool], time_limit=150)
