@@ -390,7 +390,8 @@ static void route_message(struct mxb_bridge *b, size_t i, const struct mxb_pubsu
 		b->n.pubsub_refused++;
 		return;
 	}
-	if (msg->retain && !r->retained) {
+	/* With history a replayed value would be a second entry of one event. */
+	if (msg->retain && (!r->retained || r->history > 0)) {
 		b->n.retained_skipped++;
 		return;
 	}
