@@ -62,7 +62,11 @@ struct request {
 	enum request_kind kind;
 	size_t route; /* index in cfg->subscribe */
 	char *node; /* NULL for REQ_NODES */
+	size_t followed; /* REQ_NODES: nodes subscribed to from its answer */
 };
+
+/* Nodes one pattern follows at most: a service listing more is not followed further. */
+#define MXB_PUBSUB_PATTERN_NODES_MAX 1000
 
 struct sent {
 	uint64_t key; /* hash of service and node */

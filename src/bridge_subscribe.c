@@ -225,8 +225,17 @@ void mxb_bridge_subscribe_node(uint32_t tag, const char *from, const char *node,
 		if (r->tag != tag || r->kind != REQ_NODES)
 			continue;
 		const struct mxb_subscribe_route *sr = &b->cfg->subscribe[r->route];
-		if (sr->pattern && mxb_jid_bare_equal(from, sr->service) &&
-			mxb_pubsub_node_matches(sr->pattern, node))
+		if (!sr->pattern || !mxb_jid_bare_equal(from, sr->service) ||
+			!mxb_pubsub_node_matches(sr->pattern, node))
+			return;
+		if (r->followed++ == MXB_PUBSUB_PATTERN_NODES_MAX) {
+			b->n.pubsub_invalid++;
+			mxb_log_warn(
+				"pubsub: '%s' has more than %d nodes matching '%s'; the others "
+				"are not followed",
+				sr->service, MXB_PUBSUB_PATTERN_NODES_MAX, sr->pattern);
+		}
+		if (r->followed <= MXB_PUBSUB_PATTERN_NODES_MAX)
 			follow(b, r->route, node);
 		return;
 	}
