@@ -23,6 +23,10 @@ COUNTERS = (
     "commands_malformed", "mqtt_queue_dropped", "device_updates", "devices_refused",
     "device_commands", "device_strangers", "contact_presences", "presence_strangers",
     "presence_table_full",
+    "pubsub_published", "pubsub_retracted", "pubsub_replaced", "pubsub_resent",
+    "pubsub_queue_dropped", "pubsub_nodes_created", "pubsub_not_json", "pubsub_base64",
+    "pubsub_too_big", "pubsub_refused", "pubsub_failed", "pubsub_received",
+    "pubsub_own_skipped", "pubsub_invalid",
 )
 NUMBERS = COUNTERS + ("uptime_s", "queued_xmpp", "unacked_xmpp", "queued_mqtt",
                       "reconnects_xmpp", "reconnects_mqtt", "reconnects_component",
