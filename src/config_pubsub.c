@@ -155,14 +155,25 @@ void mxb_conf_pubsub_finish(struct mxb_config *cfg)
 void mxb_conf_parse_pubsub_list(
 	struct mxb_conf_ctx *c, const struct mxb_conf_node *s, struct mxb_config *cfg)
 {
-	const struct mxb_conf_node **at = NULL;
 	if (strcmp(s->name, "pubsub") == 0)
-		cfg->pubsub = mxb_conf_groups(
-			c, s, "pubsub", sizeof(*cfg->pubsub), &cfg->pubsub_len, parse_pubsub, &at);
+		cfg->pubsub = mxb_conf_groups(c, s, "pubsub", sizeof(*cfg->pubsub),
+			&cfg->pubsub_len, parse_pubsub, &c->pubsub_at);
 	else
 		cfg->subscribe = mxb_conf_groups(c, s, "subscribe", sizeof(*cfg->subscribe),
-			&cfg->subscribe_len, parse_subscribe, &at);
-	free((void *)at);
+			&cfg->subscribe_len, parse_subscribe, &c->subscribe_at);
+}
+
+void mxb_conf_pubsub_check(struct mxb_conf_ctx *c, const struct mxb_config *cfg)
+{
+	/* Only a component-only config lacks a jid on purpose; otherwise that was reported. */
+	if (cfg->xmpp.jid || !cfg->xmpp.component.domain)
+		return;
+	if (cfg->pubsub_len && c->pubsub_at)
+		mxb_conf_error_at(
+			c, c->pubsub_at[0], "'pubsub' needs an XMPP account: set xmpp.jid");
+	if (cfg->subscribe_len && c->subscribe_at)
+		mxb_conf_error_at(
+			c, c->subscribe_at[0], "'subscribe' needs an XMPP account: set xmpp.jid");
 }
 
 void mxb_conf_pubsub_print(const struct mxb_config *cfg, FILE *out)

@@ -815,6 +815,12 @@ static void test_pubsub_routes(void)
 		"$F:3: a 'subscribe' route needs 'nodes' or 'pattern' (one of them)",
 		"$F:4: invalid node 'a\x01' in 'nodes'",
 		"$F:4: missing 'topic' in a 'subscribe' route");
+	EXPECT_ERRORS("pubsub_component.conf",
+		"xmpp: { component: { domain = \"iot.x\"; secret = \"s\"; }; };\n"
+		"pubsub = ( { topic = \"a\"; service = \"ps.x\"; node = \"n\"; } );\n"
+		"subscribe = ( { service = \"ps.x\"; nodes = [ \"n\" ]; topic = \"t\"; } );\n",
+		"$F:2: 'pubsub' needs an XMPP account: set xmpp.jid",
+		"$F:3: 'subscribe' needs an XMPP account: set xmpp.jid");
 }
 
 int main(void)
