@@ -33,13 +33,14 @@ def locked_service():
     return "locked.localhost" if kind() == "prosody" else PS
 
 
-def create(env, c, service, node, publish_model="open"):
+def create(env, c, service, node, publish_model="open", persist=True):
     r = c.iq(service, "set", (
         "<pubsub xmlns='%s'><create node='%s'/><configure><x xmlns='jabber:x:data' "
         "type='submit'><field var='FORM_TYPE' type='hidden'><value>%s#node_config</value>"
         "</field><field var='pubsub#access_model'><value>open</value></field>"
-        "<field var='pubsub#publish_model'><value>%s</value></field></x></configure>"
-        "</pubsub>") % (NS, node, NS, publish_model))
+        "<field var='pubsub#publish_model'><value>%s</value></field>"
+        "<field var='pubsub#persist_items'><value>%d</value></field></x></configure>"
+        "</pubsub>") % (NS, node, NS, publish_model, persist))
     env.check(r.type == "result", "alice created node %r on %s" % (node, service),
               (r.type, r.error))
 
@@ -106,6 +107,11 @@ def setup(env):
     create(env, env.alice, PS, "feed/a")
     publish(env, env.alice, PS, "feed/a", "f1", "<text xmlns='%s'>hello</text>" % NS_PAYLOAD)
     create(env, env.alice, PS, "sensors/kitchen")
+    # A node that keeps no items: a publish asking for persist_items meets its precondition
+    create(env, env.alice, PS, "volatile", persist=False)
+    r = env.alice.iq(PS, "set", "<pubsub xmlns='%s'><subscribe node='volatile' "
+                     "jid='alice@localhost'/></pubsub>" % NS)
+    env.check(r.type == "result", "alice subscribed to volatile", (r.type, r.error))
     create(env, env.alice, locked_service(), "secret", publish_model="publishers")
     env.sub = env.mqtt(m).subscribe("#")
     env.over = {
@@ -116,6 +122,7 @@ def setup(env):
             {"topic": "text/+", "service": PS, "node": "text/{{topic.2}}", "format": "text"},
             {"topic": "big/+", "service": PS, "node": "big", "max_item": 240000},
             {"topic": "locked/+", "service": locked_service(), "node": "secret"},
+            {"topic": "volatile/+", "service": PS, "node": "volatile"},
         ],
         "subscribe": [
             {"service": PS, "nodes": ["weather", "sensors/kitchen"], "topic": "xmpp/{{name}}"},
@@ -243,6 +250,27 @@ def check_node_to_mqtt(env):
     env.verified("pubsub: node items -> retained MQTT; last item fetched; retract clears")
 
 
+def check_publish_options_refused(env):
+    mark = env.b.mark()
+    env.alice.pubsub_events.clear()
+    env.mqtt(env.m).publish("volatile/x", '{"v": 1}')
+
+    def item_event(frm, ev):
+        it = ev.find("{%s}items/{%s}item" % (NS_EV, NS_EV))
+        return frm == PS and it is not None and \
+            it.find("{%s}json" % NS_JSON) is not None and \
+            it.find("{%s}json" % NS_JSON).text == '{"v": 1}'
+    e = env.alice.poll_pubsub(item_event, 10)
+    env.check(e is not None, "the item reached the subscriber of a node without persistence",
+              [ET.tostring(x[1], "unicode")[:200] for x in env.alice.pubsub_events])
+    line = env.b.wait_log(r"pubsub: 'pubsub.localhost' does not take the publish-options for "
+                          r"node 'volatile' \(([a-z-]+)\); publishing without them",
+                          since=mark)
+    env.note("the service refused the publish-options with: %s" % line.group(1))
+    env.check(True, "publish-options refused: published again without them")
+    env.verified("pubsub: publish-options precondition refused -> published without them")
+
+
 def check_no_echo(env):
     env.sub.drain()
     env.mqtt(env.m).publish("sensors/kitchen/state", '{"t": 30}')
@@ -320,7 +348,8 @@ def check_reload(env):
 def check_spool(env):
     """Items held while the XMPP server is away are journaled: a SIGKILLed bridge's
     successor publishes them."""
-    env.b.stop()
+    rc = env.b.stop()
+    env.check(rc == 0, "the bridge stops cleanly (exit 0)", rc)
     over = harness.merge(env.over, {"bridge": {"spool": env.tmp + "/spool"}})
     over["pubsub"] = [{"topic": "spooled/+", "service": PS, "node": "spooled",
                        "format": "text", "history": 10}]
@@ -344,11 +373,13 @@ def check_spool(env):
     values = sorted(g[1].text for g in got) if isinstance(got, list) else got
     env.check(values == ["held-%d" % i for i in range(1, 6)],
               "after a SIGKILL the next bridge publishes every journaled item", values)
-    b2.stop()
+    rc = b2.stop()
+    env.check(rc == 0, "the next bridge stops cleanly (exit 0)", rc)
     env.verified("pubsub: held items journaled in bridge.spool, published after SIGKILL")
 
 
 if __name__ == "__main__":
     harness.main([setup, check_json_item, check_created_on_demand, check_subscriber_and_retract,
-                  check_atom_and_text, check_node_to_mqtt, check_no_echo,
+                  check_atom_and_text, check_node_to_mqtt, check_publish_options_refused,
+                  check_no_echo,
                   check_limits_and_forbidden, check_reload, check_spool], time_limit=150)
