@@ -98,7 +98,8 @@ static int build(const struct item *it, const char *id, struct mxb_strbuf *out)
 {
 	mxb_strbuf_init(out, it->max);
 	if (it->state == ITEM_CREATING)
-		return mxb_pubsub_iq_create(out, id, it->service, it->node, it->max_items);
+		return mxb_pubsub_iq_create(
+			out, id, it->service, it->node, it->create_plain ? 0 : it->max_items);
 	if (!it->payload)
 		return mxb_pubsub_iq_retract(out, id, it->service, it->node, it->id);
 	struct mxb_pubsub_publish pub = {
@@ -482,14 +483,27 @@ static void publish_answer(struct mxb_bridge *b, struct item *it, const char *ty
 	if (it->state == ITEM_CREATING) {
 		/* conflict: someone created it meanwhile; either way, publish now */
 		if (strcmp(type, "result") == 0 || (cond && strcmp(cond, "conflict") == 0)) {
-			b->n.pubsub_nodes_created += strcmp(type, "result") == 0;
-			mxb_log_info("pubsub: created node '%s' on '%s'", it->node, it->service);
+			bool made = strcmp(type, "result") == 0;
+			b->n.pubsub_nodes_created += made;
+			mxb_log_info("pubsub: %s node '%s' on '%s'%s",
+				made ? "created" : "another publisher created", it->node,
+				it->service, made && it->create_plain ? " with its defaults" : "");
 			it->state = ITEM_QUEUED;
 			p->inflight--;
 			return;
 		}
-		if (mxb_pubsub_classify(type, cond, ps_cond, false) == MXB_PUBSUB_DISABLE) {
+		enum mxb_pubsub_outcome o = mxb_pubsub_classify(type, cond, ps_cond, false);
+		if (o == MXB_PUBSUB_DISABLE) {
 			disable_route(b, it, cond);
+		} else if (!it->create_plain) {
+			/* A max_items over the service's limit, say: its defaults will do. */
+			mxb_log_info("pubsub: '%s' refused the configuration of node '%s' (%s); "
+				     "creating it with the service's defaults",
+				it->service, it->node, cond ? cond : "?");
+			it->create_plain = true;
+			if (send_item(b, it) == 0)
+				return;
+			b->n.pubsub_failed++;
 		} else {
 			b->n.pubsub_failed++;
 			mxb_log_warn("pubsub: cannot create node '%s' on '%s' (%s%s%s); item "

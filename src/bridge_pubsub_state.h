@@ -44,6 +44,7 @@ struct item {
 	enum item_state state;
 	bool options; /* send with publish-options */
 	bool created; /* the node was created for it once already */
+	bool create_plain; /* the configuration was refused: create with the defaults */
 	bool resent;
 	/* Its id in the journal (bridge.spool), "" when it is not journaled. */
 	char jid[32];

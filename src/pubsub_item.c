@@ -287,10 +287,12 @@ int mxb_pubsub_iq_create(struct mxb_strbuf *out, const char *id, const char *ser
 	const char *node, int max_items)
 {
 	char max[24];
-	snprintf(max, sizeof(max), "%d", max_items > 0 ? max_items : 1);
+	snprintf(max, sizeof(max), "%d", max_items);
 	int r = iq_open(out, "set", id, service, MXB_NS_PUBSUB);
 	if (r == 0)
 		r = node_open(out, "create", node);
+	if (max_items <= 0)
+		return r ? r : put(out, "/></pubsub></iq>");
 	if (r == 0)
 		r = put(out, "/><configure><x xmlns='jabber:x:data' type='submit'>");
 	if (r == 0)

@@ -85,7 +85,10 @@ int mxb_pubsub_iq_publish(struct mxb_strbuf *out, const struct mxb_pubsub_publis
 /* Retracts item of node, telling the subscribers (notify='true'). */
 int mxb_pubsub_iq_retract(struct mxb_strbuf *out, const char *id, const char *service,
 	const char *node, const char *item);
-/* Creates node, configured to persist items and keep max_items of them, open to all. */
+/*
+ * Creates node, configured to persist items and keep max_items of them, open to all; with
+ * max_items 0, with the service's defaults (no configuration form).
+ */
 int mxb_pubsub_iq_create(struct mxb_strbuf *out, const char *id, const char *service,
 	const char *node, int max_items);
 /* Subscribes jid (the bridge's bare JID) to node. */

@@ -84,6 +84,12 @@ static void test_requests(void)
 	CHECK(strstr(b.s, "<field var='pubsub#max_items'><value>5</value></field>") != NULL);
 	mxb_strbuf_finish(&b);
 	mxb_strbuf_init(&b, 4096);
+	CHECK(mxb_pubsub_iq_create(&b, "c2", "ps", "n", 0) == 0);
+	CHECK_STR(b.s,
+		"<iq type='set' to='ps' id='c2'><pubsub "
+		"xmlns='http://jabber.org/protocol/pubsub'><create node='n'/></pubsub></iq>");
+	mxb_strbuf_finish(&b);
+	mxb_strbuf_init(&b, 4096);
 	CHECK(mxb_pubsub_iq_last_item(&b, "i1", "ps", "n") == 0);
 	CHECK_STR(b.s, "<iq type='get' to='ps' id='i1'><pubsub "
 		       "xmlns='http://jabber.org/protocol/pubsub'><items node='n' "
