@@ -162,6 +162,26 @@ static void drop(struct mxb_bridge *b, struct item *it)
 	item_free(it);
 }
 
+/*
+ * Whether to log a service's refusal now: one line a second at most, so that a service
+ * that refuses every item (a wrong JID, say) cannot flood the log; the rest are counted
+ * and their number said with the next line.
+ */
+static bool log_failure(struct mxb_bridge_pubsub *p)
+{
+	int64_t now = mxb_now_ms();
+	if (p->failure_logged && now - p->failure_logged < 1000) {
+		p->failures_unlogged++;
+		return false;
+	}
+	if (p->failures_unlogged)
+		mxb_log_warn("pubsub: %llu more refusals were not logged",
+			(unsigned long long)p->failures_unlogged);
+	p->failure_logged = now;
+	p->failures_unlogged = 0;
+	return true;
+}
+
 /* Sends it now (state ITEM_SENT or ITEM_CREATING set by the caller). */
 static int send_item(struct mxb_bridge *b, struct item *it)
 {
@@ -205,9 +225,11 @@ static void flush(struct mxb_bridge *b)
 		}
 		if (r < 0) {
 			b->n.pubsub_failed++;
-			mxb_log_warn("pubsub: cannot send the item for node '%s' on '%s': %s; "
-				     "dropped",
-				it->node, it->service, strerror(-r));
+			if (log_failure(p))
+				mxb_log_warn(
+					"pubsub: cannot send the item for node '%s' on '%s': %s; "
+					"dropped",
+					it->node, it->service, strerror(-r));
 			drop(b, it);
 		}
 	}
@@ -506,10 +528,12 @@ static void publish_answer(struct mxb_bridge *b, struct item *it, const char *ty
 			b->n.pubsub_failed++;
 		} else {
 			b->n.pubsub_failed++;
-			mxb_log_warn("pubsub: cannot create node '%s' on '%s' (%s%s%s); item "
-				     "dropped",
-				it->node, it->service, cond ? cond : "?", ps_cond ? ", " : "",
-				ps_cond ? ps_cond : "");
+			if (log_failure(p))
+				mxb_log_warn(
+					"pubsub: cannot create node '%s' on '%s' (%s%s%s); item "
+					"dropped",
+					it->node, it->service, cond ? cond : "?",
+					ps_cond ? ", " : "", ps_cond ? ps_cond : "");
 		}
 		drop(b, it);
 		return;
@@ -520,8 +544,10 @@ static void publish_answer(struct mxb_bridge *b, struct item *it, const char *ty
 			b->n.pubsub_retracted++;
 		} else {
 			b->n.pubsub_failed++;
-			mxb_log_warn("pubsub: cannot retract item '%s' of node '%s' on '%s' (%s)",
-				it->id, it->node, it->service, cond ? cond : "?");
+			if (log_failure(p))
+				mxb_log_warn("pubsub: cannot retract item '%s' of node '%s' on "
+					     "'%s' (%s)",
+					it->id, it->node, it->service, cond ? cond : "?");
 		}
 		drop(b, it);
 		return;
@@ -540,9 +566,11 @@ static void publish_answer(struct mxb_bridge *b, struct item *it, const char *ty
 				return;
 		}
 		b->n.pubsub_failed++;
-		mxb_log_warn("pubsub: node '%s' on '%s' does not exist and cannot be created; "
-			     "item dropped",
-			it->node, it->service);
+		if (log_failure(p))
+			mxb_log_warn(
+				"pubsub: node '%s' on '%s' does not exist and cannot be created; "
+				"item dropped",
+				it->node, it->service);
 		break;
 	case MXB_PUBSUB_RETRY_PLAIN:
 		if (it->route < p->routes_len && !p->routes[it->route].plain) {
@@ -563,14 +591,18 @@ static void publish_answer(struct mxb_bridge *b, struct item *it, const char *ty
 		break;
 	case MXB_PUBSUB_TOO_BIG:
 		b->n.pubsub_too_big++;
-		mxb_log_warn("pubsub: '%s' refused the item for node '%s' as too large; dropped",
-			it->service, it->node);
+		if (log_failure(p))
+			mxb_log_warn(
+				"pubsub: '%s' refused the item for node '%s' as too large; dropped",
+				it->service, it->node);
 		break;
 	case MXB_PUBSUB_DROP:
 		b->n.pubsub_failed++;
-		mxb_log_warn("pubsub: '%s' refused the item for node '%s' (%s%s%s); dropped",
-			it->service, it->node, cond ? cond : "?", ps_cond ? ", " : "",
-			ps_cond ? ps_cond : "");
+		if (log_failure(p))
+			mxb_log_warn(
+				"pubsub: '%s' refused the item for node '%s' (%s%s%s); dropped",
+				it->service, it->node, cond ? cond : "?", ps_cond ? ", " : "",
+				ps_cond ? ps_cond : "");
 		break;
 	}
 	drop(b, it);

@@ -96,6 +96,8 @@ struct mxb_bridge_pubsub {
 	size_t sent_next;
 	char node[MXB_PUBSUB_NODE_MAX + 1];
 	bool full_logged;
+	int64_t failure_logged; /* ms: when a service's refusal was last logged */
+	uint64_t failures_unlogged; /* refusals since, not logged */
 };
 
 /* A fresh request tag (never 0). */
