@@ -49,20 +49,16 @@ uint64_t mxb_bridge_pubsub_node_key(const char *service, const char *node)
 	return h ^ (mxb_pubsub_hash(node, strlen(node)) * 31);
 }
 
+/*
+ * Remembers a value as it goes out, in a ring of the last SENT_MAX (several values of one
+ * node may be out at once; each comes back in its own notification).
+ */
 static void remember_sent(struct mxb_bridge_pubsub *p, const struct item *it)
 {
-	uint64_t key = mxb_bridge_pubsub_node_key(it->service, it->node);
-	struct sent *s = NULL;
-	for (size_t i = 0; i < SENT_MAX && !s; i++) {
-		if (p->sent[i].used && p->sent[i].key == key)
-			s = &p->sent[i];
-	}
-	if (!s) {
-		s = &p->sent[p->sent_next];
-		p->sent_next = (p->sent_next + 1) % SENT_MAX;
-	}
+	struct sent *s = &p->sent[p->sent_next];
+	p->sent_next = (p->sent_next + 1) % SENT_MAX;
 	s->used = true;
-	s->key = key;
+	s->key = mxb_bridge_pubsub_node_key(it->service, it->node);
 	s->value = it->hash;
 	snprintf(s->id, sizeof(s->id), "%s", it->id);
 }

@@ -40,9 +40,10 @@ static bool is_own(struct mxb_bridge_pubsub *p, const struct mxb_pubsub_event *e
 	uint64_t key = mxb_bridge_pubsub_node_key(ev->service, ev->node);
 	for (size_t i = 0; i < SENT_MAX; i++) {
 		const struct sent *s = &p->sent[i];
-		if (s->used && s->key == key && ev->item && strcmp(s->id, ev->item) == 0)
-			return strcmp(ev->item, MXB_PUBSUB_CURRENT) != 0 ||
-			       s->value == mxb_pubsub_hash(value, len);
+		if (s->used && s->key == key && ev->item && strcmp(s->id, ev->item) == 0 &&
+			(strcmp(ev->item, MXB_PUBSUB_CURRENT) != 0 ||
+				s->value == mxb_pubsub_hash(value, len)))
+			return true;
 	}
 	return false;
 }
