@@ -250,6 +250,26 @@ def check_node_to_mqtt(env):
     env.verified("pubsub: node items -> retained MQTT; last item fetched; retract clears")
 
 
+def check_foreign_events(env):
+    """Notifications are read only from the services of subscribe routes: a contact's
+    (PEP, or forged) event for a node of the same name changes nothing."""
+    env.sub.drain()
+    env.alice.send_raw(
+        "<message to='%s'><event xmlns='%s'><items node='weather'><item id='x'>"
+        "<json xmlns='%s'>{\"forged\": true}</json></item></items></event></message>"
+        % (BRIDGE, NS_EV, NS_JSON))
+    env.alice.send_raw(
+        "<message to='%s'><event xmlns='%s'><delete node='weather'/></event></message>"
+        % (BRIDGE, NS_EV))
+    # a barrier: a real item after the forged ones arrives, and alone
+    publish(env, env.alice, PS, "weather", "w3", "<json xmlns='%s'>{\"temp\": 5}</json>"
+            % NS_JSON)
+    m = env.sub.wait_message("xmpp/weather", timeout=10)
+    env.check(m.payload == b'{"temp": 5}', "only the service's item reached MQTT", m.payload)
+    env.check(env.b.alive(), "the bridge kept running")
+    env.verified("pubsub: events from others than the configured services ignored")
+
+
 def check_publish_options_refused(env):
     mark = env.b.mark()
     env.alice.pubsub_events.clear()
@@ -380,6 +400,7 @@ def check_spool(env):
 
 if __name__ == "__main__":
     harness.main([setup, check_json_item, check_created_on_demand, check_subscriber_and_retract,
-                  check_atom_and_text, check_node_to_mqtt, check_publish_options_refused,
+                  check_atom_and_text, check_node_to_mqtt, check_foreign_events,
+                  check_publish_options_refused,
                   check_no_echo,
                   check_limits_and_forbidden, check_reload, check_spool], time_limit=150)
