@@ -105,6 +105,13 @@ uint32_t mxb_bridge_pubsub_tag(struct mxb_bridge_pubsub *p);
 /* What the bridge remembers a node by. */
 uint64_t mxb_bridge_pubsub_node_key(const char *service, const char *node);
 
+/* Frees an item that is in no list any more. NULL does nothing. */
+void mxb_bridge_pubsub_item_free(struct item *it);
+
+/* bridge_pubsub_journal.c: journals it under a fresh id (with bridge.spool), or its end. */
+void mxb_bridge_pubsub_journal_add(struct mxb_bridge *b, struct item *it);
+void mxb_bridge_pubsub_journal_done(struct mxb_bridge *b, struct item *it);
+
 /* bridge_subscribe.c: the subscribe routes. */
 /* The session is up: subscribe to the nodes (finding them first for patterns), fetch. */
 void mxb_bridge_subscribe_online(struct mxb_bridge *b);
