@@ -6,12 +6,14 @@
 
 #include "backoff.h"
 #include "bridge.h"
+#include "bridge_pubsub.h"
 #include "command.h"
 #include "config.h"
 #include "devices.h"
 #include "jid.h"
 #include "log.h"
 #include "outbox.h"
+#include "pubsub_item.h"
 #include "reload.h"
 #include "route.h"
 #include "spool.h"
@@ -140,6 +142,8 @@ static const struct mxb_outbox_ops outbox_ops = {
 static bool replay(const char *id, const char *to, const char *type, const char *body, void *data)
 {
 	struct mxb_bridge *b = data;
+	if (strcmp(type, MXB_PUBSUB_JOURNAL_TYPE) == 0)
+		return mxb_bridge_pubsub_replay(b, id, to, body);
 	/* The journal is a file: its text goes to the stream only if XML can carry it. */
 	if (!mxb_text_xml_valid(body, strlen(body)) || !mxb_text_xml_valid(to, strlen(to))) {
 		mxb_log_warn("spool: message '%s' is not XML-safe text; dropped", id);
@@ -167,6 +171,7 @@ static void spool_rewrite(struct mxb_bridge *b)
 	if (mxb_spool_rewrite_begin(b->spool) < 0)
 		return;
 	mxb_outbox_each_message(b->outbox, journal_live, b->spool);
+	mxb_bridge_pubsub_each_journal(b, journal_live, b->spool);
 	if (mxb_spool_rewrite_commit(b->spool) < 0)
 		mxb_log_errno(MXB_LOG_WARN, "spool: cannot rewrite the journal");
 }
@@ -192,6 +197,7 @@ int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg)
 	if (ret < 0)
 		goto err_free_parts;
 	ret = mxb_bridge_location_init(b);
+	ret = mxb_bridge_pubsub_init(b);
 	if (ret < 0)
 		goto err_free_parts;
 	if (cfg->bridge.spool) {
@@ -207,6 +213,7 @@ int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg)
 
 err_free_parts:
 	mxb_bridge_location_finish(b);
+	mxb_bridge_pubsub_finish(b);
 	mxb_bridge_contacts_finish(b);
 	mxb_bridge_devices_finish(b);
 	mxb_outbox_destroy(b->outbox);
@@ -230,12 +237,15 @@ void mxb_bridge_finish(struct mxb_bridge *b)
 	mxb_bridge_contacts_finish(b);
 	mxb_bridge_devices_finish(b);
 	mxb_bridge_location_finish(b);
+	mxb_bridge_pubsub_finish(b);
 }
 
 void mxb_bridge_attach(struct mxb_bridge *b, struct mxb_mqtt *mqtt, struct mxb_xmpp *xmpp)
 {
 	b->mqtt = mqtt;
 	b->xmpp = xmpp;
+	if (mxb_bridge_pubsub_attach(b) < 0)
+		mxb_log_error("pubsub: out of memory; pubsub routes are off");
 }
 
 bool mxb_bridge_commands_drained(const struct mxb_bridge *b)
@@ -245,7 +255,7 @@ bool mxb_bridge_commands_drained(const struct mxb_bridge *b)
 
 bool mxb_bridge_drained(const struct mxb_bridge *b)
 {
-	return mxb_outbox_xmpp_drained(b->outbox);
+	return mxb_outbox_xmpp_drained(b->outbox) && mxb_bridge_pubsub_drained(b);
 }
 
 void mxb_bridge_log_counters(const struct mxb_bridge *b)
@@ -280,6 +290,14 @@ void mxb_bridge_log_counters(const struct mxb_bridge *b)
 		C(location_received), C(location_ignored), C(location_invalid), C(location_stale),
 		C(location_paced), C(location_published), C(location_failed), C(geoloc_received),
 		C(geoloc_invalid), C(geoloc_strangers), C(location_names_refused));
+	mxb_log_info("bridge: pubsub published %llu, retracted %llu, replaced %llu, resent %llu, "
+		     "queue dropped %llu, nodes created %llu, not json %llu, base64 %llu, too big "
+		     "%llu, refused %llu, failed %llu, received %llu, own skipped %llu, invalid "
+		     "%llu",
+		C(pubsub_published), C(pubsub_retracted), C(pubsub_replaced), C(pubsub_resent),
+		C(pubsub_queue_dropped), C(pubsub_nodes_created), C(pubsub_not_json),
+		C(pubsub_base64), C(pubsub_too_big), C(pubsub_refused), C(pubsub_failed),
+		C(pubsub_received), C(pubsub_own_skipped), C(pubsub_invalid));
 #undef C
 }
 
@@ -296,6 +314,7 @@ static void on_xmpp_offline(bool stream_error, void *data)
 	struct mxb_bridge *b = data;
 	b->reconnects_xmpp++;
 	mxb_outbox_xmpp_lost(b->outbox, stream_error);
+	mxb_bridge_pubsub_offline(b);
 }
 
 /* Renders route's message for topic and payload and sends it to each target. */
@@ -392,6 +411,7 @@ static void on_mqtt_message(const struct mxb_mqtt_message *msg, void *data)
 		return;
 	}
 	mxb_bridge_location_message(b, msg);
+	mxb_bridge_pubsub_message(b, msg);
 	const struct mxb_route_ref *refs;
 	size_t n = mxb_routes_match(b->routes, msg->topic, &refs);
 	struct mxb_route_message m = {msg->topic, msg->payload, msg->len, msg->retain, -1};
@@ -457,12 +477,15 @@ int64_t mxb_bridge_tick(struct mxb_bridge *b, int64_t now)
 
 /*
  * The distinct filters of routes with the highest QoS any of them asks for, and with
- * devices, those of the device rules too (subscribed by bridge_devices.c). NULL: ENOMEM.
+ * devices, those of the device rules and pubsub routes too (subscribed by
+ * bridge_devices.c and bridge_pubsub.c). NULL: ENOMEM.
  */
 static struct mxb_filter *filters_of(const struct mxb_config *cfg,
 	const struct mxb_notify_route *routes, size_t routes_len, bool devices, size_t *len)
 {
-	size_t cap = routes_len + (devices ? (2 + MXB_DEVICE_REPORTS_MAX) * cfg->devices_len : 0);
+	size_t cap =
+		routes_len +
+		(devices ? (2 + MXB_DEVICE_REPORTS_MAX) * cfg->devices_len + cfg->pubsub_len : 0);
 	struct mxb_filter *f = malloc((cap ? cap : 1) * sizeof(*f));
 	if (!f)
 		return NULL;
@@ -478,6 +501,8 @@ static struct mxb_filter *filters_of(const struct mxb_config *cfg,
 		for (size_t k = 0; k < r->reports_len; k++)
 			f[n++] = (struct mxb_filter){r->reports[k], r->qos};
 	}
+	for (size_t i = 0; devices && i < cfg->pubsub_len; i++)
+		f[n++] = (struct mxb_filter){cfg->pubsub[i].topic, cfg->pubsub[i].qos};
 	*len = mxb_reload_filters_normalize(f, n);
 	return f;
 }
@@ -530,6 +555,7 @@ static void on_mqtt_connected(void *data)
 	subscribe_all(b);
 	mxb_bridge_devices_subscribe(b);
 	mxb_bridge_location_subscribe(b);
+	mxb_bridge_pubsub_subscribe(b);
 	/*
 	 * Before the flush, so that it replaces an object held while MQTT was down (which says
 	 * so); and a broker that restarted may have lost the retained one.
@@ -548,6 +574,7 @@ static void on_xmpp_online(void *data)
 {
 	struct mxb_bridge *b = data;
 	mxb_outbox_flush_xmpp(b->outbox);
+	mxb_bridge_pubsub_online(b);
 }
 
 static void on_room_joined(const char *room, void *data)
@@ -631,6 +658,7 @@ int mxb_bridge_reload(struct mxb_bridge *b, const struct mxb_config *old)
 		mxb_log_info("reload: %d throttled routes keep their state", kept);
 	mxb_routes_destroy(b->routes);
 	b->routes = fresh;
+	mxb_bridge_pubsub_reload(b);
 	warn_loops(cfg);
 	if (mxb_mqtt_is_up(b->mqtt) && resubscribe(b, old) < 0) {
 		/* The routes are in place; a reconnect subscribes to all of them. */

@@ -32,6 +32,7 @@ struct mxb_announce;
 struct mxb_geoloc;
 struct mxb_location;
 struct mxb_bridge_location;
+struct mxb_bridge_pubsub;
 
 struct mxb_bridge {
 	const struct mxb_config *cfg;
@@ -66,6 +67,8 @@ struct mxb_bridge {
 	/* User location, in bridge_location.c; NULL without the location group */
 	struct mxb_location *location; /* the accounts' sessions */
 	struct mxb_bridge_location *location_state;
+	/* Pubsub nodes (XEP-0060) both ways, in bridge_pubsub.c */
+	struct mxb_bridge_pubsub *pubsub;
 };
 
 extern const struct mxb_mqtt_handlers mxb_bridge_mqtt_handlers;

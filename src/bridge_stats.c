@@ -63,6 +63,20 @@ static const struct {
 	N(geoloc_invalid),
 	N(geoloc_strangers),
 	N(location_names_refused),
+	N(pubsub_published),
+	N(pubsub_retracted),
+	N(pubsub_replaced),
+	N(pubsub_resent),
+	N(pubsub_queue_dropped),
+	N(pubsub_nodes_created),
+	N(pubsub_not_json),
+	N(pubsub_base64),
+	N(pubsub_too_big),
+	N(pubsub_refused),
+	N(pubsub_failed),
+	N(pubsub_received),
+	N(pubsub_own_skipped),
+	N(pubsub_invalid),
 };
 #undef N
 

@@ -55,6 +55,8 @@ static void root_key(struct mxb_conf_ctx *c, const struct mxb_conf_node *s,
 		c->location_at = s;
 		if (mxb_conf_group(c, s))
 			mxb_conf_parse_location(c, s, cfg);
+	} else if (strcmp(name, "pubsub") == 0 || strcmp(name, "subscribe") == 0) {
+		mxb_conf_parse_pubsub_list(c, s, cfg);
 	}
 }
 
@@ -175,6 +177,7 @@ void mxb_config_finish(struct mxb_config *cfg)
 		mxb_template_destroy(r->payload_tmpl);
 	}
 	free(cfg->commands);
+	mxb_conf_pubsub_finish(cfg);
 
 	memset(cfg, 0, sizeof(*cfg));
 }

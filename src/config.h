@@ -189,6 +189,42 @@ enum mxb_location_format {
 	MXB_LOCATION_JSON, /* TOPIC/JID as plain JSON */
 };
 
+/* How an MQTT payload becomes the payload of a pubsub item (XEP-0060). */
+enum mxb_pubsub_format {
+	MXB_PUBSUB_JSON, /* XEP-0335 <json/>; a payload that is not JSON goes as text */
+	MXB_PUBSUB_TEXT, /* the payload as text */
+	MXB_PUBSUB_ATOM, /* an Atom entry (XEP-0277) with title and summary */
+	MXB_PUBSUB_BASE64, /* the payload base64-encoded */
+};
+
+/* MQTT -> a pubsub node: a message on `topic` becomes an item of the rendered `node`. */
+struct mxb_pubsub_route {
+	char *topic;
+	char *service; /* the pubsub service's JID */
+	char *node;
+	struct mxb_template *node_tmpl;
+	enum mxb_pubsub_format format;
+	char *title, *summary; /* atom */
+	struct mxb_template *title_tmpl, *summary_tmpl;
+	int history; /* items kept with unique ids; 0: the latest value as item "current" */
+	int qos;
+	bool retained; /* also publish retained messages replayed on subscribe */
+	size_t max_item; /* bytes of the publish request, checked before it is sent */
+	int line;
+};
+
+/* A pubsub node (or every node of a service matching `pattern`) -> MQTT. */
+struct mxb_subscribe_route {
+	char *service;
+	struct mxb_strlist nodes;
+	char *pattern; /* NULL: the nodes listed */
+	char *topic;
+	struct mxb_template *topic_tmpl;
+	int qos;
+	bool retain;
+	int line;
+};
+
 /*
  * The defaults of these fields are written in one place only, the table of keys in
  * config_keys.c (docs/configuration.md is tested against it); the comments here give
@@ -278,6 +314,10 @@ struct mxb_config {
 		char *json_topic;
 		struct mxb_template *json_topic_tmpl;
 	} location;
+	struct mxb_pubsub_route *pubsub;
+	size_t pubsub_len;
+	struct mxb_subscribe_route *subscribe;
+	size_t subscribe_len;
 };
 
 /*

@@ -60,6 +60,9 @@ void mxb_conf_ctx_finish(struct mxb_conf_ctx *c)
 	free(c->notify_at);
 	free(c->commands_at);
 	free(c->devices_at);
+	free(c->pubsub_at);
+	free(c->subscribe_at);
+	c->pubsub_at = c->subscribe_at = NULL;
 	c->dir = NULL;
 	c->rooms_at = c->notify_at = c->commands_at = c->devices_at = NULL;
 }

@@ -29,18 +29,24 @@ NAMES(mxb_config_conventions, [MXB_CONVENTION_NONE] = "none", [MXB_CONVENTION_TA
 	[MXB_CONVENTION_HOMEASSISTANT] = "homeassistant");
 NAMES(mxb_config_location_formats, [MXB_LOCATION_OWNTRACKS] = "owntracks",
 	[MXB_LOCATION_JSON] = "json");
+NAMES(mxb_config_pubsub_formats, [MXB_PUBSUB_JSON] = "json", [MXB_PUBSUB_TEXT] = "text",
+	[MXB_PUBSUB_ATOM] = "atom", [MXB_PUBSUB_BASE64] = "base64");
 
 /* Enum fields are set through an int. */
 _Static_assert(sizeof(enum mxb_log_level) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum mxb_xmpp_tls) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum mxb_binary) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum mxb_location_format) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum mxb_pubsub_format) == sizeof(int), "enum size");
 
 #define RANGE(lo, hi) .ranged = true, .min = (lo), .max = (hi)
 #define CFG(kind_, field) .kind = (kind_), .offset = offsetof(struct mxb_config, field)
 #define NOTIFY(kind_, field) .kind = (kind_), .offset = offsetof(struct mxb_notify_route, field)
 #define COMMAND(kind_, field) .kind = (kind_), .offset = offsetof(struct mxb_command_route, field)
 #define DEVICE(kind_, field) .kind = (kind_), .offset = offsetof(struct mxb_device_rule, field)
+#define PUBSUB(kind_, field) .kind = (kind_), .offset = offsetof(struct mxb_pubsub_route, field)
+#define SUBSCRIBE(kind_, field) \
+	.kind = (kind_), .offset = offsetof(struct mxb_subscribe_route, field)
 #define ENUM(names_) .names = &(names_)
 
 /* In the order of docs/configuration.md. */
@@ -52,6 +58,8 @@ const struct mxb_config_key mxb_config_keys[] = {
 	{"", "commands", "list of groups", .def = "none"},
 	{"", "devices", "list of groups", .def = "none"},
 	{"", "location", "group", .def = "none"},
+	{"", "pubsub", "list of groups", .def = "none"},
+	{"", "subscribe", "list of groups", .def = "none"},
 
 	{"bridge", "log_level", "string", .value = "info", CFG(MXB_KEY_ENUM, bridge.log_level),
 		ENUM(mxb_config_log_levels)},
@@ -179,6 +187,29 @@ const struct mxb_config_key mxb_config_keys[] = {
 		DEVICE(MXB_KEY_INT, timeout)},
 	{"devices", "exclude", "list of strings", .def = "none"},
 	{"devices", "ask_state", "boolean", .value = "true", DEVICE(MXB_KEY_BOOL, ask_state)},
+
+	{"pubsub", "topic", "string", .def = "required"},
+	{"pubsub", "service", "string", .def = "required"},
+	{"pubsub", "node", "string", .def = "required"},
+	{"pubsub", "format", "string", .value = "json", PUBSUB(MXB_KEY_ENUM, format),
+		ENUM(mxb_config_pubsub_formats)},
+	{"pubsub", "title", "string", .value = "{{topic}}", PUBSUB(MXB_KEY_STRING, title)},
+	{"pubsub", "summary", "string", .value = "{{payload}}", PUBSUB(MXB_KEY_STRING, summary)},
+	{"pubsub", "history", "integer", RANGE(0, 1000), .value = "0",
+		PUBSUB(MXB_KEY_INT, history)},
+	{"pubsub", "qos", "integer", RANGE(0, 2), .value = "1", PUBSUB(MXB_KEY_INT, qos)},
+	/* A node holds state: the broker's retained value is its current item. */
+	{"pubsub", "retained", "boolean", .value = "true", PUBSUB(MXB_KEY_BOOL, retained)},
+	/* Under ejabberd's 250 000 bytes of payload and Prosody's 256 KiB per stanza. */
+	{"pubsub", "max_item", "integer", RANGE(512, 240000), .value = "65536",
+		PUBSUB(MXB_KEY_SIZE, max_item)},
+
+	{"subscribe", "service", "string", .def = "required"},
+	{"subscribe", "nodes", "list of strings", .def = "this or `pattern`"},
+	{"subscribe", "pattern", "string", .def = "this or `nodes`"},
+	{"subscribe", "topic", "string", .def = "required"},
+	{"subscribe", "qos", "integer", RANGE(0, 2), .value = "1", SUBSCRIBE(MXB_KEY_INT, qos)},
+	{"subscribe", "retain", "boolean", .value = "true", SUBSCRIBE(MXB_KEY_BOOL, retain)},
 
 	{"xmpp.component", "domain", "string", .def = "required"},
 	{"xmpp.component", "secret", "string", .def = "this or `secret_file`"},

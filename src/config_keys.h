@@ -57,7 +57,8 @@ extern const size_t mxb_config_keys_len;
 
 extern const struct mxb_config_names mxb_config_log_levels, mxb_config_xmpp_tls,
 	mxb_config_bad_text, mxb_config_message_types, mxb_config_binary, mxb_config_roles,
-	mxb_config_affiliations, mxb_config_conventions, mxb_config_location_formats;
+	mxb_config_affiliations, mxb_config_conventions, mxb_config_location_formats,
+	mxb_config_pubsub_formats;
 
 /* names->v[i], or "?" for a value out of range. */
 const char *mxb_config_name(const struct mxb_config_names *names, int i);

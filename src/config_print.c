@@ -4,6 +4,7 @@
 
 #include "config.h"
 #include "config_keys.h"
+#include "config_schema.h"
 
 static void print_opt(FILE *out, const char *key, const char *value, const char *unset)
 {
@@ -153,4 +154,5 @@ void mxb_config_print(const struct mxb_config *cfg, FILE *out)
 		fprintf(out, " (qos %d, retain %s)\n", r->qos, r->retain ? "true" : "false");
 	}
 	mxb_config_location_print(cfg, out);
+	mxb_conf_pubsub_print(cfg, out);
 }

@@ -62,6 +62,7 @@ struct mxb_conf_ctx {
 	/* Where each room, route and rule was written, by index: for errors across groups. */
 	const struct mxb_conf_node **rooms_at, **notify_at, **commands_at, **devices_at;
 	const struct mxb_conf_node *location_at; /* the location group, NULL: none */
+	const struct mxb_conf_node **pubsub_at, **subscribe_at;
 };
 
 /*

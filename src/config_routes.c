@@ -256,4 +256,5 @@ void mxb_conf_cross_check(struct mxb_conf_ctx *c, struct mxb_config *cfg)
 	}
 	for (size_t i = 0; i < cfg->commands_len; i++)
 		check_command_rooms(c, cfg, &cfg->commands[i], c->commands_at[i]);
+	mxb_conf_pubsub_check(c, cfg);
 }

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "config_keys.h"
@@ -111,6 +112,14 @@ void mxb_conf_parse_location(
 	struct mxb_conf_ctx *c, const struct mxb_conf_node *g, struct mxb_config *cfg);
 void mxb_conf_check_location(struct mxb_conf_ctx *c, struct mxb_config *cfg);
 void mxb_config_location_finish(struct mxb_config *cfg);
+/* The 'pubsub' or 'subscribe' list s (config_pubsub.c), and what frees them. */
+void mxb_conf_parse_pubsub_list(
+	struct mxb_conf_ctx *c, const struct mxb_conf_node *s, struct mxb_config *cfg);
+void mxb_conf_pubsub_finish(struct mxb_config *cfg);
+/* What the pubsub and subscribe routes need of the rest: an XMPP account. */
+void mxb_conf_pubsub_check(struct mxb_conf_ctx *c, const struct mxb_config *cfg);
+/* The pubsub and subscribe routes, for --check-config; nothing when there are none. */
+void mxb_conf_pubsub_print(const struct mxb_config *cfg, FILE *out);
 /* Checks that span groups (rooms named by routes, what needs an account) and derived values. */
 void mxb_conf_cross_check(struct mxb_conf_ctx *c, struct mxb_config *cfg);
 

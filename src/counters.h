@@ -52,6 +52,21 @@ struct mxb_counters {
 	uint64_t geoloc_invalid; /* contacts' <geoloc/> refused: a field not a number in range */
 	uint64_t geoloc_strangers; /* locations of JIDs location.contacts does not name */
 	uint64_t location_names_refused; /* roster names too long or not text for a card */
+	/* Pubsub (XEP-0060), bridge_pubsub.c */
+	uint64_t pubsub_published; /* items the service took */
+	uint64_t pubsub_retracted; /* empty retained messages that retracted an item */
+	uint64_t pubsub_replaced; /* held values a newer one replaced before they went out */
+	uint64_t pubsub_resent; /* sent again after a connection loss */
+	uint64_t pubsub_queue_dropped;
+	uint64_t pubsub_nodes_created;
+	uint64_t pubsub_not_json; /* format json, payload not JSON: published as text */
+	uint64_t pubsub_base64; /* payload not UTF-8 text: published base64-encoded */
+	uint64_t pubsub_too_big; /* over max_item, or refused by the service as too large */
+	uint64_t pubsub_refused; /* the service forbids the bridge (route off) */
+	uint64_t pubsub_failed; /* other errors of the service */
+	uint64_t pubsub_received; /* items published to MQTT */
+	uint64_t pubsub_own_skipped; /* the bridge's own items that came back */
+	uint64_t pubsub_invalid; /* bad node names, topics, payloads or fields */
 };
 
 #endif

@@ -124,6 +124,10 @@ static void swap_routes(struct mxb_config *a, struct mxb_config *b)
 	a->notify_len = b->notify_len;
 	a->commands = b->commands;
 	a->commands_len = b->commands_len;
+	a->pubsub = b->pubsub;
+	a->pubsub_len = b->pubsub_len;
+	a->subscribe = b->subscribe;
+	a->subscribe_len = b->subscribe_len;
 	a->bridge.max_payload = b->bridge.max_payload;
 	a->bridge.max_message = b->bridge.max_message;
 	a->bridge.bad_text = b->bridge.bad_text;
@@ -132,6 +136,10 @@ static void swap_routes(struct mxb_config *a, struct mxb_config *b)
 	b->notify_len = tmp.notify_len;
 	b->commands = tmp.commands;
 	b->commands_len = tmp.commands_len;
+	b->pubsub = tmp.pubsub;
+	b->pubsub_len = tmp.pubsub_len;
+	b->subscribe = tmp.subscribe;
+	b->subscribe_len = tmp.subscribe_len;
 	b->bridge.max_payload = tmp.bridge.max_payload;
 	b->bridge.max_message = tmp.bridge.max_message;
 	b->bridge.bad_text = tmp.bridge.bad_text;

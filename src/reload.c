@@ -201,6 +201,26 @@ static bool same_commands(const struct mxb_config *a, const struct mxb_config *b
 	return same;
 }
 
+static bool same_pubsub(const struct mxb_config *a, const struct mxb_config *b)
+{
+	bool same = a->pubsub_len == b->pubsub_len && a->subscribe_len == b->subscribe_len;
+	for (size_t i = 0; same && i < a->pubsub_len; i++) {
+		const struct mxb_pubsub_route *x = &a->pubsub[i], *y = &b->pubsub[i];
+		same = same_str(x->topic, y->topic) && same_str(x->service, y->service) &&
+		       same_str(x->node, y->node) && x->format == y->format &&
+		       same_str(x->title, y->title) && same_str(x->summary, y->summary) &&
+		       x->history == y->history && x->qos == y->qos && x->retained == y->retained &&
+		       x->max_item == y->max_item;
+	}
+	for (size_t i = 0; same && i < a->subscribe_len; i++) {
+		const struct mxb_subscribe_route *x = &a->subscribe[i], *y = &b->subscribe[i];
+		same = same_str(x->service, y->service) && same_list(&x->nodes, &y->nodes) &&
+		       same_str(x->pattern, y->pattern) && same_str(x->topic, y->topic) &&
+		       x->qos == y->qos && x->retain == y->retain;
+	}
+	return same;
+}
+
 static bool same_devices(const struct mxb_config *a, const struct mxb_config *b)
 {
 	bool same = a->devices_len == b->devices_len && a->max_devices == b->max_devices;
@@ -220,7 +240,7 @@ static bool same_rooms(const struct mxb_config *a, const struct mxb_config *b)
 unsigned mxb_reload_changes(const struct mxb_config *o, const struct mxb_config *f)
 {
 	unsigned c = 0;
-	if (!same_notifies(o, f) || !same_commands(o, f))
+	if (!same_notifies(o, f) || !same_commands(o, f) || !same_pubsub(o, f))
 		c |= MXB_CHANGE_ROUTES;
 	if (o->bridge.log_level != f->bridge.log_level ||
 		o->bridge.max_payload != f->bridge.max_payload ||

@@ -19,7 +19,7 @@ struct mxb_config;
  * side concerned. Nothing of a config is left out: every field is in one of these.
  */
 enum mxb_reload_change {
-	MXB_CHANGE_ROUTES = 1 << 0, /* notify and commands routes: rebuilt at once */
+	MXB_CHANGE_ROUTES = 1 << 0, /* notify, commands, pubsub, subscribe routes: at once */
 	MXB_CHANGE_LIMITS = 1 << 1, /* log level, max_payload, max_message, bad_text: at once */
 	MXB_CHANGE_QUEUE = 1 << 2, /* bridge.queue_size: the queues are resized at once */
 	MXB_CHANGE_SPOOL = 1 << 3, /* bridge.spool: the journal is moved at once */

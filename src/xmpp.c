@@ -17,6 +17,7 @@
 #include "session.h"
 #include "sm.h"
 #include "xmpp.h"
+#include "xmpp_ext.h"
 
 /*
  * The client: one session of the core (session.c) with stream management (sm.c), rooms
@@ -40,6 +41,11 @@ struct mxb_xmpp {
 	char caps_ver[MXB_CAPS_VER_LEN];
 	char caps_node[sizeof(MXB_CAPS_NODE) + MXB_CAPS_VER_LEN + 1];
 	unsigned geoloc_serial; /* of the ids of last-item requests */
+	struct {
+		mxb_xmpp_ext_setup setup;
+		void *data;
+	} ext[MXB_XMPP_EXT_MAX]; /* modules speaking more XMPP on the session (xmpp_ext.h) */
+	size_t ext_len;
 };
 
 static const char *const features[] = {
@@ -402,6 +408,11 @@ static int setup(xmpp_conn_t *conn, void *data)
 	if (cfg->location.contacts.len)
 		xmpp_handler_add(conn, on_pep_event, NS_PUBSUB_EVENT, "message", NULL, x);
 	mxb_sm_add_handlers(&x->sm, conn);
+	for (size_t i = 0; i < x->ext_len; i++) {
+		int r = x->ext[i].setup(conn, x->ext[i].data);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -721,4 +732,30 @@ void mxb_xmpp_shutdown(struct mxb_xmpp *x, int64_t now)
 bool mxb_xmpp_is_closed(const struct mxb_xmpp *x)
 {
 	return x->s.state == MXB_SESSION_CLOSED;
+}
+
+int mxb_xmpp_ext_add(struct mxb_xmpp *x, mxb_xmpp_ext_setup ext_setup, void *data)
+{
+	if (x->ext_len == MXB_XMPP_EXT_MAX)
+		return -ENOSPC;
+	x->ext[x->ext_len].setup = ext_setup;
+	x->ext[x->ext_len].data = data;
+	x->ext_len++;
+	/* The first connection object was set up when the client was made. */
+	return x->s.conn ? ext_setup(x->s.conn, data) : 0;
+}
+
+struct mxb_session *mxb_xmpp_ext_session(struct mxb_xmpp *x)
+{
+	return &x->s;
+}
+
+const char *mxb_xmpp_ext_bare(const struct mxb_xmpp *x)
+{
+	return x->bare;
+}
+
+bool mxb_xmpp_ext_ready(const struct mxb_xmpp *x)
+{
+	return x->s.state == MXB_SESSION_UP && !x->sm.waiting;
 }

@@ -24,6 +24,12 @@ EXPECT = {
                        "'alice@example.org/owntracks' (password set)",
                        "location.contacts: 2 'granny@example.org', 'grandpa@example.org'",
                        "location.topic: 'owntracks/family/BAREJID' (owntracks)"],
+    "pubsub.conf": ["pubsub: 2 routes", "'zigbee2mqtt/+' -> node 'sensors/{{topic.2}}' on "
+                    "'pubsub.example.org', format json, latest value as item 'current'",
+                    "format atom (title '{{topic.2}}', summary '{{topic.2}}: {{payload}}'), "
+                    "history 100", "subscribe: 2 routes", "nodes matching 'weather/*'",
+                    "nodes 'announcements', 'alerts' -> topic 'xmpp/pubsub/{{name}}' (qos 1, "
+                    "retain false)"],
     "homeassistant.conf": ["'homeassistant/alarm_control_panel/+/state'", "(headline)",
                            "from '*@example.org'",
                            "homeassistant, name '{{topic.2}}', availability '' (online/"

@@ -17,6 +17,7 @@ mod_mqtt keeps sessions in memory only, so a broker restart starts the bridge on
 session (no "session resumed") and what the broker held or received before the bridge
 subscribed again is lost; the table says how much."""
 
+import os
 import select
 import signal
 import socket
@@ -38,7 +39,13 @@ RESULTS = []
 def setup(env):
     if getattr(env, "p", None):
         return
-    env.p = env.xmpp_server(users=("bridge", "alice"), modules=("offline",))
+    # A pubsub service too, for the items that cross a restart (check_pubsub_restart).
+    own = ({"extra": 'Component "pubsub.localhost" "pubsub"\n'
+                     '\tadmins = { "bridge@localhost" }\n'}
+           if harness.xmpp_server_kind() == "prosody"
+           else {"modules_yaml": "mod_caps: {}\nmod_pubsub:\n  host: \"pubsub.localhost\"\n"
+                                 "  access_createnode: local\n  plugins: [\"flat\"]\n"})
+    env.p = env.xmpp_server(users=("bridge", "alice"), modules=("offline",), **own)
     env.m = env.broker(persistence=True)
     env.alices = [env.xmpp(env.p, "alice")]
     env.cfg = env.bridge_config(env.p, env.m, {
@@ -46,6 +53,8 @@ def setup(env):
         "notify": [{"topic": "seq/+", "to": ["alice@localhost"], "message": "{{payload}}",
                     "qos": 1}],
         "commands": [{"from": ["alice@localhost"], "allow": ["seq/cmd/#"], "qos": 1}],
+        "pubsub": [{"topic": "psseq/+", "service": "pubsub.localhost",
+                    "node": "seq/{{topic.2}}", "format": "text", "history": 200}],
     })
     env.b = start_bridge(env)
     # The commands side: alice on a resource of her own, and a subscriber whose session
@@ -84,9 +93,9 @@ class Publisher(threading.Thread):
     """Publishes tag-1 .. tag-N at RATE, each until the broker acknowledged it (through
     broker restarts: a new connection per failure)."""
 
-    def __init__(self, env, tag):
+    def __init__(self, env, tag, prefix="seq"):
         super().__init__(daemon=True)
-        self.env, self.tag = env, tag
+        self.env, self.tag, self.prefix = env, tag, prefix
         self.sent = 0
         self.error = None
 
@@ -99,7 +108,7 @@ class Publisher(threading.Thread):
                     try:
                         if c is None:
                             c = self.env.mqtt(self.env.m)
-                        c.publish("seq/%s" % self.tag, "%s-%d" % (self.tag, i), qos=1,
+                        c.publish("%s/%s" % (self.prefix, self.tag), "%s-%d" % (self.tag, i), qos=1,
                                   timeout=3)
                         break
                     except Exception:  # noqa: BLE001 - broker away: try again
@@ -119,9 +128,9 @@ class Publisher(threading.Thread):
 class Commander(threading.Thread):
     """alice sends "seq/cmd/TAG TAG-c-N" to the bridge at RATE."""
 
-    def __init__(self, env, tag):
+    def __init__(self, env, tag, prefix="seq"):
         super().__init__(daemon=True)
-        self.env, self.tag = env, tag
+        self.env, self.tag, self.prefix = env, tag, prefix
         self.sent = 0
         self.error = None
 
@@ -509,6 +518,50 @@ def check_bridge_sigkill_spool_odd_jids(env):
               misrouted[:5])
 
 
+def check_pubsub_restart(env):
+    """Items published to a node (history: one item each) while the XMPP server restarts:
+    what was in flight is sent again after the reconnect, so the node holds every one."""
+    setup(env)
+    name = "XMPP server SIGTERM + restart, pubsub items"
+    # A bridge of the standard config: an earlier case may have left one behind a proxy.
+    env.check(env.b.stop() == 0, "the bridge of the other cases stops")
+    env.b = start_bridge(env)
+    tag = "ps"
+    pub = Publisher(env, tag, prefix="psseq")
+    pub.start()
+    harness.wait_until(lambda: pub.sent >= N // 3, 30, what="a third of the stream sent")
+    t_fault = time.monotonic()
+    env.p.stop(signal.SIGTERM)
+    env.p.start()
+    new_alice(env)
+    pub.join(60)
+    want = {"%s-%d" % (tag, i) for i in range(1, N + 1)}
+    got = []
+    deadline = time.monotonic() + 60
+    ns = "http://jabber.org/protocol/pubsub"
+    while time.monotonic() < deadline:
+        r = env.alices[-1].iq("pubsub.localhost", "get",
+                              "<pubsub xmlns='%s'><items node='seq/%s'/></pubsub>" % (ns, tag))
+        if r.type == "result":
+            got = [t.text for t in r.xml.iter("{urn:mqtt-xmpp-bridge:payload:0}text")]
+            if want <= set(got):
+                break
+        time.sleep(0.3)
+    lost = sorted(want - set(got), key=lambda s: int(s.rsplit("-", 1)[1]))
+    dups = len(got) - len(set(got))
+    recovery = time.monotonic() - t_fault
+    RESULTS.append((name + " (MQTT -> node)", N, len(lost), dups, recovery, False))
+    env.note("%s: sent %d, lost %d, duplicates %d, all in %.1f s after the fault" % (
+        name, N, len(lost), dups, recovery))
+    env.check(pub.error is None, "%s: the publisher sent everything" % name, pub.error)
+    env.check(not lost, "%s: nothing lost" % name, lost[:10])
+    mark = env.b.mark()
+    os.kill(env.b.pid, signal.SIGUSR1)
+    line = env.b.wait_log(r"bridge: pubsub published [^\n]*", since=mark)
+    env.note("%s: %s" % (name, line.group(0) if hasattr(line, "group") else line))
+    env.verified("fault: " + name, "nothing lost")
+
+
 def check_report(env):
     print("\non %s:" % env.pair())
     print("| fault | sent | lost | duplicated | all delivered after | expected |")
@@ -517,12 +570,13 @@ def check_report(env):
         print("| %s | %d | %d | %d | %.1f s | %s |" % (
             name, n, lost, dups, rec,
             "loss reported, not asserted" if may_lose else "no loss"))
-    env.check(len(RESULTS) == 12, "every fault ran, both ways where it can", len(RESULTS))
+    env.check(len(RESULTS) == 13, "every fault ran, both ways where it can", len(RESULTS))
 
 
 if __name__ == "__main__":
     harness.main([check_prosody_sigterm, check_prosody_sigkill,
                   check_prosody_frozen_then_killed, check_connection_reset,
                   check_broker_sigterm, check_bridge_sigterm, check_bridge_sigkill_spool,
-                  check_bridge_sigkill_spool_odd_jids, check_network_cut, check_report],
+                  check_bridge_sigkill_spool_odd_jids, check_network_cut, check_pubsub_restart,
+                  check_report],
                  time_limit=170 if harness.xmpp_server_kind() == "prosody" else 420)

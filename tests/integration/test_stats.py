@@ -25,6 +25,10 @@ COUNTERS = (
     "presence_table_full", "location_received", "location_ignored", "location_invalid",
     "location_stale", "location_paced", "location_published", "location_failed",
     "geoloc_received", "geoloc_invalid", "geoloc_strangers", "location_names_refused",
+    "pubsub_published", "pubsub_retracted", "pubsub_replaced", "pubsub_resent",
+    "pubsub_queue_dropped", "pubsub_nodes_created", "pubsub_not_json", "pubsub_base64",
+    "pubsub_too_big", "pubsub_refused", "pubsub_failed", "pubsub_received",
+    "pubsub_own_skipped", "pubsub_invalid",
 )
 NUMBERS = COUNTERS + ("uptime_s", "queued_xmpp", "unacked_xmpp", "queued_mqtt",
                       "reconnects_xmpp", "reconnects_mqtt", "reconnects_component",

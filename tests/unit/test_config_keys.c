@@ -182,7 +182,8 @@ static void test_defaults_valid(void)
 		if (strcmp(k->section, "notify") == 0 || strcmp(k->section, "commands") == 0 ||
 			strcmp(k->section, "devices") == 0 ||
 			strcmp(k->section, "xmpp.rooms") == 0 ||
-			strcmp(k->section, "location.accounts") == 0)
+			strcmp(k->section, "location.accounts") == 0 ||
+			strcmp(k->section, "pubsub") == 0 || strcmp(k->section, "subscribe") == 0)
 			continue;
 		const char *field = (const char *)&cfg + k->offset;
 		char *end = NULL;
@@ -262,6 +263,8 @@ static char *config_with(const struct mxb_config_key *k)
 		{"devices", "devices = ( { ", " } );"},
 		{"location", "location: { ", " };"},
 		{"location.accounts", "location: { accounts = ( { ", " } ); };"},
+		{"pubsub", "pubsub = ( { ", " } );"},
+		{"subscribe", "subscribe = ( { ", " } );"},
 	};
 	for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
 		if (strcmp(places[i].section, k->section) != 0)

@@ -44,6 +44,7 @@ class XmppClient:
         # slixmpp plugins to register (e.g. xep_0115, xep_0080: caps with geoloc+notify)
         self.plugins = plugins
         self.pep_events = []   # (from, ET element) of every message with a pubsub event
+        self.pubsub_events = []  # (from, <event/> element) of XEP-0060 notifications
         self.state = "new"     # new, connecting, online, failed, auth_failed, disconnected
         self.failure = None
         self.events = []       # (time, name, detail)
@@ -99,6 +100,11 @@ class XmppClient:
                 t = stanza.xml.get("type") or "normal"
                 body_el = stanza.xml.find("{jabber:client}body")
                 body = body_el.text if body_el is not None else None
+                ev = stanza.xml.find("{http://jabber.org/protocol/pubsub#event}event")
+                if ev is not None and t != "error":
+                    with self._cond:
+                        self.pubsub_events.append((str(stanza["from"]), ev))
+                        self._cond.notify_all()
                 if body is None and t != "error":
                     return
                 if body is None:
@@ -271,6 +277,21 @@ class XmppClient:
                     if ok(m):
                         del self.messages[i]
                         return m
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(left)
+
+    def poll_pubsub(self, predicate, timeout=10.0):
+        """Returns (and consumes) the first XEP-0060 notification (from, <event/> element)
+        for which predicate(frm, event) holds, or None on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for i, (frm, ev) in enumerate(self.pubsub_events):
+                    if predicate(frm, ev):
+                        del self.pubsub_events[i]
+                        return frm, ev
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None
