@@ -18,143 +18,8 @@
 #include "config.h"
 #include "template.h"
 
-static char dir[] = "/tmp/test_config.XXXXXX";
-
-/* A valid xmpp group, for tests about the other sections. */
-#define XMPP_OK "xmpp: { jid = \"bot@example.org\"; password = \"secret\"; };\n"
-
-static char *path_of(const char *name)
-{
-	size_t len = strlen(dir) + 1 + strlen(name) + 1;
-	char *p = malloc(len);
-	if (!p)
-		abort();
-	snprintf(p, len, "%s/%s", dir, name);
-	return p;
-}
-
-/* Copies s with "$F" replaced by file and "$D" by the temporary directory. */
-static char *expand(const char *s, const char *file)
-{
-	size_t cap = strlen(s) + 1;
-	for (const char *p = s; (p = strchr(p, '$')); p++)
-		cap += strlen(dir) + strlen(file);
-	char *out = malloc(cap), *o = out;
-	if (!out)
-		abort();
-	for (const char *p = s; *p; p++) {
-		if (p[0] == '$' && (p[1] == 'F' || p[1] == 'D')) {
-			const char *r = p[1] == 'F' ? file : dir;
-			o += sprintf(o, "%s", r);
-			p++;
-		} else {
-			*o++ = *p;
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
-/* Writes content, "$D" standing for the temporary directory, into name in it. */
-static void write_file(const char *name, const char *content)
-{
-	char *p = path_of(name);
-	char *text = expand(content, p);
-	FILE *f = fopen(p, "w");
-	if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
-		perror(p);
-		abort();
-	}
-	/* Secrets as their owner would keep them: the loader refuses world-readable ones. */
-	size_t n = strlen(name);
-	if (n > 3 && strcmp(name + n - 3, ".pw") == 0 && chmod(p, 0640) != 0)
-		abort();
-	free(text);
-	free(p);
-}
-
-static void print_errors(const struct mxb_strlist *errors)
-{
-	for (size_t i = 0; i < errors->len; i++)
-		fprintf(stderr, "    %s\n", errors->v[i]);
-}
-
-/* Loads file (already written, a name in dir or a path as given) and expects success. */
-static int load_ok_at(int line, const char *file, struct mxb_config *cfg)
-{
-	struct mxb_strlist errors = {0};
-	int ret = mxb_config_load(cfg, file, &errors);
-	check_count++;
-	if (ret != 0 || errors.len != 0) {
-		fprintf(stderr, "%s:%d: loading %s failed (%d):\n", __FILE__, line, file, ret);
-		print_errors(&errors);
-		check_failures++;
-	}
-	mxb_strlist_finish(&errors);
-	return ret;
-}
-
-static int load_str_ok_at(int line, const char *name, const char *content, struct mxb_config *cfg)
-{
-	write_file(name, content);
-	char *p = path_of(name);
-	int ret = load_ok_at(line, p, cfg);
-	free(p);
-	return ret;
-}
-
-#define LOAD_OK(name, content, cfg) load_str_ok_at(__LINE__, name, content, cfg)
-
-/*
- * Loads file and checks that it fails with exactly the expected errors, in order. "$F" in
- * an expected message stands for file, "$D" for the temporary directory.
- */
-static void expect_errors_file(int line, const char *file, const char *const *expected)
-{
-	struct mxb_config cfg;
-	struct mxb_strlist errors = {0};
-	int ret = mxb_config_load(&cfg, file, &errors);
-	size_t n = 0;
-	while (expected[n])
-		n++;
-	check_count++;
-	bool same = ret == -EINVAL && errors.len == n;
-	for (size_t i = 0; same && i < n; i++) {
-		char *want = expand(expected[i], file);
-		same = strcmp(errors.v[i], want) == 0;
-		free(want);
-	}
-	if (!same) {
-		fprintf(stderr, "%s:%d: unexpected result %d for %s; expected:\n", __FILE__, line,
-			ret, file);
-		for (size_t i = 0; i < n; i++) {
-			char *want = expand(expected[i], file);
-			fprintf(stderr, "    %s\n", want);
-			free(want);
-		}
-		fprintf(stderr, "  got:\n");
-		print_errors(&errors);
-		check_failures++;
-	}
-	/* a failed load leaves nothing behind */
-	CHECK(cfg.path == NULL && cfg.xmpp.jid == NULL && cfg.notify == NULL);
-	mxb_config_finish(&cfg);
-	mxb_strlist_finish(&errors);
-}
-
-static void expect_errors_at(
-	int line, const char *name, const char *content, const char *const *expected)
-{
-	write_file(name, content);
-	char *p = path_of(name);
-	expect_errors_file(line, p, expected);
-	free(p);
-}
-
-#define EXPECT_ERRORS(name, content, ...) \
-	expect_errors_at(__LINE__, name, content, (const char *const[]){__VA_ARGS__, NULL})
-#define EXPECT_FILE_ERRORS(file, ...) \
-	expect_errors_file(__LINE__, file, (const char *const[]){__VA_ARGS__, NULL})
+#include "config_check.h"
+#define dir config_check_dir
 
 static void test_full(void)
 {
@@ -786,67 +651,9 @@ static void remove_tree(void)
 	remove(dir);
 }
 
-static void test_pubsub_routes(void)
-{
-	struct mxb_config cfg;
-	if (LOAD_OK("pubsub_ok.conf",
-		    XMPP_OK "pubsub = ( { topic = \"s/+/state\"; service = \"pubsub.localhost\";\n"
-			    "  node = \"sensors/{{topic.2}}\"; },\n"
-			    "  { topic = \"log/#\"; service = \"ps.example.org\"; node = \"log\";\n"
-			    "    format = \"atom\"; title = \"{{topic.2}}\"; history = 5; } );\n"
-			    "subscribe = ( { service = \"pubsub.localhost\"; pattern = \"w/*\";\n"
-			    "  topic = \"xmpp/{{name}}\"; } );\n",
-		    &cfg) == 0) {
-		CHECK(cfg.pubsub_len == 2 && cfg.subscribe_len == 1);
-		const struct mxb_pubsub_route *r = &cfg.pubsub[0];
-		CHECK(r->format == MXB_PUBSUB_JSON && r->history == 0 && r->qos == 1 &&
-			r->retained && r->max_item == 65536 && r->node_tmpl && r->line == 2);
-		CHECK_STR(cfg.pubsub[1].summary, "{{payload}}");
-		CHECK_STR(cfg.pubsub[1].title, "{{topic.2}}");
-		CHECK(cfg.pubsub[1].format == MXB_PUBSUB_ATOM && cfg.pubsub[1].history == 5);
-		CHECK(cfg.subscribe[0].retain && cfg.subscribe[0].qos == 1 &&
-			cfg.subscribe[0].nodes.len == 0);
-		CHECK_STR(cfg.subscribe[0].pattern, "w/*");
-		mxb_config_finish(&cfg);
-	}
-	EXPECT_ERRORS("pubsub_bad.conf",
-		XMPP_OK
-		"pubsub = ( { topic = \"a/#/b\"; service = \"bad jid@x/y\"; },\n"
-		"  { topic = \"a\"; service = \"ps.x\"; node = \"n\"; format = \"xml\"; },\n"
-		"  { topic = \"a\"; service = \"ps.x\"; node = \"{{nope}}\"; history = 1001; },\n"
-		"  { topic = \"a\"; service = \"ps.x\"; node = \"n\"; title = \"t\"; nod = 1; } "
-		");\n",
-		"$F:2: invalid topic filter 'a/#/b' in 'topic'",
-		"$F:2: invalid service JID 'bad jid@x/y' in 'service' (a bare JID)",
-		"$F:2: missing 'node' in a 'pubsub' route",
-		"$F:3: invalid value 'xml' for 'format' (expected json, text, atom or base64)",
-		"$F:4: invalid template in 'node': unknown placeholder '{{nope}}'",
-		"$F:4: 'history' must be between 0 and 1000",
-		"$F:5: unknown key 'nod' in a 'pubsub' route (did you mean 'node'?)",
-		"$F:5: 'title' and 'summary' need format = \"atom\"");
-	EXPECT_ERRORS("subscribe_bad.conf",
-		XMPP_OK
-		"subscribe = ( { service = \"ps.x\"; topic = \"t\"; },\n"
-		"  { service = \"ps.x\"; nodes = [ \"a\" ]; pattern = \"b\"; topic = \"t\"; },\n"
-		"  { service = \"ps.x\"; nodes = [ \"a\\x01\" ]; } );\n",
-		"$F:2: a 'subscribe' route needs 'nodes' or 'pattern' (one of them)",
-		"$F:3: a 'subscribe' route needs 'nodes' or 'pattern' (one of them)",
-		"$F:4: invalid node 'a\x01' in 'nodes'",
-		"$F:4: missing 'topic' in a 'subscribe' route");
-	EXPECT_ERRORS("pubsub_component.conf",
-		"xmpp: { component: { domain = \"iot.x\"; secret = \"s\"; }; };\n"
-		"pubsub = ( { topic = \"a\"; service = \"ps.x\"; node = \"n\"; } );\n"
-		"subscribe = ( { service = \"ps.x\"; nodes = [ \"n\" ]; topic = \"t\"; } );\n",
-		"$F:2: 'pubsub' needs an XMPP account: set xmpp.jid",
-		"$F:3: 'subscribe' needs an XMPP account: set xmpp.jid");
-}
-
 int main(void)
 {
-	if (!mkdtemp(dir)) {
-		perror("mkdtemp");
-		return 1;
-	}
+	config_check_init();
 	test_full();
 	test_defaults();
 	test_file_errors();
@@ -861,7 +668,6 @@ int main(void)
 	test_many_errors();
 	test_special_files();
 	test_include();
-	test_pubsub_routes();
 	remove_tree();
 	return check_report("test_config");
 }
