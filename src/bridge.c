@@ -191,6 +191,9 @@ int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg)
 	ret = mxb_bridge_contacts_init(b);
 	if (ret < 0)
 		goto err_free_parts;
+	ret = mxb_bridge_upload_init(b);
+	if (ret < 0)
+		goto err_free_parts;
 	if (cfg->bridge.spool) {
 		ret = mxb_spool_open(&b->spool, cfg->bridge.spool, replay, b);
 		if (ret < 0)
@@ -203,6 +206,7 @@ int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg)
 	return 0;
 
 err_free_parts:
+	mxb_bridge_upload_finish(b);
 	mxb_bridge_contacts_finish(b);
 	mxb_bridge_devices_finish(b);
 	mxb_outbox_destroy(b->outbox);
@@ -225,6 +229,7 @@ void mxb_bridge_finish(struct mxb_bridge *b)
 	mxb_routes_destroy(b->routes);
 	mxb_bridge_contacts_finish(b);
 	mxb_bridge_devices_finish(b);
+	mxb_bridge_upload_finish(b);
 }
 
 void mxb_bridge_attach(struct mxb_bridge *b, struct mxb_mqtt *mqtt, struct mxb_xmpp *xmpp)
@@ -269,6 +274,10 @@ void mxb_bridge_log_counters(const struct mxb_bridge *b)
 		C(xmpp_acked), C(xmpp_resent), C(unacked_dropped), C(quarantined),
 		C(device_updates), C(devices_refused), C(device_commands), C(device_strangers),
 		C(contact_presences), C(presence_strangers), C(presence_table_full));
+	mxb_log_info("bridge: snapshots uploaded %llu, not uploaded %llu, refused %llu, "
+		     "retried %llu, upload queue dropped %llu",
+		C(upload_sent), C(upload_failed), C(upload_refused), C(upload_retried),
+		C(upload_dropped));
 #undef C
 }
 
@@ -285,11 +294,11 @@ static void on_xmpp_offline(bool stream_error, void *data)
 	struct mxb_bridge *b = data;
 	b->reconnects_xmpp++;
 	mxb_outbox_xmpp_lost(b->outbox, stream_error);
+	mxb_bridge_upload_offline(b);
 }
 
-/* Renders route's message for topic and payload and sends it to each target. */
-static void notify(struct mxb_bridge *b, const struct mxb_notify_route *route, const char *topic,
-	const char *payload, size_t len)
+const char *mxb_bridge_render(struct mxb_bridge *b, const struct mxb_notify_route *route,
+	const char *topic, const char *payload, size_t len)
 {
 	const struct mxb_config *cfg = b->cfg;
 	struct mxb_template_input in = {
@@ -313,7 +322,7 @@ static void notify(struct mxb_bridge *b, const struct mxb_notify_route *route, c
 		mxb_log_warn("notify: message for topic '%s' longer than max_message %zu; not "
 			     "forwarded",
 			topic, cfg->bridge.max_message);
-		return;
+		return NULL;
 	}
 	const char *body = b->render;
 	if (!mxb_text_xml_valid(b->render, (size_t)n)) {
@@ -323,19 +332,27 @@ static void notify(struct mxb_bridge *b, const struct mxb_notify_route *route, c
 				"notify: message for topic '%s' has invalid UTF-8 or characters "
 				"XML forbids; refused",
 				topic);
-			return;
+			return NULL;
 		}
 		size_t replaced = 0;
 		if (mxb_text_sanitize(b->render, (size_t)n, b->clean,
 			    3 * cfg->bridge.max_message + 1, &replaced) < 0)
-			return;
+			return NULL;
 		b->n.text_replaced++;
 		mxb_log_warn("notify: replaced %zu invalid or XML-forbidden characters in the "
 			     "message for topic '%s'",
 			replaced, topic);
 		body = b->clean;
 	}
-	for (size_t t = 0; t < route->to.len; t++)
+	return body;
+}
+
+/* Renders route's message for topic and payload and sends it to each target. */
+static void notify(struct mxb_bridge *b, const struct mxb_notify_route *route, const char *topic,
+	const char *payload, size_t len)
+{
+	const char *body = mxb_bridge_render(b, route, topic, payload, len);
+	for (size_t t = 0; body && t < route->to.len; t++)
 		mxb_outbox_send(b->outbox, route->to.v[t], type_names[route->type], body);
 }
 
@@ -347,6 +364,7 @@ static void not_sent(struct mxb_bridge *b, const struct mxb_notify_route *route,
 	size_t max = route->max_payload ? route->max_payload : cfg->bridge.max_payload;
 	switch (v) {
 	case MXB_ROUTE_SEND:
+	case MXB_ROUTE_UPLOAD:
 	case MXB_ROUTE_RETAINED: /* counted once per message */
 		break;
 	case MXB_ROUTE_TOO_LARGE:
@@ -354,6 +372,12 @@ static void not_sent(struct mxb_bridge *b, const struct mxb_notify_route *route,
 		mxb_log_warn("notify: payload too large on topic '%s' (%zu bytes, max_payload "
 			     "%zu); not forwarded",
 			msg->topic, msg->len, max);
+		if (route->binary == MXB_BINARY_UPLOAD) {
+			char why[80];
+			snprintf(
+				why, sizeof(why), "%zu bytes, over max_payload %zu", msg->len, max);
+			mxb_bridge_upload_refused(b, route, msg->topic, why);
+		}
 		break;
 	case MXB_ROUTE_BINARY_SKIPPED:
 		b->n.binary_skipped++;
@@ -399,6 +423,8 @@ static void on_mqtt_message(const struct mxb_mqtt_message *msg, void *data)
 			mxb_routes_decide(b->routes, refs[k].index, &m, now, &payload, &len);
 		if (v == MXB_ROUTE_SEND)
 			notify(b, route, msg->topic, payload, len);
+		else if (v == MXB_ROUTE_UPLOAD)
+			mxb_bridge_upload(b, route, msg->topic, payload, len);
 		else if (v == MXB_ROUTE_RETAINED)
 			skipped_retained = true;
 		else
@@ -413,7 +439,12 @@ static void on_mqtt_message(const struct mxb_mqtt_message *msg, void *data)
 static void send_due(size_t route, const char *topic, const char *payload, size_t len, void *data)
 {
 	struct mxb_bridge *b = data;
-	notify(b, &b->cfg->notify[route], topic, payload, len);
+	const struct mxb_notify_route *r = &b->cfg->notify[route];
+	/* Held whole by the throttle (route.h): binary still means an upload. */
+	if (r->binary == MXB_BINARY_UPLOAD && mxb_text_is_binary(payload, len))
+		mxb_bridge_upload(b, r, topic, payload, len);
+	else
+		notify(b, r, topic, payload, len);
 }
 
 int64_t mxb_bridge_tick(struct mxb_bridge *b, int64_t now)
@@ -434,6 +465,9 @@ int64_t mxb_bridge_tick(struct mxb_bridge *b, int64_t now)
 	if (t < next)
 		next = t;
 	t = mxb_bridge_stats_tick(b, now);
+	if (t < next)
+		next = t;
+	t = mxb_bridge_upload_tick(b, now);
 	if (t < next)
 		next = t;
 	return next;
@@ -527,6 +561,7 @@ static void on_xmpp_online(void *data)
 {
 	struct mxb_bridge *b = data;
 	mxb_outbox_flush_xmpp(b->outbox);
+	mxb_bridge_upload_online(b);
 }
 
 static void on_room_joined(const char *room, void *data)

@@ -52,6 +52,11 @@ static const struct {
 	N(contact_presences),
 	N(presence_strangers),
 	N(presence_table_full),
+	N(upload_sent),
+	N(upload_failed),
+	N(upload_refused),
+	N(upload_retried),
+	N(upload_dropped),
 };
 #undef N
 

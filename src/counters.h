@@ -40,6 +40,11 @@ struct mxb_counters {
 	uint64_t contact_presences;
 	uint64_t presence_strangers; /* neither sharing their presence nor named in the config */
 	uint64_t presence_table_full; /* over MXB_PRESENCE_CONTACTS_MAX or its resources bound */
+	uint64_t upload_sent; /* snapshots uploaded and their URL sent */
+	uint64_t upload_failed; /* said as not uploaded, in a text message */
+	uint64_t upload_refused; /* by the server's slot answer or its max-file-size */
+	uint64_t upload_retried;
+	uint64_t upload_dropped; /* the oldest waiting, when xmpp.upload_queue was full */
 };
 
 #endif

@@ -15,6 +15,7 @@
 #include "bridge.h"
 #include "component.h"
 #include "config.h"
+#include "http.h"
 #include "log.h"
 #include "mqtt.h"
 #include "notify.h"
@@ -423,7 +424,8 @@ static int run(struct mxb_state *st)
 			return -1;
 		}
 
-		struct pollfd pfd[FD_COUNT] = {
+		/* The fixed ones, then the HTTP sockets of uploads under way. */
+		struct pollfd pfd[FD_COUNT + MXB_HTTP_FDS_MAX] = {
 			[FD_SIGNAL] = {.fd = st->sigfd, .events = POLLIN},
 			[FD_TIMER] = {.fd = st->timerfd, .events = POLLIN},
 			[FD_MQTT] = {.fd = mxb_mqtt_fd(st->mqtt), .events = 0},
@@ -437,8 +439,9 @@ static int run(struct mxb_state *st)
 			pfd[FD_XMPP].events = mxb_xmpp_events(st->xmpp);
 		if (pfd[FD_COMPONENT].fd >= 0)
 			pfd[FD_COMPONENT].events = mxb_component_events(st->component);
+		size_t nhttp = mxb_bridge_poll_fds(&st->bridge, pfd + FD_COUNT, MXB_HTTP_FDS_MAX);
 
-		if (poll(pfd, FD_COUNT, -1) < 0) {
+		if (poll(pfd, FD_COUNT + nhttp, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			mxb_log_errno(MXB_LOG_ERROR, "poll");
@@ -460,6 +463,7 @@ static int run(struct mxb_state *st)
 			mxb_xmpp_handle(st->xmpp, now);
 		if (st->component)
 			mxb_component_handle(st->component, now);
+		mxb_bridge_poll_handle(&st->bridge, pfd + FD_COUNT, nhttp);
 	}
 }
 

@@ -151,7 +151,8 @@ static bool same_notify(const struct mxb_notify_route *a, const struct mxb_notif
 	       same_str(a->message, b->message) && same_str(a->fallback, b->fallback) &&
 	       a->type == b->type && a->qos == b->qos && a->retained == b->retained &&
 	       a->min_interval == b->min_interval && a->only_changes == b->only_changes &&
-	       a->binary == b->binary && a->max_payload == b->max_payload;
+	       a->binary == b->binary && a->max_payload == b->max_payload &&
+	       same_str(a->content_type, b->content_type) && same_str(a->file_name, b->file_name);
 }
 
 static bool same_command(const struct mxb_command_route *a, const struct mxb_command_route *b)
