@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Every example in config/ passes --check-config, and the routes each one is about are
-what the bridge understood (Tasmota, Zigbee2MQTT, Home Assistant)."""
+what the bridge understood (Tasmota, Zigbee2MQTT, Home Assistant, Frigate)."""
 
 import os
 import shutil
@@ -18,6 +18,9 @@ EXPECT = {
     "devices.conf": ["xmpp.component: 'iot.example.org'", "devices: 3 rules",
                      "tasmota, name '{{topic.2}}', availability 'tele/+/LWT' (Online/Offline)",
                      "xmpp.presence_topic: 'xmpp/presence' (show)"],
+    "frigate.conf": ["'frigate/+/person/snapshot'", "binary upload, max_payload 4194304",
+                     "caption the message", "content_type 'image/jpeg'",
+                     "xmpp.upload_service: (discovered on the server)"],
     "homeassistant.conf": ["'homeassistant/alarm_control_panel/+/state'", "(headline)",
                            "from '*@example.org'"],
 }
