@@ -95,6 +95,7 @@ def check_jpeg(env):
               "the route's message follows as a caption, a message of its own", cap.body)
     env.verified("JPEG snapshot uploaded, OOB URL serves the same bytes",
                  "%d bytes in %.2f s" % (len(data), took))
+    env.url = url
 
 
 def check_too_large(env):
@@ -116,7 +117,6 @@ def check_burst(env):
     t0 = time.monotonic()
     for d in payloads:
         env.pub.publish("cam/door/snapshot", d, qos=0)
-    env.pub.publish("home/burst/alarm", "done", qos=1)
     first = wait_picture(env)
     got, _ = fetch(env, oob_url(first))
     env.check(got == payloads[0], "the first snapshot of the burst at once")
@@ -142,6 +142,47 @@ def check_counters(env):
     line = m.group(0)
     env.check(m and int(m.group(1)) == 3 and int(m.group(2)) == 1 and int(m.group(3)) == 1,
               "SIGUSR1: 3 uploaded, 1 not uploaded, 1 refused", line)
+
+
+def check_spool_replay(env):
+    """A picture's message journaled by a run that stopped: the journal keeps its type
+    chat+oob and its URL, and the next run sends it with the OOB element again."""
+    spool = os.path.join(env.tmp, "spool-replay")
+    os.makedirs(spool)
+    rid, to, mtype, body = "mxb-00000000feedbeef-1", "alice@localhost", "chat+oob", env.url
+    with open(os.path.join(spool, "spool.journal"), "wb") as f:
+        f.write(("A %d %d %d %d\n%s%s%s%s\n" % (len(rid), len(to), len(mtype), len(body),
+                                                rid, to, mtype, body)).encode())
+    b3 = env.start_bridge_ready(env.p, env.m, over={
+        "bridge": {"spool": spool},
+        "xmpp": {"jid": "bridge@localhost/replay"},
+        "mqtt": {"client_id": "mxb-test-replay"}})
+    msg = env.alice.wait_message(frm=BRIDGE, body=env.url, timeout=15)
+    env.check(oob_url(msg) == env.url, "a journaled picture message is replayed with its "
+              "OOB element", msg.xml[-300:])
+    b3.stop()
+
+
+def check_no_service(env):
+    """xmpp.upload_service names an entity without upload: one log line, then every
+    snapshot is said in text."""
+    b4 = env.start_bridge_ready(env.p, env.m, over={
+        "xmpp": {"jid": "bridge@localhost/noservice", "upload_service": "localhost"},
+        "mqtt": {"client_id": "mxb-test-noservice"},
+        "notify": [{"topic": "nosvc/+/snapshot", "to": ["alice@localhost"],
+                    "binary": "upload", "max_payload": 100000}]})
+    env.alice.drain()
+    b4.wait_log(r"upload: the server offers no HTTP File Upload service")
+    env.pub.publish("nosvc/door/snapshot", jpeg(4, 1000))
+    msg = env.alice.wait_message(frm=BRIDGE, timeout=10)
+    env.check(msg.body == "snapshot from nosvc/door/snapshot could not be uploaded: the "
+              "server offers no upload service", "no upload service: the text fallback",
+              msg.body)
+    env.pub.publish("nosvc/door/snapshot", jpeg(5, 1000))
+    env.alice.wait_message(frm=BRIDGE, timeout=10)
+    env.check(len(re.findall("offers no HTTP File Upload", b4.text())) == 1,
+              "said once in the log, for two snapshots")
+    b4.stop()
 
 
 class Stall:
@@ -221,4 +262,4 @@ def check_stalled(env):
 
 if __name__ == "__main__":
     harness.main([setup, check_jpeg, check_too_large, check_burst, check_counters,
-                  check_stalled])
+                  check_spool_replay, check_no_service, check_stalled])
