@@ -381,10 +381,15 @@ static void on_slot_error(struct mxb_upload_slots *u, struct pending *p, xmpp_st
 	xmpp_stanza_t *t = e ? xmpp_stanza_get_child_by_name(e, "text") : NULL;
 	char *tt = t ? xmpp_stanza_get_text(t) : NULL;
 	if (tt) {
-		/* Shown in a chat message: kept to printable ASCII and bounded. */
+		/* Shown in a chat message: printable ASCII, and "..." where it is cut. */
 		size_t n = 0;
-		for (const char *c = tt; *c && n + 1 < sizeof(text); c++)
+		const char *c = tt;
+		for (; *c && n + 4 < sizeof(text); c++)
 			text[n++] = (*c >= 0x20 && *c < 0x7f) ? *c : '?';
+		if (*c) {
+			memcpy(text + n, "...", 3);
+			n += 3;
+		}
 		text[n] = '\0';
 		xmpp_free(u->s->ctx, tt);
 	}

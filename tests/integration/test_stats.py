@@ -22,7 +22,8 @@ COUNTERS = (
     "commands_published", "commands_refused", "commands_from_strangers",
     "commands_malformed", "mqtt_queue_dropped", "device_updates", "devices_refused",
     "device_commands", "device_strangers", "contact_presences", "presence_strangers",
-    "presence_table_full",
+    "presence_table_full", "upload_sent", "upload_failed", "upload_refused",
+    "upload_retried", "upload_dropped",
 )
 NUMBERS = COUNTERS + ("uptime_s", "queued_xmpp", "unacked_xmpp", "queued_mqtt",
                       "reconnects_xmpp", "reconnects_mqtt", "reconnects_component",
