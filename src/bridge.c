@@ -234,8 +234,12 @@ void mxb_bridge_finish(struct mxb_bridge *b)
 
 void mxb_bridge_attach(struct mxb_bridge *b, struct mxb_mqtt *mqtt, struct mxb_xmpp *xmpp)
 {
+	bool replaced = b->xmpp && b->xmpp != xmpp;
 	b->mqtt = mqtt;
 	b->xmpp = xmpp;
+	/* A reload replaced the client: uploads forget the old session. */
+	if (replaced)
+		mxb_bridge_upload_offline(b);
 }
 
 bool mxb_bridge_commands_drained(const struct mxb_bridge *b)

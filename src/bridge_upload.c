@@ -150,15 +150,38 @@ void mxb_bridge_upload_finish(struct mxb_bridge *b)
 /* Sends text to each target of j; text is checked here, it holds the peer's words. */
 static void say(struct mxb_bridge *b, const struct job *j, const char *text)
 {
+	size_t n = strlen(text);
+	char *clean = NULL;
 	const char *body = text;
-	if (!mxb_text_xml_valid(text, strlen(text))) {
-		if (mxb_text_sanitize(text, strlen(text), b->clean,
-			    3 * b->cfg->bridge.max_message + 1, NULL) < 0)
+	if (!mxb_text_xml_valid(text, n)) {
+		/* U+FFFD is 3 bytes for 1 bad byte */
+		clean = malloc(3 * n + 1);
+		if (!clean || mxb_text_sanitize(text, n, clean, 3 * n + 1, NULL) < 0) {
+			mxb_log_error("upload: out of memory; a message to the route is lost");
+			free(clean);
 			return;
-		body = b->clean;
+		}
+		body = clean;
 	}
 	for (size_t t = 0; t < j->to.len; t++)
 		mxb_outbox_send(b->outbox, j->to.v[t], text_types[j->type], body);
+	free(clean);
+}
+
+/* "snapshot from TOPIC could not be uploaded: WHY" to j's targets, the topic whole. */
+static void say_failed(
+	struct mxb_bridge *b, const struct job *j, const char *topic, const char *why)
+{
+	static const char fmt[] = "snapshot from %s could not be uploaded: %s";
+	size_t cap = sizeof(fmt) + strlen(topic) + strlen(why);
+	char *text = malloc(cap);
+	if (!text) {
+		mxb_log_error("upload: out of memory; a message to the route is lost");
+		return;
+	}
+	snprintf(text, cap, fmt, topic, why);
+	say(b, j, text);
+	free(text);
 }
 
 static void remove_active(struct mxb_bridge_upload *u, struct job *j)
@@ -178,10 +201,8 @@ static void fail(struct mxb_bridge_upload *u, struct job *j, const char *why)
 	b->n.upload_failed++;
 	mxb_log_warn("upload: snapshot from '%s' (%zu bytes) could not be uploaded: %s", j->topic,
 		j->len, why);
-	char text[600];
-	snprintf(text, sizeof(text), "snapshot from %s could not be uploaded: %s", j->topic, why);
-	say(b, j, text);
-	remove_active(u, j);
+	say_failed(b, j, j->topic, why);
+	remove_active(u, j); /* when it is there: it may not have started */
 	job_free(j);
 }
 
@@ -307,7 +328,7 @@ static void on_answer(const struct mxb_upload_slot_answer *a, void *data)
 	if (a->ok) {
 		j->slot = a->slot;
 		start_put(u, j);
-	} else if (a->temporary && !mxb_xmpp_is_up(u->b->xmpp)) {
+	} else if (a->temporary && !(u->b->xmpp && mxb_xmpp_is_up(u->b->xmpp))) {
 		/* The session ended: not the upload's fault, it waits for the next one. */
 		requeue(u, j);
 	} else if (a->temporary) {
@@ -353,10 +374,8 @@ static void on_discovered(const char *service, uint64_t max, void *data)
 			     "snapshots are said in text");
 	u->none_said = true;
 	struct job *j;
-	while ((j = mxb_queue_pop(&u->waiting))) {
-		u->active[u->nactive++] = j;
+	while ((j = mxb_queue_pop(&u->waiting)))
 		fail(u, j, "the server offers no upload service");
-	}
 }
 
 void mxb_bridge_upload_online(struct mxb_bridge *b)
@@ -439,7 +458,6 @@ void mxb_bridge_upload(struct mxb_bridge *b, const struct mxb_notify_route *rout
 		return;
 	}
 	if (u->service == SERVICE_NONE) {
-		u->active[u->nactive++] = j;
 		fail(u, j, "the server offers no upload service");
 		return;
 	}
@@ -463,9 +481,7 @@ void mxb_bridge_upload_refused(struct mxb_bridge *b, const struct mxb_notify_rou
 	const char *topic, const char *why)
 {
 	struct job j = {.type = route->type, .to = route->to};
-	char text[600];
-	snprintf(text, sizeof(text), "snapshot from %s could not be uploaded: %s", topic, why);
-	say(b, &j, text);
+	say_failed(b, &j, topic, why);
 	b->n.upload_failed++;
 }
 

@@ -62,9 +62,13 @@ void mxb_upload_slots_destroy(struct mxb_upload_slots *u)
 
 static int on_answer(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data);
 
+/*
+ * Frees p; its handler goes too while its session is up on the same connection. A session
+ * that ended takes its handlers along, and one that resumes finds no entry for an old id.
+ */
 static void forget(struct mxb_upload_slots *u, struct pending *p)
 {
-	if (p->kind != FREE && u->s && u->conn == u->s->conn)
+	if (p->kind != FREE && u->s && u->s->state == MXB_SESSION_UP && u->conn == u->s->conn)
 		xmpp_id_handler_delete(u->conn, on_answer, p->id);
 	p->kind = FREE;
 }
@@ -170,6 +174,9 @@ static void fail(struct mxb_upload_slots *u, struct pending *p, bool temporary, 
 
 void mxb_upload_slots_offline(struct mxb_upload_slots *u)
 {
+	/* First: the session may be gone already, nothing below may touch it. */
+	u->s = NULL;
+	u->conn = NULL;
 	for (size_t i = 0; i < PENDING_MAX; i++) {
 		struct pending *p = &u->p[i];
 		if (p->kind == SLOT)
@@ -178,8 +185,6 @@ void mxb_upload_slots_offline(struct mxb_upload_slots *u)
 			forget(u, p);
 	}
 	u->discovering = false;
-	u->s = NULL;
-	u->conn = NULL;
 }
 
 static void fill_request(xmpp_stanza_t *q, const void *arg)

@@ -46,7 +46,10 @@ void mxb_upload_slots_destroy(struct mxb_upload_slots *u);
  */
 void mxb_upload_slots_online(struct mxb_upload_slots *u, struct mxb_session *s, const char *domain,
 	const char *service, bool allow_http, int64_t now);
-/* The session ended: every request waiting is answered with a temporary failure. */
+/*
+ * The session ended, or is gone (its object may be freed already): every slot request
+ * waiting is answered with a temporary failure.
+ */
 void mxb_upload_slots_offline(struct mxb_upload_slots *u);
 /*
  * Asks the service for a slot (file name and content type as upload.c made them).

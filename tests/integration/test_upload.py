@@ -160,7 +160,7 @@ def check_spool_replay(env):
     msg = env.alice.wait_message(frm=BRIDGE, body=env.url, timeout=15)
     env.check(oob_url(msg) == env.url, "a journaled picture message is replayed with its "
               "OOB element", msg.xml[-300:])
-    b3.stop()
+    env.check(b3.stop() == 0, "that bridge stops cleanly")
 
 
 def check_no_service(env):
@@ -182,7 +182,7 @@ def check_no_service(env):
     env.alice.wait_message(frm=BRIDGE, timeout=10)
     env.check(len(re.findall("offers no HTTP File Upload", b4.text())) == 1,
               "said once in the log, for two snapshots")
-    b4.stop()
+    env.check(b4.stop() == 0, "that bridge stops cleanly")
 
 
 class Stall:
@@ -255,11 +255,16 @@ def check_stalled(env):
     env.check(len(stall.conns) >= 2, "the stalled server saw both attempts",
               len(stall.conns))
     env.check(b2.proc.poll() is None, "the bridge is still up")
+    env.check(b2.stop() == 0, "and stops cleanly")
     env.verified("stalled upload server: timeout, retry, text fallback; text keeps flowing",
                  "failed after %.1f s, text latency max %.2f s" % (took, max(lat)))
     stall.close()
 
 
+def check_stop(env):
+    env.check(env.b.stop() == 0, "the bridge that uploaded stops cleanly (exit 0)")
+
+
 if __name__ == "__main__":
     harness.main([setup, check_jpeg, check_too_large, check_burst, check_counters,
-                  check_spool_replay, check_no_service, check_stalled])
+                  check_spool_replay, check_no_service, check_stalled, check_stop])
