@@ -2,8 +2,9 @@
 """Camera snapshots as pictures: a JPEG published on MQTT goes through the server's HTTP
 File Upload service (XEP-0363, Prosody's mod_http_file_share or ejabberd's
 mod_http_upload, over HTTPS with the test CA) and arrives as a message whose body and
-XEP-0066 OOB URL serve exactly the published bytes. Over the server's limit: a text
-message says why. A burst is throttled like text, the last snapshot delivered. An upload
+XEP-0066 OOB URL serve exactly the published bytes. Over the server's limit, over
+Prosody's daily quota (the server's refusal) or without a service: a text message says
+why. A journaled picture message comes back with its OOB after a restart. A burst is throttled like text, the last snapshot delivered. An upload
 server that accepts and never answers times out, while text notifies keep flowing."""
 
 import os
@@ -185,6 +186,36 @@ def check_no_service(env):
     env.check(b4.stop() == 0, "that bridge stops cleanly")
 
 
+def check_quota(env):
+    """Prosody's daily quota: the second snapshot's slot is refused (a wait error), asked
+    again once, then said in text with the server's words."""
+    if harness.xmpp_server_kind() != "prosody":
+        env.note("the quota refusal is Prosody's (http_file_share_daily_quota)")
+        return
+    p3 = env.xmpp_server(users=("bridge", "alice"), name="quota", upload=LIMIT,
+                         extra="http_file_share_daily_quota = 50000\n")
+    alice3 = env.xmpp(p3, "alice")
+    b5 = env.start_bridge_ready(p3, env.m, over={
+        "mqtt": {"client_id": "mxb-test-quota"},
+        "xmpp": {"upload_retries": 1},
+        "notify": [{"topic": "quota/+/snapshot", "to": ["alice@localhost"],
+                    "binary": "upload", "max_payload": 100000}]})
+    b5.wait_log(r"upload: HTTP File Upload service")
+    env.pub.publish("quota/door/snapshot", jpeg(6))
+    first = alice3.wait_message(frm=BRIDGE, timeout=10)
+    env.check(oob_url(first) is not None, "the first snapshot fits the daily quota",
+              first.body)
+    env.pub.publish("quota/door/snapshot", jpeg(7))
+    msg = alice3.wait_message(frm=BRIDGE, timeout=15)
+    env.check(msg.body == "snapshot from quota/door/snapshot could not be uploaded: the "
+              "server refused the slot (resource-constraint: Daily quota reached)",
+              "over the daily quota: the server's refusal said in text", msg.body)
+    env.check(re.search(r"Daily quota reached\); trying again in 1 s", b5.text()) is not None,
+              "a wait error is asked again once (upload_retries 1)")
+    env.check(b5.stop() == 0, "that bridge stops cleanly")
+    env.verified("slot refused by the server (Prosody daily quota)", msg.body)
+
+
 class Stall:
     """A TCP listener that accepts and never answers (nor closes)."""
 
@@ -267,4 +298,5 @@ def check_stop(env):
 
 if __name__ == "__main__":
     harness.main([setup, check_jpeg, check_too_large, check_burst, check_counters,
-                  check_spool_replay, check_no_service, check_stalled, check_stop])
+                  check_spool_replay, check_no_service, check_quota, check_stalled,
+                  check_stop])
