@@ -269,6 +269,9 @@ static void apply(struct mxb_state *st, struct mxb_config *fresh, unsigned chang
 		if (new_client)
 			mxb_bridge_mqtt_replaced(&st->bridge);
 	}
+	/* Read where each upload starts; the swap of the xmpp section took them already. */
+	if ((changes & MXB_CHANGE_UPLOAD) && !(changes & xmpp_part))
+		SWAP(cfg, fresh, xmpp.upload);
 	if (changes & MXB_CHANGE_STATS) {
 		/* The swap of the whole section above took these along already. */
 		if (!(changes & MXB_CHANGE_MQTT)) {

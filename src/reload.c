@@ -269,6 +269,13 @@ unsigned mxb_reload_changes(const struct mxb_config *o, const struct mxb_config 
 	if (!same_str(o->mqtt.stats_topic, f->mqtt.stats_topic) ||
 		o->mqtt.stats_interval != f->mqtt.stats_interval)
 		c |= MXB_CHANGE_STATS;
+	if (!same_str(o->xmpp.upload.service, f->xmpp.upload.service) ||
+		o->xmpp.upload.allow_http != f->xmpp.upload.allow_http ||
+		o->xmpp.upload.concurrency != f->xmpp.upload.concurrency ||
+		o->xmpp.upload.queue != f->xmpp.upload.queue ||
+		o->xmpp.upload.timeout != f->xmpp.upload.timeout ||
+		o->xmpp.upload.retries != f->xmpp.upload.retries)
+		c |= MXB_CHANGE_UPLOAD;
 	return c;
 }
 
@@ -276,7 +283,7 @@ const char *mxb_reload_describe(unsigned changes, char *buf, size_t len)
 {
 	static const char *const names[] = {"routes", "limits", "queue_size", "spool", "devices",
 		"status", "rooms", "presence", "xmpp connection", "component connection",
-		"mqtt connection", "stats"};
+		"mqtt connection", "stats", "upload"};
 	size_t n = 0;
 	buf[0] = '\0';
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

@@ -5,7 +5,8 @@ mod_http_upload, over HTTPS with the test CA) and arrives as a message whose bod
 XEP-0066 OOB URL serve exactly the published bytes. Over the server's limit, over
 Prosody's daily quota (the server's refusal) or without a service: a text message says
 why. A journaled picture message comes back with its OOB after a restart. A burst is throttled like text, the last snapshot delivered. An upload
-server that accepts and never answers times out, while text notifies keep flowing."""
+server that accepts and never answers times out, while text notifies keep flowing; a
+reload changes the upload settings without a reconnect."""
 
 import os
 import re
@@ -252,7 +253,7 @@ def check_stalled(env):
     p2 = env.xmpp_server(users=("bridge", "alice"), name="stalled", upload=LIMIT,
                          upload_url=url)
     alice2 = env.xmpp(p2, "alice")
-    b2 = env.start_bridge_ready(p2, env.m, over={
+    over = {
         "mqtt": {"client_id": "mxb-test-stall"},
         "xmpp": {"upload_timeout": 2, "upload_retries": 1},
         "notify": [
@@ -260,7 +261,9 @@ def check_stalled(env):
              "max_payload": 2000000},
             {"topic": "stall/+/text", "to": ["alice@localhost"],
              "message": "{{topic.2}}: {{payload}}"},
-        ]})
+        ]}
+    b2 = env.start_bridge_ready(p2, env.m, over=over)
+    env.stall_bridge = (b2, alice2, env.bridge_config(p2, env.m, over))
     b2.wait_log(r"upload: HTTP File Upload service")
     t0 = time.monotonic()
     env.pub.publish("stall/door/snapshot", jpeg(3))
@@ -286,10 +289,33 @@ def check_stalled(env):
     env.check(len(stall.conns) >= 2, "the stalled server saw both attempts",
               len(stall.conns))
     env.check(b2.proc.poll() is None, "the bridge is still up")
-    env.check(b2.stop() == 0, "and stops cleanly")
     env.verified("stalled upload server: timeout, retry, text fallback; text keeps flowing",
                  "failed after %.1f s, text latency max %.2f s" % (took, max(lat)))
-    stall.close()
+
+
+def check_reload(env):
+    """SIGHUP with new xmpp.upload_* values: taken for the next upload, no reconnect."""
+    b2, alice2, cfg = env.stall_bridge
+    cfg["xmpp"]["upload_timeout"] = 1
+    cfg["xmpp"]["upload_retries"] = 0
+    with open(b2.conf_path, "w") as f:
+        f.write(harness.format_config(cfg))
+    mark = b2.mark()
+    os.kill(b2.pid, signal.SIGHUP)
+    b2.wait_log(r"reload: changed: upload$", since=mark)
+    t0 = time.monotonic()
+    env.pub.publish("stall/door/snapshot", jpeg(8))
+    msg = alice2.wait_message(
+        frm=BRIDGE, timeout=10,
+        predicate=lambda m: m.body.startswith("snapshot from stall/door/snapshot"))
+    took = time.monotonic() - t0
+    env.check(took < 3.0 and "trying again" not in b2.text(mark),
+              "the new timeout (1 s) and retries (0) apply at once: failed after %.1f s" %
+              took, msg.body)
+    env.check(b2.text().count("xmpp: session established") == 1,
+              "the XMPP session stayed up through the reload")
+    env.check(b2.stop() == 0, "that bridge stops cleanly")
+    env.stall.close()
 
 
 def check_stop(env):
@@ -299,4 +325,4 @@ def check_stop(env):
 if __name__ == "__main__":
     harness.main([setup, check_jpeg, check_too_large, check_burst, check_counters,
                   check_spool_replay, check_no_service, check_quota, check_stalled,
-                  check_stop])
+                  check_reload, check_stop])
