@@ -494,20 +494,21 @@ int64_t mxb_bridge_upload_tick(struct mxb_bridge *b, int64_t now)
 	int64_t t = mxb_http_tick(u->http, now);
 	if (t < next)
 		next = t;
-	for (size_t i = 0; i < u->nactive; i++) {
-		struct job *j = u->active[i];
-		if (j->state != BACKOFF)
-			continue;
-		if (now >= j->deadline) {
-			/* The slot is asked for again: a slot serves one PUT (Prosody: 409). */
-			if (ask_slot(u, j)) {
-				i = (size_t)-1; /* the list may have changed: from the start */
+	/* Each ask may end a job and reorder the list: look again after each. */
+	for (;;) {
+		struct job *due = NULL;
+		for (size_t i = 0; i < u->nactive && !due; i++) {
+			struct job *j = u->active[i];
+			if (j->state != BACKOFF)
 				continue;
-			}
-			break;
+			if (now >= j->deadline)
+				due = j;
+			else if (j->deadline < next)
+				next = j->deadline;
 		}
-		if (j->deadline < next)
-			next = j->deadline;
+		/* The slot is asked for again: a slot serves one PUT (Prosody: 409). */
+		if (!due || !ask_slot(u, due))
+			break;
 	}
 	pump(u);
 	return next;
