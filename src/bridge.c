@@ -198,6 +198,7 @@ int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg)
 		goto err_free_parts;
 	ret = mxb_bridge_location_init(b);
 	ret = mxb_bridge_pubsub_init(b);
+	ret = mxb_bridge_upload_init(b);
 	if (ret < 0)
 		goto err_free_parts;
 	if (cfg->bridge.spool) {
@@ -214,6 +215,7 @@ int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg)
 err_free_parts:
 	mxb_bridge_location_finish(b);
 	mxb_bridge_pubsub_finish(b);
+	mxb_bridge_upload_finish(b);
 	mxb_bridge_contacts_finish(b);
 	mxb_bridge_devices_finish(b);
 	mxb_outbox_destroy(b->outbox);
@@ -238,14 +240,19 @@ void mxb_bridge_finish(struct mxb_bridge *b)
 	mxb_bridge_devices_finish(b);
 	mxb_bridge_location_finish(b);
 	mxb_bridge_pubsub_finish(b);
+	mxb_bridge_upload_finish(b);
 }
 
 void mxb_bridge_attach(struct mxb_bridge *b, struct mxb_mqtt *mqtt, struct mxb_xmpp *xmpp)
 {
+	bool replaced = b->xmpp && b->xmpp != xmpp;
 	b->mqtt = mqtt;
 	b->xmpp = xmpp;
 	if (mxb_bridge_pubsub_attach(b) < 0)
 		mxb_log_error("pubsub: out of memory; pubsub routes are off");
+	/* A reload replaced the client: uploads forget the old session. */
+	if (replaced)
+		mxb_bridge_upload_offline(b);
 }
 
 bool mxb_bridge_commands_drained(const struct mxb_bridge *b)
@@ -298,6 +305,10 @@ void mxb_bridge_log_counters(const struct mxb_bridge *b)
 		C(pubsub_queue_dropped), C(pubsub_nodes_created), C(pubsub_not_json),
 		C(pubsub_base64), C(pubsub_too_big), C(pubsub_refused), C(pubsub_failed),
 		C(pubsub_received), C(pubsub_own_skipped), C(pubsub_invalid));
+	mxb_log_info("bridge: snapshots uploaded %llu, not uploaded %llu, refused %llu, "
+		     "retried %llu, upload queue dropped %llu",
+		C(upload_sent), C(upload_failed), C(upload_refused), C(upload_retried),
+		C(upload_dropped));
 #undef C
 }
 
@@ -315,11 +326,11 @@ static void on_xmpp_offline(bool stream_error, void *data)
 	b->reconnects_xmpp++;
 	mxb_outbox_xmpp_lost(b->outbox, stream_error);
 	mxb_bridge_pubsub_offline(b);
+	mxb_bridge_upload_offline(b);
 }
 
-/* Renders route's message for topic and payload and sends it to each target. */
-static void notify(struct mxb_bridge *b, const struct mxb_notify_route *route, const char *topic,
-	const char *payload, size_t len)
+const char *mxb_bridge_render(struct mxb_bridge *b, const struct mxb_notify_route *route,
+	const char *topic, const char *payload, size_t len)
 {
 	const struct mxb_config *cfg = b->cfg;
 	struct mxb_template_input in = {
@@ -343,7 +354,7 @@ static void notify(struct mxb_bridge *b, const struct mxb_notify_route *route, c
 		mxb_log_warn("notify: message for topic '%s' longer than max_message %zu; not "
 			     "forwarded",
 			topic, cfg->bridge.max_message);
-		return;
+		return NULL;
 	}
 	const char *body = b->render;
 	if (!mxb_text_xml_valid(b->render, (size_t)n)) {
@@ -353,19 +364,27 @@ static void notify(struct mxb_bridge *b, const struct mxb_notify_route *route, c
 				"notify: message for topic '%s' has invalid UTF-8 or characters "
 				"XML forbids; refused",
 				topic);
-			return;
+			return NULL;
 		}
 		size_t replaced = 0;
 		if (mxb_text_sanitize(b->render, (size_t)n, b->clean,
 			    3 * cfg->bridge.max_message + 1, &replaced) < 0)
-			return;
+			return NULL;
 		b->n.text_replaced++;
 		mxb_log_warn("notify: replaced %zu invalid or XML-forbidden characters in the "
 			     "message for topic '%s'",
 			replaced, topic);
 		body = b->clean;
 	}
-	for (size_t t = 0; t < route->to.len; t++)
+	return body;
+}
+
+/* Renders route's message for topic and payload and sends it to each target. */
+static void notify(struct mxb_bridge *b, const struct mxb_notify_route *route, const char *topic,
+	const char *payload, size_t len)
+{
+	const char *body = mxb_bridge_render(b, route, topic, payload, len);
+	for (size_t t = 0; body && t < route->to.len; t++)
 		mxb_outbox_send(b->outbox, route->to.v[t], type_names[route->type], body);
 }
 
@@ -377,6 +396,7 @@ static void not_sent(struct mxb_bridge *b, const struct mxb_notify_route *route,
 	size_t max = route->max_payload ? route->max_payload : cfg->bridge.max_payload;
 	switch (v) {
 	case MXB_ROUTE_SEND:
+	case MXB_ROUTE_UPLOAD:
 	case MXB_ROUTE_RETAINED: /* counted once per message */
 		break;
 	case MXB_ROUTE_TOO_LARGE:
@@ -384,6 +404,12 @@ static void not_sent(struct mxb_bridge *b, const struct mxb_notify_route *route,
 		mxb_log_warn("notify: payload too large on topic '%s' (%zu bytes, max_payload "
 			     "%zu); not forwarded",
 			msg->topic, msg->len, max);
+		if (route->binary == MXB_BINARY_UPLOAD) {
+			char why[80];
+			snprintf(
+				why, sizeof(why), "%zu bytes, over max_payload %zu", msg->len, max);
+			mxb_bridge_upload_refused(b, route, msg->topic, why);
+		}
 		break;
 	case MXB_ROUTE_BINARY_SKIPPED:
 		b->n.binary_skipped++;
@@ -432,6 +458,8 @@ static void on_mqtt_message(const struct mxb_mqtt_message *msg, void *data)
 			mxb_routes_decide(b->routes, refs[k].index, &m, now, &payload, &len);
 		if (v == MXB_ROUTE_SEND)
 			notify(b, route, msg->topic, payload, len);
+		else if (v == MXB_ROUTE_UPLOAD)
+			mxb_bridge_upload(b, route, msg->topic, payload, len);
 		else if (v == MXB_ROUTE_RETAINED)
 			skipped_retained = true;
 		else
@@ -446,7 +474,12 @@ static void on_mqtt_message(const struct mxb_mqtt_message *msg, void *data)
 static void send_due(size_t route, const char *topic, const char *payload, size_t len, void *data)
 {
 	struct mxb_bridge *b = data;
-	notify(b, &b->cfg->notify[route], topic, payload, len);
+	const struct mxb_notify_route *r = &b->cfg->notify[route];
+	/* Held whole by the throttle (route.h): binary still means an upload. */
+	if (r->binary == MXB_BINARY_UPLOAD && mxb_text_is_binary(payload, len))
+		mxb_bridge_upload(b, r, topic, payload, len);
+	else
+		notify(b, r, topic, payload, len);
 }
 
 int64_t mxb_bridge_tick(struct mxb_bridge *b, int64_t now)
@@ -470,6 +503,7 @@ int64_t mxb_bridge_tick(struct mxb_bridge *b, int64_t now)
 	if (t < next)
 		next = t;
 	t = mxb_bridge_location_tick(b, now);
+	t = mxb_bridge_upload_tick(b, now);
 	if (t < next)
 		next = t;
 	return next;
@@ -575,6 +609,7 @@ static void on_xmpp_online(void *data)
 	struct mxb_bridge *b = data;
 	mxb_outbox_flush_xmpp(b->outbox);
 	mxb_bridge_pubsub_online(b);
+	mxb_bridge_upload_online(b);
 }
 
 static void on_room_joined(const char *room, void *data)

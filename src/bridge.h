@@ -19,6 +19,7 @@
 struct mxb_adhoc_handlers;
 struct mxb_config;
 struct mxb_device_rule;
+struct mxb_notify_route;
 struct mxb_routes;
 struct mxb_route_ref;
 struct mxb_spool;
@@ -69,6 +70,8 @@ struct mxb_bridge {
 	struct mxb_bridge_location *location_state;
 	/* Pubsub nodes (XEP-0060) both ways, in bridge_pubsub.c */
 	struct mxb_bridge_pubsub *pubsub;
+	/* Pictures (binary = "upload"), in bridge_upload.c; NULL until a route needs it */
+	struct mxb_bridge_upload *upload;
 };
 
 extern const struct mxb_mqtt_handlers mxb_bridge_mqtt_handlers;
@@ -177,5 +180,28 @@ bool mxb_bridge_commands_drained(const struct mxb_bridge *b);
 /* Whether nothing waits for XMPP: queue empty and every sent message acknowledged. */
 bool mxb_bridge_drained(const struct mxb_bridge *b);
 void mxb_bridge_log_counters(const struct mxb_bridge *b);
+
+/*
+ * route's message for topic and payload, rendered and made XML-safe as bridge.c does for
+ * every notify (counted and logged there); NULL when refused. Valid until the next call.
+ */
+const char *mxb_bridge_render(struct mxb_bridge *b, const struct mxb_notify_route *route,
+	const char *topic, const char *payload, size_t len);
+/* Used by bridge.c: uploads (bridge_upload.c). init returns 0 or -errno. */
+int mxb_bridge_upload_init(struct mxb_bridge *b);
+void mxb_bridge_upload_finish(struct mxb_bridge *b);
+/* Uploads payload (copied) of route and sends its URL, or says why it could not. */
+void mxb_bridge_upload(struct mxb_bridge *b, const struct mxb_notify_route *route,
+	const char *topic, const char *payload, size_t len);
+/* Says to route's targets that the snapshot from topic is not uploaded, and why. */
+void mxb_bridge_upload_refused(struct mxb_bridge *b, const struct mxb_notify_route *route,
+	const char *topic, const char *why);
+void mxb_bridge_upload_online(struct mxb_bridge *b);
+void mxb_bridge_upload_offline(struct mxb_bridge *b);
+int64_t mxb_bridge_upload_tick(struct mxb_bridge *b, int64_t now);
+/* The HTTP sockets of uploads for the main poll: filled into pfd[0..cap), then handed back. */
+struct pollfd;
+size_t mxb_bridge_poll_fds(const struct mxb_bridge *b, struct pollfd *pfd, size_t cap);
+void mxb_bridge_poll_handle(struct mxb_bridge *b, const struct pollfd *pfd, size_t n);
 
 #endif

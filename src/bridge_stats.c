@@ -77,6 +77,11 @@ static const struct {
 	N(pubsub_received),
 	N(pubsub_own_skipped),
 	N(pubsub_invalid),
+	N(upload_sent),
+	N(upload_failed),
+	N(upload_refused),
+	N(upload_retried),
+	N(upload_dropped),
 };
 #undef N
 

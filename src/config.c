@@ -109,6 +109,7 @@ void mxb_config_finish(struct mxb_config *cfg)
 	mxb_conf_wipe_free(cfg->xmpp.password);
 	free(cfg->xmpp.host);
 	free(cfg->xmpp.ca_file);
+	free(cfg->xmpp.upload.service);
 	free(cfg->xmpp.client_cert);
 	free(cfg->xmpp.client_key);
 	free(cfg->xmpp.status);
@@ -160,6 +161,10 @@ void mxb_config_finish(struct mxb_config *cfg)
 		free(r->fallback);
 		if (r->tmpl)
 			mxb_template_destroy(r->tmpl);
+		free(r->content_type);
+		free(r->file_name);
+		if (r->file_tmpl)
+			mxb_template_destroy(r->file_tmpl);
 	}
 	free(cfg->notify);
 	for (size_t i = 0; cfg->commands && i < cfg->commands_len; i++) {

@@ -51,6 +51,7 @@ enum mxb_binary {
 	MXB_BINARY_SKIP, /* a payload that is not UTF-8 text is not forwarded */
 	MXB_BINARY_BASE64, /* it is forwarded base64-encoded */
 	MXB_BINARY_HEX, /* it is forwarded as lowercase hex */
+	MXB_BINARY_UPLOAD, /* it is uploaded (XEP-0363) and its URL sent, with XEP-0066 */
 };
 
 /* MUC roles and affiliations, in increasing order of rights (XEP-0045). */
@@ -91,6 +92,11 @@ struct mxb_notify_route {
 	enum mxb_binary binary;
 	size_t max_payload; /* 0: bridge.max_payload */
 	char *fallback; /* what a placeholder without a value renders as; "" */
+	/* binary = "upload": */
+	char *content_type; /* NULL: sniffed from the payload */
+	char *file_name; /* template of the file name */
+	struct mxb_template *file_tmpl;
+	bool caption; /* `message` was set: it goes as a second message after the picture */
 	int line;
 };
 
@@ -263,6 +269,15 @@ struct mxb_config {
 		/* Home Assistant discovery prefix for contacts' presence (announce.h); NULL: off.
 		 */
 		char *presence_discovery;
+		/* HTTP File Upload (XEP-0363), for routes with binary = "upload". */
+		struct {
+			char *service; /* NULL: discovered on the server */
+			bool allow_http; /* slots with http URLs are used too */
+			int concurrency; /* uploads under way at once */
+			int queue; /* uploads waiting beyond those */
+			int timeout; /* seconds per PUT */
+			int retries; /* attempts after the first failed one */
+		} upload;
 		/* XEP-0114 component for device JIDs; domain NULL: off. */
 		struct {
 			char *domain;

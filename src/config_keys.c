@@ -18,7 +18,7 @@ NAMES(mxb_config_bad_text, [MXB_BAD_TEXT_REPLACE] = "replace", [MXB_BAD_TEXT_REF
 NAMES(mxb_config_message_types, [MXB_MESSAGE_CHAT] = "chat", [MXB_MESSAGE_NORMAL] = "normal",
 	[MXB_MESSAGE_HEADLINE] = "headline", [MXB_MESSAGE_GROUPCHAT] = "groupchat");
 NAMES(mxb_config_binary, [MXB_BINARY_TEXT] = "text", [MXB_BINARY_SKIP] = "skip",
-	[MXB_BINARY_BASE64] = "base64", [MXB_BINARY_HEX] = "hex");
+	[MXB_BINARY_BASE64] = "base64", [MXB_BINARY_HEX] = "hex", [MXB_BINARY_UPLOAD] = "upload");
 NAMES(mxb_config_roles, [MXB_ROLE_NONE] = "none", [MXB_ROLE_VISITOR] = "visitor",
 	[MXB_ROLE_PARTICIPANT] = "participant", [MXB_ROLE_MODERATOR] = "moderator");
 NAMES(mxb_config_affiliations, [MXB_AFFILIATION_OUTCAST] = "outcast",
@@ -99,6 +99,17 @@ const struct mxb_config_key mxb_config_keys[] = {
 	{"xmpp", "presence_discovery", "string", .def = "none"},
 	{"xmpp", "component", "group", .def = "none"},
 	{"xmpp", "rooms", "list of groups", .def = "none"},
+	{"xmpp", "upload_service", "string", .def = "discovered on the server"},
+	{"xmpp", "upload_http", "boolean", .value = "false",
+		CFG(MXB_KEY_BOOL, xmpp.upload.allow_http)},
+	{"xmpp", "upload_concurrency", "integer", RANGE(1, 16), .value = "2",
+		CFG(MXB_KEY_INT, xmpp.upload.concurrency)},
+	{"xmpp", "upload_queue", "integer", RANGE(1, 1000), .value = "10",
+		CFG(MXB_KEY_INT, xmpp.upload.queue)},
+	{"xmpp", "upload_timeout", "integer", RANGE(1, 3600), .value = "60",
+		CFG(MXB_KEY_INT, xmpp.upload.timeout)},
+	{"xmpp", "upload_retries", "integer", RANGE(0, 10), .value = "2",
+		CFG(MXB_KEY_INT, xmpp.upload.retries)},
 
 	{"xmpp.rooms", "jid", "string", .def = "required"},
 	{"xmpp.rooms", "nick", "string", .def = "the local part of `xmpp.jid`"},
@@ -150,6 +161,9 @@ const struct mxb_config_key mxb_config_keys[] = {
 	{"notify", "max_payload", "integer", RANGE(1, 16 * 1024 * 1024),
 		.def = "`bridge.max_payload`", NOTIFY(MXB_KEY_SIZE, max_payload)},
 	{"notify", "fallback", "string", .value = "", NOTIFY(MXB_KEY_STRING, fallback)},
+	{"notify", "content_type", "string", .def = "sniffed from the payload"},
+	{"notify", "file_name", "string", .value = "{{topic}}-{{time}}",
+		NOTIFY(MXB_KEY_STRING, file_name)},
 
 	{"commands", "from", "list of strings", .def = "required, not empty"},
 	{"commands", "allow", "list of strings", .def = "required without `command`"},

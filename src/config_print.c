@@ -95,6 +95,26 @@ void mxb_config_print(const struct mxb_config *cfg, FILE *out)
 				r->only_changes ? "true" : "false",
 				mxb_config_name(&mxb_config_binary, (int)r->binary),
 				r->max_payload ? r->max_payload : cfg->bridge.max_payload);
+		if (r->binary == MXB_BINARY_UPLOAD)
+			fprintf(out,
+				"    upload: file_name '%s', content_type %s%s%s, caption %s\n",
+				r->file_name ? r->file_name : "",
+				r->content_type ? "'" : "(sniffed)",
+				r->content_type ? r->content_type : "", r->content_type ? "'" : "",
+				r->caption ? "the message" : "none");
+	}
+	for (size_t i = 0; i < cfg->notify_len; i++) {
+		if (cfg->notify[i].binary != MXB_BINARY_UPLOAD)
+			continue;
+		print_opt(out, "xmpp.upload_service", cfg->xmpp.upload.service,
+			"(discovered on the server)");
+		fprintf(out,
+			"xmpp.upload: %s URLs, concurrency %d, queue %d, timeout %d s, retries "
+			"%d\n",
+			cfg->xmpp.upload.allow_http ? "https and http" : "https",
+			cfg->xmpp.upload.concurrency, cfg->xmpp.upload.queue,
+			cfg->xmpp.upload.timeout, cfg->xmpp.upload.retries);
+		break;
 	}
 	if (cfg->xmpp.presence_topic)
 		fprintf(out, "xmpp.presence_topic: '%s' (%s)\n", cfg->xmpp.presence_topic,

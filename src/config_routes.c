@@ -14,10 +14,11 @@
 #include "template.h"
 #include "text.h"
 #include "topic.h"
+#include "upload.h"
 
 struct notify_seen {
 	struct mxb_notify_route *r;
-	const struct mxb_conf_node *topic, *to, *message;
+	const struct mxb_conf_node *topic, *to, *message, *file_name, *content_type;
 };
 
 static void notify_key(struct mxb_conf_ctx *c, const struct mxb_conf_node *s,
@@ -36,6 +37,17 @@ static void notify_key(struct mxb_conf_ctx *c, const struct mxb_conf_node *s,
 	} else if (strcmp(k->name, "message") == 0) {
 		seen->message = s;
 		mxb_conf_template(c, s, &r->message, &r->tmpl);
+	} else if (strcmp(k->name, "file_name") == 0) {
+		seen->file_name = s;
+		mxb_conf_template(c, s, &r->file_name, &r->file_tmpl);
+	} else if (strcmp(k->name, "content_type") == 0) {
+		seen->content_type = s;
+		if (mxb_conf_string(c, s, MXB_UPLOAD_TYPE_MAX, true, &r->content_type) &&
+			!mxb_upload_content_type_valid(r->content_type))
+			mxb_conf_error_at(c, s,
+				"invalid content type '%s' in 'content_type' "
+				"(expected type/subtype)",
+				r->content_type);
 	} else if (strcmp(k->name, "fallback") == 0) {
 		if (mxb_conf_string(c, s, MXB_CONF_TEMPLATE_MAX, false, &r->fallback) &&
 			!mxb_text_xml_valid(r->fallback, strlen(r->fallback)))
@@ -53,6 +65,13 @@ void mxb_conf_parse_notify(struct mxb_conf_ctx *c, const struct mxb_conf_node *g
 	/* r->message holds the default until a message is given */
 	if (!seen.message)
 		mxb_conf_compile(c, g, "message", r->message, &r->tmpl);
+	r->caption = seen.message != NULL;
+	if (!seen.file_name)
+		mxb_conf_compile(c, g, "file_name", r->file_name, &r->file_tmpl);
+	if (r->binary != MXB_BINARY_UPLOAD && (seen.file_name || seen.content_type))
+		mxb_conf_error_at(c, seen.file_name ? seen.file_name : seen.content_type,
+			"'%s' needs binary = \"upload\"",
+			seen.file_name ? "file_name" : "content_type");
 	if (!seen.topic)
 		mxb_conf_error_at(c, g, "missing 'topic' in a 'notify' route");
 	if (!seen.to)

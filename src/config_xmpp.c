@@ -121,6 +121,11 @@ static void xmpp_key(struct mxb_conf_ctx *c, const struct mxb_conf_node *s,
 		seen->password_file = s;
 	} else if (strcmp(name, "ca_file") == 0) {
 		mxb_conf_readable_path(c, s, &cfg->xmpp.ca_file);
+	} else if (strcmp(name, "upload_service") == 0) {
+		if (mxb_conf_string(c, s, MXB_JID_MAX, true, &cfg->xmpp.upload.service) &&
+			!mxb_jid_valid(cfg->xmpp.upload.service))
+			mxb_conf_error_at(c, s, "invalid JID '%s' in 'upload_service'",
+				cfg->xmpp.upload.service);
 	} else if (strcmp(name, "client_cert") == 0) {
 		seen->cert = s;
 		mxb_conf_readable_path(c, s, &cfg->xmpp.client_cert);

@@ -67,6 +67,11 @@ struct mxb_counters {
 	uint64_t pubsub_received; /* items published to MQTT */
 	uint64_t pubsub_own_skipped; /* the bridge's own items that came back */
 	uint64_t pubsub_invalid; /* bad node names, topics, payloads or fields */
+	uint64_t upload_sent; /* snapshots uploaded and their URL sent */
+	uint64_t upload_failed; /* said as not uploaded, in a text message */
+	uint64_t upload_refused; /* by the server's slot answer or its max-file-size */
+	uint64_t upload_retried;
+	uint64_t upload_dropped; /* the oldest waiting, when xmpp.upload_queue was full */
 };
 
 #endif

@@ -15,6 +15,7 @@
 #include "bridge.h"
 #include "component.h"
 #include "config.h"
+#include "http.h"
 #include "location_session.h"
 #include "log.h"
 #include "mqtt.h"
@@ -282,6 +283,9 @@ static void apply(struct mxb_state *st, struct mxb_config *fresh, unsigned chang
 		if (new_client)
 			mxb_bridge_mqtt_replaced(&st->bridge);
 	}
+	/* Read where each upload starts; the swap of the xmpp section took them already. */
+	if ((changes & MXB_CHANGE_UPLOAD) && !(changes & xmpp_part))
+		SWAP(cfg, fresh, xmpp.upload);
 	if (changes & MXB_CHANGE_STATS) {
 		/* The swap of the whole section above took these along already. */
 		if (!(changes & MXB_CHANGE_MQTT)) {
@@ -404,7 +408,7 @@ static int run(struct mxb_state *st)
 {
 	enum { FD_SIGNAL, FD_TIMER, FD_MQTT, FD_XMPP, FD_COMPONENT, FD_COUNT };
 	/* After the fixed ones: the location accounts' sockets. */
-	struct pollfd pfd[FD_COUNT + MXB_LOCATION_ACCOUNTS_MAX];
+	struct pollfd pfd[FD_COUNT + MXB_LOCATION_ACCOUNTS_MAX + MXB_HTTP_FDS_MAX];
 	for (;;) {
 		int64_t now = mxb_now_ms();
 		int64_t next = mxb_mqtt_tick(st->mqtt, now);
@@ -452,22 +456,25 @@ static int run(struct mxb_state *st)
 			return -1;
 		}
 
+		/* The fixed ones, the location accounts' sessions, the HTTP sockets of uploads. */
 		pfd[FD_SIGNAL] = (struct pollfd){.fd = st->sigfd, .events = POLLIN};
 		pfd[FD_TIMER] = (struct pollfd){.fd = st->timerfd, .events = POLLIN};
 		pfd[FD_MQTT] = (struct pollfd){.fd = mxb_mqtt_fd(st->mqtt), .events = 0};
 		pfd[FD_XMPP] = (struct pollfd){.fd = st->xmpp ? mxb_xmpp_fd(st->xmpp) : -1};
 		pfd[FD_COMPONENT] =
 			(struct pollfd){.fd = st->component ? mxb_component_fd(st->component) : -1};
-		size_t nfds = FD_COUNT + mxb_location_pollfds(st->location, pfd + FD_COUNT,
-						 MXB_LOCATION_ACCOUNTS_MAX);
+		size_t nloc = mxb_location_pollfds(
+			st->location, pfd + FD_COUNT, MXB_LOCATION_ACCOUNTS_MAX);
 		if (pfd[FD_MQTT].fd >= 0)
 			pfd[FD_MQTT].events = mxb_mqtt_events(st->mqtt);
 		if (pfd[FD_XMPP].fd >= 0)
 			pfd[FD_XMPP].events = mxb_xmpp_events(st->xmpp);
 		if (pfd[FD_COMPONENT].fd >= 0)
 			pfd[FD_COMPONENT].events = mxb_component_events(st->component);
+		size_t nhttp =
+			mxb_bridge_poll_fds(&st->bridge, pfd + FD_COUNT + nloc, MXB_HTTP_FDS_MAX);
 
-		if (poll(pfd, (nfds_t)nfds, -1) < 0) {
+		if (poll(pfd, (nfds_t)(FD_COUNT + nloc + nhttp), -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			mxb_log_errno(MXB_LOG_ERROR, "poll");
@@ -490,6 +497,7 @@ static int run(struct mxb_state *st)
 		if (st->component)
 			mxb_component_handle(st->component, now);
 		mxb_location_handle(st->location);
+		mxb_bridge_poll_handle(&st->bridge, pfd + FD_COUNT + nloc, nhttp);
 	}
 }
 

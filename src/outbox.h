@@ -56,6 +56,12 @@ void mxb_outbox_destroy(struct mxb_outbox *o);
 /* XMPP */
 
 /*
+ * A message's type is carried as given, into the journal too: "chat+oob" (MXB_XMPP_OOB in
+ * xmpp.h) marks a picture's URL, sent with its out-of-band data element after a restart
+ * as before it.
+ */
+
+/*
  * Sends a message, or holds it while XMPP cannot take it. Copies to, type and body.
  * Returns 0 (sent or held), -ENOMEM, -EHOSTUNREACH or another error from ops->send; every
  * failure is logged here.

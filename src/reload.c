@@ -151,7 +151,8 @@ static bool same_notify(const struct mxb_notify_route *a, const struct mxb_notif
 	       same_str(a->message, b->message) && same_str(a->fallback, b->fallback) &&
 	       a->type == b->type && a->qos == b->qos && a->retained == b->retained &&
 	       a->min_interval == b->min_interval && a->only_changes == b->only_changes &&
-	       a->binary == b->binary && a->max_payload == b->max_payload;
+	       a->binary == b->binary && a->max_payload == b->max_payload &&
+	       same_str(a->content_type, b->content_type) && same_str(a->file_name, b->file_name);
 }
 
 static bool same_command(const struct mxb_command_route *a, const struct mxb_command_route *b)
@@ -291,6 +292,13 @@ unsigned mxb_reload_changes(const struct mxb_config *o, const struct mxb_config 
 	if (!same_str(o->mqtt.stats_topic, f->mqtt.stats_topic) ||
 		o->mqtt.stats_interval != f->mqtt.stats_interval)
 		c |= MXB_CHANGE_STATS;
+	if (!same_str(o->xmpp.upload.service, f->xmpp.upload.service) ||
+		o->xmpp.upload.allow_http != f->xmpp.upload.allow_http ||
+		o->xmpp.upload.concurrency != f->xmpp.upload.concurrency ||
+		o->xmpp.upload.queue != f->xmpp.upload.queue ||
+		o->xmpp.upload.timeout != f->xmpp.upload.timeout ||
+		o->xmpp.upload.retries != f->xmpp.upload.retries)
+		c |= MXB_CHANGE_UPLOAD;
 	return c;
 }
 
@@ -298,7 +306,7 @@ const char *mxb_reload_describe(unsigned changes, char *buf, size_t len)
 {
 	static const char *const names[] = {"routes", "limits", "queue_size", "spool", "devices",
 		"status", "rooms", "presence", "xmpp connection", "component connection",
-		"mqtt connection", "stats"};
+		"mqtt connection", "stats", "upload"};
 	size_t n = 0;
 	buf[0] = '\0';
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

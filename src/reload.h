@@ -31,6 +31,8 @@ enum mxb_reload_change {
 	MXB_CHANGE_COMPONENT = 1 << 9, /* the component's connection: it reconnects */
 	MXB_CHANGE_MQTT = 1 << 10, /* the MQTT connection: it reconnects */
 	MXB_CHANGE_STATS = 1 << 11, /* stats_topic, stats_interval: published at once */
+	MXB_CHANGE_UPLOAD = 1 << 12, /* xmpp.upload_*: for the next uploads (the service: the
+					next session) */
 };
 
 struct mxb_device_rule;

@@ -61,7 +61,9 @@ int mxb_routes_create(struct mxb_routes **out, const struct mxb_config *cfg)
 	size_t n = cfg->notify_len, nfilters = n + RULE_IDS * cfg->devices_len;
 	size_t max_payload = cfg->bridge.max_payload;
 	for (size_t i = 0; i < n; i++) {
-		if (cfg->notify[i].max_payload > max_payload)
+		/* An upload route never encodes: its payloads, often large, need no room here. */
+		if (cfg->notify[i].binary != MXB_BINARY_UPLOAD &&
+			cfg->notify[i].max_payload > max_payload)
 			max_payload = cfg->notify[i].max_payload;
 	}
 	r->index = mxb_topic_index_create();
@@ -162,6 +164,9 @@ enum mxb_route_verdict mxb_routes_decide(struct mxb_routes *r, size_t i,
 				break;
 			case MXB_BINARY_SKIP:
 				return MXB_ROUTE_BINARY_SKIPPED;
+			case MXB_BINARY_UPLOAD:
+				n = (ssize_t)msg->len;
+				break;
 			case MXB_BINARY_BASE64:
 				n = mxb_text_base64(
 					msg->payload, msg->len, r->encoded, r->encoded_cap);
@@ -173,7 +178,7 @@ enum mxb_route_verdict mxb_routes_decide(struct mxb_routes *r, size_t i,
 			}
 			if (n < 0) /* not after the size check above: encoded_cap covers it */
 				return MXB_ROUTE_TOO_LARGE;
-			if (route->binary != MXB_BINARY_TEXT) {
+			if (route->binary == MXB_BINARY_BASE64 || route->binary == MXB_BINARY_HEX) {
 				*payload = r->encoded;
 				*len = (size_t)n;
 			}
@@ -187,6 +192,8 @@ enum mxb_route_verdict mxb_routes_decide(struct mxb_routes *r, size_t i,
 		if (v == MXB_THROTTLE_SAME)
 			return MXB_ROUTE_UNCHANGED;
 	}
+	if (route->binary == MXB_BINARY_UPLOAD && msg->binary > 0)
+		return MXB_ROUTE_UPLOAD;
 	return MXB_ROUTE_SEND;
 }
 

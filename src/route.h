@@ -34,6 +34,7 @@ enum mxb_route_verdict {
 	MXB_ROUTE_BINARY_SKIPPED, /* binary, and the route says binary = "skip" */
 	MXB_ROUTE_HELD, /* the throttle holds it: mxb_routes_due sends it later */
 	MXB_ROUTE_UNCHANGED, /* only_changes, and it is the value last sent */
+	MXB_ROUTE_UPLOAD, /* binary, and the route uploads it: the payload is handed back whole */
 };
 
 /* A message as the routes see it. binary caches a look at the payload: set it to -1. */
@@ -68,7 +69,10 @@ enum mxb_route_verdict mxb_routes_decide(struct mxb_routes *r, size_t i,
 typedef void (*mxb_routes_due_fn)(
 	size_t route, const char *topic, const char *payload, size_t len, void *data);
 
-/* Calls fn for every held value whose interval ended by now; returns the next deadline. */
+/*
+ * Calls fn for every held value whose interval ended by now; returns the next deadline. A
+ * route with binary = "upload" holds binary payloads whole, as they came.
+ */
 int64_t mxb_routes_due(struct mxb_routes *r, int64_t now, mxb_routes_due_fn fn, void *data);
 
 /*

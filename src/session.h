@@ -9,8 +9,8 @@
  * (devices) are its users: they embed a struct mxb_session, add their stanza handlers in
  * ops->setup and act on the callbacks. Any number of sessions may live in one process.
  *
- * Only the session files (session.c, xmpp.c, component.c, sm.c, muc.c) include this
- * header: nothing else sees a libstrophe type.
+ * Only the session files (session.c, xmpp.c, component.c, sm.c, muc.c, upload_slot.c)
+ * include this header: nothing else sees a libstrophe type.
  */
 
 #include <stdbool.h>

@@ -638,11 +638,25 @@ bool mxb_xmpp_is_up(const struct mxb_xmpp *x)
 	return x->s.state == MXB_SESSION_UP;
 }
 
+struct mxb_session *mxb_xmpp_session(struct mxb_xmpp *x)
+{
+	return &x->s;
+}
+
 int mxb_xmpp_send_message(struct mxb_xmpp *x, const char *to, const char *type, const char *body,
 	const char *id, uint32_t *seq)
 {
 	if (x->s.state != MXB_SESSION_UP || x->sm.waiting)
 		return -ENOTCONN;
+	/* "chat+oob": the body is a URL, sent as XEP-0066 out-of-band data too. */
+	char plain[16];
+	const char *mark = strchr(type, '+');
+	bool oob = mark && strcmp(mark, MXB_XMPP_OOB) == 0 && (size_t)(mark - type) < sizeof(plain);
+	if (oob) {
+		memcpy(plain, type, (size_t)(mark - type));
+		plain[mark - type] = '\0';
+		type = plain;
+	}
 	struct mxb_muc_room *room = mxb_muc_find(&x->muc, to);
 	if (room) {
 		if (room->seat.refused)
@@ -668,6 +682,13 @@ int mxb_xmpp_send_message(struct mxb_xmpp *x, const char *to, const char *type, 
 				     : NULL;
 	if (oid)
 		xmpp_stanza_set_id(oid, id);
+	xmpp_stanza_t *x_oob = rc == XMPP_EOK && oob
+				       ? mxb_stanza_add_child(x->s.ctx, m, "x", "jabber:x:oob")
+				       : NULL;
+	if (x_oob)
+		mxb_stanza_add_text(x->s.ctx, x_oob, "url", body);
+	else if (oob)
+		rc = XMPP_EMEM;
 	if (rc == XMPP_EOK) {
 		mxb_session_send(&x->s, m);
 		/* What the server's acks will count this message as; 0 without acks. */

@@ -107,6 +107,15 @@ bool mxb_xmpp_is_up(const struct mxb_xmpp *x);
  */
 int mxb_xmpp_send_message(struct mxb_xmpp *x, const char *to, const char *type, const char *body,
 	const char *id, uint32_t *seq);
+/*
+ * A type ending in this ("chat+oob") sends body, a URL, with <x xmlns='jabber:x:oob'>
+ * <url>body</url></x> too (XEP-0066), as clients want it to show a picture inline. The
+ * mark travels in the type, so the outbox and its journal keep it as they keep any type.
+ */
+#define MXB_XMPP_OOB "+oob"
+/* The session, for the session files that add requests of their own (upload_slot.c). */
+struct mxb_session;
+struct mxb_session *mxb_xmpp_session(struct mxb_xmpp *x);
 /* Answers the message `id` from `to` with a message error <forbidden/> and text. */
 int mxb_xmpp_send_forbidden(struct mxb_xmpp *x, const char *to, const char *id, const char *text);
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Every example in config/ passes --check-config, and the routes each one is about are
-what the bridge understood (Tasmota, Zigbee2MQTT, Home Assistant); so does every
+what the bridge understood (Tasmota, Zigbee2MQTT, Home Assistant, Frigate); so does every
 cookbook configuration in config/examples/ (with its secrets as systemd credentials where
 it names them), and each cookbook page in docs/cookbook/ shows its file as it is."""
 
@@ -30,6 +30,9 @@ EXPECT = {
                     "history 100", "subscribe: 2 routes", "nodes matching 'weather/*'",
                     "nodes 'announcements', 'alerts' -> topic 'xmpp/pubsub/{{name}}' (qos 1, "
                     "retain false)"],
+    "frigate.conf": ["'frigate/+/person/snapshot'", "binary upload, max_payload 4194304",
+                     "caption the message", "content_type 'image/jpeg'",
+                     "xmpp.upload_service: (discovered on the server)"],
     "homeassistant.conf": ["'homeassistant/alarm_control_panel/+/state'", "(headline)",
                            "from '*@example.org'",
                            "homeassistant, name '{{topic.2}}', availability '' (online/"

@@ -29,6 +29,7 @@ COUNTERS = (
     "pubsub_queue_dropped", "pubsub_nodes_created", "pubsub_not_json", "pubsub_base64",
     "pubsub_too_big", "pubsub_refused", "pubsub_failed", "pubsub_received",
     "pubsub_own_skipped", "pubsub_invalid",
+    "upload_sent", "upload_failed", "upload_refused", "upload_retried", "upload_dropped",
 )
 NUMBERS = COUNTERS + ("uptime_s", "queued_xmpp", "unacked_xmpp", "queued_mqtt",
                       "reconnects_xmpp", "reconnects_mqtt", "reconnects_component",

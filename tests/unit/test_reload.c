@@ -152,12 +152,17 @@ static void test_changes(void)
 	EXPECT_CHANGE(f.mqtt.session_expiry = 1, MXB_CHANGE_MQTT);
 	EXPECT_CHANGE(f.mqtt.stats_topic = "bridge/stats", MXB_CHANGE_STATS);
 	EXPECT_CHANGE(f.mqtt.stats_interval = 5, MXB_CHANGE_STATS);
+	EXPECT_CHANGE(f.xmpp.upload.service = "upload.example.org", MXB_CHANGE_UPLOAD);
+	EXPECT_CHANGE(f.xmpp.upload.timeout = 5, MXB_CHANGE_UPLOAD);
+	EXPECT_CHANGE(n2.file_name = "{{topic.2}}", MXB_CHANGE_ROUTES);
+	EXPECT_CHANGE(n2.content_type = "image/png", MXB_CHANGE_ROUTES);
 #undef EXPECT_CHANGE
 	char buf[128];
 	CHECK_STR(mxb_reload_describe(0, buf, sizeof(buf)), "nothing");
 	CHECK_STR(mxb_reload_describe(MXB_CHANGE_ROUTES | MXB_CHANGE_MQTT, buf, sizeof(buf)),
 		"routes, mqtt connection");
 	CHECK_STR(mxb_reload_describe(MXB_CHANGE_STATS, buf, sizeof(buf)), "stats");
+	CHECK_STR(mxb_reload_describe(MXB_CHANGE_UPLOAD, buf, sizeof(buf)), "upload");
 }
 
 int main(void)

@@ -116,6 +116,58 @@ static void test_due_and_adopt(struct mxb_routes *r)
 	mxb_routes_destroy(fresh);
 }
 
+struct held {
+	char payload[64];
+	size_t len;
+	int n;
+};
+
+static void on_held(size_t route, const char *topic, const char *payload, size_t len, void *data)
+{
+	(void)route, (void)topic;
+	struct held *h = data;
+	memcpy(h->payload, payload, len < sizeof(h->payload) ? len : sizeof(h->payload));
+	h->len = len;
+	h->n++;
+}
+
+/* binary = "upload": binary payloads come back whole, throttled like text, held whole. */
+static void test_upload(void)
+{
+	static struct mxb_notify_route up[1];
+	up[0] = (struct mxb_notify_route){.topic = "frigate/+/person/snapshot",
+		.binary = MXB_BINARY_UPLOAD,
+		.max_payload = 32,
+		.min_interval = 5};
+	struct mxb_config c = {.notify = up, .notify_len = 1};
+	c.bridge.max_payload = 4;
+	struct mxb_routes *r;
+	CHECK(mxb_routes_create(&r, &c) == 0);
+	const char *p;
+	size_t len;
+	static const char jpeg1[] = "\xff\xd8\xff\xe0\0\x10JFIF\0one";
+	static const char jpeg2[] = "\xff\xd8\xff\xe0\0\x10JFIF\0two!";
+	static const char jpeg3[] = "\xff\xd8\xff\xe0\0\x10JFIF\0three";
+	const char *t = "frigate/front/person/snapshot";
+	CHECK(decide(r, 0, t, jpeg1, sizeof(jpeg1) - 1, false, 1000, &p, &len) == MXB_ROUTE_UPLOAD);
+	CHECK(p == jpeg1 && len == sizeof(jpeg1) - 1);
+	/* a burst: held, the latest whole */
+	CHECK(decide(r, 0, t, jpeg2, sizeof(jpeg2) - 1, false, 2000, &p, &len) == MXB_ROUTE_HELD);
+	CHECK(decide(r, 0, t, jpeg3, sizeof(jpeg3) - 1, false, 3000, &p, &len) == MXB_ROUTE_HELD);
+	struct held h = {0};
+	CHECK(mxb_routes_due(r, 6000, on_held, &h) == INT64_MAX);
+	CHECK(h.n == 1 && h.len == sizeof(jpeg3) - 1 && memcmp(h.payload, jpeg3, h.len) == 0);
+	/* text on an upload route is text */
+	CHECK(decide(r, 0, "frigate/x/person/snapshot", "hello", 5, false, 9000, &p, &len) ==
+		MXB_ROUTE_SEND);
+	CHECK(p && len == 5);
+	/* over the route's max_payload (not bridge.max_payload, which is smaller) */
+	static const char big[40] = "\xff\xd8\xff";
+	CHECK(decide(r, 0, "frigate/y/person/snapshot", big, sizeof(big), false, 9000, &p, &len) ==
+		MXB_ROUTE_TOO_LARGE);
+	mxb_routes_destroy(r);
+}
+
 static void test_encoders(void)
 {
 	char out[16];
@@ -143,5 +195,6 @@ int main(void)
 	test_due_and_adopt(r);
 	mxb_routes_destroy(r);
 	test_encoders();
+	test_upload();
 	return check_report("route");
 }

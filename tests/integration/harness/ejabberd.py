@@ -59,8 +59,31 @@ class Ejabberd(XmppServer):
 
     def __init__(self, env, cert, name="ejabberd", extra_yaml="",
                  component_domain="iot.localhost", component_secret=None, mqtt=None,
-                 listen_yaml="", modules_yaml="", c2s_yaml="", loglevel="info"):
+                 listen_yaml="", modules_yaml="", c2s_yaml="", loglevel="info", upload=None,
+                 upload_url=None):
         super().__init__(env, cert, name)
+        # mod_http_upload on upload.localhost for files up to upload bytes, PUT and GET on
+        # https://localhost:upload_port/upload (127.0.0.1 only); upload_url: the put_url the
+        # slots name instead, e.g. a listener of the test's own
+        self.upload_port = free_port() if upload is not None else None
+        if upload is not None:
+            docroot = os.path.join(self.dir, "upload")
+            os.makedirs(docroot, exist_ok=True)
+            listen_yaml += """  -
+    port: %d
+    ip: "127.0.0.1"
+    module: ejabberd_http
+    tls: true
+    request_handlers:
+      /upload: mod_http_upload
+""" % self.upload_port
+            modules_yaml += """
+mod_http_upload:
+  put_url: %s
+  docroot: %s
+  max_size: %d
+""" % (_yq(upload_url or "https://localhost:%d/upload" % self.upload_port), _yq(docroot),
+       upload)
         self.component_port = free_port()
         # mod_mqtt (mqtt: a dict of its options, {} for the defaults): a plain and a TLS
         # listener, the broker of EjabberdBroker

@@ -109,11 +109,14 @@ class Env:
         return m.start() if start else m
 
     def prosody(self, cert=None, users=("bridge", "alice", "mallory"), name="prosody",
-                start=True, extra="", muc=False, component=None, modules=()):
+                start=True, extra="", muc=False, component=None, modules=(), upload=None,
+                upload_url=None):
         """A Prosody with accounts users@localhost (random passwords, in .accounts).
-        muc, component, modules: as for xmpp_server()."""
+        muc, component, modules, upload: as for xmpp_server(). upload_url: the base URL
+        its slots name instead of its own (http_external_url)."""
         p = Prosody(self, cert or self.pki.server, name=name, extra=extra, muc=muc,
-                    component=component, modules=modules)
+                    component=component, modules=modules, upload=upload,
+                    upload_url=upload_url)
         for u in users:
             p.register(u)
         self.servers.append(p)
@@ -145,7 +148,9 @@ class Env:
         config: muc=True (rooms on conference.localhost; Prosody's are created unlocked,
         ejabberd's locked until the owner accepts them, see XmppClient.join_room),
         component=(domain, secret) (a XEP-0114 component listener on .component_port),
-        modules=("offline",) (Prosody modules; ejabberd has them on anyway). Other kw are
+        modules=("offline",) (Prosody modules; ejabberd has them on anyway),
+        upload=LIMIT (HTTP File Upload on upload.localhost, files up to LIMIT bytes, over
+        HTTPS on 127.0.0.1:.upload_port with the server's certificate). Other kw are
         that kind's own options (extra, extra_yaml, ...).
         Without ejabberd installed, asking for it skips the test file (exit 77)."""
         kind = xmpp_server_kind(kind)

@@ -12,11 +12,16 @@ class Prosody(XmppServer):
     extra: more Lua settings, put before the VirtualHost (they replace ours).
     muc: rooms on conference.localhost, created unlocked by whoever joins first.
     component: (domain, secret) of a XEP-0114 component on .component_port.
-    modules: more modules_enabled (e.g. "offline")."""
+    modules: more modules_enabled (e.g. "offline").
+    upload: HTTP File Upload (mod_http_file_share) on upload.localhost for files up to
+    upload bytes, PUT and GET on https://localhost:.upload_port/file_share/ (127.0.0.1
+    only, the VirtualHost's certificate); upload_url: what the slots name instead
+    (http_external_url), e.g. a listener of the test's own."""
 
     def __init__(self, env, cert, name="prosody", auth="internal_plain", extra="", muc=False,
-                 component=None, modules=()):
+                 component=None, modules=(), upload=None, upload_url=None):
         super().__init__(env, cert, name)
+        self.upload_port = None
         self.component_port = None
         self.component_domain = self.component_secret = None
         if component:
@@ -31,6 +36,14 @@ component_interfaces = {{ "127.0.0.1" }}
         if muc:
             hosts += ('Component "conference.localhost" "muc"\n'
                       '\tmuc_room_locking = false\n\trestrict_room_creation = false\n')
+        if upload is not None:
+            # "localhost" in the URLs: upload.localhost does not resolve (SERVERS.md)
+            self.upload_port = free_port()
+            hosts += ('Component "upload.localhost" "http_file_share"\n'
+                      '\thttp_host = "localhost"\n\thttp_file_share_size_limit = %d\n'
+                      % upload)
+            if upload_url:
+                hosts += '\thttp_external_url = "%s"\n' % upload_url
         self.data = os.path.join(self.dir, "data")
         os.makedirs(self.data, exist_ok=True)
         os.makedirs(os.path.join(self.dir, "certs"), exist_ok=True)
@@ -74,6 +87,11 @@ VirtualHost "localhost"
         # when the config's path is long (Lua cuts it): the extra settings replace ours.
         if "component_ports" in extra:
             conf = conf.replace("component_ports = { }\n", "", 1)
+        if upload is not None:
+            conf = conf.replace("https_ports = { }\n", """https_ports = {{ {port} }}
+https_interfaces = {{ "127.0.0.1" }}
+https_ssl = {{ certificate = {crt}; key = {key}; }}
+""".format(port=self.upload_port, crt=q(cert.cert), key=q(cert.key)), 1)
         with open(self.conf_path, "w") as f:
             f.write(conf)
 
