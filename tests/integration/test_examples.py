@@ -53,6 +53,8 @@ COOKBOOK = {
     "family.conf": ["xmpp.rooms: 1", "(role moderator or higher) command 'lights'",
                     "(affiliation member or higher) command 'garage'",
                     "'home/+/alarm' (qos 1) -> 'family@muc.example.org'"],
+    "owntracks.conf": ["location.accounts: 2", "location.topic: 'owntracks/family/BAREJID'",
+                       "location.contacts: 2 'granny@example.org', 'grandpa@example.org'"],
 }
 
 
@@ -91,7 +93,8 @@ def check_cookbook(env):
     os.mkdir(creds, 0o700)
     for d, name in ((confdir, "xmpp.password"), (confdir, "component.secret"),
                     (creds, "xmpp.password"), (creds, "component.secret"),
-                    (creds, "mqtt.password")):
+                    (creds, "mqtt.password"), (creds, "alice.password"),
+                    (creds, "ben.password")):
         fd = os.open(os.path.join(d, name), os.O_WRONLY | os.O_CREAT, 0o600)
         os.write(fd, b"secret\n")
         os.close(fd)
