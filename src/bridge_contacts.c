@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "announce.h"
 #include "backoff.h"
 #include "bridge.h"
 #include "config.h"
-#include "announce.h"
 #include "jid.h"
 #include "log.h"
 #include "outbox.h"

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
 #include "announce.h"
+#include "check.h"
 
 static void test_id(void)
 {
