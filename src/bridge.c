@@ -197,7 +197,11 @@ int mxb_bridge_init(struct mxb_bridge *b, const struct mxb_config *cfg)
 	if (ret < 0)
 		goto err_free_parts;
 	ret = mxb_bridge_location_init(b);
+	if (ret < 0)
+		goto err_free_parts;
 	ret = mxb_bridge_pubsub_init(b);
+	if (ret < 0)
+		goto err_free_parts;
 	ret = mxb_bridge_upload_init(b);
 	if (ret < 0)
 		goto err_free_parts;
@@ -503,6 +507,8 @@ int64_t mxb_bridge_tick(struct mxb_bridge *b, int64_t now)
 	if (t < next)
 		next = t;
 	t = mxb_bridge_location_tick(b, now);
+	if (t < next)
+		next = t;
 	t = mxb_bridge_upload_tick(b, now);
 	if (t < next)
 		next = t;

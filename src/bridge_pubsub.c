@@ -224,7 +224,10 @@ static void hold(struct mxb_bridge *b, struct item *it)
 				"pubsub: %zu items held (bridge.queue_size); dropping the oldest",
 				p->len);
 		}
+		size_t before = p->len;
 		drop(b, old);
+		if (p->len == before)
+			break; /* not held: nothing more to drop */
 	}
 	if (p->tail)
 		p->tail->next = it;
@@ -253,6 +256,7 @@ static struct item *item_new(const struct mxb_pubsub_route *r, size_t route, con
 	it->max_items = r->history > 0 ? r->history : 1;
 	it->options = !plain;
 	if (!it->service || !it->node || !it->id) {
+		it->payload = NULL; /* still the caller's, who frees it */
 		mxb_bridge_pubsub_item_free(it);
 		return NULL;
 	}

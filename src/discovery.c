@@ -155,7 +155,7 @@ static char *device_name(const cJSON *json, const char *object)
 {
 	const cJSON *c[] = {get(json, "object_id", "obj_id"), get(json, "unique_id", "uniq_id")};
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		if (cJSON_IsString(c[i]) && mxb_device_name_valid(c[i]->valuestring))
+		if (c[i] && cJSON_IsString(c[i]) && mxb_device_name_valid(c[i]->valuestring))
 			return strdup(c[i]->valuestring);
 	}
 	return mxb_device_name_valid(object) ? strdup(object) : NULL;
