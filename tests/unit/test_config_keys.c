@@ -227,8 +227,10 @@ static void test_entry_defaults(void)
 	CHECK(r.qos == 1);
 	CHECK_STR(r.message, mxb_config_key_value("notify", "message"));
 	CHECK_STR(r.fallback, "");
+	CHECK_STR(r.file_name, mxb_config_key_value("notify", "file_name"));
 	free(r.message);
 	free(r.fallback);
+	free(r.file_name);
 	struct mxb_device_rule d = {0};
 	CHECK(mxb_config_defaults("devices", &d) == 0);
 	CHECK(d.qos == 1 && d.timeout == 10 && d.convention == MXB_CONVENTION_NONE);
