@@ -128,13 +128,15 @@ static void device_answer(
 				st ? "state: " : "no state yet", st ? st : "");
 		return;
 	}
-	char topic[MXB_TOPIC_MAX + 1];
+	/* A discovered device's topic is the config's, already bounded by the parser. */
+	char buf[MXB_TOPIC_MAX + 1];
+	const char *topic = buf;
 	struct mxb_template_input in = {.name = dev->name, .body = "ON"};
 	if (dev->disc && dev->disc->command_topic)
-		snprintf(topic, sizeof(topic), "%s", dev->disc->command_topic);
+		topic = dev->disc->command_topic;
 	else if (!dev->rule->command_tmpl ||
-		 mxb_template_render(dev->rule->command_tmpl, &in, topic, sizeof(topic), NULL) <= 0)
-		topic[0] = '\0';
+		 mxb_template_render(dev->rule->command_tmpl, &in, buf, sizeof(buf), NULL) <= 0)
+		buf[0] = '\0';
 	if (!topic[0])
 		mxb_bridge_device_reply(b, dev->local, from,
 			"%s takes no commands; 'status' tells its state, 'help' this", dev->name);
