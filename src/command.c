@@ -419,30 +419,31 @@ char *mxb_command_device_word(const char *body)
 	return out;
 }
 
-enum mxb_domain_request mxb_command_domain_request(const char *body)
+/* Whether body, without the spaces around it, is word (any case). */
+static bool is_word(const char *body, const char *word)
 {
 	while (isspace((unsigned char)*body))
 		body++;
 	size_t n = strlen(body);
 	while (n && isspace((unsigned char)body[n - 1]))
 		n--;
-	if (n == 4 && strncasecmp(body, "help", 4) == 0)
+	return n == strlen(word) && strncasecmp(body, word, n) == 0;
+}
+
+enum mxb_domain_request mxb_command_domain_request(const char *body)
+{
+	if (is_word(body, "help"))
 		return MXB_DOMAIN_HELP;
-	if (n == 4 && strncasecmp(body, "list", 4) == 0)
+	if (is_word(body, "list"))
 		return MXB_DOMAIN_LIST;
 	return MXB_DOMAIN_UNKNOWN;
 }
 
 enum mxb_device_request mxb_command_device_request(const char *body)
 {
-	while (isspace((unsigned char)*body))
-		body++;
-	size_t n = strlen(body);
-	while (n && isspace((unsigned char)body[n - 1]))
-		n--;
-	if (n == 4 && strncasecmp(body, "help", 4) == 0)
+	if (is_word(body, "help"))
 		return MXB_DEVICE_HELP;
-	if (n == 6 && strncasecmp(body, "status", 6) == 0)
+	if (is_word(body, "status"))
 		return MXB_DEVICE_STATUS;
 	return MXB_DEVICE_PAYLOAD;
 }

@@ -121,18 +121,7 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 static int setup(xmpp_conn_t *conn, void *data)
 {
 	struct account *a = data;
-	long flags = 0;
-	switch (a->tls) {
-	case MXB_XMPP_TLS_STARTTLS:
-		flags = XMPP_CONN_FLAG_MANDATORY_TLS;
-		break;
-	case MXB_XMPP_TLS_DIRECT:
-		flags = XMPP_CONN_FLAG_LEGACY_SSL;
-		break;
-	case MXB_XMPP_TLS_NONE:
-		flags = XMPP_CONN_FLAG_DISABLE_TLS;
-		break;
-	}
+	long flags = mxb_session_tls_flags((int)a->tls);
 	/* The IQ result is the acknowledgement: no stream management needed. */
 	if (xmpp_conn_set_flags(conn, flags | XMPP_CONN_FLAG_DISABLE_SM) != XMPP_EOK)
 		return -EINVAL;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "config.h"
 #include "log.h"
 #include "ns.h"
 #include "session.h"
@@ -625,4 +626,17 @@ xmpp_stanza_t *mxb_session_answer(xmpp_ctx_t *ctx, xmpp_stanza_t *st, xmpp_stanz
 		return reply;
 	}
 	return NULL;
+}
+
+long mxb_session_tls_flags(int tls)
+{
+	switch ((enum mxb_xmpp_tls)tls) {
+	case MXB_XMPP_TLS_DIRECT:
+		return XMPP_CONN_FLAG_LEGACY_SSL;
+	case MXB_XMPP_TLS_NONE:
+		return XMPP_CONN_FLAG_DISABLE_TLS;
+	case MXB_XMPP_TLS_STARTTLS:
+		break;
+	}
+	return XMPP_CONN_FLAG_MANDATORY_TLS;
 }

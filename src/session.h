@@ -122,6 +122,9 @@ void mxb_session_set_params(struct mxb_session *s, const struct mxb_session_para
 void mxb_session_reconnect(
 	struct mxb_session *s, const struct mxb_session_params *params, int64_t now);
 
+/* libstrophe's connection flags for an enum mxb_xmpp_tls (config.h): TLS required by default. */
+long mxb_session_tls_flags(int tls);
+
 /*
  * Sends st (the caller still releases it) and counts it, so that a XEP-0198 count of the
  * stanzas sent matches the server's. Every stanza of a session goes out here.

@@ -379,18 +379,7 @@ static int setup(xmpp_conn_t *conn, void *data)
 {
 	struct mxb_xmpp *x = data;
 	const struct mxb_config *cfg = x->cfg;
-	long flags = 0;
-	switch (cfg->xmpp.tls) {
-	case MXB_XMPP_TLS_STARTTLS:
-		flags = XMPP_CONN_FLAG_MANDATORY_TLS;
-		break;
-	case MXB_XMPP_TLS_DIRECT:
-		flags = XMPP_CONN_FLAG_LEGACY_SSL;
-		break;
-	case MXB_XMPP_TLS_NONE:
-		flags = XMPP_CONN_FLAG_DISABLE_TLS;
-		break;
-	}
+	long flags = mxb_session_tls_flags((int)cfg->xmpp.tls);
 	/* Flags are set whole: a get|set round trip would lose DISABLE_SM (sm.c does it). */
 	if (xmpp_conn_set_flags(conn, flags | XMPP_CONN_FLAG_DISABLE_SM) != XMPP_EOK)
 		return -EINVAL;
