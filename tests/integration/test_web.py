@@ -5,10 +5,13 @@ page (http_files) with BOSH and WebSocket, the bridge running with its component
 Tasmota-style device rule, and a real mosquitto; then against ejabberd serving the page
 with mod_http_fileserver. The browser part is tests/integration/web_browser.js; it asks
 this script (lines "RPC {...}" on its stdout, answers on its stdin) to publish on MQTT,
-to wait for a command on MQTT and to restart Prosody. Screenshots of each state go to
+to wait for a command on MQTT and to restart Prosody, to publish a camera snapshot (a
+JPEG the browser drew) that the bridge uploads to Prosody's http_file_share over HTTPS,
+and to send hostile out-of-band URLs into the room. Screenshots of each state go to
 $MXB_ARTIFACTS (meson: build/tests/web-screenshots), else to the temp dir.
 Skips (exit 77) when node, chromium or web/node_modules are missing."""
 
+import base64
 import filecmp
 import functools
 import http.server
@@ -19,6 +22,7 @@ import signal
 import subprocess
 import threading
 import time
+from xml.sax.saxutils import escape, quoteattr
 
 import harness
 import webservers
@@ -30,6 +34,7 @@ WEB = os.path.join(harness.SRCDIR, "web")
 WWW = webservers.WWW
 CHROMIUM = "/usr/bin/chromium"
 BROWSER_SCRIPT = os.path.join(harness.HERE, "web_browser.js")
+UPLOAD_LIMIT = 2000000
 SPAWN_MASK = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGALRM}
 
 
@@ -69,13 +74,60 @@ def check_vendored_strophe(env):
 # The servers
 
 def prosody_http(env, http_port, site, cors_origins):
-    """A Prosody with the component, a MUC service, and BOSH, WebSocket and the page
-    (http_files) on plain http on 127.0.0.1:http_port, as docs/dashboard.md shows."""
+    """A Prosody with the component, a MUC service, HTTP File Upload (http_file_share on
+    https://localhost:.upload_port), and BOSH, WebSocket and the page (http_files) on
+    plain http on 127.0.0.1:http_port, as docs/dashboard.md shows. The page's config.js
+    names the upload service's origin (uploadOrigins)."""
     env.cport = harness.free_port()
     extra = webservers.prosody_http_extra(http_port, site, cors_origins,
                                           component=(DOMAIN, SECRET, env.cport))
-    p = env.prosody(users=("bridge", "alice"), extra=extra, start=False)
+    p = env.prosody(users=("bridge", "alice", "mallory"), extra=extra, start=False,
+                    upload=UPLOAD_LIMIT)
+    with open(os.path.join(site, "config.js"), "a") as f:
+        f.write('window.MXB_CONFIG.uploadOrigins = ["https://localhost:%d"];\n' %
+                p.upload_port)
     return webservers.prosody_enable_http(p).start()
+
+
+def spki_hash(cert):
+    """The base64 SHA-256 of a certificate's public key, as chromium's
+    --ignore-certificate-errors-spki-list takes it: the browser trusts that one key (the
+    test server's) and no other certificate the test CA could sign."""
+    pub = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-pubkey"],
+                         capture_output=True, check=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pub,
+                         capture_output=True, check=True).stdout
+    dgst = subprocess.run(["openssl", "dgst", "-sha256", "-binary"], input=der,
+                          capture_output=True, check=True).stdout
+    return base64.b64encode(dgst).decode()
+
+
+def jpeg_size(data):
+    """(width, height) from a baseline or progressive JPEG's SOF marker, or None: read
+    here, independently of the browser that drew it and the one that shows it."""
+    if data[:2] != b"\xff\xd8":
+        return None
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        length = int.from_bytes(data[i + 2:i + 4], "big")
+        if marker in (0xC0, 0xC1, 0xC2):
+            return (int.from_bytes(data[i + 7:i + 9], "big"),
+                    int.from_bytes(data[i + 5:i + 7], "big"))
+        i += 2 + length
+    return None
+
+
+def oob_message(room, body, url):
+    """A groupchat message with a body (None: none) and an OOB URL (None: no OOB)."""
+    xml = "<message to=%s type='groupchat'>" % quoteattr(room)
+    if body is not None:
+        xml += "<body>%s</body>" % escape(body)
+    if url is not None:
+        xml += "<x xmlns='jabber:x:oob'><url>%s</url></x>" % escape(url)
+    return xml + "</message>"
 
 
 def ejabberd_http(env, http_port, admin_port, site):
@@ -209,12 +261,19 @@ def check_browser(env):
                                    "port": env.cport},
                      "rooms": [{"jid": ROOM, "nick": "home"}]},
             "notify": [{"topic": "home/+/alarm", "to": [ROOM],
-                        "message": "{{topic.2}}: {{payload}}"}],
+                        "message": "{{topic.2}}: {{payload}}"},
+                       # as config/examples/frigate.conf, into the room the page shows
+                       {"topic": "frigate/+/person/snapshot", "to": [ROOM],
+                        "binary": "upload", "max_payload": UPLOAD_LIMIT,
+                        "file_name": "{{topic.2}}-person-{{time}}",
+                        "message": "Person at the {{topic.2}} camera"}],
             "commands": [],
             "devices": [{"convention": "tasmota", "allow": ["alice@localhost"],
                          "timeout": 5}],
         })
         env.bridges[-1].wait_log(r"component: connected as 'iot\.localhost'")
+        env.bridges[-1].wait_log(r"upload: HTTP File Upload service 'upload\.localhost'")
+        mallory = None
         ej_http, ej_admin = harness.free_port(), harness.free_port()
         env.note("Prosody, mosquitto and the bridge up in %.1f s" % (time.monotonic() - t0))
         # ejabberd takes a second or more to start: meanwhile the browser works on Prosody.
@@ -237,7 +296,22 @@ def check_browser(env):
         ej_thread.start()
 
         def rpc(req):
+            nonlocal mallory
             op = req["op"]
+            if op == "publish_jpeg":
+                data = base64.b64decode(req["base64"])
+                size = jpeg_size(data)
+                if size is None:
+                    raise ValueError("the browser's snapshot is not a JPEG")
+                dev.publish(req["topic"], data)
+                return {"width": size[0], "height": size[1], "bytes": len(data)}
+            if op == "room_hostile":
+                if mallory is None:
+                    mallory = env.xmpp(p, "mallory")
+                    mallory.join_room(ROOM, "mallory")
+                for body, url in req["messages"]:
+                    mallory.send_raw(oob_message(ROOM, body, url))
+                return None
             if op == "publish":
                 dev.publish(req["topic"], req["payload"], retain=req.get("retain", False))
                 return None
@@ -282,6 +356,8 @@ def check_browser(env):
             "jid": "alice@localhost",
             "domain": DOMAIN,
             "room": ROOM,
+            "upload": "https://localhost:%d" % p.upload_port,
+            "spki": spki_hash(env.pki.server.cert),
         }
         t1 = time.monotonic()
         rc = run_browser(env, cfg, rpc)

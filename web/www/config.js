@@ -1,7 +1,7 @@
 /*
  * The dashboard's settings for this site. Each can also be given in the page's query
  * (?ws=...&bosh=...&transport=bosh&component=iot.example.org&room=...&timeout=15), which
- * wins over this file. See docs/dashboard.md.
+ * wins over this file, except uploadOrigins. See docs/dashboard.md.
  */
 window.MXB_CONFIG = {
 	/*
@@ -30,4 +30,13 @@ window.MXB_CONFIG = {
 	timeout: 15,
 	/* A JID to put in the login form, e.g. "alice@example.org". */
 	jid: "",
+	/*
+	 * The origins of the upload service whose pictures the room shows inline, e.g.
+	 * ["https://upload.example.org"] or ["https://example.org:5281"] (https only, no
+	 * path): the host and port of the URLs its slots give (Prosody's http_file_share,
+	 * ejabberd's mod_http_upload). Empty: no image from elsewhere loads, pictures show
+	 * as their URL. Only this file sets it, never the page's query. See
+	 * docs/dashboard.md.
+	 */
+	uploadOrigins: [],
 };
