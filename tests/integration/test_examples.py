@@ -55,6 +55,13 @@ COOKBOOK = {
                     "'home/+/alarm' (qos 1) -> 'family@muc.example.org'"],
     "owntracks.conf": ["location.accounts: 2", "location.topic: 'owntracks/family/BAREJID'",
                        "location.contacts: 2 'granny@example.org', 'grandpa@example.org'"],
+    "frigate.conf": ["'frigate/+/person/snapshot' (qos 1) -> 'family@muc.example.org', "
+                     "'alice@example.org'", "min_interval 30, only_changes false, binary "
+                     "upload, max_payload 4194304", "upload: file_name '{{topic.2}}-person-"
+                     "{{time}}', content_type (sniffed), caption the message",
+                     "upload: file_name 'drive-car-{{time}}', content_type 'image/jpeg', "
+                     "caption none", "xmpp.upload_service: (discovered on the server)",
+                     "xmpp.rooms: 1"],
 }
 
 
