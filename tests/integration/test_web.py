@@ -20,8 +20,12 @@ import os
 import shutil
 import signal
 import subprocess
+import ssl
+import struct
 import threading
 import time
+import urllib.request
+import zlib
 from xml.sax.saxutils import escape, quoteattr
 
 import harness
@@ -118,6 +122,39 @@ def jpeg_size(data):
                     int.from_bytes(data[i + 5:i + 7], "big"))
         i += 2 + length
     return None
+
+
+def blank_png(width, height):
+    """A black 1-bit PNG of width x height: a few KB for tens of megapixels."""
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data +
+                struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    row = b"\x00" * (1 + (width + 7) // 8)
+    return (b"\x89PNG\r\n\x1a\n" +
+            chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)) +
+            chunk(b"IDAT", zlib.compress(row * height, 9)) + chunk(b"IEND", b""))
+
+
+def upload_as(env, client, name, data, ctype):
+    """What any user of the server can do: a slot from upload.localhost (XEP-0363), the
+    PUT with its headers; returns the GET URL."""
+    ns = "{urn:xmpp:http:upload:0}"
+    r = client.iq("upload.localhost", "get", "<request xmlns='urn:xmpp:http:upload:0' "
+                  "filename=%s size='%d' content-type=%s/>" % (quoteattr(name), len(data),
+                                                                quoteattr(ctype)))
+    if r.type != "result":
+        raise RuntimeError("no upload slot: %s %s" % (r.type, r.error))
+    slot = r.xml.find(ns + "slot")
+    put, get = slot.find(ns + "put"), slot.find(ns + "get")
+    req = urllib.request.Request(put.get("url"), data=data, method="PUT",
+                                 headers={"Content-Type": ctype})
+    for h in put.findall(ns + "header"):
+        req.add_header(h.get("name"), h.text)
+    ctx = ssl.create_default_context(cafile=env.pki.ca.cert)
+    with urllib.request.urlopen(req, context=ctx, timeout=10) as res:
+        if res.status not in (200, 201):
+            raise RuntimeError("PUT answered %d" % res.status)
+    return get.get("url")
 
 
 def oob_message(room, body, url):
@@ -305,13 +342,16 @@ def check_browser(env):
                     raise ValueError("the browser's snapshot is not a JPEG")
                 dev.publish(req["topic"], data)
                 return {"width": size[0], "height": size[1], "bytes": len(data)}
+            if op in ("room_hostile", "upload_png") and mallory is None:
+                mallory = env.xmpp(p, "mallory")
+                mallory.join_room(ROOM, "mallory")
             if op == "room_hostile":
-                if mallory is None:
-                    mallory = env.xmpp(p, "mallory")
-                    mallory.join_room(ROOM, "mallory")
                 for body, url in req["messages"]:
                     mallory.send_raw(oob_message(ROOM, body, url))
                 return None
+            if op == "upload_png":
+                return upload_as(env, mallory, "huge.png",
+                                 blank_png(req["width"], req["height"]), "image/png")
             if op == "publish":
                 dev.publish(req["topic"], req["payload"], retain=req.get("retain", False))
                 return None

@@ -482,8 +482,12 @@ async function pictures(page, context) {
 	];
 	allowed = [/Failed to load resource: the server responded with a status of 404/,
 		/violates the following Content Security Policy directive: "img-src /];
+	/* any user of the server may upload: the origin alone does not make a file harmless */
+	const huge = await rpc("upload_png", { width: 10000, height: 5001 });
+	check(huge.startsWith(cfg.upload + "/file_share/"), "mallory uploaded a 10000x5001 PNG " +
+		"(50 megapixels and some) to the same upload service", huge);
 	await rpc("room_hostile", { messages: hostile.map((x) => [x[0], x[1]])
-		.concat([[missing, missing], ["end of the hostile messages", null]]) });
+		.concat([[missing, missing], [huge, huge], ["end of the hostile messages", null]]) });
 	await waitFor(page, "mallory's messages arrive; the missing picture falls back to its link",
 		(url) => /mallory: end of the hostile messages/.test(
 			document.getElementById("room-log").textContent) &&
@@ -504,6 +508,9 @@ async function pictures(page, context) {
 	const miss = lines.find((l) => l.text === missing);
 	check(miss && miss.tags.join(",") === "TIME,SPAN,A" && miss.links[0] === missing,
 		"a picture that does not load: the text link to it", JSON.stringify(miss));
+	await waitFor(page, "a picture of over 50 megapixels: not shown, the text link to it",
+		(url) => !!Array.from(document.querySelectorAll("#room-log a.picture.failed"))
+			.find((a) => a.href === url && /too large/.test(a.title)), huge, 10000);
 	check(await page.$$eval("#room-log img", (imgs) => imgs.length) === 1,
 		"one image in the room: the bridge's snapshot");
 
