@@ -8,8 +8,6 @@ import {
 import { isDeviceJid } from "./session.js";
 import { setRoomInput } from "./room.js";
 
-/* ---------------------------------------------------------------------------------
- * Devices and their tiles */
 export function deviceOf(jid, create) {
 	let dev = devices.get(jid);
 	if (!dev && create) {

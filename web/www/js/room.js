@@ -8,8 +8,6 @@ import {
 } from "./page.js";
 import { messageContent, oobUrl, pictureElement } from "./media.js";
 
-/* ---------------------------------------------------------------------------------
- * The group chat: the room the bridge posts alarms to. */
 export function joinRoom() {
 	const s = session;
 	if (!config.room)
