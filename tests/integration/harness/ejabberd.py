@@ -294,6 +294,20 @@ listen:
                     pass
         return out
 
+    def _could_be_ours(self, pid):
+        """An epmd this instance could have started: erl's own starts one daemonized
+        (parent init), ours would carry its marker. One whose live parent is someone
+        else's, e.g. a cluster test's private epmd running beside this one, is not."""
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                stat = f.read()
+            with open("/proc/%d/environ" % pid, "rb") as f:
+                envb = b"\0" + f.read() + b"\0"
+        except OSError:
+            return False  # gone already
+        ppid = int(stat[stat.rfind(")") + 2:].split()[1])
+        return ppid == 1 or self._marker() in envb or ppid in self._family()
+
     def _family(self):
         return {self.proc.pid} | set(self.own_processes())
 
@@ -328,7 +342,8 @@ listen:
             self._reap_leftovers()
             raise TestFailure("%s left processes behind after stopping: %r" % (
                 self.name, left))
-        new_epmd = self.epmd_pids() - (self._epmd_before or set())
+        new_epmd = {pid for pid in self.epmd_pids() - (self._epmd_before or set())
+                    if self._could_be_ours(pid)}
         if new_epmd:
             raise TestFailure("%s: an epmd appeared while it ran: %r" % (self.name,
                                                                         sorted(new_epmd)))
