@@ -73,13 +73,25 @@ static int on_certfail(const xmpp_tlscert_t *cert, const char *errormsg)
 	return 0;
 }
 
+/* RFC 6121 4.7.2.3: absent means 0. */
+static void add_priority(struct mxb_xmpp *x, xmpp_stanza_t *p)
+{
+	if (x->cfg->xmpp.priority == 0)
+		return;
+	char v[8];
+	snprintf(v, sizeof(v), "%d", x->cfg->xmpp.priority);
+	mxb_stanza_add_text(x->s.ctx, p, "priority", v);
+}
+
 static void send_presence(struct mxb_xmpp *x, const char *type, const char *to, const char *status)
 {
 	xmpp_stanza_t *p = mxb_stanza_presence(x->s.ctx, type, to, status);
 	if (!p)
 		return;
-	if (!type)
+	if (!type) {
 		mxb_pep_add_caps(x->s.ctx, p, MXB_CAPS_NODE, x->caps_ver);
+		add_priority(x, p);
+	}
 	mxb_session_send(&x->s, p);
 	xmpp_stanza_release(p);
 }
