@@ -501,9 +501,12 @@ bool mxb_bridge_may_see(struct mxb_bridge *b, const struct mxb_device *dev, cons
 static void on_component_online(void *data)
 {
 	struct mxb_bridge *b = data;
+	bool led = !b->xmpp || mxb_xmpp_leads(b->xmpp);
 	if (b->xmpp)
 		mxb_xmpp_set_devices(b->xmpp, true);
-	if (b->devices)
+	/* Taking the lead with it has told them already (mxb_bridge_devices_lead). */
+	bool took = !led && mxb_xmpp_leads(b->xmpp);
+	if (b->devices && !took)
 		mxb_devices_each(b->devices, hello, b);
 }
 

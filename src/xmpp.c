@@ -383,11 +383,14 @@ void mxb_xmpp_handle(struct mxb_xmpp *x, int64_t now)
 
 int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now)
 {
+	int64_t settle = INT64_MAX;
 	if (x->s.state == MXB_SESSION_UP) {
 		mxb_sm_tick(&x->sm, now);
 		mxb_muc_tick(&x->muc, now);
+		settle = mxb_xmpp_peers_tick(x, now);
 	}
-	return mxb_session_tick(&x->s, now);
+	int64_t next = mxb_session_tick(&x->s, now);
+	return settle < next ? settle : next;
 }
 
 bool mxb_xmpp_is_up(const struct mxb_xmpp *x)

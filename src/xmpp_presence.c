@@ -5,10 +5,12 @@
  */
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "config.h"
 #include "log.h"
 #include "ns.h"
@@ -222,14 +224,30 @@ static void peer_presence(struct mxb_xmpp *x, const char *from, const char *type
 	}
 }
 
+/*
+ * The ping is answered. Prosody has told the other resources by now; ejabberd answers the
+ * probe from each of their sessions, so their presence may still be on its way: a moment
+ * more before this one decides (a wrong guess would tell every device's presence twice).
+ */
 static int on_settled(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 {
 	(void)conn;
 	(void)st;
 	struct mxb_xmpp *x = data;
+	x->settle_at = mxb_now_ms() + MXB_PEERS_SETTLE_MS;
+	return 0;
+}
+
+int64_t mxb_xmpp_peers_tick(struct mxb_xmpp *x, int64_t now)
+{
+	if (!x->settle_at)
+		return INT64_MAX;
+	if (now < x->settle_at)
+		return x->settle_at;
+	x->settle_at = 0;
 	x->settled = true;
 	lead(x);
-	return 0;
+	return INT64_MAX;
 }
 
 void mxb_xmpp_peers_up(struct mxb_xmpp *x)
@@ -245,11 +263,13 @@ void mxb_xmpp_peers_up(struct mxb_xmpp *x)
 		return;
 	mxb_peers_clear(x->peers);
 	x->settled = false;
+	x->settle_at = 0;
 	lead(x);
 	/*
-	 * The server tells the presence of the other resources once the initial presence is
-	 * in (RFC 6121 4.2.2), before it answers what was sent after it: a ping.
+	 * A probe of the account's own bare JID makes the server tell the presence of its
+	 * other resources (RFC 6121 4.3), before it answers what was sent after it: a ping.
 	 */
+	mxb_xmpp_send_presence(x, "probe", x->bare, NULL);
 	if (mxb_session_ping(&x->s, "mxb-peers", on_settled, x) < 0) {
 		x->settled = true;
 		lead(x);
@@ -262,6 +282,7 @@ void mxb_xmpp_peers_down(struct mxb_xmpp *x)
 		return;
 	mxb_peers_clear(x->peers);
 	x->settled = false;
+	x->settle_at = 0;
 	lead(x);
 }
 

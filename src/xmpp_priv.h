@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "adhoc.h"
 #include "caps.h"
@@ -55,6 +56,7 @@ struct mxb_xmpp {
 	struct mxb_peers *peers;
 	char resource[MXB_JID_PART_MAX + 1]; /* this instance's, as bound */
 	bool settled;
+	int64_t settle_at; /* when it decides whether it leads; 0: not now */
 	bool devices_up; /* the component of this instance is up (mxb_xmpp_set_devices) */
 	bool leading;
 	bool peers_full_warned;
@@ -74,6 +76,9 @@ int mxb_xmpp_on_roster(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data);
 /* The session is up (asks who else is there) or down (nobody is known any more). */
 void mxb_xmpp_peers_up(struct mxb_xmpp *x);
 void mxb_xmpp_peers_down(struct mxb_xmpp *x);
+/* Settling after the session began (ms); returns the next deadline or INT64_MAX. */
+#define MXB_PEERS_SETTLE_MS 1000
+int64_t mxb_xmpp_peers_tick(struct mxb_xmpp *x, int64_t now);
 /* Whether a message to the bare JID is left to another instance, which leads. */
 bool mxb_xmpp_peers_defer(const struct mxb_xmpp *x);
 

@@ -17,37 +17,46 @@ import harness
 
 BRIDGE = "bridge@localhost"
 GROUP = "feed"
+DOMAIN = "iot.localhost"
+SECRET = "component-secret-for-tests"
+PLUG = "plug1@" + DOMAIN
 RESULTS = []
 
 
 def setup(env):
     if getattr(env, "p", None):
         return
-    env.p = env.xmpp_server(users=("bridge", "alice"), modules=("offline",))
+    env.p = env.xmpp_server(users=("bridge", "alice"), modules=("offline",),
+                            component=(DOMAIN, SECRET))
     env.m = env.broker(persistence=True)
     env.alice = env.xmpp(env.p, "alice")
     env.cmdsub = env.mqtt(env.m, client_id="scale-cmdsub", clean=False).subscribe("seq/cmd/#")
     env.instances = {}
 
 
-def instance_config(env, name, priority=0):
-    return env.bridge_config(env.p, env.m, {
+def instance_config(env, name, priority=0, devices=False):
+    over = {}
+    if devices:
+        over = {"xmpp": {"component": {"domain": DOMAIN, "secret": SECRET,
+                                       "host": "127.0.0.1", "port": env.p.component_port}},
+                "devices": [{"convention": "tasmota", "allow": ["alice@localhost"]}]}
+    return harness.merge(env.bridge_config(env.p, env.m, {
         "bridge": {"instance": name, "spool": "%s/spool-%s" % (env.tmp, name)},
         "xmpp": {"priority": priority},
         "mqtt": {"share_group": GROUP},
         "notify": [{"topic": "seq/+", "to": ["alice@localhost"], "message": "{{payload}}",
                     "qos": 1}],
         "commands": [{"from": ["alice@localhost"], "allow": ["seq/cmd/#"], "qos": 1}],
-    })
+    }), over)
 
 
-def start_instance(env, name, priority=0):
+def start_instance(env, name, priority=0, devices=False):
     """Starts (or restarts) instance name and waits until its shared subscription is in."""
     old = env.instances.get(name)
     if old is not None and old.alive():
         old.stop()
     mark = env.m.log.mark()
-    b = env.bridge(instance_config(env, name, priority))
+    b = env.bridge(instance_config(env, name, priority, devices))
     b.wait_ready(30)
     env.m.wait_subscribed("mxb-test-" + name, "$share/%s/seq/+" % GROUP, since=mark,
                           timeout=30)
@@ -264,6 +273,67 @@ def check_broker_without_shared(env):
     env.check(b.stop() == 0, "SIGTERM -> exit 0")
 
 
+def plug_presences(env, since):
+    with env.alice._cond:
+        return [p.type for p in env.alice.presences[since:] if p.frm.split("/")[0] == PLUG]
+
+
+def check_devices_once(env):
+    """Both instances see every device message (device subscriptions are not shared); the
+    one that leads among those whose component is up tells each change once. When it
+    stops, the next one takes over: the same presence again at most, never a flap."""
+    setup(env)
+    a = start_instance(env, "a", priority=2, devices=True)
+    a.wait_log(r"component: connected as 'iot\.localhost'", timeout=30)
+    a.wait_log(r"xmpp: this instance \('bridge-a'\) now tells the devices' presence",
+               timeout=30)
+    b = start_instance(env, "b", priority=1, devices=True)
+    two = harness.xmpp_server_kind() == "ejabberd"
+    if two:
+        # ejabberd takes several connections of one component domain
+        b.wait_log(r"component: connected as 'iot\.localhost'", timeout=30)
+        a.wait_log(r"xmpp: instance 'bridge-b' of the share group is here \(priority 1, "
+                   r"devices up\)", timeout=30)
+    else:
+        # Prosody takes one: the second waits, and says its devices are down
+        a.wait_log(r"xmpp: instance 'bridge-b' of the share group is here \(priority 1, "
+                   r"devices down\)", timeout=30)
+    env.check(b.absent(r"now tells the devices' presence", 2.0) is None,
+              "the instance of the lower priority does not tell the devices' presence")
+    dev = env.mqtt(env.m)
+    mark = env.alice.presence_mark()
+    dev.publish("tele/plug1/LWT", "Online", retain=True)
+    env.alice.wait_presence(PLUG, True, timeout=10, since=mark)
+    time.sleep(2.0)
+    seen = plug_presences(env, mark)
+    env.check(seen == ["available"], "a device's change is told once, by one instance", seen)
+    # The one that tells stops: the other takes over from the same state.
+    mark = env.alice.presence_mark()
+    bmark = b.mark()
+    env.check(a.stop() == 0, "instance a stops with SIGTERM -> exit 0")
+    b.wait_log(r"xmpp: this instance \('bridge-b'\) now tells the devices' presence",
+               since=bmark, timeout=30)
+    time.sleep(2.0)
+    seen = plug_presences(env, mark)
+    env.check("unavailable" not in seen and len(seen) <= 1,
+              "the next instance takes over without a flap (the same presence at most once "
+              "again)", seen)
+    mark = env.alice.presence_mark()
+    dev.publish("tele/plug1/LWT", "Offline", retain=True)
+    env.alice.wait_presence(PLUG, False, timeout=10, since=mark)
+    time.sleep(1.0)
+    seen = plug_presences(env, mark)
+    env.check(seen == ["unavailable"], "after the takeover each change is told once", seen)
+    dev.publish("tele/plug1/LWT", "", retain=True)
+    dev.disconnect()
+    RESULTS.append(("device presence, 2 instances, the first stopped", 2, 0,
+                    0, {"bridge-a": 1, "bridge-b": 1}))
+    env.verified("scale: device presence from one instance at a time",
+                 "each change once; taken over without a flap (%s)" % (
+                     "both components connected" if two else "one component connection"))
+    stop_all(env)
+
+
 def check_table(env):
     print("\n| run | messages | lost | repeated | by instance |")
     print("|---|---:|---:|---:|---|")
@@ -272,7 +342,7 @@ def check_table(env):
             name, n, lost, dups,
             ", ".join("%s %d" % kv for kv in sorted(by.items())) if any(by.values())
             else ", ".join(sorted(by))))
-    env.check(len(RESULTS) == 4, "every run is in the table", len(RESULTS))
+    env.check(len(RESULTS) == 5, "every run is in the table", len(RESULTS))
 
 
 if __name__ == "__main__":
@@ -280,4 +350,5 @@ if __name__ == "__main__":
         harness.main([setup, check_broker_without_shared], time_limit=120)
     else:
         harness.main([setup, check_two_instances, check_three_instances_one_killed,
-                      check_commands_once, check_table], time_limit=170)
+                      check_commands_once, check_devices_once, check_table],
+                     time_limit=170)
