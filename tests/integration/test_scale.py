@@ -273,6 +273,31 @@ def check_broker_without_shared(env):
     env.check(b.stop() == 0, "SIGTERM -> exit 0")
 
 
+def check_commands_equal_priority(env):
+    """The same priority everywhere: the server gives the bare JID's messages to every
+    instance, and all but the one that sorts first leave them."""
+    setup(env)
+    b = start_instance(env, "b")
+    a = start_instance(env, "a")
+    # each has seen the other before the commands come
+    a.wait_log(r"xmpp: instance 'bridge-b' of the share group is here", timeout=15)
+    b.wait_log(r"xmpp: instance 'bridge-a' of the share group is here", timeout=15)
+    n = 40
+    want, got = commands(env, "same", n)
+    lost = want - set(got)
+    dups = len(got) - len(set(got))
+    RESULTS.append(("commands to the bare JID, 2 instances of one priority", n, len(lost),
+                    dups, {r: 0 for r in replies_from(env, "same")}))
+    env.check(not lost and dups == 0, "one priority: each command published exactly once",
+              (sorted(lost)[:5], dups))
+    env.check(replies_from(env, "same") == {"bridge-a"},
+              "one priority: the instance whose resource sorts first took them",
+              replies_from(env, "same"))
+    env.verified("scale: commands to the bare JID, instances of one priority",
+                 "each published once, by one instance")
+    stop_all(env)
+
+
 def plug_presences(env, since):
     with env.alice._cond:
         return [p.type for p in env.alice.presences[since:] if p.frm.split("/")[0] == PLUG]
@@ -342,7 +367,7 @@ def check_table(env):
             name, n, lost, dups,
             ", ".join("%s %d" % kv for kv in sorted(by.items())) if any(by.values())
             else ", ".join(sorted(by))))
-    env.check(len(RESULTS) == 5, "every run is in the table", len(RESULTS))
+    env.check(len(RESULTS) == 6, "every run is in the table", len(RESULTS))
 
 
 if __name__ == "__main__":
@@ -350,5 +375,6 @@ if __name__ == "__main__":
         harness.main([setup, check_broker_without_shared], time_limit=120)
     else:
         harness.main([setup, check_two_instances, check_three_instances_one_killed,
-                      check_commands_once, check_devices_once, check_table],
+                      check_commands_once, check_commands_equal_priority,
+                      check_devices_once, check_table],
                      time_limit=170)
