@@ -753,6 +753,11 @@ void mxb_bridge_mqtt_replaced(struct mxb_bridge *b)
 	mxb_outbox_mqtt_reset(b->outbox);
 }
 
+static void on_xmpp_leading(bool leads, void *data)
+{
+	mxb_bridge_devices_lead(data, leads);
+}
+
 const struct mxb_mqtt_handlers mxb_bridge_mqtt_handlers = {
 	.connected = on_mqtt_connected,
 	.disconnected = on_mqtt_disconnected,
@@ -771,4 +776,5 @@ const struct mxb_xmpp_handlers mxb_bridge_xmpp_handlers = {
 	.adhoc = &mxb_bridge_adhoc_handlers,
 	.contact_geoloc = mxb_bridge_contact_geoloc,
 	.contact_roster = mxb_bridge_contact_roster,
+	.leading = on_xmpp_leading,
 };

@@ -91,6 +91,8 @@ void mxb_bridge_attach_component(struct mxb_bridge *b, struct mxb_component *c);
 int64_t mxb_bridge_tick(struct mxb_bridge *b, int64_t now);
 /* Tells every subscriber that every device goes away (before the component closes). */
 void mxb_bridge_devices_goodbye(struct mxb_bridge *b);
+/* This instance began (or ceased) to lead its share group: it tells every device's presence. */
+void mxb_bridge_devices_lead(struct mxb_bridge *b, bool leads);
 
 /* Used by bridge.c: the device part, in bridge_devices.c. */
 int mxb_bridge_devices_init(struct mxb_bridge *b);

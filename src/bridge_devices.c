@@ -26,6 +26,7 @@
 #include "template.h"
 #include "text.h"
 #include "topic.h"
+#include "xmpp.h"
 
 #define STATUS_MAX 512
 
@@ -100,9 +101,16 @@ static void presence_to(struct mxb_bridge *b, const struct mxb_device *dev, cons
 			b->component, dev->local, to, "unavailable", NULL, dev->status);
 }
 
+/* Of a share group's instances, the one that leads tells everyone (xmpp.h). */
+static bool broadcasts(const struct mxb_bridge *b)
+{
+	return b->component && mxb_component_is_up(b->component) &&
+	       (!b->xmpp || mxb_xmpp_leads(b->xmpp));
+}
+
 void mxb_bridge_device_broadcast(struct mxb_bridge *b, const struct mxb_device *dev)
 {
-	if (!b->component || !mxb_component_is_up(b->component))
+	if (!broadcasts(b))
 		return;
 	for (size_t i = 0; i < dev->subscribers.len; i++)
 		presence_to(b, dev, dev->subscribers.v[i]);
@@ -444,6 +452,8 @@ int64_t mxb_bridge_devices_tick(struct mxb_bridge *b, int64_t now)
 	return next;
 }
 
+static void hello(struct mxb_device *dev, void *data);
+
 static void goodbye(struct mxb_device *dev, void *data)
 {
 	struct mxb_bridge *b = data;
@@ -455,8 +465,21 @@ static void goodbye(struct mxb_device *dev, void *data)
 
 void mxb_bridge_devices_goodbye(struct mxb_bridge *b)
 {
-	if (b->devices && b->component)
-		mxb_devices_each(b->devices, goodbye, b);
+	if (!b->devices || !b->component)
+		return;
+	if (b->xmpp && mxb_xmpp_peers_len(b->xmpp) > 0) {
+		mxb_log_info("devices: the other instances of the share group keep the devices' "
+			     "presence");
+		return;
+	}
+	mxb_devices_each(b->devices, goodbye, b);
+}
+
+void mxb_bridge_devices_lead(struct mxb_bridge *b, bool leads)
+{
+	/* Taking over: what the one before told, told again from the same state. */
+	if (leads && b->devices && broadcasts(b))
+		mxb_devices_each(b->devices, hello, b);
 }
 
 static void hello(struct mxb_device *dev, void *data)
@@ -478,7 +501,12 @@ bool mxb_bridge_may_see(struct mxb_bridge *b, const struct mxb_device *dev, cons
 static void on_component_online(void *data)
 {
 	struct mxb_bridge *b = data;
-	if (b->devices)
+	bool led = !b->xmpp || mxb_xmpp_leads(b->xmpp);
+	if (b->xmpp)
+		mxb_xmpp_set_devices(b->xmpp, true);
+	/* Taking the lead with it has told them already (mxb_bridge_devices_lead). */
+	bool took = !led && mxb_xmpp_leads(b->xmpp);
+	if (b->devices && !took)
 		mxb_devices_each(b->devices, hello, b);
 }
 
@@ -532,6 +560,8 @@ static void on_component_offline(void *data)
 {
 	struct mxb_bridge *b = data;
 	b->reconnects_component++;
+	if (b->xmpp)
+		mxb_xmpp_set_devices(b->xmpp, false);
 }
 
 const char *mxb_bridge_device_friendly(const struct mxb_device *dev, char *buf, size_t len)

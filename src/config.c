@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "config_keys.h"
@@ -17,8 +18,15 @@ static void bridge_key(struct mxb_conf_ctx *c, const struct mxb_conf_node *s,
 	const struct mxb_config_key *k, void *data)
 {
 	struct mxb_config *cfg = data;
-	if (strcmp(k->name, "spool") == 0)
+	if (strcmp(k->name, "spool") == 0) {
 		mxb_conf_path(c, s, &cfg->bridge.spool);
+	} else if (strcmp(k->name, "instance") == 0) {
+		if (mxb_conf_string(c, s, MXB_CONF_INSTANCE_MAX, true, &cfg->bridge.instance) &&
+			!mxb_conf_instance_valid(cfg->bridge.instance))
+			mxb_conf_error_at(c, s,
+				"invalid 'instance' '%s': letters, digits, '-', '_' and '.' only",
+				cfg->bridge.instance);
+	}
 }
 
 struct root_seen {
@@ -83,6 +91,9 @@ int mxb_config_load(struct mxb_config *cfg, const char *path, struct mxb_strlist
 	if (!c.oom && mxb_conf_read(&c, &tree) == 0) {
 		parse_root(&c, &tree.root, cfg);
 		mxb_conf_cross_check(&c, cfg);
+		char host[MXB_CONF_HOST_MAX + 1];
+		bool named = gethostname(host, sizeof(host)) == 0 && memchr(host, 0, sizeof(host));
+		mxb_conf_apply_share(&c, cfg, named ? host : NULL);
 		mxb_conf_check_location(&c, cfg);
 	}
 	mxb_conf_tree_finish(&tree);
@@ -105,6 +116,7 @@ void mxb_config_finish(struct mxb_config *cfg)
 	free(cfg->path);
 
 	free(cfg->bridge.spool);
+	free(cfg->bridge.instance);
 	free(cfg->xmpp.jid);
 	mxb_conf_wipe_free(cfg->xmpp.password);
 	free(cfg->xmpp.host);
@@ -145,6 +157,7 @@ void mxb_config_finish(struct mxb_config *cfg)
 
 	free(cfg->mqtt.host);
 	free(cfg->mqtt.client_id);
+	free(cfg->mqtt.share_group);
 	free(cfg->mqtt.username);
 	mxb_conf_wipe_free(cfg->mqtt.password);
 	free(cfg->mqtt.status_topic);

@@ -246,6 +246,8 @@ struct mxb_config {
 		size_t max_message; /* bytes of rendered message body */
 		enum mxb_bad_text bad_text;
 		char *spool; /* directory of the journal of held messages, NULL: none */
+		/* This instance's name among those of a share group; NULL: the host name. */
+		char *instance;
 	} bridge;
 
 	struct {
@@ -258,6 +260,7 @@ struct mxb_config {
 		char *client_cert; /* with client_key: SASL EXTERNAL */
 		char *client_key;
 		char *status; /* presence status text, "" for none */
+		int priority; /* of the bridge's presence: the highest gets bare-JID messages */
 		int reconnect_max; /* seconds, cap of the reconnect backoff */
 		int ping_interval; /* seconds between XEP-0199 pings to the server */
 		int ping_timeout; /* seconds without an answer before reconnecting */
@@ -291,7 +294,9 @@ struct mxb_config {
 		char *host;
 		int port; /* given, or the default for TLS or not */
 		int version; /* 5 or 3 (3.1.1) */
-		char *client_id;
+		char *client_id; /* with share_group: CLIENT_ID-INSTANCE */
+		/* Feeds subscribed as $share/GROUP/FILTER, split among instances; NULL: none. */
+		char *share_group;
 		char *username;
 		char *password;
 		int keepalive; /* seconds */

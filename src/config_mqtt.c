@@ -70,6 +70,14 @@ static void mqtt_key(struct mxb_conf_ctx *c, const struct mxb_conf_node *s,
 				c, s, "invalid value %lld for 'version' (expected 5 or 3)", v);
 	} else if (strcmp(name, "client_id") == 0) {
 		utf8_string(c, s, &cfg->mqtt.client_id);
+	} else if (strcmp(name, "share_group") == 0) {
+		char **g = &cfg->mqtt.share_group;
+		if (mxb_conf_string(c, s, MXB_CONF_MQTT_STRING_MAX, true, g) &&
+			(!mxb_text_utf8_valid(*g, strlen(*g)) || !mxb_conf_share_group_valid(*g)))
+			mxb_conf_error_at(c, s,
+				"invalid 'share_group' '%s': a non-empty name without '/', '+' or "
+				"'#'",
+				*g);
 	} else if (strcmp(name, "username") == 0) {
 		seen->username = s;
 		utf8_string(c, s, &cfg->mqtt.username);

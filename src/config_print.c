@@ -45,6 +45,7 @@ void mxb_config_print(const struct mxb_config *cfg, FILE *out)
 	print_opt(out, "xmpp.client_cert", cfg->xmpp.client_cert, "(none)");
 	print_opt(out, "xmpp.client_key", cfg->xmpp.client_key, "(none)");
 	print_opt(out, "xmpp.status", cfg->xmpp.status, "(none)");
+	fprintf(out, "xmpp.priority: %d\n", cfg->xmpp.priority);
 	fprintf(out, "xmpp.reconnect_max: %d\n", cfg->xmpp.reconnect_max);
 	fprintf(out, "xmpp.ping_interval: %d, ping_timeout: %d\n", cfg->xmpp.ping_interval,
 		cfg->xmpp.ping_timeout);
@@ -53,6 +54,7 @@ void mxb_config_print(const struct mxb_config *cfg, FILE *out)
 	fprintf(out, "mqtt.port: %d\n", cfg->mqtt.port);
 	fprintf(out, "mqtt.version: %s\n", cfg->mqtt.version == 3 ? "3 (3.1.1)" : "5");
 	print_opt(out, "mqtt.client_id", cfg->mqtt.client_id, "(none)");
+	print_opt(out, "mqtt.share_group", cfg->mqtt.share_group, "(none)");
 	print_opt(out, "mqtt.username", cfg->mqtt.username, "(none)");
 	fprintf(out, "mqtt.password: %s\n", cfg->mqtt.password ? "(set)" : "(none)");
 	fprintf(out, "mqtt.keepalive: %d\n", cfg->mqtt.keepalive);
@@ -71,6 +73,7 @@ void mxb_config_print(const struct mxb_config *cfg, FILE *out)
 		print_opt(out, "mqtt.tls.key_file", cfg->mqtt.key_file, "(none)");
 	}
 
+	print_opt(out, "bridge.instance", cfg->bridge.instance, "(none)");
 	print_opt(out, "bridge.spool", cfg->bridge.spool, "(none: held messages live in memory)");
 	fprintf(out, "xmpp.rooms: %zu\n", cfg->xmpp.rooms_len);
 	for (size_t i = 0; i < cfg->xmpp.rooms_len; i++)

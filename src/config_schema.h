@@ -28,6 +28,7 @@ struct mxb_template;
 #define MXB_CONF_COMMAND_MAX 64
 #define MXB_CONF_MQTT_STRING_MAX 65535
 #define MXB_CONF_TEMPLATE_MAX 65535
+#define MXB_CONF_INSTANCE_MAX 64
 
 enum mxb_conf_list {
 	MXB_CONF_BARE_JIDS,
@@ -121,6 +122,16 @@ void mxb_conf_pubsub_check(struct mxb_conf_ctx *c, const struct mxb_config *cfg)
 /* The pubsub and subscribe routes, for --check-config; nothing when there are none. */
 void mxb_conf_pubsub_print(const struct mxb_config *cfg, FILE *out);
 /* Checks that span groups (rooms named by routes, what needs an account) and derived values. */
+/* bridge.instance: letters, digits, '-', '_', '.'; mqtt.share_group: no '/', '+', '#'. */
+bool mxb_conf_instance_valid(const char *name);
+bool mxb_conf_share_group_valid(const char *group);
+/*
+ * With mqtt.share_group: notify and pubsub filters become $share/GROUP/FILTER, the client
+ * id CLIENT_ID-INSTANCE, the JID's resource RESOURCE-INSTANCE (or INSTANCE), where
+ * INSTANCE is bridge.instance or else host (set into bridge.instance).
+ */
+void mxb_conf_apply_share(struct mxb_conf_ctx *c, struct mxb_config *cfg, const char *host);
+
 void mxb_conf_cross_check(struct mxb_conf_ctx *c, struct mxb_config *cfg);
 
 #endif

@@ -361,12 +361,13 @@ static void finish_shutdown(struct mxb_state *st, int64_t now)
 	if (!drained && now < st->stop_deadline - SHUTDOWN_TIMEOUT_MS / 2)
 		return;
 	st->xmpp_closing = true;
+	/* Before the client leaves: the other instances it still sees keep the devices. */
+	if (st->component)
+		mxb_bridge_devices_goodbye(&st->bridge);
 	if (st->xmpp)
 		mxb_xmpp_shutdown(st->xmpp, now);
-	if (st->component) {
-		mxb_bridge_devices_goodbye(&st->bridge);
+	if (st->component)
 		mxb_component_shutdown(st->component, now);
-	}
 	mxb_location_shutdown(st->location, now);
 }
 

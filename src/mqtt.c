@@ -145,7 +145,11 @@ static void read_grant(struct mxb_mqtt *m, const mosquitto_property *props)
 		mxb_log_warn("mqtt: the broker takes packets of at most %" PRIu32
 			     " bytes: a larger command is refused",
 			max_packet);
-	if (!shared && (first || m->grant.shared))
+	if (!shared && (first || m->grant.shared) && m->cfg->mqtt.share_group)
+		mxb_log_error(
+			"mqtt: 'mqtt.share_group' needs shared subscriptions, which the "
+			"broker does not have: the notify and pubsub feeds are not subscribed");
+	else if (!shared && (first || m->grant.shared))
 		mxb_log_warn("mqtt: the broker has no shared subscriptions: '$share/' filters are "
 			     "not subscribed");
 	if (!retain && (first || m->grant.retain))

@@ -5,6 +5,8 @@
 
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define NS_PING "urn:xmpp:ping"
+/* In the presence of an instance of a share group: whether its component is up (peers.h). */
+#define NS_MXB_INSTANCE "urn:x-mqtt-xmpp-bridge:instance:0"
 #define NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
 #define NS_VERSION "jabber:iq:version"

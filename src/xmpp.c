@@ -1,52 +1,20 @@
+/*
+ * The client: one session of the core (session.c) with stream management (sm.c), rooms
+ * (muc.c) and ad-hoc commands; the roster, the contacts' presence and location and the
+ * account's other instances are in xmpp_presence.c.
+ */
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "access.h"
-#include "adhoc.h"
-#include "caps.h"
 #include "config.h"
-#include "jid.h"
 #include "log.h"
-#include "muc.h"
 #include "ns.h"
-#include "pep.h"
 #include "reload.h"
-#include "roster.h"
-#include "session.h"
-#include "sm.h"
-#include "xmpp.h"
-#include "xmpp_ext.h"
-
-/*
- * The client: one session of the core (session.c) with stream management (sm.c), rooms
- * (muc.c), the roster and the contacts' presence on top. It lives on the heap and never
- * moves: the core and libstrophe hold pointers into it.
- */
-struct mxb_xmpp {
-	struct mxb_session s;
-	struct mxb_sm sm;
-	struct mxb_muc muc;
-	struct mxb_adhoc adhoc; /* XEP-0050, answered by handlers.adhoc */
-	const struct mxb_config *cfg;
-	struct mxb_xmpp_handlers handlers;
-	void *data;
-	bool left; /* mxb_xmpp_leave() is answered: no message will come any more */
-	char bare[MXB_JID_MAX + 1];
-	struct mxb_roster *roster; /* who lets the bridge see their presence */
-	bool roster_full_warned;
-	/* XEP-0115: what the presence advertises, and the node#ver disco#info answers to. */
-	const struct mxb_session_identity *identity;
-	char caps_ver[MXB_CAPS_VER_LEN];
-	char caps_node[sizeof(MXB_CAPS_NODE) + MXB_CAPS_VER_LEN + 1];
-	unsigned geoloc_serial; /* of the ids of last-item requests */
-	struct {
-		mxb_xmpp_ext_setup setup;
-		void *data;
-	} ext[MXB_XMPP_EXT_MAX]; /* modules speaking more XMPP on the session (xmpp_ext.h) */
-	size_t ext_len;
-};
+#include "xmpp_priv.h"
 
 static const char *const features[] = {
 	NS_COMMANDS, NS_DISCO_INFO, NS_PING, NS_VERSION, NS_CAPS, NULL};
@@ -73,50 +41,11 @@ static int on_certfail(const xmpp_tlscert_t *cert, const char *errormsg)
 	return 0;
 }
 
-static void send_presence(struct mxb_xmpp *x, const char *type, const char *to, const char *status)
+/* The address a stanza was sent to ("" when none: the account itself). */
+static const char *to_of(xmpp_stanza_t *st)
 {
-	xmpp_stanza_t *p = mxb_stanza_presence(x->s.ctx, type, to, status);
-	if (!p)
-		return;
-	if (!type)
-		mxb_pep_add_caps(x->s.ctx, p, MXB_CAPS_NODE, x->caps_ver);
-	mxb_session_send(&x->s, p);
-	xmpp_stanza_release(p);
-}
-
-static bool from_self_or_server(struct mxb_xmpp *x, const char *from)
-{
-	return from == NULL || mxb_jid_bare_equal(from, x->bare);
-}
-
-/*
- * Remembers who lets the bridge see their presence, from the roster result (which replaces
- * what was known) or a push (RFC 6121 2.1.6: one item, but read them all).
- */
-static void roster_update(struct mxb_xmpp *x, xmpp_stanza_t *query, bool result)
-{
-	if (result)
-		mxb_roster_clear(x->roster);
-	for (xmpp_stanza_t *i = query ? xmpp_stanza_get_children(query) : NULL; i;
-		i = xmpp_stanza_get_next(i)) {
-		const char *name = xmpp_stanza_is_tag(i) ? xmpp_stanza_get_name(i) : NULL;
-		const char *jid = xmpp_stanza_get_attribute(i, "jid");
-		char bare[MXB_JID_MAX + 1];
-		if (!name || strcmp(name, "item") != 0 || !jid ||
-			mxb_jid_bare(jid, bare, sizeof(bare)) < 0)
-			continue;
-		const char *sub = xmpp_stanza_get_attribute(i, "subscription");
-		if (x->handlers.contact_roster)
-			x->handlers.contact_roster(bare, xmpp_stanza_get_attribute(i, "name"),
-				sub && strcmp(sub, "remove") == 0, x->data);
-		int r = mxb_roster_set(x->roster, bare, sub);
-		if (r == -ENOSPC && !x->roster_full_warned) {
-			x->roster_full_warned = true;
-			mxb_log_warn("xmpp: the roster has more than %d contacts who share their "
-				     "presence; the presence of the others is not published",
-				MXB_ROSTER_MAX);
-		}
-	}
+	const char *to = xmpp_stanza_get_to(st);
+	return to ? to : "";
 }
 
 static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
@@ -138,9 +67,9 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 		/* XEP-0115 5.4: a server that checks the hash asks for node#ver. */
 		reply = mxb_pep_disco_info(x->s.ctx, st, node, x->identity);
 	} else if (ns && !get && strcmp(ns, NS_ROSTER) == 0 &&
-		   from_self_or_server(x, xmpp_stanza_get_from(st))) {
+		   mxb_xmpp_from_self_or_server(x, xmpp_stanza_get_from(st))) {
 		/* A roster push: acknowledge it (RFC 6121 2.1.6). */
-		roster_update(x, query, false);
+		mxb_xmpp_roster_update(x, query, false);
 		reply = mxb_stanza_result(st);
 	} else if (mxb_adhoc_handle(&x->adhoc, st, query, ns, get)) {
 		/* answered there, now or once what it started is done */
@@ -153,156 +82,6 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 	if (reply) {
 		mxb_session_send(&x->s, reply);
 		xmpp_stanza_release(reply);
-	}
-	return 1;
-}
-
-/* Whether the config names bare in location.contacts. */
-static bool location_contact(struct mxb_xmpp *x, const char *bare)
-{
-	const struct mxb_strlist *c = &x->cfg->location.contacts;
-	for (size_t i = 0; i < c->len; i++) {
-		if (mxb_jid_bare_equal(c->v[i], bare))
-			return true;
-	}
-	return false;
-}
-
-/* The geoloc of an <items/> of a contact, to the bridge. */
-static void geoloc_items(struct mxb_xmpp *x, const char *from, xmpp_stanza_t *items)
-{
-	struct mxb_geoloc g;
-	const char *why;
-	enum mxb_pep_geoloc r = mxb_pep_geoloc_of(items, &g, &why);
-	if (r == MXB_PEP_NONE || !x->handlers.contact_geoloc)
-		return;
-	x->handlers.contact_geoloc(from, &g, r == MXB_PEP_INVALID ? why : NULL, x->data);
-}
-
-static int on_geoloc_items(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
-{
-	(void)conn;
-	struct mxb_xmpp *x = data;
-	const char *from = xmpp_stanza_get_from(st);
-	const char *type = xmpp_stanza_get_type(st);
-	if (!from || !type || strcmp(type, "result") != 0) {
-		/* item-not-found: nothing published yet; forbidden: not subscribed (yet). */
-		mxb_log_debug("xmpp: no location of '%s' to fetch: %s", from ? from : "?",
-			type && strcmp(type, "error") == 0 ? mxb_stanza_error_condition(st) : "?");
-		return 0;
-	}
-	xmpp_stanza_t *ps = xmpp_stanza_get_child_by_name_and_ns(st, "pubsub", NS_PUBSUB);
-	xmpp_stanza_t *items = ps ? xmpp_stanza_get_child_by_name(ps, "items") : NULL;
-	if (items && !strchr(from, '/'))
-		geoloc_items(x, from, items);
-	return 0;
-}
-
-/* Asks for bare's last location: Prosody sends none by itself, ejabberd not always. */
-static void fetch_geoloc(struct mxb_xmpp *x, const char *bare)
-{
-	char id[32];
-	snprintf(id, sizeof(id), "mxb-geoloc-%u", ++x->geoloc_serial);
-	xmpp_stanza_t *iq = mxb_pep_items_request(x->s.ctx, bare, MXB_NS_GEOLOC, id);
-	if (!iq)
-		return;
-	xmpp_id_handler_add(x->s.conn, on_geoloc_items, id, x);
-	mxb_session_send(&x->s, iq);
-	xmpp_stanza_release(iq);
-}
-
-/*
- * A contact approved the bridge's subscription. ejabberd takes the entity capabilities
- * (and so +notify) only from a presence that arrives while the subscription exists: say it
- * again, then fetch what the contact published before.
- */
-static void subscription_approved(struct mxb_xmpp *x, const char *from)
-{
-	char bare[MXB_JID_MAX + 1];
-	if (!x->cfg->location.contacts.len || mxb_jid_bare(from, bare, sizeof(bare)) < 0)
-		return;
-	/* For every contact: the one whose location is not published is then refused, counted. */
-	send_presence(x, NULL, NULL, x->cfg->xmpp.status);
-	if (location_contact(x, bare))
-		fetch_geoloc(x, bare);
-}
-
-/* A PEP event (XEP-0163): only a contact's geoloc node, from a bare JID, is the bridge's. */
-static int on_pep_event(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
-{
-	(void)conn;
-	struct mxb_xmpp *x = data;
-	const char *from = xmpp_stanza_get_from(st);
-	xmpp_stanza_t *ev = xmpp_stanza_get_child_by_name_and_ns(st, "event", NS_PUBSUB_EVENT);
-	if (!ev || !from || strchr(from, '/') || !strchr(from, '@') ||
-		mxb_jid_bare_equal(from, x->bare))
-		return 1;
-	xmpp_stanza_t *items = xmpp_stanza_get_child_by_name(ev, "items");
-	if (items)
-		geoloc_items(x, from, items);
-	return 1;
-}
-
-static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
-{
-	(void)conn;
-	struct mxb_xmpp *x = data;
-	mxb_sm_received(&x->sm);
-	const char *type = xmpp_stanza_get_type(st);
-	const char *from = xmpp_stanza_get_from(st);
-	struct mxb_muc_room *room = from ? mxb_muc_find(&x->muc, from) : NULL;
-	if (room) {
-		mxb_muc_presence(&x->muc, room, st, from);
-		return 1;
-	}
-	char bare[MXB_JID_MAX + 1];
-	if (from && (!type || strcmp(type, "unavailable") == 0) &&
-		!mxb_jid_bare_equal(from, x->bare) && x->handlers.contact_presence &&
-		mxb_jid_bare(from, bare, sizeof(bare)) == 0) {
-		char *show = NULL, *status = NULL, *prio = NULL;
-		xmpp_stanza_t *e = xmpp_stanza_get_child_by_name(st, "show");
-		if (e)
-			show = xmpp_stanza_get_text(e);
-		e = xmpp_stanza_get_child_by_name(st, "status");
-		if (e)
-			status = xmpp_stanza_get_text(e);
-		e = xmpp_stanza_get_child_by_name(st, "priority");
-		if (e)
-			prio = xmpp_stanza_get_text(e);
-		/* A peer's number: strtol saturates where atoi would overflow. */
-		long pr = prio ? strtol(prio, NULL, 10) : 0;
-		struct mxb_xmpp_presence p = {
-			.from = from,
-			.available = !type,
-			.show = show,
-			.status = status,
-			.priority = pr < -128  ? -128
-				    : pr > 127 ? 127
-					       : (int)pr,
-			.subscribed = mxb_roster_sees(x->roster, bare),
-		};
-		x->handlers.contact_presence(&p, x->data);
-		xmpp_free(x->s.ctx, show);
-		xmpp_free(x->s.ctx, status);
-		xmpp_free(x->s.ctx, prio);
-		return 1;
-	}
-	if (type && from && strcmp(type, "subscribed") == 0) {
-		subscription_approved(x, from);
-		return 1;
-	}
-	if (!type || !from || strcmp(type, "subscribe") != 0)
-		return 1;
-	if (mxb_jid_bare(from, bare, sizeof(bare)) < 0)
-		return 1;
-	if (x->handlers.contact_allowed && x->handlers.contact_allowed(bare, x->data)) {
-		mxb_log_info("xmpp: accepting presence subscription from '%s'", bare);
-		send_presence(x, "subscribed", bare, NULL);
-		send_presence(x, "subscribe", bare, NULL);
-	} else {
-		mxb_log_warn(
-			"xmpp: refusing presence subscription from '%s': not in the config", bare);
-		send_presence(x, "unsubscribed", bare, NULL);
 	}
 	return 1;
 }
@@ -327,6 +106,10 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 		if (!mxb_muc_message(room, st, from, &occ))
 			return 1;
 	} else if (strcmp(type, "groupchat") == 0) {
+		return 1;
+	} else if (mxb_xmpp_peers_defer(x) && !strchr(to_of(st), '/')) {
+		/* the server gave it to every instance of the highest priority */
+		mxb_log_debug("xmpp: a message to the bare JID is left to the instance that leads");
 		return 1;
 	}
 	if (mxb_stanza_is_forwarded(st)) {
@@ -354,26 +137,6 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 	return 1;
 }
 
-static int on_roster(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
-{
-	(void)conn;
-	struct mxb_xmpp *x = data;
-	const char *type = xmpp_stanza_get_type(st);
-	if (type && strcmp(type, "result") == 0) {
-		xmpp_stanza_t *q = xmpp_stanza_get_child_by_ns(st, NS_ROSTER);
-		int n = 0;
-		for (xmpp_stanza_t *i = q ? xmpp_stanza_get_children(q) : NULL; i;
-			i = xmpp_stanza_get_next(i))
-			n += xmpp_stanza_is_tag(i);
-		roster_update(x, q, true);
-		mxb_log_debug("xmpp: roster has %d contacts, %zu share their presence", n,
-			mxb_roster_len(x->roster));
-	} else {
-		mxb_log_warn("xmpp: roster request failed");
-	}
-	return 0;
-}
-
 /* A fresh connection object of the core, before each attempt. */
 static int setup(xmpp_conn_t *conn, void *data)
 {
@@ -393,9 +156,9 @@ static int setup(xmpp_conn_t *conn, void *data)
 	xmpp_conn_set_certfail_handler(conn, on_certfail);
 	xmpp_handler_add(conn, on_message, NULL, "message", NULL, x);
 	xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, x);
-	xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, x);
+	xmpp_handler_add(conn, mxb_xmpp_on_presence, NULL, "presence", NULL, x);
 	if (cfg->location.contacts.len)
-		xmpp_handler_add(conn, on_pep_event, NS_PUBSUB_EVENT, "message", NULL, x);
+		xmpp_handler_add(conn, mxb_xmpp_on_pep_event, NS_PUBSUB_EVENT, "message", NULL, x);
 	mxb_sm_add_handlers(&x->sm, conn);
 	for (size_t i = 0; i < x->ext_len; i++) {
 		int r = x->ext[i].setup(conn, x->ext[i].data);
@@ -416,13 +179,14 @@ static void up(int64_t now, void *data)
 	xmpp_stanza_t *iq = xmpp_iq_new(x->s.ctx, "get", "roster1");
 	if (iq) {
 		mxb_stanza_add_child(x->s.ctx, iq, "query", NS_ROSTER);
-		xmpp_id_handler_add(conn, on_roster, "roster1", x);
+		xmpp_id_handler_add(conn, mxb_xmpp_on_roster, "roster1", x);
 		mxb_session_send(&x->s, iq);
 		xmpp_stanza_release(iq);
 	}
-	send_presence(x, NULL, NULL, x->cfg->xmpp.status);
+	mxb_xmpp_send_presence(x, NULL, NULL, x->cfg->xmpp.status);
+	mxb_xmpp_peers_up(x);
 	for (size_t i = 0; i < x->cfg->location.contacts.len; i++)
-		fetch_geoloc(x, x->cfg->location.contacts.v[i]);
+		mxb_xmpp_fetch_geoloc(x, x->cfg->location.contacts.v[i]);
 	mxb_muc_join(&x->muc, now);
 	/* Otherwise online once <enabled/> (or its timeout) says how delivery works. */
 	if (!waiting && x->handlers.online)
@@ -435,6 +199,7 @@ static void down(void *data)
 	mxb_sm_down(&x->sm);
 	mxb_muc_down(&x->muc);
 	mxb_adhoc_down(&x->adhoc);
+	mxb_xmpp_peers_down(x);
 }
 
 static void offline(bool stream_error, void *data)
@@ -511,6 +276,9 @@ int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,
 	x->roster = mxb_roster_create();
 	if (!x->roster)
 		goto err_free;
+	x->leading = !cfg->mqtt.share_group;
+	if (cfg->mqtt.share_group && !(x->peers = calloc(1, sizeof(*x->peers))))
+		goto err_destroy_roster;
 	if (mxb_muc_init(&x->muc, &x->s, cfg->xmpp.rooms, cfg->xmpp.rooms_len, cfg->xmpp.status,
 		    handlers->room_joined, data) < 0)
 		goto err_destroy_roster;
@@ -530,6 +298,7 @@ err_finish_muc:
 	mxb_muc_finish(&x->muc);
 err_destroy_roster:
 	mxb_roster_destroy(x->roster);
+	free(x->peers);
 err_free:
 	free(x);
 	return rc;
@@ -543,6 +312,7 @@ void mxb_xmpp_destroy(struct mxb_xmpp *x)
 	mxb_adhoc_finish(&x->adhoc);
 	mxb_muc_finish(&x->muc);
 	mxb_roster_destroy(x->roster);
+	free(x->peers);
 	free(x);
 }
 
@@ -560,6 +330,16 @@ int mxb_xmpp_reconfigure(struct mxb_xmpp *x, unsigned changes, int64_t now)
 	if (r < 0)
 		return r;
 	memcpy(x->bare, bare, sizeof(bare));
+	/* Joining or leaving a share group changes the JID too: the new session counts anew. */
+	if (!cfg->mqtt.share_group != !x->peers) {
+		free(x->peers);
+		x->peers = cfg->mqtt.share_group ? calloc(1, sizeof(*x->peers)) : NULL;
+		if (cfg->mqtt.share_group && !x->peers)
+			mxb_log_error("xmpp: out of memory: the share group's instances are not "
+				      "counted; this one leads as if alone");
+		x->settled = false;
+		x->leading = !cfg->mqtt.share_group;
+	}
 	struct mxb_session_params params = params_of(x);
 	if (reconnect) {
 		if (cfg->xmpp.tls == MXB_XMPP_TLS_NONE)
@@ -572,22 +352,10 @@ int mxb_xmpp_reconfigure(struct mxb_xmpp *x, unsigned changes, int64_t now)
 	}
 	mxb_session_set_params(&x->s, &params);
 	if ((changes & MXB_CHANGE_XMPP_STATUS) && up) {
-		send_presence(x, NULL, NULL, cfg->xmpp.status);
+		mxb_xmpp_send_presence(x, NULL, NULL, cfg->xmpp.status);
 		mxb_muc_status(&x->muc);
 	}
 	return 0;
-}
-
-static void probe_one(const char *bare, void *data)
-{
-	send_presence(data, "probe", bare, NULL);
-}
-
-void mxb_xmpp_probe_contacts(struct mxb_xmpp *x)
-{
-	/* RFC 6121 4.3: the server answers a probe with the contact's current presence. */
-	if (x->s.state == MXB_SESSION_UP)
-		mxb_roster_each(x->roster, probe_one, x);
 }
 
 void mxb_xmpp_start(struct mxb_xmpp *x, int64_t now)
@@ -615,11 +383,14 @@ void mxb_xmpp_handle(struct mxb_xmpp *x, int64_t now)
 
 int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now)
 {
+	int64_t settle = INT64_MAX;
 	if (x->s.state == MXB_SESSION_UP) {
 		mxb_sm_tick(&x->sm, now);
 		mxb_muc_tick(&x->muc, now);
+		settle = mxb_xmpp_peers_tick(x, now);
 	}
-	return mxb_session_tick(&x->s, now);
+	int64_t next = mxb_session_tick(&x->s, now);
+	return settle < next ? settle : next;
 }
 
 bool mxb_xmpp_is_up(const struct mxb_xmpp *x)
@@ -718,7 +489,7 @@ void mxb_xmpp_leave(struct mxb_xmpp *x)
 		x->left = true;
 		return;
 	}
-	send_presence(x, "unavailable", NULL, NULL);
+	mxb_xmpp_send_presence(x, "unavailable", NULL, NULL);
 	/*
 	 * The server answers in order: once this ping's answer is in, every message it routed
 	 * to the bridge before it took the bridge for unavailable has arrived too.
@@ -735,7 +506,7 @@ bool mxb_xmpp_has_left(const struct mxb_xmpp *x)
 void mxb_xmpp_shutdown(struct mxb_xmpp *x, int64_t now)
 {
 	if (x->s.state == MXB_SESSION_UP)
-		send_presence(x, "unavailable", NULL, NULL);
+		mxb_xmpp_send_presence(x, "unavailable", NULL, NULL);
 	mxb_session_shutdown(&x->s, now);
 }
 

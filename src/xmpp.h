@@ -68,6 +68,11 @@ struct mxb_xmpp_handlers {
 		const char *bare, const struct mxb_geoloc *g, const char *why, void *data);
 	/* A roster item: its name (NULL: none), or removed. May be NULL. */
 	void (*contact_roster)(const char *bare, const char *name, bool removed, void *data);
+	/*
+	 * With mqtt.share_group: this instance began or ceased to lead the account's
+	 * instances (mxb_xmpp_leads). May be NULL.
+	 */
+	void (*leading)(bool leads, void *data);
 };
 
 int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,
@@ -94,6 +99,17 @@ void mxb_xmpp_handle(struct mxb_xmpp *x, int64_t now);
 int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now);
 
 bool mxb_xmpp_is_up(const struct mxb_xmpp *x);
+/*
+ * Whether this instance tells the devices' presence for the account's instances: always
+ * without mqtt.share_group; with it, once the server has told the others' presence, when
+ * its component is up and no other with its component up comes before it (the highest
+ * xmpp.priority, then the resource first byte by byte).
+ */
+bool mxb_xmpp_leads(const struct mxb_xmpp *x);
+/* The component of this instance came up or went down: the other instances are told. */
+void mxb_xmpp_set_devices(struct mxb_xmpp *x, bool up);
+/* How many other instances of the account the session sees. */
+size_t mxb_xmpp_peers_len(const struct mxb_xmpp *x);
 
 /*
  * Sends a message; to a room of the config it goes as groupchat whatever type says. body

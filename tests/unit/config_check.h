@@ -7,6 +7,9 @@
  * text stands for the file, "$D" for the directory.
  */
 
+#include <stdbool.h>
+
+#include "check.h"
 #include "config.h"
 
 /* A valid xmpp group, for tests about the other sections. */
@@ -15,6 +18,8 @@
 /* The temporary directory, made by config_check_init (template: /tmp/NAME.XXXXXX). */
 extern char config_check_dir[];
 void config_check_init(void);
+/* Removes the directory and everything in it. */
+void config_check_cleanup(void);
 
 /* name in the directory (a new string). */
 char *path_of(const char *name);
@@ -24,13 +29,26 @@ char *expand(const char *s, const char *file);
 void write_file(const char *name, const char *content);
 int load_ok_at(int line, const char *file, struct mxb_config *cfg);
 int load_str_ok_at(int line, const char *name, const char *content, struct mxb_config *cfg);
-void expect_errors_file(int line, const char *file, const char *const *expected);
-void expect_errors_at(int line, const char *name, const char *content, const char *const *expected);
+/* Whether the load failed with exactly the expected errors (said on stderr if not). */
+bool expect_errors_file(int line, const char *file, const char *const *expected);
+bool expect_errors_at(int line, const char *name, const char *content, const char *const *expected);
 
-#define LOAD_OK(name, content, cfg) load_str_ok_at(__LINE__, name, content, cfg)
-#define EXPECT_ERRORS(name, content, ...) \
-	expect_errors_at(__LINE__, name, content, (const char *const[]){__VA_ARGS__, NULL})
+/* The checks are counted by the test's own check.h counters, in the test's file. */
+static inline int config_check_counted(int ret)
+{
+	check_count++;
+	if (ret != 0)
+		check_failures++;
+	return ret;
+}
+
+#define LOAD_OK(name, content, cfg) \
+	config_check_counted(load_str_ok_at(__LINE__, name, content, cfg))
+#define EXPECT_ERRORS(name, content, ...)       \
+	config_check_counted(!expect_errors_at( \
+		__LINE__, name, content, (const char *const[]){__VA_ARGS__, NULL}))
 #define EXPECT_FILE_ERRORS(file, ...) \
-	expect_errors_file(__LINE__, file, (const char *const[]){__VA_ARGS__, NULL})
+	config_check_counted(         \
+		!expect_errors_file(__LINE__, file, (const char *const[]){__VA_ARGS__, NULL}))
 
 #endif

@@ -629,28 +629,6 @@ static void test_include(void)
 	CHECK(chdir("/") == 0);
 }
 
-static void remove_tree(void)
-{
-	const char *files[] = {"xmpp.pw", "mqtt.pw", "ca.pem", "client.pem", "client.key", "c.pem",
-		"c.key", "empty.pw", "blank.pw", "good.pw", "open.pw", "open_pw.conf",
-		"inc/xmpp.inc", "inc/bad.inc", "inc/syntax.inc", "rel.conf", "sub/rel.conf",
-		"sub/syntax.conf", "sub/cross.conf", "sub/self.conf", "sub/incdir.conf",
-		"sub/self.conf", "full.conf", "minimal.conf", "tls.conf", "external.conf",
-		"int64.conf", "syntax.conf", "dup.conf", "empty.conf", "unknown.conf", "types.conf",
-		"enums.conf", "ranges.conf", "wrap.conf", "values.conf", "template.conf",
-		"missing.conf", "nopassword.conf", "mqtt_tls.conf", "both.conf", "both2.conf",
-		"nouser.conf", "pwfiles.conf", "pwfiles2.conf", "files.conf", "many.conf",
-		"include.conf", "include_bad.conf", "include_syntax.conf", "include_missing.conf",
-		"inc/types.inc", "inc/routes.inc", "inc/loop.inc", "include_values.conf",
-		"include_loop.conf", "inc", "sub"};
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		char *p = path_of(files[i]);
-		remove(p);
-		free(p);
-	}
-	remove(dir);
-}
-
 int main(void)
 {
 	config_check_init();
@@ -668,6 +646,6 @@ int main(void)
 	test_many_errors();
 	test_special_files();
 	test_include();
-	remove_tree();
+	config_check_cleanup();
 	return check_report("test_config");
 }

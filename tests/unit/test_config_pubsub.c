@@ -61,22 +61,10 @@ static void test_pubsub_routes(void)
 		"$F:3: 'subscribe' needs an XMPP account: set xmpp.jid");
 }
 
-static void remove_tree(void)
-{
-	const char *files[] = {
-		"pubsub_ok.conf", "pubsub_bad.conf", "subscribe_bad.conf", "pubsub_component.conf"};
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		char *p = path_of(files[i]);
-		remove(p);
-		free(p);
-	}
-	remove(config_check_dir);
-}
-
 int main(void)
 {
 	config_check_init();
 	test_pubsub_routes();
-	remove_tree();
+	config_check_cleanup();
 	return check_report("test_config_pubsub");
 }
