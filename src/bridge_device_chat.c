@@ -129,14 +129,15 @@ static void device_answer(
 		return;
 	}
 	/* A discovered device's topic is the config's, already bounded by the parser. */
-	char buf[MXB_TOPIC_MAX + 1];
-	const char *topic = buf;
+	char *buf = NULL; /* on the heap: a topic may be 64 KiB */
+	const char *topic = "";
 	struct mxb_template_input in = {.name = dev->name, .body = "ON"};
 	if (dev->disc && dev->disc->command_topic)
 		topic = dev->disc->command_topic;
-	else if (!dev->rule->command_tmpl ||
-		 mxb_template_render(dev->rule->command_tmpl, &in, buf, sizeof(buf), NULL) <= 0)
-		buf[0] = '\0';
+	else if (dev->rule->command_tmpl && (buf = malloc(MXB_TOPIC_MAX + 1)) &&
+		 mxb_template_render(dev->rule->command_tmpl, &in, buf, MXB_TOPIC_MAX + 1, NULL) >
+			 0)
+		topic = buf;
 	if (!topic[0])
 		mxb_bridge_device_reply(b, dev->local, from,
 			"%s takes no commands; 'status' tells its state, 'help' this", dev->name);
@@ -145,6 +146,7 @@ static void device_answer(
 			"%s takes on, off, toggle or any other payload, published to '%s'; "
 			"'status' tells its state, 'help' this",
 			dev->name, topic);
+	free(buf);
 }
 
 void mxb_bridge_device_message(

@@ -225,11 +225,15 @@ static void ask_state(struct mxb_bridge *b, struct mxb_device *dev, bool came_ba
 		!b->mqtt || !mxb_mqtt_is_up(b->mqtt))
 		return;
 	dev->asked = epoch;
-	char topic[MXB_TOPIC_MAX + 1];
+	/* On the heap: a topic may be 64 KiB. */
+	char *topic = malloc(MXB_TOPIC_MAX + 1);
 	struct mxb_template_input in = {.name = dev->name, .time = (int64_t)time(NULL)};
-	ssize_t tl = mxb_template_render(rule->ask_tmpl, &in, topic, sizeof(topic), NULL);
+	ssize_t tl =
+		topic ? mxb_template_render(rule->ask_tmpl, &in, topic, MXB_TOPIC_MAX + 1, NULL)
+		      : -ENOMEM;
 	if (tl <= 0 || !mxb_topic_name_valid(topic, (size_t)tl)) {
 		mxb_log_warn("devices: cannot make the topic to ask '%s' for its state", dev->name);
+		free(topic);
 		return;
 	}
 	int mid, r = mxb_mqtt_publish(b->mqtt, topic, rule->ask_payload, strlen(rule->ask_payload),
@@ -239,6 +243,7 @@ static void ask_state(struct mxb_bridge *b, struct mxb_device *dev, bool came_ba
 			strerror(-r));
 	else
 		mxb_log_info("devices: asked '%s' for its state on '%s'", dev->name, topic);
+	free(topic);
 }
 
 /* An availability message: false when it says neither online nor offline. */
