@@ -203,7 +203,8 @@ static void peer_presence(struct mxb_xmpp *x, const char *from, const char *type
 	xmpp_stanza_t *e = xmpp_stanza_get_child_by_ns(st, NS_MXB_INSTANCE);
 	const char *devices = e ? xmpp_stanza_get_attribute(e, "devices") : NULL;
 	bool up = devices && strcmp(devices, "up") == 0;
-	int r = mxb_peers_set(x->peers, res, !type, prio, up);
+	/* Only an instance says it is one: a person's client on the account takes nothing. */
+	int r = mxb_peers_set(x->peers, res, !type && e, prio, up);
 	if (r == -ENOSPC && !x->peers_full_warned) {
 		x->peers_full_warned = true;
 		mxb_log_warn("xmpp: more than %d other instances of the account; the others are "

@@ -282,6 +282,11 @@ def check_commands_equal_priority(env):
     # each has seen the other before the commands come
     a.wait_log(r"xmpp: instance 'bridge-b' of the share group is here", timeout=15)
     b.wait_log(r"xmpp: instance 'bridge-a' of the share group is here", timeout=15)
+    # A person's client on the bridge's account, first by name: it is no instance.
+    phone = harness.XmppClient(env, "bridge@localhost/0phone", env.p.accounts["bridge"],
+                               env.p.port, env.pki.ca.cert).connect()
+    env.check(a.absent(r"instance '0phone'", 1.0) is None,
+              "a client of the account that is no instance is not counted as one")
     n = 40
     want, got = commands(env, "same", n)
     lost = want - set(got)
@@ -295,6 +300,7 @@ def check_commands_equal_priority(env):
               replies_from(env, "same"))
     env.verified("scale: commands to the bare JID, instances of one priority",
                  "each published once, by one instance")
+    phone.disconnect()
     stop_all(env)
 
 
