@@ -239,6 +239,8 @@ static void apply(struct mxb_state *st, struct mxb_config *fresh, unsigned chang
 		}
 		mxb_log_level = st->debug ? MXB_LOG_DEBUG : cfg->bridge.log_level;
 	}
+	/* Read by nothing that runs: the names it made are in the sections swapped below. */
+	SWAP(cfg, fresh, bridge.instance);
 	if (changes & MXB_CHANGE_QUEUE) {
 		SWAP(cfg, fresh, bridge.queue_size);
 		if (mxb_bridge_set_queue_size(&st->bridge) < 0) {

@@ -254,7 +254,7 @@ unsigned mxb_reload_changes(const struct mxb_config *o, const struct mxb_config 
 		c |= MXB_CHANGE_SPOOL;
 	if (!same_devices(o, f))
 		c |= MXB_CHANGE_DEVICES;
-	if (!same_str(o->xmpp.status, f->xmpp.status))
+	if (!same_str(o->xmpp.status, f->xmpp.status) || o->xmpp.priority != f->xmpp.priority)
 		c |= MXB_CHANGE_XMPP_STATUS;
 	if (!same_rooms(o, f))
 		c |= MXB_CHANGE_XMPP_ROOMS;
@@ -287,7 +287,8 @@ unsigned mxb_reload_changes(const struct mxb_config *o, const struct mxb_config 
 		!same_str(o->mqtt.cert_file, f->mqtt.cert_file) ||
 		!same_str(o->mqtt.key_file, f->mqtt.key_file) ||
 		o->mqtt.reconnect_max != f->mqtt.reconnect_max ||
-		o->mqtt.session_expiry != f->mqtt.session_expiry)
+		o->mqtt.session_expiry != f->mqtt.session_expiry ||
+		!same_str(o->mqtt.share_group, f->mqtt.share_group))
 		c |= MXB_CHANGE_MQTT;
 	if (!same_str(o->mqtt.stats_topic, f->mqtt.stats_topic) ||
 		o->mqtt.stats_interval != f->mqtt.stats_interval)

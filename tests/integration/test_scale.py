@@ -8,6 +8,7 @@ the account's bare JID are published once, by the instance of the highest xmpp.p
 and by the next one when that one stops. The suite ends with a table like the fault
 suite's."""
 
+import os
 import re
 import signal
 import threading
@@ -301,6 +302,21 @@ def check_commands_equal_priority(env):
     env.verified("scale: commands to the bare JID, instances of one priority",
                  "each published once, by one instance")
     phone.disconnect()
+    # A reload gives b the higher priority: the server gives it the commands from now on.
+    with open(b.conf_path, "w") as f:
+        f.write(harness.format_config(instance_config(env, "b", priority=5)))
+    amark = a.mark()
+    os.kill(b.pid, signal.SIGHUP)
+    a.wait_log(r"xmpp: instance 'bridge-b' of the share group is here \(priority 5",
+               since=amark, timeout=15)
+    want, got = commands(env, "raised", n)
+    lost = want - set(got)
+    dups = len(got) - len(set(got))
+    env.check(not lost and dups == 0, "after a reload of the priority: each command once",
+              (sorted(lost)[:5], dups))
+    env.check(replies_from(env, "raised") == {"bridge-b"},
+              "after a reload of the priority: the raised instance took them",
+              replies_from(env, "raised"))
     stop_all(env)
 
 

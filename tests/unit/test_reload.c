@@ -138,6 +138,7 @@ static void test_changes(void)
 	EXPECT_CHANGE(d2.allow.v = bob, MXB_CHANGE_DEVICES);
 	EXPECT_CHANGE(f.max_devices = 11, MXB_CHANGE_DEVICES);
 	EXPECT_CHANGE(f.xmpp.status = "away", MXB_CHANGE_XMPP_STATUS);
+	EXPECT_CHANGE(f.xmpp.priority = 3, MXB_CHANGE_XMPP_STATUS);
 	EXPECT_CHANGE(r2.nick = "house", MXB_CHANGE_XMPP_ROOMS);
 	EXPECT_CHANGE(f.xmpp.rooms_len = 0, MXB_CHANGE_XMPP_ROOMS);
 	EXPECT_CHANGE(f.xmpp.presence_json = true, MXB_CHANGE_XMPP_PRESENCE);
@@ -150,6 +151,7 @@ static void test_changes(void)
 	EXPECT_CHANGE(f.mqtt.password = "p", MXB_CHANGE_MQTT);
 	EXPECT_CHANGE(f.mqtt.cert_file = "/etc/c.pem", MXB_CHANGE_MQTT);
 	EXPECT_CHANGE(f.mqtt.session_expiry = 1, MXB_CHANGE_MQTT);
+	EXPECT_CHANGE(f.mqtt.share_group = "g", MXB_CHANGE_MQTT);
 	EXPECT_CHANGE(f.mqtt.stats_topic = "bridge/stats", MXB_CHANGE_STATS);
 	EXPECT_CHANGE(f.mqtt.stats_interval = 5, MXB_CHANGE_STATS);
 	EXPECT_CHANGE(f.xmpp.upload.service = "upload.example.org", MXB_CHANGE_UPLOAD);
