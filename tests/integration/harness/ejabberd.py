@@ -283,12 +283,18 @@ listen:
 
     @staticmethod
     def epmd_pids():
+        """The epmds an erl starts by itself (`epmd -daemon`, the default port). One given
+        a -port of its own was started on purpose (a cluster test's private epmd): not
+        one that our -start_epmd false let slip."""
         out = set()
         for d in os.listdir("/proc"):
             if d.isdigit():
                 try:
                     with open("/proc/%s/comm" % d) as f:
-                        if f.read().strip() == "epmd":
+                        if f.read().strip() != "epmd":
+                            continue
+                    with open("/proc/%s/cmdline" % d, "rb") as f:
+                        if b"-port" not in f.read().split(b"\0"):
                             out.add(int(d))
                 except OSError:
                     pass
