@@ -284,9 +284,9 @@ void mxb_bridge_log_counters(const struct mxb_bridge *b)
 		C(message_too_long), C(status_cut), C(text_replaced), C(text_refused),
 		C(template_misses), C(throttled), C(unchanged));
 	mxb_log_info("bridge: commands published %llu, refused %llu, from strangers %llu, "
-		     "malformed %llu, mqtt queue dropped %llu",
+		     "malformed %llu, mqtt queue dropped %llu, mqtt too large %llu",
 		C(commands_published), C(commands_refused), C(commands_from_strangers),
-		C(commands_malformed), C(mqtt_queue_dropped));
+		C(commands_malformed), C(mqtt_queue_dropped), C(mqtt_too_large));
 	mxb_log_info(
 		"bridge: xmpp acked %llu, resent %llu, unacked dropped %llu, quarantined %llu, "
 		"device updates %llu, devices refused %llu, device commands %llu, device "

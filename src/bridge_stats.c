@@ -45,6 +45,7 @@ static const struct {
 	N(commands_from_strangers),
 	N(commands_malformed),
 	N(mqtt_queue_dropped),
+	N(mqtt_too_large),
 	N(device_updates),
 	N(devices_refused),
 	N(device_commands),

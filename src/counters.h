@@ -33,6 +33,7 @@ struct mxb_counters {
 	uint64_t commands_from_strangers;
 	uint64_t commands_malformed;
 	uint64_t mqtt_queue_dropped;
+	uint64_t mqtt_too_large; /* publishes over the broker's maximum packet size, not sent */
 	uint64_t device_updates;
 	uint64_t devices_refused; /* names not valid as JIDs, or over bridge.max_devices */
 	uint64_t device_commands;

@@ -595,7 +595,14 @@ int mxb_mqtt_publish(struct mxb_mqtt *m, const char *topic, const void *payload,
 		qos = m->grant.max_qos;
 	retain = retain && m->grant.retain;
 	int rc = mosquitto_publish_v5(m->mosq, mid, topic, (int)len, payload, qos, retain, m->mark);
-
+	/*
+	 * libmosquitto refuses a packet over the Maximum Packet Size of the CONNACK: sent, it
+	 * would make the broker close the connection (and with it everything in flight).
+	 */
+	if (rc == MOSQ_ERR_OVERSIZE_PACKET)
+		mxb_log_warn("mqtt: not publishing to '%s': %zu bytes of payload make a packet "
+			     "larger than the broker takes (%" PRIu32 " bytes)",
+			topic, len, m->grant.max_packet);
 	return translate(rc);
 }
 

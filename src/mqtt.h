@@ -59,7 +59,10 @@ int mxb_mqtt_subscribe(struct mxb_mqtt *m, const char *filter, int qos);
 int mxb_mqtt_resubscribe(struct mxb_mqtt *m, const char *filter, int qos);
 /* Returns 0, or a negative errno (-ENOTCONN while down). */
 int mxb_mqtt_unsubscribe(struct mxb_mqtt *m, const char *filter);
-/* Returns 0 with *mid set, or a negative errno (-ENOTCONN while down: nothing was queued). */
+/*
+ * Returns 0 with *mid set, or a negative errno (-ENOTCONN while down: nothing was queued;
+ * -EMSGSIZE, logged here: larger than the broker's maximum packet size, not sent).
+ */
 int mxb_mqtt_publish(struct mxb_mqtt *m, const char *topic, const void *payload, size_t len,
 	int qos, bool retain, int *mid);
 

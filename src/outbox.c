@@ -381,6 +381,9 @@ static int hand(struct mxb_outbox *o, const struct mxb_outbox_publish *p,
 	if (r == -ENOTCONN)
 		return r;
 	if (r < 0) {
+		/* Too large for the broker (said by the MQTT side): refused, the rest goes on. */
+		if (r == -EMSGSIZE)
+			o->n->mqtt_too_large++;
 		finish(c, ctx, MXB_OUTBOX_FAILED, r);
 		return r;
 	}

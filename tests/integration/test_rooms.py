@@ -2,10 +2,11 @@
 """Rooms that do not exist yet. The first join creates the room with status 201 and,
 on Prosody with its default room locking, leaves it locked (XEP-0045 10.1: item-not-found
 to everyone else) until the owner accepts a configuration; Prosody's muc=True unlocks new
-rooms, so its MUC component is configured here. A first check shows the lock holds against
-a second client (the ejabberd of this harness says 201 but lets others in at once: noted,
-not asserted). Then the bridge creates a room of its config, accepts the default
-configuration, and a second client joins it and gets a notification from the bridge."""
+rooms, so its MUC component is configured here. ejabberd never locks a new room: it is an
+instant room with the service's default options from the start. A first check asserts
+each (on ejabberd: a second client enters at once, and accepting the default changes
+nothing). Then the bridge creates a room of its config, accepts the default configuration at
+once, and a second client joins it and gets a notification."""
 
 import time
 
@@ -53,23 +54,58 @@ def wait_room_presence(env, client, full, since, timeout=10.0):
     return None
 
 
+OWNER_NS = "http://jabber.org/protocol/muc#owner"
+XDATA = "{jabber:x:data}"
+
+
+def room_config(env, client, room):
+    """The room's configuration form as the owner gets it: {var: [values]}."""
+    r = client.iq(room, "get", "<query xmlns='%s'/>" % OWNER_NS)
+    env.check(r.type == "result", "the owner gets the configuration form of %s" % room,
+              r.error)
+    return {f.get("var"): [v.text for v in f.findall(XDATA + "value")]
+            for f in r.xml.iter(XDATA + "field") if f.get("var")}
+
+
 def check_server_locks_new_rooms(env):
+    """What each server does with a room created by a join (XEP-0045 10.1): status 201 on
+    both. Prosody keeps it locked (item-not-found to everyone else) until the owner accepts
+    a configuration. ejabberd 23.01 never locks: its mod_muc_room makes every new room an
+    instant room with mod_muc's default_room_options at once (the 201 only says it is new),
+    so others may enter at once; accepting the default configuration then changes nothing.
+    Either way nobody sees the room in any configuration but the default the bridge
+    accepts."""
     setup(env)
     mark = send_join(env.alice, PROBE, "alice")
     p = wait_room_presence(env, env.alice, PROBE + "/alice", mark)
     env.check(p is not None and p.type == "available" and "code=\"201\"" in p.xml.replace(
         "'", '"'), "joining a room that does not exist creates it (status 201)",
         p and p.xml[:400])
+    ejabberd = harness.xmpp_server_kind() == "ejabberd"
+    before = room_config(env, env.alice, PROBE) if ejabberd else None
     mark = send_join(env.bob, PROBE, "bob")
     p = wait_room_presence(env, env.bob, PROBE + "/bob", mark)
     env.check(p is not None, "the second client's join gets an answer")
-    if harness.xmpp_server_kind() == "ejabberd" and p.type == "available":
-        # Seen with the ejabberd of this harness: it says 201 but lets others in at once.
-        # The bridge must still accept the default there (the next check), nothing more.
-        env.note("this ejabberd does not lock a new room: a second client entered at once")
+    if not ejabberd:
+        env.check(p.type == "error" and "item-not-found" in p.xml,
+                  "the new room stays locked: a second client gets item-not-found",
+                  p.xml[:400])
+        env.verified("a room created by a join", "locked until the owner accepts a "
+                     "configuration (item-not-found to others)")
         return
-    env.check(p.type == "error" and "item-not-found" in p.xml,
-              "the new room stays locked: a second client gets item-not-found", p.xml[:400])
+    env.check(p.type == "available", "ejabberd: the new room is not locked, a second client "
+              "enters at once", p.xml[:400])
+    r = env.alice.iq(PROBE, "set", "<query xmlns='%s'><x xmlns='jabber:x:data' "
+                     "type='submit'/></query>" % OWNER_NS)
+    env.check(r.type == "result", "ejabberd takes the instant room's acceptance", r.error)
+    after = room_config(env, env.alice, PROBE)
+    env.check(before == after and before, "accepting the default changed nothing: the room "
+              "had its default configuration from the first moment",
+              {k: (before.get(k), after.get(k)) for k in set(before) | set(after)
+               if before.get(k) != after.get(k)})
+    env.verified("a room created by a join", "never locked: an instant room with "
+                 "default_room_options at once (asserted: others enter, accepting changes "
+                 "nothing)")
 
 
 def check_bridge_unlocks_room_it_created(env):

@@ -169,7 +169,57 @@ def check_sigterm(env):
     env.check(True, "alice saw the bridge's presence go unavailable")
 
 
+MAX_PACKET = 1024
+
+
+def check_broker_max_packet(env):
+    """A broker whose CONNACK limits the packet size (mosquitto's max_packet_size): a
+    command whose publish would be larger is not sent, which would make the broker drop
+    the connection, but refused with a reply, a log line and a counter; the commands
+    around it and the other direction go on, on the same connection."""
+    if harness.broker_kind() != "mosquitto":
+        env.note("mod_mqtt: no max_packet_size to set; checked with mosquitto")
+        return
+    small = env.broker(name="mosquitto-small", extra="max_packet_size %d" % MAX_PACKET)
+    sub = env.mqtt(small).subscribe("home/#")
+    b = env.start_bridge_ready(env.p, small, over={
+        "notify": [{"topic": "home/+/alarm", "to": ["alice@localhost"],
+                    "message": "{{topic.2}} says {{payload}}", "qos": 1}],
+    })
+    env.b = b
+    grants = re.findall(r"^.*mqtt: the broker takes packets of at most.*$", b.text(), re.M)
+    env.check(grants == ["warn: mqtt: the broker takes packets of at most %d bytes: a larger "
+                         "command is refused" % MAX_PACKET], "the limit is said once", grants)
+    before = harness.bridge_counters(b)
+    mark = b.mark()
+    big = "x" * 2000
+    for body in ("home/small/set A", "home/big/set " + big, "home/small/set B"):
+        env.alice.send_message(BRIDGE, body)
+    got = [sub.wait_message("home/small/set", timeout=10).payload for _ in range(2)]
+    env.check(got == [b"A", b"B"], "the commands around the large one are published", got)
+    replies = [env.alice.wait_message(frm=BRIDGE, timeout=10).body for _ in range(3)]
+    # a refusal is said at once, a publish once the broker acknowledged it
+    env.check(sorted(replies) == ["failed: cannot publish to 'home/big/set': Message too long",
+                                  "published to 'home/small/set'",
+                                  "published to 'home/small/set'"],
+              "the large one is refused in its reply", replies)
+    b.wait_log(r"warn: mqtt: not publishing to 'home/big/set': 2000 bytes of payload make a "
+               r"packet larger than the broker takes \(%d bytes\)" % MAX_PACKET, since=mark)
+    delta = harness.counter_delta(before, harness.bridge_counters(b))
+    env.check(delta.get("commands mqtt too large") == 1, "counted: mqtt too large 1", delta)
+    env.mqtt(small).publish("home/hall/alarm", "after", qos=1)
+    msg = env.alice.wait_message(frm=BRIDGE, timeout=10)
+    env.check(msg.body == "hall says after", "MQTT -> XMPP goes on", msg.body)
+    text = b.text(mark)
+    env.check("mqtt: reconnecting" not in text and "mqtt: connected" not in text,
+              "the same MQTT connection all along",
+              [ln for ln in text.splitlines() if "mqtt:" in ln][:5])
+    env.check(b.stop() == 0, "the bridge stops cleanly")
+    env.verified("broker maximum packet size (CONNACK)",
+                 "a larger publish is refused (reply, log, counter), nothing else lost")
+
+
 if __name__ == "__main__":
     harness.main([setup, check_mqtt_to_xmpp, check_xmpp_to_mqtt, check_refusals,
                   check_status_online, check_presence_subscription, check_broker_grants,
-                  check_sigterm])
+                  check_sigterm, check_broker_max_packet])

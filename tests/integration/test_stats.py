@@ -20,7 +20,7 @@ COUNTERS = (
     "payload_too_large", "binary_skipped", "message_too_long", "status_cut",
     "text_replaced", "text_refused", "template_misses", "throttled", "unchanged",
     "commands_published", "commands_refused", "commands_from_strangers",
-    "commands_malformed", "mqtt_queue_dropped", "device_updates", "devices_refused",
+    "commands_malformed", "mqtt_queue_dropped", "mqtt_too_large", "device_updates", "devices_refused",
     "device_commands", "device_strangers", "contact_presences", "presence_strangers",
     "presence_table_full", "location_received", "location_ignored", "location_invalid",
     "location_stale", "location_paced", "location_published", "location_failed",

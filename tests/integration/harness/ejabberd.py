@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sysconfig
+import time
 
 from .procs import TestFailure, _pdeathsig, free_port, wait_until
 from .xmppserver import XMPP_DOMAIN, XmppServer
@@ -283,13 +284,24 @@ listen:
 
     @staticmethod
     def epmd_pids():
+        """The epmds on the default port, as an erl starts one by itself (`epmd -daemon`).
+        One given a port of its own (-port, or ERL_EPMD_PORT as a cluster test's VMs
+        have it) was started on purpose elsewhere: not one that our -start_epmd false
+        let slip."""
         out = set()
         for d in os.listdir("/proc"):
             if d.isdigit():
                 try:
                     with open("/proc/%s/comm" % d) as f:
-                        if f.read().strip() == "epmd":
-                            out.add(int(d))
+                        if f.read().strip() != "epmd":
+                            continue
+                    with open("/proc/%s/cmdline" % d, "rb") as f:
+                        if b"-port" in f.read().split(b"\0"):
+                            continue
+                    with open("/proc/%s/environ" % d, "rb") as f:
+                        if any(v.startswith(b"ERL_EPMD_PORT=") for v in f.read().split(b"\0")):
+                            continue
+                    out.add(int(d))
                 except OSError:
                     pass
         return out
@@ -344,6 +356,10 @@ listen:
                 self.name, left))
         new_epmd = {pid for pid in self.epmd_pids() - (self._epmd_before or set())
                     if self._could_be_ours(pid)}
+        if new_epmd:
+            # one left behind is a daemon that stays; others' short-lived ones are gone
+            time.sleep(0.5)
+            new_epmd &= self.epmd_pids()
         if new_epmd:
             raise TestFailure("%s: an epmd appeared while it ran: %r" % (self.name,
                                                                         sorted(new_epmd)))

@@ -146,7 +146,7 @@ class Env:
         MXB_XMPP_SERVER or prosody), made by env.prosody() or env.ejabberd(); name
         defaults to the kind. Server-neutral options, which each kind turns into its own
         config: muc=True (rooms on conference.localhost; Prosody's are created unlocked,
-        ejabberd's locked until the owner accepts them, see XmppClient.join_room),
+        ejabberd's are never locked: instant rooms with its default_room_options),
         component=(domain, secret) (a XEP-0114 component listener on .component_port),
         modules=("offline",) (Prosody modules; ejabberd has them on anyway),
         upload=LIMIT (HTTP File Upload on upload.localhost, files up to LIMIT bytes, over
