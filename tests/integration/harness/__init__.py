@@ -66,7 +66,8 @@ __all__ = [
     # PKI
     "Cert", "PKI",
     # servers
-    "Mosquitto", "XmppServer", "Prosody", "Ejabberd", "EjabberdCluster", "ClusterNode", "EJABBERD_LIBS", "EJABBERD_INETRC",
+    "Mosquitto", "XmppServer", "Prosody", "Ejabberd", "EjabberdCluster", "ClusterNode",
+    "EJABBERD_LIBS", "EJABBERD_INETRC",
     "ejabberd_installed", "XMPP_SERVERS", "BROKERS", "xmpp_server_kind", "broker_kind",
     # the bridge
     "format_config", "merge", "Bridge", "bridge_counters", "counter_delta",
