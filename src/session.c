@@ -75,6 +75,15 @@ static void on_log(void *data, xmpp_log_level_t level, const char *area, const c
 			strncmp(msg, "RECV: <stream:features", 22) == 0) &&
 		strstr(msg, NS_SM "\"") != NULL)
 		s->sm_offered = true;
+	/*
+	 * A refused or unreachable TCP connect reaches the connection handler with error 0
+	 * (libstrophe 0.12 keeps the errno for this debug line): without it the failure
+	 * would read like a refused TLS or login.
+	 */
+	int e;
+	if (xmpp && level == XMPP_LEVEL_DEBUG &&
+		sscanf(msg, "connection failed, error %d", &e) == 1 && e > 0)
+		s->connect_error = e;
 	if (level == XMPP_LEVEL_DEBUG) {
 		bool safe = is_area(area, "tls") || is_area(area, "sock") ||
 			    is_area(area, "resolver") || (xmpp && !dump);
@@ -290,7 +299,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 	if (event != XMPP_CONN_DISCONNECT && event != XMPP_CONN_FAIL)
 		return;
 	if (s->state == MXB_SESSION_CONNECTING) {
-		log_failure(s, error, stream_error);
+		log_failure(s, error ? error : s->connect_error, stream_error);
 	} else if (s->state == MXB_SESSION_UP) {
 		if (stream_error)
 			mxb_log_warn("%s: stream error <%s/>%s%s", s->params.tag,
@@ -316,6 +325,7 @@ static void attempt(struct mxb_session *s, int64_t now)
 	}
 	s->used = true;
 	s->auth_failed = false;
+	s->connect_error = 0;
 	s->sm_offered = false;
 	s->log.handler = on_log;
 	mxb_log_debug("%s: connecting to %s", s->params.tag, peer(s, buf, sizeof(buf)));

@@ -87,6 +87,7 @@ struct mxb_session {
 	int64_t ping_deadline; /* 0: no ping outstanding */
 	bool used; /* the connection object went through an attempt */
 	bool auth_failed; /* the log said the login or handshake was refused */
+	int connect_error; /* the errno of a failed TCP connect, as libstrophe logged it */
 	bool shutting_down;
 	bool reconnecting; /* asked to reconnect with new settings: the next attempt is at once */
 	struct mxb_session *next; /* the registry of live sessions */
