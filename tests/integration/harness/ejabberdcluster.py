@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import signal
+import subprocess
 import time
 
 from .ejabberd import Ejabberd
@@ -214,7 +215,6 @@ class EjabberdCluster:
     def nodes_of_pid(self, pid):
         """{index} of the nodes a process (e.g. a bridge) has an established TCP connection
         to, on their c2s or component port, found by its pid with ss."""
-        import subprocess
         r = subprocess.run(["ss", "-tnpH", "state", "established", "dst", LOOPBACK],
                            capture_output=True, text=True)
         out = set()
