@@ -75,6 +75,15 @@ static void on_log(void *data, xmpp_log_level_t level, const char *area, const c
 			strncmp(msg, "RECV: <stream:features", 22) == 0) &&
 		strstr(msg, NS_SM "\"") != NULL)
 		s->sm_offered = true;
+	/*
+	 * A refused or unreachable TCP connect reaches the connection handler with error 0
+	 * (libstrophe 0.12 keeps the errno for this debug line): without it the failure
+	 * would read like a refused TLS or login.
+	 */
+	int e;
+	if (xmpp && level == XMPP_LEVEL_DEBUG &&
+		sscanf(msg, "connection failed, error %d", &e) == 1 && e > 0)
+		s->connect_error = e;
 	if (level == XMPP_LEVEL_DEBUG) {
 		bool safe = is_area(area, "tls") || is_area(area, "sock") ||
 			    is_area(area, "resolver") || (xmpp && !dump);
@@ -205,6 +214,34 @@ static const char *stream_error_name(xmpp_error_type_t type)
 	return i < sizeof(names) / sizeof(names[0]) ? names[i] : "unknown";
 }
 
+/*
+ * The condition of a stream error as the server wrote it: libstrophe 0.12 knows only
+ * RFC 6120's list and calls anything else (ejabberd's <reset/> when it stops)
+ * undefined-condition.
+ */
+static const char *condition_of(const xmpp_stream_error_t *se)
+{
+	for (xmpp_stanza_t *c = se->stanza ? xmpp_stanza_get_children(se->stanza) : NULL; c;
+		c = xmpp_stanza_get_next(c)) {
+		const char *name = xmpp_stanza_get_name(c), *ns = xmpp_stanza_get_ns(c);
+		if (xmpp_stanza_is_tag(c) && name && strcmp(name, "text") != 0 && ns &&
+			strcmp(ns, XMPP_NS_STREAMS_IETF) == 0)
+			return name;
+	}
+	return stream_error_name(se->type);
+}
+
+bool mxb_session_error_blames_sent(const char *condition)
+{
+	/* The server goes away, moves, or replaced or timed out the session. */
+	static const char *const departures[] = {"system-shutdown", "reset", "see-other-host",
+		"host-gone", "conflict", "connection-timeout", "remote-connection-failed"};
+	for (size_t i = 0; i < sizeof(departures) / sizeof(departures[0]); i++)
+		if (strcmp(condition, departures[i]) == 0)
+			return false;
+	return true;
+}
+
 /* Where the session connects, for log lines. */
 static const char *peer(const struct mxb_session *s, char *buf, size_t len)
 {
@@ -290,19 +327,19 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 	if (event != XMPP_CONN_DISCONNECT && event != XMPP_CONN_FAIL)
 		return;
 	if (s->state == MXB_SESSION_CONNECTING) {
-		log_failure(s, error, stream_error);
+		log_failure(s, error ? error : s->connect_error, stream_error);
 	} else if (s->state == MXB_SESSION_UP) {
 		if (stream_error)
 			mxb_log_warn("%s: stream error <%s/>%s%s", s->params.tag,
-				stream_error_name(stream_error->type),
-				stream_error->text ? ": " : "",
+				condition_of(stream_error), stream_error->text ? ": " : "",
 				stream_error->text ? stream_error->text : "");
 		else
 			mxb_log_warn("%s: disconnected%s%s", s->params.tag, error ? ": " : "",
 				error ? strerror(error) : "");
 	}
 	s->auth_failed = false;
-	went_down(s, now, stream_error != NULL);
+	went_down(
+		s, now, stream_error && mxb_session_error_blames_sent(condition_of(stream_error)));
 }
 
 static void attempt(struct mxb_session *s, int64_t now)
@@ -316,6 +353,7 @@ static void attempt(struct mxb_session *s, int64_t now)
 	}
 	s->used = true;
 	s->auth_failed = false;
+	s->connect_error = 0;
 	s->sm_offered = false;
 	s->log.handler = on_log;
 	mxb_log_debug("%s: connecting to %s", s->params.tag, peer(s, buf, sizeof(buf)));

@@ -59,7 +59,8 @@ struct mxb_session_ops {
 	void (*down)(void *data);
 	/*
 	 * An established session ended and a reconnect is planned (not when shutting down);
-	 * stream_error tells whether the server closed it with one. May be NULL.
+	 * stream_error tells whether the server closed it with a stream error that what was
+	 * sent may have caused (see mxb_session_error_blames_sent). May be NULL.
 	 */
 	void (*offline)(bool stream_error, void *data);
 };
@@ -87,6 +88,7 @@ struct mxb_session {
 	int64_t ping_deadline; /* 0: no ping outstanding */
 	bool used; /* the connection object went through an attempt */
 	bool auth_failed; /* the log said the login or handshake was refused */
+	int connect_error; /* the errno of a failed TCP connect, as libstrophe logged it */
 	bool shutting_down;
 	bool reconnecting; /* asked to reconnect with new settings: the next attempt is at once */
 	struct mxb_session *next; /* the registry of live sessions */
@@ -101,6 +103,14 @@ struct mxb_session {
 int mxb_session_init(struct mxb_session *s, const struct mxb_session_params *params,
 	const struct mxb_session_ops *ops, void *data);
 void mxb_session_finish(struct mxb_session *s);
+
+/*
+ * Whether a server closing the stream with this error condition (its element name, e.g.
+ * "not-well-formed") may be the doing of a stanza in flight: false when it says the server
+ * goes away, moves, or replaced or timed out the session (system-shutdown, reset,
+ * see-other-host, host-gone, conflict, connection-timeout, remote-connection-failed).
+ */
+bool mxb_session_error_blames_sent(const char *condition);
 
 /* Starts an attempt now; failures are retried with backoff. */
 void mxb_session_start(struct mxb_session *s, int64_t now);

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@ struct peer {
 	int listener;
 	unsigned short port;
 	int ups, downs, offlines, messages;
+	bool blamed; /* what the last offline said */
 };
 
 static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
@@ -57,8 +59,8 @@ static void down(void *data)
 
 static void offline(bool stream_error, void *data)
 {
-	(void)stream_error;
 	((struct peer *)data)->offlines++;
+	((struct peer *)data)->blamed = stream_error;
 }
 
 static const struct mxb_session_ops ops = {
@@ -236,6 +238,56 @@ static void check_two_sessions(void)
 	close(b.listener);
 }
 
+/*
+ * A stream error blames what was in flight unless it says the server goes away, moves or
+ * replaced the session: ejabberd's <reset/> at its stop (which libstrophe 0.12 calls
+ * undefined-condition) and Prosody's <system-shutdown/> do not.
+ */
+static void check_stream_errors(void)
+{
+	static const struct {
+		const char *condition;
+		bool blamed;
+	} cases[] = {
+		{"reset", false},
+		{"system-shutdown", false},
+		{"not-well-formed", true},
+		{"policy-violation", true},
+	};
+	CHECK(!mxb_session_error_blames_sent("see-other-host"));
+	CHECK(!mxb_session_error_blames_sent("conflict"));
+	CHECK(mxb_session_error_blames_sent("undefined-condition"));
+	CHECK(mxb_session_error_blames_sent("invalid-xml"));
+
+	struct peer a;
+	CHECK(peer_init(&a, "one.test") == 0);
+	mxb_session_start(&a.s, mxb_now_ms());
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int fd = accept_one(a.listener);
+		CHECK(fd >= 0);
+		handshake(&a, &a, &a, fd);
+		CHECK(a.s.state == MXB_SESSION_UP);
+		say(fd, "<stream:error><");
+		say(fd, cases[i].condition);
+		say(fd, " xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text "
+			"xmlns='urn:ietf:params:"
+			"xml:ns:xmpp-streams'>bye</text></stream:error></stream:stream>");
+		for (int j = 0; j < 100 && a.s.state == MXB_SESSION_UP; j++)
+			pump(&a, &a, 1);
+		CHECK(a.s.state == MXB_SESSION_DOWN);
+		CHECK(a.offlines == (int)i + 1);
+		if (a.blamed != cases[i].blamed)
+			fprintf(stderr, "stream error <%s/>: blamed %d, want %d\n",
+				cases[i].condition, a.blamed, cases[i].blamed);
+		CHECK(a.blamed == cases[i].blamed);
+		close(fd);
+		mxb_session_tick(&a.s, a.s.deadline);
+		CHECK(a.s.state == MXB_SESSION_CONNECTING);
+	}
+	mxb_session_finish(&a.s);
+	close(a.listener);
+}
+
 static xmpp_stanza_t *answer(xmpp_ctx_t *ctx, const char *xml)
 {
 	static const char *const features[] = {"urn:xmpp:ping", NULL};
@@ -293,6 +345,7 @@ int main(void)
 {
 	mxb_log_init(MXB_LOG_ERROR);
 	check_two_sessions();
+	check_stream_errors();
 	xmpp_initialize();
 	check_answers();
 	xmpp_shutdown();

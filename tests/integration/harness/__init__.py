@@ -20,6 +20,7 @@ The modules, one concern each:
     mosquitto   the MQTT broker
     xmppserver  what the XMPP servers share (start, readiness, stop, accounts)
     prosody, ejabberd   the two XMPP servers
+    ejabberdcluster     two ejabberd nodes in one cluster, with their own epmd
     bridge      the bridge process, bridge.conf, its counters
     xmppclient, mqttclient   the test clients
     env         Env (servers by kind, checks, cleanup) and main()
@@ -40,6 +41,7 @@ Environment:
 from .bridge import (DEFAULT_BRIDGE, Bridge, bridge_binary, bridge_counters, counter_delta,
                      format_config, merge)
 from .ejabberd import EJABBERD_INETRC, EJABBERD_LIBS, Ejabberd, ejabberd_installed
+from .ejabberdcluster import ClusterNode, EjabberdCluster
 from .env import (BROKERS, XMPP_SERVERS, Env, broker_kind, main, xmpp_server_kind)
 from .mosquitto import Mosquitto
 from .mqttclient import MqttClient, MqttMessage
@@ -64,7 +66,8 @@ __all__ = [
     # PKI
     "Cert", "PKI",
     # servers
-    "Mosquitto", "XmppServer", "Prosody", "Ejabberd", "EJABBERD_LIBS", "EJABBERD_INETRC",
+    "Mosquitto", "XmppServer", "Prosody", "Ejabberd", "EjabberdCluster", "ClusterNode",
+    "EJABBERD_LIBS", "EJABBERD_INETRC",
     "ejabberd_installed", "XMPP_SERVERS", "BROKERS", "xmpp_server_kind", "broker_kind",
     # the bridge
     "format_config", "merge", "Bridge", "bridge_counters", "counter_delta",
