@@ -21,6 +21,9 @@ from harness.ejabberdcluster import EjabberdCluster
 
 BRIDGE = "bridge@localhost"
 GROUP = "feed"
+DOMAIN = "iot.localhost"
+SECRET = "component-secret-for-the-cluster"
+PLUG = "plug1@" + DOMAIN
 PAIR = "ejabberd+mosquitto"  # whatever the run's pair: this file chooses its own
 USERS = ("alice", "bob")
 RESULTS = []
@@ -36,7 +39,8 @@ def setup(env):
     if reason:
         env.skip(reason)
     t0 = time.monotonic()
-    env.c = EjabberdCluster(env, env.pki.server, users=("bridge",) + USERS).start()
+    env.c = EjabberdCluster(env, env.pki.server, users=("bridge",) + USERS,
+                            component_domain=DOMAIN, component_secret=SECRET).start()
     env.note("cluster of two nodes formed, accounts made, in %.1f s" % (time.monotonic() - t0))
     env.m = env.mosquitto()
     env.clients_of = {u: [login(env, u)] for u in USERS}
@@ -71,21 +75,27 @@ def login(env, user):
     return env.xmpp(env.c.nodes[HOME[user]], user)
 
 
-def instance_config(env, name):
-    node = env.c.nodes[HOME[name]]
-    return env.bridge_config(node, env.m, {
+def instance_config(env, name, devices=False):
+    node = env.c.nodes[HOME[name[-1]]]
+    over = {}
+    if devices:
+        over = {"xmpp": {"component": {"domain": DOMAIN, "secret": SECRET,
+                                       "host": "127.0.0.1", "port": node.component_port}},
+                "devices": [{"convention": "tasmota",
+                             "allow": ["%s@localhost" % u for u in USERS]}]}
+    return harness.merge(env.bridge_config(node, env.m, {
         "bridge": {"instance": name, "spool": "%s/spool-%s" % (env.tmp, name),
                    "queue_size": 50000},
         "mqtt": {"share_group": GROUP},
         "notify": [{"topic": "seq/+", "to": ["%s@localhost" % u for u in USERS],
                     "message": "{{payload}}", "qos": 1}],
         "commands": [],
-    })
+    }), over)
 
 
-def start_instance(env, name):
+def start_instance(env, name, devices=False):
     mark = env.m.log.mark()
-    b = env.bridge(instance_config(env, name))
+    b = env.bridge(instance_config(env, name, devices))
     b.wait_ready(60)
     env.m.wait_subscribed("mxb-test-" + name, "$share/%s/seq/+" % GROUP, since=mark,
                           timeout=60)
@@ -343,6 +353,89 @@ def restart_summary(info):
                 info.get("lost_login", -1)))
 
 
+def plug_presences(env, user, since):
+    cl = env.clients_of[user][-1]
+    with cl._cond:
+        return [p.type for p in cl.presences[since.get(user, 0):]
+                if p.frm.split("/")[0] == PLUG]
+
+
+def marks(env):
+    return {u: env.clients_of[u][-1].presence_mark() for u in USERS}
+
+
+def check_devices_once(env):
+    """One component domain connected to both nodes, by two instances (da on node 1, db on
+    node 2): each device's change reaches a user on either node once, from the instance
+    that tells; a subscription that reaches the other instance (on the subscriber's node)
+    is answered from the same whole state; when the one that tells stops, the other takes
+    over without a flap."""
+    setup(env)
+    for b in env.instances.values():
+        if b.alive():
+            env.check(b.stop() == 0, "%s stops with SIGTERM -> exit 0" % b.name)
+    env.instances = {}
+    da = start_instance(env, "da", devices=True)
+    db = start_instance(env, "db", devices=True)
+    for b, node in ((da, 1), (db, 2)):
+        b.wait_log(r"component: connected as 'iot\.localhost'", timeout=30)
+    env.check(env.c.nodes_of_pid(da.pid) == {1} and env.c.nodes_of_pid(db.pid) == {2},
+              "the component domain is connected to both nodes, one instance on each")
+    da.wait_log(r"xmpp: this instance \('bridge-da'\) now tells the devices' presence",
+                timeout=30)
+    da.wait_log(r"xmpp: instance 'bridge-db' of the share group is here \(priority 0, "
+                r"devices up\)", timeout=30)
+    env.check(db.absent(r"now tells the devices' presence", 2.0) is None,
+              "the instance that sorts second does not tell the devices' presence")
+    dev = env.mqtt(env.m)
+    m = marks(env)
+    dev.publish("tele/plug1/LWT", "Online", retain=True)
+    for u in USERS:
+        env.clients_of[u][-1].wait_presence(PLUG, True, timeout=10, since=m[u])
+    time.sleep(2.0)
+    for u in USERS:
+        seen = plug_presences(env, u, m)
+        env.check(seen == ["available"], "%s (node %d) is told the change once" % (
+            u, HOME[u]), seen)
+    # bob's subscription goes to the connection on his node: db's, which knows the state
+    bob = env.clients_of["bob"][-1]
+    m = marks(env)
+    dbmark = db.mark()
+    bob.subscribe(PLUG)
+    bob.wait_subscription(PLUG, ("to", "both"), timeout=10)
+    db.wait_log(r"devices: 'bob@localhost' subscribed to 'plug1'", since=dbmark, timeout=10)
+    p = bob.wait_presence(PLUG, True, timeout=10, since=m["bob"])
+    env.check(p.type == "available",
+              "the instance on the subscriber's node answers from the whole state")
+    # da stops: db takes over
+    time.sleep(1.0)
+    m = marks(env)
+    dbmark = db.mark()
+    env.check(da.stop() == 0, "instance da stops with SIGTERM -> exit 0")
+    db.wait_log(r"xmpp: this instance \('bridge-db'\) now tells the devices' presence",
+                since=dbmark, timeout=30)
+    time.sleep(2.0)
+    for u in USERS:
+        seen = plug_presences(env, u, m)
+        env.check("unavailable" not in seen and len(seen) <= 1,
+                  "%s: taken over without a flap (the same presence at most once again)" % u,
+                  seen)
+    m = marks(env)
+    dev.publish("tele/plug1/LWT", "Offline", retain=True)
+    for u in USERS:
+        env.clients_of[u][-1].wait_presence(PLUG, False, timeout=10, since=m[u])
+    time.sleep(1.0)
+    for u in USERS:
+        seen = plug_presences(env, u, m)
+        env.check(seen == ["unavailable"], "%s: after the takeover each change once" % u,
+                  seen)
+    dev.publish("tele/plug1/LWT", "", retain=True)
+    dev.disconnect()
+    env.verified("cluster: device presence through a component on both nodes",
+                 "each change once to users on either node; taken over without a flap",
+                 pair=PAIR)
+
+
 def check_table(env):
     print("\n| run | user (node) | messages | lost | repeated | by instance |")
     print("|---|---|---:|---:|---:|---|")
@@ -360,5 +453,6 @@ def check_table(env):
 
 
 if __name__ == "__main__":
-    harness.main([setup, check_stream_across_nodes, check_node_restart, check_table],
+    harness.main([setup, check_stream_across_nodes, check_node_restart, check_devices_once,
+                  check_table],
                  time_limit=400)
