@@ -41,6 +41,7 @@ struct mxb_state {
 	struct mxb_location *location; /* NULL without location.accounts */
 	int sigfd;
 	int timerfd;
+	int64_t armed; /* the timer's deadline (ms, CLOCK_MONOTONIC); INT64_MIN: not armed */
 	bool stopping;
 	bool mqtt_closing;
 	bool xmpp_closing;
@@ -394,14 +395,26 @@ static void read_signals(struct mxb_state *st, int64_t now)
 	}
 }
 
-static int arm_timer(int fd, int64_t ms)
+/*
+ * The timer fires at the absolute deadline (mxb_now_ms() is CLOCK_MONOTONIC, like the
+ * timerfd): every part returns deadlines that stay put between passes, so it is set again
+ * only when the earliest one changes or it fired. A deadline already past fires at once.
+ */
+static int arm_timer(struct mxb_state *st, int64_t deadline)
 {
-	if (ms < 1)
-		ms = 1;
-	struct itimerspec its = {
-		.it_value = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000},
-	};
-	return timerfd_settime(fd, 0, &its, NULL);
+	if (deadline == st->armed)
+		return 0;
+	struct itimerspec its = {0};
+	if (deadline != INT64_MAX) {
+		if (deadline < 1)
+			deadline = 1;
+		its.it_value.tv_sec = deadline / 1000;
+		its.it_value.tv_nsec = (deadline % 1000) * 1000000;
+	}
+	if (timerfd_settime(st->timerfd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+		return -1;
+	st->armed = deadline;
+	return 0;
 }
 
 static int run(struct mxb_state *st)
@@ -451,7 +464,7 @@ static int run(struct mxb_state *st)
 			if (st->stop_deadline < next)
 				next = st->stop_deadline;
 		}
-		if (arm_timer(st->timerfd, next - now) < 0) {
+		if (arm_timer(st, next) < 0) {
 			mxb_log_errno(MXB_LOG_ERROR, "timerfd_settime");
 			return -1;
 		}
@@ -488,15 +501,18 @@ static int run(struct mxb_state *st)
 			if (read(st->timerfd, &expirations, sizeof(expirations)) < 0 &&
 				errno != EAGAIN)
 				mxb_log_errno(MXB_LOG_WARN, "timerfd read");
+			st->armed = INT64_MIN;
 		}
 		if (pfd[FD_MQTT].fd >= 0 && pfd[FD_MQTT].revents)
 			mxb_mqtt_handle(st->mqtt, pfd[FD_MQTT].revents, now);
-		/* libstrophe's timers and TLS buffers need a pass whether or not the fd woke. */
+		/* Each decides whether libstrophe needs a pass: timers, queues, TLS buffers. */
 		if (st->xmpp)
-			mxb_xmpp_handle(st->xmpp, now);
+			mxb_xmpp_handle(
+				st->xmpp, pfd[FD_XMPP].fd >= 0 ? pfd[FD_XMPP].revents : 0, now);
 		if (st->component)
-			mxb_component_handle(st->component, now);
-		mxb_location_handle(st->location);
+			mxb_component_handle(st->component,
+				pfd[FD_COMPONENT].fd >= 0 ? pfd[FD_COMPONENT].revents : 0, now);
+		mxb_location_handle(st->location, pfd + FD_COUNT, nloc, now);
 		mxb_bridge_poll_handle(&st->bridge, pfd + FD_COUNT + nloc, nhttp);
 	}
 }
@@ -538,7 +554,10 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	struct mxb_state st = {.config_path = MXB_CONFIG_DEFAULT_PATH, .sigfd = -1, .timerfd = -1};
+	struct mxb_state st = {.config_path = MXB_CONFIG_DEFAULT_PATH,
+		.sigfd = -1,
+		.timerfd = -1,
+		.armed = INT64_MIN};
 	bool check = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "c:ndVh", opts, NULL)) != -1) {

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "config.h"
@@ -12,8 +13,16 @@
 #include "session.h"
 
 #define SHUTDOWN_TIMEOUT_MS 3000
-/* libstrophe only fires its own timers inside xmpp_run_once: never sleep longer. */
+/*
+ * libstrophe only fires its own timers (connect, features, bind, disconnect timeouts) inside
+ * xmpp_run_once: while one may be set, a pass is due this often. An established session has
+ * none of them.
+ */
 #define RUN_INTERVAL_MS 1000
+/* libstrophe reads at most this much per pass; a TLS record may hold four times as much. */
+#define READ_CHUNK 4096
+/* A pass this long after a read catches plaintext that the estimate below missed. */
+#define RECHECK_MS 200
 
 /*
  * libstrophe 0.12.2 hands its socket callback the connection and nothing else: the live
@@ -100,6 +109,14 @@ static int on_sockopt(xmpp_conn_t *conn, void *sock)
 	int one = 1;
 	setsockopt(*(int *)sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return xmpp_sockopt_cb_keepalive(conn, sock);
+}
+
+/* Every disconnect goes through here: libstrophe queues </stream:stream> and arms a timer. */
+static void disconnect(struct mxb_session *s)
+{
+	xmpp_disconnect(s->conn);
+	s->disconnecting = true;
+	s->queued = true;
 }
 
 static void noop_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
@@ -222,6 +239,10 @@ static void went_down(struct mxb_session *s, int64_t now, bool stream_error)
 		s->ops->down(s->data);
 	s->fd = -1;
 	s->ping_deadline = 0;
+	s->disconnecting = false;
+	s->queued = false;
+	s->tls_pending = 0;
+	s->recheck = 0;
 	if (s->state == MXB_SESSION_CLOSING || s->shutting_down) {
 		s->state = MXB_SESSION_CLOSED;
 		return;
@@ -315,6 +336,7 @@ static void attempt(struct mxb_session *s, int64_t now)
 		return;
 	}
 	s->used = true;
+	s->next_run = now + RUN_INTERVAL_MS;
 	s->auth_failed = false;
 	s->sm_offered = false;
 	s->log.handler = on_log;
@@ -346,37 +368,108 @@ int mxb_session_fd(const struct mxb_session *s)
 short mxb_session_events(const struct mxb_session *s)
 {
 	short ev = POLLIN;
-	if (xmpp_conn_is_connecting(s->conn) || xmpp_conn_send_queue_len(s->conn) > 0)
+	if (s->queued || xmpp_conn_is_connecting(s->conn) || xmpp_conn_send_queue_len(s->conn) > 0)
 		ev |= POLLOUT;
 	return ev;
 }
 
-/*
- * A pass of xmpp_run_once() first writes what the previous one queued (libstrophe's own
- * handshake stanzas too, which xmpp_conn_send_queue_len() does not count), then reads at
- * most 4 KiB; TLS may hold more in OpenSSL where poll cannot see it. So: pass while the
- * socket has data (bounded, so one peer cannot starve the loop), then a few more to flush
- * what the last reads queued and drain TLS records.
- */
-void mxb_session_handle(struct mxb_session *s)
+/* Whether libstrophe may have a timer of its own set: then it needs passes on a cadence. */
+static bool strophe_timers(const struct mxb_session *s)
 {
+	return s->state != MXB_SESSION_UP || s->disconnecting;
+}
+
+/* Bytes waiting in the socket's receive buffer (0 when unknown). */
+static int unread(int fd)
+{
+	int n = 0;
+	return ioctl(fd, FIONREAD, &n) < 0 ? 0 : n;
+}
+
+/*
+ * While connecting or closing, libstrophe writes what a read answered only in the next
+ * pass and keeps timers: pass while the socket has data (bounded, so one peer cannot
+ * starve the loop), then a few more to flush what the last reads queued.
+ */
+static void handle_busy(struct mxb_session *s, short revents, int64_t now)
+{
+	if (!revents && !s->queued && now < s->next_run)
+		return;
+	s->next_run = now + RUN_INTERVAL_MS;
 	for (int i = 0; i < 64; i++) {
+		s->queued = false;
 		xmpp_run_once(s->ctx, 0);
 		if (s->fd < 0)
 			return;
-		/*
-		 * ACK what was read at once: servers that keep Nagle on (Prosody 0.12 does by
-		 * default) hold their next small write until then, and Linux would delay the ACK
-		 * up to 40 ms. The kernel clears the flag again, so it is set after every read.
-		 */
-		int one = 1;
-		setsockopt(s->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
 		struct pollfd p = {.fd = s->fd, .events = POLLIN};
 		if (poll(&p, 1, 0) > 0 && (p.revents & POLLIN))
 			continue;
 		for (int k = 0; k < 4 && s->fd >= 0; k++)
 			xmpp_run_once(s->ctx, 0);
 		return;
+	}
+}
+
+/*
+ * An established session passes only when something waits: the socket woke, something was
+ * queued since the last pass, or TLS holds plaintext. A pass of xmpp_run_once() first
+ * writes the queue, then reads at most 4 KiB if the socket has data; a TLS record holds up
+ * to 16 KiB, which OpenSSL keeps where poll cannot see it. How much it keeps is told by
+ * what the pass took from the socket (FIONREAD before and after): a record of n bytes
+ * leaves about n - 4 KiB. What arrives during a pass blurs that count, so a pass
+ * RECHECK_MS after a read catches what it missed. Passes go on while data waits or
+ * handlers queued answers (bounded, so one peer cannot starve the loop).
+ */
+void mxb_session_handle(struct mxb_session *s, short revents, int64_t now)
+{
+	if (s->state == MXB_SESSION_DOWN || s->state == MXB_SESSION_CLOSED)
+		return;
+	if (strophe_timers(s)) {
+		handle_busy(s, revents, now);
+		return;
+	}
+	bool recheck = s->recheck && now >= s->recheck;
+	if (!revents && !s->queued && s->tls_pending <= 0 && !recheck)
+		return;
+	if (recheck) {
+		/* Whatever OpenSSL may hold: a record's worth of passes. */
+		s->recheck = 0;
+		if (s->tls_pending <= 0)
+			s->tls_pending = 3 * READ_CHUNK + 1;
+	}
+	bool read = false;
+	int before = unread(s->fd);
+	for (int i = 0; i < 64; i++) {
+		s->queued = false;
+		xmpp_run_once(s->ctx, 0);
+		if (s->fd < 0)
+			return;
+		if (strophe_timers(s)) {
+			s->next_run = now;
+			return;
+		}
+		int after = unread(s->fd);
+		int consumed = before - after;
+		if (s->tls_pending > 0)
+			s->tls_pending -= READ_CHUNK;
+		else if (consumed > READ_CHUNK)
+			s->tls_pending = consumed - READ_CHUNK;
+		if (consumed > 0)
+			read = true;
+		before = after;
+		if (after == 0 && s->tls_pending <= 0 && !s->queued)
+			break;
+	}
+	if (read) {
+		if (!s->recheck)
+			s->recheck = now + RECHECK_MS;
+		/*
+		 * ACK what was read at once: servers that keep Nagle on (Prosody 0.12 does by
+		 * default) hold their next small write until then, and Linux would delay the ACK
+		 * up to 40 ms. The kernel clears the flag again, so it is set after each read.
+		 */
+		int one = 1;
+		setsockopt(s->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
 	}
 }
 
@@ -410,7 +503,7 @@ static void tick_ping(struct mxb_session *s, int64_t now)
 		mxb_log_warn("%s: no answer to ping within %d s; reconnecting", s->params.tag,
 			s->params.ping_timeout);
 		s->ping_deadline = 0;
-		xmpp_disconnect(s->conn);
+		disconnect(s);
 	} else if (!s->ping_deadline && now >= s->next_ping) {
 		if (mxb_session_ping(s, "mxb-ping", on_pong, s) == 0)
 			s->ping_deadline = now + (int64_t)s->params.ping_timeout * 1000;
@@ -442,9 +535,23 @@ int64_t mxb_session_tick(struct mxb_session *s, int64_t now)
 	case MXB_SESSION_CLOSED:
 		break;
 	}
-	int64_t next = now + RUN_INTERVAL_MS;
-	if ((s->state == MXB_SESSION_DOWN || s->state == MXB_SESSION_CLOSING) && s->deadline < next)
+	/* Stable deadlines: the loop re-arms its timer only when one changes. */
+	int64_t next = INT64_MAX;
+	if (s->state == MXB_SESSION_DOWN || s->state == MXB_SESSION_CLOSING)
 		next = s->deadline;
+	if (s->state == MXB_SESSION_DOWN || s->state == MXB_SESSION_CLOSED)
+		return next;
+	if (s->queued || s->tls_pending > 0)
+		return now;
+	if (strophe_timers(s))
+		return s->next_run < next ? s->next_run : next;
+	if (s->recheck && s->recheck < next)
+		next = s->recheck;
+	if (s->params.ping_interval) {
+		int64_t p = s->ping_deadline ? s->ping_deadline : s->next_ping;
+		if (p < next)
+			next = p;
+	}
 	return next;
 }
 
@@ -452,7 +559,7 @@ void mxb_session_shutdown(struct mxb_session *s, int64_t now)
 {
 	s->shutting_down = true;
 	if (s->state == MXB_SESSION_UP || s->state == MXB_SESSION_CONNECTING) {
-		xmpp_disconnect(s->conn);
+		disconnect(s);
 		s->state = MXB_SESSION_CLOSING;
 		s->deadline = now + SHUTDOWN_TIMEOUT_MS;
 		return;
@@ -479,7 +586,7 @@ void mxb_session_reconnect(
 	case MXB_SESSION_CONNECTING:
 		/* The DISCONNECT event goes through went_down(), which plans no backoff now. */
 		s->reconnecting = true;
-		xmpp_disconnect(s->conn);
+		disconnect(s);
 		break;
 	case MXB_SESSION_DOWN:
 		s->deadline = now;

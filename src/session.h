@@ -89,6 +89,11 @@ struct mxb_session {
 	bool auth_failed; /* the log said the login or handshake was refused */
 	bool shutting_down;
 	bool reconnecting; /* asked to reconnect with new settings: the next attempt is at once */
+	bool disconnecting; /* xmpp_disconnect() was called on the connection */
+	bool queued; /* something was queued since the last pass of libstrophe */
+	int tls_pending; /* plaintext that OpenSSL may hold, estimated from what was read */
+	int64_t next_run; /* the next pass for libstrophe's own timers (not when UP) */
+	int64_t recheck; /* 0, or a pass then for plaintext the estimate missed */
 	struct mxb_session *next; /* the registry of live sessions */
 };
 
@@ -107,9 +112,15 @@ void mxb_session_start(struct mxb_session *s, int64_t now);
 /* The socket to poll (-1 when none) and the events to wait for. */
 int mxb_session_fd(const struct mxb_session *s);
 short mxb_session_events(const struct mxb_session *s);
-/* Runs libstrophe until it stops making progress. Call after every poll, ready or not. */
-void mxb_session_handle(struct mxb_session *s);
-/* Timers: reconnect, ping, shutdown. Returns the next deadline (ms). */
+/*
+ * Runs libstrophe if anything waits for it (revents: what poll said of the socket) until it
+ * stops making progress. Call after every poll, ready or not: it costs nothing when idle.
+ */
+void mxb_session_handle(struct mxb_session *s, short revents, int64_t now);
+/*
+ * Timers: reconnect, ping, shutdown, libstrophe's own. Returns the next deadline (ms), which
+ * stays the same from pass to pass until something changes it.
+ */
 int64_t mxb_session_tick(struct mxb_session *s, int64_t now);
 /* Closes the stream (from UP or CONNECTING); the state becomes CLOSED when done. */
 void mxb_session_shutdown(struct mxb_session *s, int64_t now);
@@ -133,6 +144,14 @@ static inline void mxb_session_send(struct mxb_session *s, xmpp_stanza_t *st)
 {
 	xmpp_send(s->conn, st);
 	s->sent++;
+	s->queued = true;
+}
+
+/* Sends text that is no stanza (XEP-0198's <enable/>, <r/>, <a/>): not counted. */
+static inline void mxb_session_raw(struct mxb_session *s, const char *text)
+{
+	xmpp_send_raw_string(s->conn, "%s", text);
+	s->queued = true;
 }
 
 /*

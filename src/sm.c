@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "log.h"
@@ -65,10 +66,14 @@ static int on_ack(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 
 static int on_request(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 {
+	(void)conn;
 	(void)st;
 	struct mxb_sm *sm = data;
-	if (sm->active)
-		xmpp_send_raw_string(conn, "<a xmlns='" NS_SM "' h='%u'/>", sm->in);
+	char a[64];
+	if (!sm->active)
+		return 1;
+	snprintf(a, sizeof(a), "<a xmlns='" NS_SM "' h='%u'/>", sm->in);
+	mxb_session_raw(sm->s, a);
 	return 1;
 }
 
@@ -89,7 +94,7 @@ bool mxb_sm_start(struct mxb_sm *sm, int64_t now)
 	sm->waiting = sm->s->sm_offered;
 	sm->deadline = now + SM_ENABLE_TIMEOUT_MS;
 	if (sm->waiting) {
-		xmpp_send_raw_string(sm->s->conn, "<enable xmlns='" NS_SM "'/>");
+		mxb_session_raw(sm->s, "<enable xmlns='" NS_SM "'/>");
 		return true;
 	}
 	if (!sm->warned)
@@ -117,12 +122,17 @@ void mxb_sm_tick(struct mxb_sm *sm, int64_t now)
 	sm->handlers.ready(sm->data);
 }
 
-void mxb_sm_flush(struct mxb_sm *sm)
+bool mxb_sm_flush(struct mxb_sm *sm)
 {
 	struct mxb_session *s = sm->s;
 	if (s->state != MXB_SESSION_UP || !sm->active || sm->r_pending || s->sent == sm->acked)
-		return;
-	xmpp_send_raw_string(s->conn, "<r xmlns='" NS_SM "'/>");
+		return false;
+	mxb_session_raw(s, "<r xmlns='" NS_SM "'/>");
 	sm->r_pending = true;
-	xmpp_run_once(s->ctx, 0);
+	return true;
+}
+
+int64_t mxb_sm_next(const struct mxb_sm *sm)
+{
+	return sm->waiting ? sm->deadline : INT64_MAX;
 }

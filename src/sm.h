@@ -49,8 +49,13 @@ bool mxb_sm_start(struct mxb_sm *sm, int64_t now);
 void mxb_sm_down(struct mxb_sm *sm);
 /* Gives up waiting for <enabled/> at its deadline. */
 void mxb_sm_tick(struct mxb_sm *sm, int64_t now);
-/* Asks for one ack covering everything sent since the last answer. Call after each pass. */
-void mxb_sm_flush(struct mxb_sm *sm);
+/*
+ * Asks for one ack covering everything sent since the last answer, unless one is awaited.
+ * Call at each pass, before libstrophe writes. Returns whether it asked.
+ */
+bool mxb_sm_flush(struct mxb_sm *sm);
+/* When mxb_sm_tick() gives up waiting for <enabled/> (INT64_MAX: not waiting). */
+int64_t mxb_sm_next(const struct mxb_sm *sm);
 
 /* Counts a stanza received: every stanza handler calls it first. */
 static inline void mxb_sm_received(struct mxb_sm *sm)

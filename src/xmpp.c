@@ -605,21 +605,29 @@ short mxb_xmpp_events(const struct mxb_xmpp *x)
 	return mxb_session_events(&x->s);
 }
 
-void mxb_xmpp_handle(struct mxb_xmpp *x, int64_t now)
+void mxb_xmpp_handle(struct mxb_xmpp *x, short revents, int64_t now)
 {
-	(void)now;
-	mxb_session_handle(&x->s);
-	/* One ack request covers everything this pass sent. */
+	/* One ack request covers everything this pass sent, and goes out with it. */
 	mxb_sm_flush(&x->sm);
+	mxb_session_handle(&x->s, revents, now);
+	/* What the handlers answered during the pass. */
+	if (mxb_sm_flush(&x->sm))
+		mxb_session_handle(&x->s, 0, now);
 }
 
 int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now)
 {
+	int64_t next = INT64_MAX;
 	if (x->s.state == MXB_SESSION_UP) {
 		mxb_sm_tick(&x->sm, now);
 		mxb_muc_tick(&x->muc, now);
+		next = mxb_sm_next(&x->sm);
+		int64_t m = mxb_muc_next(&x->muc);
+		if (m < next)
+			next = m;
 	}
-	return mxb_session_tick(&x->s, now);
+	int64_t t = mxb_session_tick(&x->s, now);
+	return t < next ? t : next;
 }
 
 bool mxb_xmpp_is_up(const struct mxb_xmpp *x)

@@ -113,8 +113,8 @@ static bool pump_until(struct peer *a, struct peer *b, int fd, const char *want)
 	char buf[4096];
 	size_t have = 0;
 	for (int i = 0; i < 300; i++) {
-		mxb_session_handle(&a->s);
-		mxb_session_handle(&b->s);
+		mxb_session_handle(&a->s, POLLIN, mxb_now_ms());
+		mxb_session_handle(&b->s, POLLIN, mxb_now_ms());
 		if (fd < 0)
 			return false;
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -134,8 +134,8 @@ static bool pump_until(struct peer *a, struct peer *b, int fd, const char *want)
 static void pump(struct peer *a, struct peer *b, int rounds)
 {
 	for (int i = 0; i < rounds; i++) {
-		mxb_session_handle(&a->s);
-		mxb_session_handle(&b->s);
+		mxb_session_handle(&a->s, POLLIN, mxb_now_ms());
+		mxb_session_handle(&b->s, POLLIN, mxb_now_ms());
 		usleep(5000);
 	}
 }
