@@ -412,7 +412,7 @@ static void up(int64_t now, void *data)
 	const char *bound = xmpp_conn_get_bound_jid(conn);
 	mxb_log_info("xmpp: session established as '%s' (%s)", bound ? bound : "?",
 		xmpp_conn_is_secured(conn) ? "TLS" : "no TLS");
-	bool waiting = mxb_sm_start(&x->sm, now);
+	bool waiting = mxb_sm_start(&x->sm, x->cfg->xmpp.ack_every, x->cfg->xmpp.ack_delay, now);
 	xmpp_stanza_t *iq = xmpp_iq_new(x->s.ctx, "get", "roster1");
 	if (iq) {
 		mxb_stanza_add_child(x->s.ctx, iq, "query", NS_ROSTER);
@@ -607,11 +607,11 @@ short mxb_xmpp_events(const struct mxb_xmpp *x)
 
 void mxb_xmpp_handle(struct mxb_xmpp *x, short revents, int64_t now)
 {
-	/* One ack request covers everything this pass sent, and goes out with it. */
-	mxb_sm_flush(&x->sm);
+	/* An ack request goes out with what it covers. */
+	mxb_sm_flush(&x->sm, now);
 	mxb_session_handle(&x->s, revents, now);
-	/* What the handlers answered during the pass. */
-	if (mxb_sm_flush(&x->sm))
+	/* What the handlers answered during the pass, or an <a/> that allows the next <r/>. */
+	if (mxb_sm_flush(&x->sm, now))
 		mxb_session_handle(&x->s, 0, now);
 }
 
