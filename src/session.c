@@ -3,6 +3,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -111,9 +112,70 @@ static int on_sockopt(xmpp_conn_t *conn, void *sock)
 	return xmpp_sockopt_cb_keepalive(conn, sock);
 }
 
-/* Every disconnect goes through here: libstrophe queues </stream:stream> and arms a timer. */
+/*
+ * The batch of a pass goes to libstrophe's queue as one piece, which it writes with one
+ * SSL_write: one TLS record (and segment) for every stanza of the pass, not one each.
+ */
+static void flush(struct mxb_session *s)
+{
+	if (!s->out_len)
+		return;
+	xmpp_send_raw(s->conn, s->out, s->out_len);
+	s->out_len = 0;
+}
+
+/* Appends text to the batch; false when there is no memory for it. */
+static bool batch(struct mxb_session *s, const char *text, size_t len)
+{
+	if (s->out_len + len > s->out_cap) {
+		size_t cap = s->out_cap ? s->out_cap : 4096;
+		while (cap < s->out_len + len)
+			cap *= 2;
+		char *n = realloc(s->out, cap);
+		if (!n)
+			return false;
+		s->out = n;
+		s->out_cap = cap;
+	}
+	memcpy(s->out + s->out_len, text, len);
+	s->out_len += len;
+	s->queued = true;
+	return true;
+}
+
+void mxb_session_send(struct mxb_session *s, xmpp_stanza_t *st)
+{
+	char *text;
+	size_t len;
+	s->sent++;
+	s->queued = true;
+	if (xmpp_stanza_to_text(st, &text, &len) == XMPP_EOK) {
+		bool ok = batch(s, text, len);
+		xmpp_free(s->ctx, text);
+		if (ok)
+			return;
+	}
+	/* No memory for the batch: what it holds first, then this stanza on its own. */
+	flush(s);
+	xmpp_send(s->conn, st);
+}
+
+void mxb_session_raw(struct mxb_session *s, const char *text)
+{
+	s->queued = true;
+	if (batch(s, text, strlen(text)))
+		return;
+	flush(s);
+	xmpp_send_raw_string(s->conn, "%s", text);
+}
+
+/*
+ * Every disconnect goes through here: what the stream still has to say goes before the
+ * </stream:stream> that libstrophe queues (and it arms a timer of its own).
+ */
 static void disconnect(struct mxb_session *s)
 {
+	flush(s);
 	xmpp_disconnect(s->conn);
 	s->disconnecting = true;
 	s->queued = true;
@@ -204,6 +266,7 @@ err_unregister:
 
 void mxb_session_finish(struct mxb_session *s)
 {
+	free(s->out);
 	release_conn(s->conn);
 	xmpp_ctx_free(s->ctx);
 	registry_remove(s);
@@ -241,6 +304,8 @@ static void went_down(struct mxb_session *s, int64_t now, bool stream_error)
 	s->ping_deadline = 0;
 	s->disconnecting = false;
 	s->queued = false;
+	/* Counted as sent: the users resend what the server did not acknowledge. */
+	s->out_len = 0;
 	s->tls_pending = 0;
 	s->recheck = 0;
 	if (s->state == MXB_SESSION_CLOSING || s->shutting_down) {
@@ -336,6 +401,7 @@ static void attempt(struct mxb_session *s, int64_t now)
 		return;
 	}
 	s->used = true;
+	s->out_len = 0;
 	s->next_run = now + RUN_INTERVAL_MS;
 	s->auth_failed = false;
 	s->sm_offered = false;
@@ -397,6 +463,8 @@ static void handle_busy(struct mxb_session *s, short revents, int64_t now)
 		return;
 	s->next_run = now + RUN_INTERVAL_MS;
 	for (int i = 0; i < 64; i++) {
+		if (s->state == MXB_SESSION_UP && !s->disconnecting)
+			flush(s);
 		s->queued = false;
 		xmpp_run_once(s->ctx, 0);
 		if (s->fd < 0)
@@ -404,8 +472,11 @@ static void handle_busy(struct mxb_session *s, short revents, int64_t now)
 		struct pollfd p = {.fd = s->fd, .events = POLLIN};
 		if (poll(&p, 1, 0) > 0 && (p.revents & POLLIN))
 			continue;
-		for (int k = 0; k < 4 && s->fd >= 0; k++)
+		for (int k = 0; k < 4 && s->fd >= 0; k++) {
+			if (s->state == MXB_SESSION_UP && !s->disconnecting)
+				flush(s);
 			xmpp_run_once(s->ctx, 0);
+		}
 		return;
 	}
 }
@@ -440,6 +511,7 @@ void mxb_session_handle(struct mxb_session *s, short revents, int64_t now)
 	bool read = false;
 	int before = unread(s->fd);
 	for (int i = 0; i < 64; i++) {
+		flush(s);
 		s->queued = false;
 		xmpp_run_once(s->ctx, 0);
 		if (s->fd < 0)
@@ -595,144 +667,6 @@ void mxb_session_reconnect(
 	case MXB_SESSION_CLOSED:
 		break;
 	}
-}
-
-xmpp_stanza_t *mxb_stanza_add_child(
-	xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *name, const char *ns)
-{
-	xmpp_stanza_t *c = xmpp_stanza_new(ctx);
-	if (!c)
-		return NULL;
-	xmpp_stanza_set_name(c, name);
-	if (ns)
-		xmpp_stanza_set_ns(c, ns);
-	xmpp_stanza_add_child(parent, c);
-	/* The parent holds a reference now; the returned pointer stays valid with it. */
-	xmpp_stanza_release(c);
-	return c;
-}
-
-void mxb_stanza_add_text(xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *name, const char *text)
-{
-	xmpp_stanza_t *c = mxb_stanza_add_child(ctx, parent, name, NULL);
-	xmpp_stanza_t *t = c ? xmpp_stanza_new(ctx) : NULL;
-	if (!t)
-		return;
-	xmpp_stanza_set_text(t, text);
-	xmpp_stanza_add_child(c, t);
-	xmpp_stanza_release(t);
-}
-
-xmpp_stanza_t *mxb_stanza_result(xmpp_stanza_t *st)
-{
-	xmpp_stanza_t *r = xmpp_stanza_reply(st);
-	if (r)
-		xmpp_stanza_set_type(r, "result");
-	return r;
-}
-
-xmpp_stanza_t *mxb_stanza_forbidden(
-	xmpp_ctx_t *ctx, const char *to, const char *id, const char *text)
-{
-	xmpp_stanza_t *m = xmpp_message_new(ctx, "error", to, id);
-	xmpp_stanza_t *err = m ? mxb_stanza_add_child(ctx, m, "error", NULL) : NULL;
-	if (err) {
-		xmpp_stanza_set_type(err, "auth");
-		mxb_stanza_add_child(ctx, err, "forbidden", NS_STANZAS);
-		xmpp_stanza_t *t = mxb_stanza_add_child(ctx, err, "text", NS_STANZAS);
-		xmpp_stanza_t *tt = t ? xmpp_stanza_new(ctx) : NULL;
-		if (tt) {
-			xmpp_stanza_set_text(tt, text);
-			xmpp_stanza_add_child(t, tt);
-			xmpp_stanza_release(tt);
-		}
-	}
-	return m;
-}
-
-xmpp_stanza_t *mxb_stanza_presence(
-	xmpp_ctx_t *ctx, const char *type, const char *to, const char *status)
-{
-	xmpp_stanza_t *p = xmpp_presence_new(ctx);
-	if (!p)
-		return NULL;
-	if (type)
-		xmpp_stanza_set_type(p, type);
-	if (to)
-		xmpp_stanza_set_to(p, to);
-	if (status && *status)
-		mxb_stanza_add_text(ctx, p, "status", status);
-	return p;
-}
-
-const char *mxb_stanza_error_condition(xmpp_stanza_t *st)
-{
-	xmpp_stanza_t *e = xmpp_stanza_get_child_by_name(st, "error");
-	for (xmpp_stanza_t *c = e ? xmpp_stanza_get_children(e) : NULL; c;
-		c = xmpp_stanza_get_next(c)) {
-		const char *ns = xmpp_stanza_get_ns(c);
-		const char *name = xmpp_stanza_get_name(c);
-		if (ns && name && strcmp(ns, NS_STANZAS) == 0 && strcmp(name, "text") != 0)
-			return name;
-	}
-	return "unknown";
-}
-
-bool mxb_stanza_iq_request(xmpp_stanza_t *st, xmpp_stanza_t **query, const char **ns, bool *get)
-{
-	const char *type = xmpp_stanza_get_type(st);
-	if (!type)
-		return false;
-	*get = strcmp(type, "get") == 0;
-	if (!*get && strcmp(type, "set") != 0)
-		return false;
-	xmpp_stanza_t *child = xmpp_stanza_get_children(st);
-	while (child && !xmpp_stanza_is_tag(child))
-		child = xmpp_stanza_get_next(child);
-	*query = child;
-	*ns = child ? xmpp_stanza_get_ns(child) : NULL;
-	return true;
-}
-
-static xmpp_stanza_t *disco_info(
-	xmpp_ctx_t *ctx, xmpp_stanza_t *st, const struct mxb_session_identity *id)
-{
-	xmpp_stanza_t *reply = mxb_stanza_result(st);
-	xmpp_stanza_t *q = reply ? mxb_stanza_add_child(ctx, reply, "query", NS_DISCO_INFO) : NULL;
-	xmpp_stanza_t *ident = q ? mxb_stanza_add_child(ctx, q, "identity", NULL) : NULL;
-	if (ident) {
-		xmpp_stanza_set_attribute(ident, "category", id->category);
-		xmpp_stanza_set_attribute(ident, "type", id->type);
-		xmpp_stanza_set_attribute(ident, "name", id->name);
-	}
-	for (const char *const *f = id->features; q && *f; f++) {
-		xmpp_stanza_t *e = mxb_stanza_add_child(ctx, q, "feature", NULL);
-		if (e)
-			xmpp_stanza_set_attribute(e, "var", *f);
-	}
-	return reply;
-}
-
-xmpp_stanza_t *mxb_session_answer(xmpp_ctx_t *ctx, xmpp_stanza_t *st, xmpp_stanza_t *query,
-	const char *ns, bool get, const struct mxb_session_identity *id)
-{
-	if (!ns || !get)
-		return NULL;
-	if (strcmp(ns, NS_PING) == 0)
-		return mxb_stanza_result(st);
-	if (strcmp(ns, NS_DISCO_INFO) == 0 && !xmpp_stanza_get_attribute(query, "node"))
-		return disco_info(ctx, st, id);
-	if (strcmp(ns, NS_VERSION) == 0) {
-		xmpp_stanza_t *reply = mxb_stanza_result(st);
-		xmpp_stanza_t *q =
-			reply ? mxb_stanza_add_child(ctx, reply, "query", NS_VERSION) : NULL;
-		if (q) {
-			mxb_stanza_add_text(ctx, q, "name", "mqtt-xmpp-bridge");
-			mxb_stanza_add_text(ctx, q, "version", MXB_VERSION);
-		}
-		return reply;
-	}
-	return NULL;
 }
 
 long mxb_session_tls_flags(int tls)

@@ -9,8 +9,8 @@
  * (devices) are its users: they embed a struct mxb_session, add their stanza handlers in
  * ops->setup and act on the callbacks. Any number of sessions may live in one process.
  *
- * Only the session files (session.c, xmpp.c, component.c, sm.c, muc.c, upload_slot.c)
- * include this header: nothing else sees a libstrophe type.
+ * Only the session files (session.c, stanza.c, xmpp.c, component.c, sm.c, muc.c,
+ * upload_slot.c) include this header: nothing else sees a libstrophe type.
  */
 
 #include <stdbool.h>
@@ -94,6 +94,9 @@ struct mxb_session {
 	int tls_pending; /* plaintext that OpenSSL may hold, estimated from what was read */
 	int64_t next_run; /* the next pass for libstrophe's own timers (not when UP) */
 	int64_t recheck; /* 0, or a pass then for plaintext the estimate missed */
+	/* What was sent since the last pass, serialized: written as one piece. */
+	char *out;
+	size_t out_len, out_cap;
 	struct mxb_session *next; /* the registry of live sessions */
 };
 
@@ -138,21 +141,12 @@ long mxb_session_tls_flags(int tls);
 
 /*
  * Sends st (the caller still releases it) and counts it, so that a XEP-0198 count of the
- * stanzas sent matches the server's. Every stanza of a session goes out here.
+ * stanzas sent matches the server's. Every stanza of a session goes out here, in order:
+ * the stanzas of a pass are written together, one TLS record for all of them.
  */
-static inline void mxb_session_send(struct mxb_session *s, xmpp_stanza_t *st)
-{
-	xmpp_send(s->conn, st);
-	s->sent++;
-	s->queued = true;
-}
-
-/* Sends text that is no stanza (XEP-0198's <enable/>, <r/>, <a/>): not counted. */
-static inline void mxb_session_raw(struct mxb_session *s, const char *text)
-{
-	xmpp_send_raw_string(s->conn, "%s", text);
-	s->queued = true;
-}
+void mxb_session_send(struct mxb_session *s, xmpp_stanza_t *st);
+/* Sends text that is no stanza (XEP-0198's <enable/>, <r/>, <a/>), in order: not counted. */
+void mxb_session_raw(struct mxb_session *s, const char *text);
 
 /*
  * Sends <iq type='get' id=id><ping xmlns='urn:xmpp:ping'/></iq> and calls handler (a
