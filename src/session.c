@@ -521,11 +521,16 @@ void mxb_session_handle(struct mxb_session *s, short revents, int64_t now)
 			return;
 		}
 		int after = unread(s->fd);
+		/*
+		 * OpenSSL takes a record from the socket only once the last one is read out: what
+		 * a pass took is a new record, of which 4 KiB were read. Nothing taken: the pass
+		 * read from what OpenSSL held.
+		 */
 		int consumed = before - after;
-		if (s->tls_pending > 0)
-			s->tls_pending -= READ_CHUNK;
-		else if (consumed > READ_CHUNK)
+		if (consumed > 0)
 			s->tls_pending = consumed - READ_CHUNK;
+		else if (s->tls_pending > 0)
+			s->tls_pending -= READ_CHUNK;
 		if (consumed > 0)
 			read = true;
 		before = after;
