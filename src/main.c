@@ -503,7 +503,7 @@ static int run(struct mxb_state *st)
 				mxb_log_errno(MXB_LOG_WARN, "timerfd read");
 			st->armed = INT64_MIN;
 		}
-		if (pfd[FD_MQTT].fd >= 0 && (pfd[FD_MQTT].revents || mxb_mqtt_pending(st->mqtt)))
+		if (pfd[FD_MQTT].fd >= 0 && pfd[FD_MQTT].revents)
 			mxb_mqtt_handle(st->mqtt, pfd[FD_MQTT].revents, now);
 		/* Each decides whether libstrophe needs a pass: timers, queues, TLS buffers. */
 		if (st->xmpp)

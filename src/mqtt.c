@@ -2,7 +2,6 @@
 #include <inttypes.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
-#include <openssl/ssl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,14 +186,6 @@ static void on_connect(
 	}
 	m->state = STATE_UP;
 	read_grant(m, props);
-	/*
-	 * libmosquitto reads a packet in two or more SSL_reads (header, then the rest), each a
-	 * read() of its own record part: with read-ahead one read() takes what the socket holds,
-	 * and mxb_mqtt_handle() goes on while OpenSSL holds any of it.
-	 */
-	SSL *ssl = mosquitto_ssl_get(m->mosq);
-	if (ssl)
-		SSL_set_read_ahead(ssl, 1);
 	/* libmosquitto formats a debug line per packet for an installed callback. */
 	if (mxb_log_level < MXB_LOG_DEBUG)
 		mosquitto_log_callback_set(m->mosq, NULL);
@@ -480,12 +471,6 @@ static void check(struct mxb_mqtt *m, int rc, int64_t now)
 	went_down(m, now);
 }
 
-bool mxb_mqtt_pending(struct mxb_mqtt *m)
-{
-	SSL *ssl = m->state == STATE_UP ? mosquitto_ssl_get(m->mosq) : NULL;
-	return ssl && SSL_has_pending(ssl);
-}
-
 void mxb_mqtt_handle(struct mxb_mqtt *m, short revents, int64_t now)
 {
 	int rc = MOSQ_ERR_SUCCESS;
@@ -494,21 +479,12 @@ void mxb_mqtt_handle(struct mxb_mqtt *m, short revents, int64_t now)
 	 * so the XMPP side is not starved), so that one pass of the loop, and one XEP-0198
 	 * ack request, covers a whole burst.
 	 */
-	if ((revents & (POLLIN | POLLHUP | POLLERR)) || mxb_mqtt_pending(m)) {
+	if (revents & (POLLIN | POLLHUP | POLLERR)) {
 		for (int i = 0; i < 64 && rc == MOSQ_ERR_SUCCESS; i++) {
 			rc = mosquitto_loop_read(m->mosq, 1);
 			int fd = mosquitto_socket(m->mosq);
-			if (fd < 0)
-				break;
-			/*
-			 * Records read ahead wait in OpenSSL, where poll cannot see them. A record
-			 * cut short there makes a few passes for nothing before the socket has the
-			 * rest, bounded by the loop.
-			 */
-			if (mxb_mqtt_pending(m))
-				continue;
 			struct pollfd p = {.fd = fd, .events = POLLIN};
-			if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
+			if (fd < 0 || poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
 				break;
 		}
 	}
@@ -561,8 +537,6 @@ int64_t mxb_mqtt_tick(struct mxb_mqtt *m, int64_t now)
 	}
 	/* Stable deadlines: the loop re-arms its timer only when one changes. */
 	int64_t next = INT64_MAX;
-	if (mxb_mqtt_pending(m))
-		return now; /* what the last pass left in OpenSSL: at once */
 	if (m->state == STATE_UP || m->state == STATE_CONNECTING)
 		next = m->next_misc;
 	if (m->state != STATE_UP && m->state != STATE_CLOSED && m->deadline < next)

@@ -43,13 +43,7 @@ void mxb_mqtt_start(struct mxb_mqtt *m, int64_t now);
 /* The socket to poll (-1 when none) and the events to wait for. */
 int mxb_mqtt_fd(const struct mxb_mqtt *m);
 short mxb_mqtt_events(struct mxb_mqtt *m);
-/*
- * Reads what poll said (revents) and what TLS read ahead, writes what waits. Call when the
- * socket woke or mxb_mqtt_pending() says so.
- */
 void mxb_mqtt_handle(struct mxb_mqtt *m, short revents, int64_t now);
-/* Whether TLS holds data read ahead from the socket, which poll cannot see. */
-bool mxb_mqtt_pending(struct mxb_mqtt *m);
 /* Timers: keepalive, reconnect, CONNACK deadline. Returns the next deadline (ms). */
 int64_t mxb_mqtt_tick(struct mxb_mqtt *m, int64_t now);
 
