@@ -130,7 +130,7 @@ static int setup(xmpp_conn_t *conn, void *data)
 	if (a->ca_file)
 		xmpp_conn_set_cafile(conn, a->ca_file);
 	xmpp_conn_set_certfail_handler(conn, on_certfail);
-	xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, a);
+	mxb_session_handler_add(conn, on_iq, NULL, "iq", NULL, a);
 	return 0;
 }
 
@@ -201,6 +201,7 @@ int mxb_location_create(
 			.reconnect_max = cfg->xmpp.reconnect_max,
 			.ping_interval = cfg->xmpp.ping_interval,
 			.ping_timeout = cfg->xmpp.ping_timeout,
+			.connect_timeout = cfg->xmpp.connect_timeout,
 		};
 		rc = mxb_session_init(&a->s, &p, &ops, a);
 		if (rc < 0) {

@@ -184,14 +184,14 @@ static int sides_follow(struct mxb_state *st, const struct mxb_config *old, int6
 	if (!old->xmpp.jid != !cfg->xmpp.jid) {
 		mxb_xmpp_destroy(st->xmpp);
 		st->xmpp = NULL;
-		if (cfg->xmpp.jid) {
-			if (mxb_xmpp_create(
-				    &st->xmpp, cfg, &mxb_bridge_xmpp_handlers, &st->bridge) < 0)
-				return -ENOMEM;
-			mxb_xmpp_start(st->xmpp, now);
-		}
+		if (cfg->xmpp.jid &&
+			mxb_xmpp_create(&st->xmpp, cfg, &mxb_bridge_xmpp_handlers, &st->bridge) < 0)
+			return -ENOMEM;
 		mxb_log_info("reload: the XMPP client is %s", cfg->xmpp.jid ? "added" : "removed");
+		/* Attached first: what the bridge adds to the connection precedes its attempt. */
 		mxb_bridge_attach(&st->bridge, st->mqtt, st->xmpp);
+		if (st->xmpp)
+			mxb_xmpp_start(st->xmpp, now);
 	}
 	if (!old->xmpp.component.domain != !cfg->xmpp.component.domain) {
 		if (st->component) {

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "ns.h"
 #include "session.h"
+#include "session_attempt.h"
 
 #define SHUTDOWN_TIMEOUT_MS 3000
 /*
@@ -20,6 +21,8 @@
  * none of them.
  */
 #define RUN_INTERVAL_MS 1000
+/* An attempt that took this long (DNS to login) is given up. */
+#define CONNECT_TIMEOUT_S 30
 /* libstrophe reads at most this much per pass; a TLS record may hold four times as much. */
 #define READ_CHUNK 4096
 /* A pass this long after a read catches plaintext that the estimate below missed. */
@@ -104,69 +107,39 @@ static void on_log(void *data, xmpp_log_level_t level, const char *area, const c
 
 static int on_sockopt(xmpp_conn_t *conn, void *sock)
 {
-	struct mxb_session *s = session_of(conn);
+	/* On an attempt's thread the registry is not walked: the loop may change it. */
+	struct mxb_session *s = mxb_attempt_running();
 	if (s)
+		mxb_attempt_socket(s, *(int *)sock);
+	else if ((s = session_of(conn)) != NULL)
 		s->fd = *(int *)sock;
 	int one = 1;
 	setsockopt(*(int *)sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return xmpp_sockopt_cb_keepalive(conn, sock);
 }
 
-/*
- * The batch of a pass goes to libstrophe's queue as one piece, which it writes with one
- * SSL_write: one TLS record (and segment) for every stanza of the pass, not one each.
- */
-static void flush(struct mxb_session *s)
+/* The session whose fresh connection object ops->setup is setting up (the loop only). */
+static struct mxb_session *setting_up;
+
+/* Every stanza handler of a user: on an attempt's thread the stanza passes it by. */
+static int on_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 {
-	if (!s->out_len)
-		return;
-	xmpp_send_raw(s->conn, s->out, s->out_len);
-	s->out_len = 0;
+	const struct mxb_session_handler *h = data;
+	if (mxb_attempt_on_thread(NULL))
+		return 1;
+	return h->fn(conn, st, h->data);
 }
 
-/* Appends text to the batch; false when there is no memory for it. */
-static bool batch(struct mxb_session *s, const char *text, size_t len)
+int mxb_session_handler_add(xmpp_conn_t *conn, xmpp_handler fn, const char *ns, const char *name,
+	const char *type, void *data)
 {
-	if (s->out_len + len > s->out_cap) {
-		size_t cap = s->out_cap ? s->out_cap : 4096;
-		while (cap < s->out_len + len)
-			cap *= 2;
-		char *n = realloc(s->out, cap);
-		if (!n)
-			return false;
-		s->out = n;
-		s->out_cap = cap;
-	}
-	memcpy(s->out + s->out_len, text, len);
-	s->out_len += len;
-	s->queued = true;
-	return true;
-}
-
-void mxb_session_send(struct mxb_session *s, xmpp_stanza_t *st)
-{
-	char *text;
-	size_t len;
-	s->sent++;
-	s->queued = true;
-	if (xmpp_stanza_to_text(st, &text, &len) == XMPP_EOK) {
-		bool ok = batch(s, text, len);
-		xmpp_free(s->ctx, text);
-		if (ok)
-			return;
-	}
-	/* No memory for the batch: what it holds first, then this stanza on its own. */
-	flush(s);
-	xmpp_send(s->conn, st);
-}
-
-void mxb_session_raw(struct mxb_session *s, const char *text)
-{
-	s->queued = true;
-	if (batch(s, text, strlen(text)))
-		return;
-	flush(s);
-	xmpp_send_raw_string(s->conn, "%s", text);
+	struct mxb_session *s = setting_up ? setting_up : session_of(conn);
+	if (!s || s->handlers_len == MXB_SESSION_HANDLERS_MAX)
+		return -ENOSPC;
+	struct mxb_session_handler *h = &s->handlers[s->handlers_len++];
+	*h = (struct mxb_session_handler){.fn = fn, .data = data};
+	xmpp_handler_add(conn, on_stanza, ns, name, type, h);
+	return 0;
 }
 
 /*
@@ -175,7 +148,7 @@ void mxb_session_raw(struct mxb_session *s, const char *text)
  */
 static void disconnect(struct mxb_session *s)
 {
-	flush(s);
+	mxb_session_flush(s);
 	xmpp_disconnect(s->conn);
 	s->disconnecting = true;
 	s->queued = true;
@@ -209,7 +182,11 @@ static int new_conn(struct mxb_session *s)
 	xmpp_conn_t *conn = xmpp_conn_new(s->ctx);
 	if (!conn)
 		return -ENOMEM;
+	/* The old connection object goes below: its handlers' entries are reused. */
+	s->handlers_len = 0;
+	setting_up = s;
 	int rc = s->ops->setup(conn, s->data);
+	setting_up = NULL;
 	if (rc < 0)
 		goto err_release_conn;
 	if (s->params.kind == MXB_SESSION_COMPONENT) {
@@ -266,6 +243,13 @@ err_unregister:
 
 void mxb_session_finish(struct mxb_session *s)
 {
+	if (mxb_attempt_live(s)) {
+		/* Blocks while the thread waits for the resolver; a TLS handshake ends at once. */
+		struct mxb_attempt_result r;
+		mxb_attempt_cancel(s);
+		mxb_attempt_join(s, &r);
+		free(r.se_text);
+	}
 	free(s->out);
 	release_conn(s->conn);
 	xmpp_ctx_free(s->ctx);
@@ -352,11 +336,10 @@ static void log_failure(const struct mxb_session *s, int error, const xmpp_strea
 	}
 }
 
-static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
-	xmpp_stream_error_t *stream_error, void *data)
+/* A connection event, on the loop: from libstrophe, or recorded by an attempt's thread. */
+static void conn_event(struct mxb_session *s, xmpp_conn_event_t event, int error, bool stream_error,
+	xmpp_error_type_t se_type, const char *se_text)
 {
-	(void)conn;
-	struct mxb_session *s = data;
 	int64_t now = mxb_now_ms();
 	if (event == XMPP_CONN_CONNECT) {
 		s->state = MXB_SESSION_UP;
@@ -373,22 +356,47 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 		s->ops->up(now, s->data);
 		return;
 	}
-	if (event != XMPP_CONN_DISCONNECT && event != XMPP_CONN_FAIL)
+	/* A connection given up or released fires its end when the session is down already. */
+	if ((event != XMPP_CONN_DISCONNECT && event != XMPP_CONN_FAIL) ||
+		s->state == MXB_SESSION_DOWN || s->state == MXB_SESSION_CLOSED)
 		return;
+	xmpp_stream_error_t se = {.type = se_type, .text = (char *)se_text};
 	if (s->state == MXB_SESSION_CONNECTING) {
-		log_failure(s, error, stream_error);
+		log_failure(s, error, stream_error ? &se : NULL);
 	} else if (s->state == MXB_SESSION_UP) {
 		if (stream_error)
 			mxb_log_warn("%s: stream error <%s/>%s%s", s->params.tag,
-				stream_error_name(stream_error->type),
-				stream_error->text ? ": " : "",
-				stream_error->text ? stream_error->text : "");
+				stream_error_name(se_type), se_text ? ": " : "",
+				se_text ? se_text : "");
 		else
 			mxb_log_warn("%s: disconnected%s%s", s->params.tag, error ? ": " : "",
 				error ? strerror(error) : "");
 	}
 	s->auth_failed = false;
-	went_down(s, now, stream_error != NULL);
+	went_down(s, now, stream_error);
+}
+
+static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
+	xmpp_stream_error_t *stream_error, void *data)
+{
+	(void)conn;
+	struct mxb_session *s = data;
+	if (mxb_attempt_on_thread(s)) {
+		mxb_attempt_record(s, event, error, stream_error);
+		return;
+	}
+	conn_event(s, event, error, stream_error != NULL,
+		stream_error ? stream_error->type : XMPP_SE_UNDEFINED_CONDITION,
+		stream_error ? stream_error->text : NULL);
+}
+
+/* On the attempt's thread: DNS and the start of the connection. */
+static int connect_on_thread(struct mxb_session *s)
+{
+	return s->params.kind == MXB_SESSION_CLIENT
+		       ? xmpp_connect_client(s->conn, s->params.host, s->params.port, on_conn, s)
+		       : xmpp_connect_component(
+				 s->conn, s->params.host, s->params.port, on_conn, s);
 }
 
 static void attempt(struct mxb_session *s, int64_t now)
@@ -402,21 +410,54 @@ static void attempt(struct mxb_session *s, int64_t now)
 	}
 	s->used = true;
 	s->out_len = 0;
-	s->next_run = now + RUN_INTERVAL_MS;
 	s->auth_failed = false;
 	s->sm_offered = false;
 	s->log.handler = on_log;
+	int timeout = s->params.connect_timeout ? s->params.connect_timeout : CONNECT_TIMEOUT_S;
+	s->deadline = now + (int64_t)timeout * 1000;
 	mxb_log_debug("%s: connecting to %s", s->params.tag, peer(s, buf, sizeof(buf)));
-	int rc = s->params.kind == MXB_SESSION_CLIENT
-			 ? xmpp_connect_client(s->conn, s->params.host, s->params.port, on_conn, s)
-			 : xmpp_connect_component(
-				   s->conn, s->params.host, s->params.port, on_conn, s);
-	if (rc != XMPP_EOK) {
+	int rc = mxb_attempt_start(s, connect_on_thread);
+	if (rc < 0) {
+		mxb_log_error(
+			"%s: cannot start a connection attempt: %s", s->params.tag, strerror(-rc));
+		went_down(s, now, false);
+	}
+}
+
+/*
+ * The attempt's thread ended: the connection is the loop's again. What it saw is acted on
+ * here, unless the attempt was given up meanwhile (then it was said and counted already).
+ */
+static void attempt_joined(struct mxb_session *s)
+{
+	char buf[300];
+	bool cancelled = mxb_attempt_cancelled(s);
+	struct mxb_attempt_result r;
+	mxb_attempt_join(s, &r);
+	if (!cancelled && r.started && r.sock >= 0)
+		s->fd = r.sock;
+	if (cancelled) {
+		/* The connection object, in whatever state, goes with the next attempt. */
+	} else if (!r.started) {
 		/* A synchronous failure (resolver, socket) fires no callback. */
 		mxb_log_warn("%s: cannot start a connection to %s", s->params.tag,
 			peer(s, buf, sizeof(buf)));
-		went_down(s, now, false);
+		went_down(s, mxb_now_ms(), false);
+	} else {
+		conn_event(s, r.event, r.error, r.stream_error, r.se_type, r.se_text);
 	}
+	free(r.se_text);
+}
+
+/* The loop gives the attempt up: it is said now, the thread is joined when it ends. */
+static void attempt_give_up(struct mxb_session *s, int64_t now, const char *why)
+{
+	char buf[300];
+	mxb_attempt_cancel(s);
+	if (why)
+		mxb_log_error("%s: no session with %s %s; giving up this attempt", s->params.tag,
+			peer(s, buf, sizeof(buf)), why);
+	went_down(s, now, false);
 }
 
 void mxb_session_start(struct mxb_session *s, int64_t now)
@@ -426,6 +467,9 @@ void mxb_session_start(struct mxb_session *s, int64_t now)
 
 int mxb_session_fd(const struct mxb_session *s)
 {
+	/* While an attempt runs, its thread owns the socket: the loop waits for its end. */
+	if (mxb_attempt_live(s))
+		return mxb_attempt_fd(s);
 	if (s->state == MXB_SESSION_DOWN || s->state == MXB_SESSION_CLOSED)
 		return -1;
 	return s->fd;
@@ -434,6 +478,8 @@ int mxb_session_fd(const struct mxb_session *s)
 short mxb_session_events(const struct mxb_session *s)
 {
 	short ev = POLLIN;
+	if (mxb_attempt_live(s))
+		return ev;
 	if (s->queued || xmpp_conn_is_connecting(s->conn) || xmpp_conn_send_queue_len(s->conn) > 0)
 		ev |= POLLOUT;
 	return ev;
@@ -464,7 +510,7 @@ static void handle_busy(struct mxb_session *s, short revents, int64_t now)
 	s->next_run = now + RUN_INTERVAL_MS;
 	for (int i = 0; i < 64; i++) {
 		if (s->state == MXB_SESSION_UP && !s->disconnecting)
-			flush(s);
+			mxb_session_flush(s);
 		s->queued = false;
 		xmpp_run_once(s->ctx, 0);
 		if (s->fd < 0)
@@ -474,7 +520,7 @@ static void handle_busy(struct mxb_session *s, short revents, int64_t now)
 			continue;
 		for (int k = 0; k < 4 && s->fd >= 0; k++) {
 			if (s->state == MXB_SESSION_UP && !s->disconnecting)
-				flush(s);
+				mxb_session_flush(s);
 			xmpp_run_once(s->ctx, 0);
 		}
 		return;
@@ -493,7 +539,14 @@ static void handle_busy(struct mxb_session *s, short revents, int64_t now)
  */
 void mxb_session_handle(struct mxb_session *s, short revents, int64_t now)
 {
-	if (s->state == MXB_SESSION_DOWN || s->state == MXB_SESSION_CLOSED)
+	if (mxb_attempt_live(s)) {
+		if (!mxb_attempt_done(s))
+			return;
+		attempt_joined(s);
+		revents = POLLIN;
+	}
+	if (s->state == MXB_SESSION_DOWN || s->state == MXB_SESSION_CLOSED ||
+		s->state == MXB_SESSION_CONNECTING)
 		return;
 	if (strophe_timers(s)) {
 		handle_busy(s, revents, now);
@@ -511,7 +564,7 @@ void mxb_session_handle(struct mxb_session *s, short revents, int64_t now)
 	bool read = false;
 	int before = unread(s->fd);
 	for (int i = 0; i < 64; i++) {
-		flush(s);
+		mxb_session_flush(s);
 		s->queued = false;
 		xmpp_run_once(s->ctx, 0);
 		if (s->fd < 0)
@@ -592,11 +645,21 @@ int64_t mxb_session_tick(struct mxb_session *s, int64_t now)
 {
 	switch (s->state) {
 	case MXB_SESSION_DOWN:
-		if (now >= s->deadline) {
+		/* The next attempt waits for the last one's thread (its end wakes the loop). */
+		if (now >= s->deadline && !mxb_attempt_live(s)) {
 			if (s->shutting_down)
 				s->state = MXB_SESSION_CLOSED;
 			else
 				attempt(s, now);
+		}
+		break;
+	case MXB_SESSION_CONNECTING:
+		if (now >= s->deadline && mxb_attempt_live(s)) {
+			char within[32];
+			snprintf(within, sizeof(within), "within %d s",
+				s->params.connect_timeout ? s->params.connect_timeout
+							  : CONNECT_TIMEOUT_S);
+			attempt_give_up(s, now, within);
 		}
 		break;
 	case MXB_SESSION_UP:
@@ -608,15 +671,17 @@ int64_t mxb_session_tick(struct mxb_session *s, int64_t now)
 			s->state = MXB_SESSION_CLOSED;
 		}
 		break;
-	case MXB_SESSION_CONNECTING:
 	case MXB_SESSION_CLOSED:
 		break;
 	}
 	/* Stable deadlines: the loop re-arms its timer only when one changes. */
 	int64_t next = INT64_MAX;
-	if (s->state == MXB_SESSION_DOWN || s->state == MXB_SESSION_CLOSING)
+	if (s->state == MXB_SESSION_DOWN || s->state == MXB_SESSION_CLOSING ||
+		s->state == MXB_SESSION_CONNECTING)
 		next = s->deadline;
-	if (s->state == MXB_SESSION_DOWN || s->state == MXB_SESSION_CLOSED)
+	if (s->state == MXB_SESSION_DOWN && mxb_attempt_live(s))
+		next = INT64_MAX;
+	if (s->state != MXB_SESSION_UP && s->state != MXB_SESSION_CLOSING)
 		return next;
 	if (s->queued || s->tls_pending > 0)
 		return now;
@@ -635,6 +700,13 @@ int64_t mxb_session_tick(struct mxb_session *s, int64_t now)
 void mxb_session_shutdown(struct mxb_session *s, int64_t now)
 {
 	s->shutting_down = true;
+	if (s->state == MXB_SESSION_CONNECTING && mxb_attempt_live(s)) {
+		/* Nothing to close yet: the thread ends on its own, joined at the latest by finish.
+		 */
+		mxb_attempt_cancel(s);
+		s->state = MXB_SESSION_CLOSED;
+		return;
+	}
 	if (s->state == MXB_SESSION_UP || s->state == MXB_SESSION_CONNECTING) {
 		disconnect(s);
 		s->state = MXB_SESSION_CLOSING;
@@ -659,8 +731,15 @@ void mxb_session_reconnect(
 	if (s->shutting_down)
 		return;
 	switch (s->state) {
-	case MXB_SESSION_UP:
 	case MXB_SESSION_CONNECTING:
+		if (mxb_attempt_live(s)) {
+			/* went_down() plans no backoff; the next attempt waits for this thread. */
+			s->reconnecting = true;
+			attempt_give_up(s, now, NULL);
+			break;
+		}
+		/* fall through */
+	case MXB_SESSION_UP:
 		/* The DISCONNECT event goes through went_down(), which plans no backoff now. */
 		s->reconnecting = true;
 		disconnect(s);

@@ -79,10 +79,10 @@ static int on_request(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 
 void mxb_sm_add_handlers(struct mxb_sm *sm, xmpp_conn_t *conn)
 {
-	xmpp_handler_add(conn, on_enabled, NS_SM, "enabled", NULL, sm);
-	xmpp_handler_add(conn, on_failed, NS_SM, "failed", NULL, sm);
-	xmpp_handler_add(conn, on_ack, NS_SM, "a", NULL, sm);
-	xmpp_handler_add(conn, on_request, NS_SM, "r", NULL, sm);
+	mxb_session_handler_add(conn, on_enabled, NS_SM, "enabled", NULL, sm);
+	mxb_session_handler_add(conn, on_failed, NS_SM, "failed", NULL, sm);
+	mxb_session_handler_add(conn, on_ack, NS_SM, "a", NULL, sm);
+	mxb_session_handler_add(conn, on_request, NS_SM, "r", NULL, sm);
 }
 
 bool mxb_sm_start(struct mxb_sm *sm, int every, int delay_ms, int64_t now)

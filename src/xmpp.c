@@ -391,11 +391,11 @@ static int setup(xmpp_conn_t *conn, void *data)
 	if (cfg->xmpp.client_cert)
 		xmpp_conn_set_client_cert(conn, cfg->xmpp.client_cert, cfg->xmpp.client_key);
 	xmpp_conn_set_certfail_handler(conn, on_certfail);
-	xmpp_handler_add(conn, on_message, NULL, "message", NULL, x);
-	xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, x);
-	xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, x);
+	mxb_session_handler_add(conn, on_message, NULL, "message", NULL, x);
+	mxb_session_handler_add(conn, on_iq, NULL, "iq", NULL, x);
+	mxb_session_handler_add(conn, on_presence, NULL, "presence", NULL, x);
 	if (cfg->location.contacts.len)
-		xmpp_handler_add(conn, on_pep_event, NS_PUBSUB_EVENT, "message", NULL, x);
+		mxb_session_handler_add(conn, on_pep_event, NS_PUBSUB_EVENT, "message", NULL, x);
 	mxb_sm_add_handlers(&x->sm, conn);
 	for (size_t i = 0; i < x->ext_len; i++) {
 		int r = x->ext[i].setup(conn, x->ext[i].data);
@@ -483,6 +483,7 @@ static struct mxb_session_params params_of(const struct mxb_xmpp *x)
 		.reconnect_max = cfg->xmpp.reconnect_max,
 		.ping_interval = cfg->xmpp.ping_interval,
 		.ping_timeout = cfg->xmpp.ping_timeout,
+		.connect_timeout = cfg->xmpp.connect_timeout,
 	};
 }
 
@@ -759,8 +760,11 @@ int mxb_xmpp_ext_add(struct mxb_xmpp *x, mxb_xmpp_ext_setup ext_setup, void *dat
 	x->ext[x->ext_len].setup = ext_setup;
 	x->ext[x->ext_len].data = data;
 	x->ext_len++;
-	/* The first connection object was set up when the client was made. */
-	return x->s.conn ? ext_setup(x->s.conn, data) : 0;
+	/*
+	 * The first connection object was set up when the client was made; an attempt's
+	 * thread owns it once the client started (xmpp.h: add before mxb_xmpp_start).
+	 */
+	return x->s.conn && !x->s.attempt ? ext_setup(x->s.conn, data) : 0;
 }
 
 struct mxb_session *mxb_xmpp_ext_session(struct mxb_xmpp *x)
