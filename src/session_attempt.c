@@ -30,6 +30,14 @@ struct mxb_session_attempt {
 	struct mxb_attempt_result r; /* the thread's until it is done */
 };
 
+/*
+ * libstrophe 0.12.2 keeps some state of the login in static storage (helgrind sees two
+ * attempts' threads write the same bytes): the attempts of several sessions take turns,
+ * one libstrophe call at a time. The loop's own calls, for sessions that are up, do not
+ * run that code and do not take it.
+ */
+static pthread_mutex_t login = PTHREAD_MUTEX_INITIALIZER;
+
 /* The session whose attempt the calling thread runs, NULL on the loop. */
 static _Thread_local struct mxb_session *running;
 
@@ -76,9 +84,14 @@ static void *run(void *arg)
 	struct mxb_session *s = arg;
 	struct mxb_session_attempt *a = s->attempt;
 	running = s;
+	pthread_mutex_lock(&login);
 	a->r.started = a->connect(s) == XMPP_EOK;
-	while (a->r.started && !a->r.seen && !atomic_load(&a->cancel))
+	pthread_mutex_unlock(&login);
+	while (a->r.started && !a->r.seen && !atomic_load(&a->cancel)) {
+		pthread_mutex_lock(&login);
 		xmpp_run_once(s->ctx, PASS_MS);
+		pthread_mutex_unlock(&login);
+	}
 	running = NULL;
 	atomic_store(&a->done, true);
 	uint64_t one = 1;

@@ -18,6 +18,8 @@
  * - The thread ends after that first event (or when cancelled), writes the eventfd, and
  *   the loop joins it: from the join on, ctx and conn are the loop's again, and the loop
  *   acts on the recorded event as on any.
+ * - The attempts of several sessions take turns inside libstrophe (static state of its
+ *   login): one that waits in a TLS handshake holds the others until it is given up.
  * - The loop may give up an attempt (its deadline, a shutdown, new settings): cancel sets
  *   a flag the thread reads between passes and shuts the socket down, which ends a TLS
  *   handshake that waits; a thread blocked in DNS ends when the resolver returns. It is
