@@ -25,6 +25,11 @@
 #define CONNECT_TIMEOUT_S 30
 /* libstrophe reads at most this much per pass; a TLS record may hold four times as much. */
 #define READ_CHUNK 4096
+/*
+ * Passes of an established session per wakeup: 64 KiB of input, then the loop serves the
+ * others (the MQTT side's acks, which free its in-flight window) before it reads on.
+ */
+#define PASSES_MAX 16
 /* A pass this long after a read catches plaintext that the estimate below missed. */
 #define RECHECK_MS 200
 
@@ -563,7 +568,7 @@ void mxb_session_handle(struct mxb_session *s, short revents, int64_t now)
 	}
 	bool read = false;
 	int before = unread(s->fd);
-	for (int i = 0; i < 64; i++) {
+	for (int i = 0; i < PASSES_MAX; i++) {
 		mxb_session_flush(s);
 		s->queued = false;
 		xmpp_run_once(s->ctx, 0);
