@@ -251,6 +251,18 @@ int64_t mxb_xmpp_peers_tick(struct mxb_xmpp *x, int64_t now)
 	return INT64_MAX;
 }
 
+/* Nobody is known, nothing decided; returns whether there is a share group at all. */
+static bool forget_peers(struct mxb_xmpp *x)
+{
+	if (!x->peers)
+		return false;
+	mxb_peers_clear(x->peers);
+	x->settled = false;
+	x->settle_at = 0;
+	lead(x);
+	return true;
+}
+
 void mxb_xmpp_peers_up(struct mxb_xmpp *x)
 {
 	const char *bound = xmpp_conn_get_bound_jid(x->s.conn);
@@ -260,12 +272,8 @@ void mxb_xmpp_peers_up(struct mxb_xmpp *x)
 		memcpy(x->resource, res ? res + 1 : "", len + 1);
 	else
 		x->resource[0] = '\0'; /* a server's longer one than a JID allows: sorts first */
-	if (!x->peers)
+	if (!forget_peers(x))
 		return;
-	mxb_peers_clear(x->peers);
-	x->settled = false;
-	x->settle_at = 0;
-	lead(x);
 	/*
 	 * A probe of the account's own bare JID makes the server tell the presence of its
 	 * other resources (RFC 6121 4.3), before it answers what was sent after it: a ping.
@@ -279,12 +287,7 @@ void mxb_xmpp_peers_up(struct mxb_xmpp *x)
 
 void mxb_xmpp_peers_down(struct mxb_xmpp *x)
 {
-	if (!x->peers)
-		return;
-	mxb_peers_clear(x->peers);
-	x->settled = false;
-	x->settle_at = 0;
-	lead(x);
+	forget_peers(x);
 }
 
 bool mxb_xmpp_peers_defer(const struct mxb_xmpp *x)

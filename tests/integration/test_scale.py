@@ -11,7 +11,6 @@ suite's."""
 import os
 import re
 import signal
-import threading
 import time
 
 import harness
@@ -84,34 +83,9 @@ def received(env, tag):
     return out
 
 
-class Publisher(threading.Thread):
-    """Publishes TAG-1 .. TAG-n at rate, QoS 1, each acknowledged by the broker."""
-
-    def __init__(self, env, tag, n, rate):
-        super().__init__(daemon=True)
-        self.env, self.tag, self.n, self.rate = env, tag, n, rate
-        self.sent = 0
-        self.error = None
-
-    def run(self):
-        c = self.env.mqtt(self.env.m)
-        try:
-            t0 = time.monotonic()
-            for i in range(1, self.n + 1):
-                c.publish("seq/%s" % self.tag, "%s-%d" % (self.tag, i), qos=1, timeout=10)
-                self.sent = i
-                ahead = t0 + i / self.rate - time.monotonic()
-                if ahead > 0:
-                    time.sleep(ahead)
-        except BaseException as e:  # noqa: BLE001
-            self.error = e
-        finally:
-            c.disconnect()
-
-
 def stream(env, name, tag, n, rate, fault=None):
     """Streams n messages, runs fault() a third of the way, and counts what alice got."""
-    pub = Publisher(env, tag, n, rate)
+    pub = harness.SeqPublisher(env, env.m, tag, n, rate)
     pub.start()
     if fault:
         harness.wait_until(lambda: pub.sent >= n // 3, 60, what="a third of the stream sent")

@@ -51,6 +51,7 @@ from .procs import (HERE, LOOPBACK, SRCDIR, LogFile, Terminated, TestFailure, Te
                     line_of, port_accepts, port_owner_pids, run, spawn, tail, terminate,
                     wait_until)
 from .prosody import Prosody
+from .streams import SeqPublisher
 from .xmppclient import IqResult, Message, Presence, XmppClient
 from .xmppserver import XMPP_DOMAIN, XmppServer
 
@@ -73,6 +74,7 @@ __all__ = [
     "format_config", "merge", "Bridge", "bridge_counters", "counter_delta",
     # clients
     "Message", "Presence", "IqResult", "XmppClient", "MqttMessage", "MqttClient",
+    "SeqPublisher",
     # the environment
     "Env", "main",
 ]

@@ -344,16 +344,21 @@ listen:
             except ProcessLookupError:
                 pass
 
-    def after_terminate(self):
-        """Checks that no process of ours (beam, port programs, epmd) is left behind."""
+    def check_nothing_left(self, timeout):
+        """Fails when a process of this server's own (beam, port programs) is still there
+        after timeout seconds; kills what is left first."""
         try:
-            wait_until(lambda: not self.own_processes(), 5, interval=0.05,
+            wait_until(lambda: not self.own_processes(), timeout, interval=0.05,
                        what="%s: no process of its own left" % self.name)
         except TestFailure:
             left = self.own_processes()
             self._reap_leftovers()
             raise TestFailure("%s left processes behind after stopping: %r" % (
                 self.name, left))
+
+    def after_terminate(self):
+        """Checks that no process of ours (beam, port programs, epmd) is left behind."""
+        self.check_nothing_left(5)
         new_epmd = {pid for pid in self.epmd_pids() - (self._epmd_before or set())
                     if self._could_be_ours(pid)}
         if new_epmd:

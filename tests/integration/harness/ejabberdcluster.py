@@ -63,14 +63,7 @@ class ClusterNode(Ejabberd):
 
     def after_terminate(self):
         """Nothing of this node left (the epmd is the cluster's, stopped at the end)."""
-        try:
-            wait_until(lambda: not self.own_processes(), 10, interval=0.05,
-                       what="%s: no process of its own left" % self.name)
-        except TestFailure:
-            left = self.own_processes()
-            self._reap_leftovers()
-            raise TestFailure("%s left processes behind after stopping: %r" % (
-                self.name, left))
+        self.check_nothing_left(10)
 
 
 class _Epmd:
