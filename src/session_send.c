@@ -21,15 +21,12 @@ void mxb_session_flush(struct mxb_session *s)
 	s->out_len = 0;
 }
 
-/*
- * Appends text to the batch, which stays NUL-terminated: xmpp_send_raw() reads it as a
- * string too (for its log). False when there is no memory for it.
- */
+/* Appends text to the batch; false when there is no memory for it. */
 static bool batch(struct mxb_session *s, const char *text, size_t len)
 {
-	if (s->out_len + len + 1 > s->out_cap) {
+	if (s->out_len + len > s->out_cap) {
 		size_t cap = s->out_cap ? s->out_cap : 4096;
-		while (cap < s->out_len + len + 1)
+		while (cap < s->out_len + len)
 			cap *= 2;
 		char *n = realloc(s->out, cap);
 		if (!n)
@@ -39,7 +36,6 @@ static bool batch(struct mxb_session *s, const char *text, size_t len)
 	}
 	memcpy(s->out + s->out_len, text, len);
 	s->out_len += len;
-	s->out[s->out_len] = '\0';
 	s->queued = true;
 	return true;
 }
