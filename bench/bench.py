@@ -675,38 +675,6 @@ def report(results, cmd):
                 label, rate, fmt(p50), fmt(p99), fmt(a50), fmt(a99),
                 int(sum(r["lost"] for r in pick(name, rate))), t))
 
-    L.append("\n### CPU per message at fixed rates (µs, medians; what each process spent over "
-             "the run, idle time included, divided by the messages)\n")
-    L.append("| path | rate | the path's own process | Prosody | mosquitto A | "
-             "ratio of the bridge to the mosquitto bridge | to the Python peer |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|")
-
-    def cpu_at(name, rate, who):
-        vals = [r["cpu_ns"][who] / 1000.0 / r["unique"] for r in pick(name, rate)
-                if r["cpu_ns"].get(who) is not None and r["unique"]]
-        return med(vals)
-    for rate in results["rates"]:
-        own = {n: cpu_at(n, rate, w) for n, w in (
-            ("mosq-bridge", "mosqB"), ("mxb-m2x", "bridge"), ("mxb-x2m", "bridge"),
-            ("py-m2x", "bridge"), ("py-x2m", "bridge"))}
-        for name, label in (("xmpp-direct", "direct XMPP"), ("mqtt-direct", "direct MQTT"),
-                            ("mosq-bridge", "mosquitto bridge"),
-                            ("mxb-m2x", "**bridge MQTT -> XMPP**"),
-                            ("mxb-x2m", "**bridge XMPP -> MQTT**"),
-                            ("py-m2x", "Python peer MQTT -> XMPP"),
-                            ("py-x2m", "Python peer XMPP -> MQTT")):
-            if not pick(name, rate):
-                continue
-            mine = own.get(name)
-            py = own.get("py-" + name.split("-")[1]) if name.startswith("mxb") else None
-            L.append("| %s | %d/s | %s | %s | %s | %s | %s |" % (
-                label, rate, fmt(mine, "%.1f"), fmt(cpu_at(name, rate, "prosody"), "%.1f"),
-                fmt(cpu_at(name, rate, "mosqA"), "%.1f"),
-                fmt(mine / own["mosq-bridge"] if name.startswith("mxb") and mine and
-                    own["mosq-bridge"] else None, "%.2f"),
-                fmt(py / mine if py and mine else None, "%.1f") + ("x less" if py and mine
-                                                                    else "")))
-
     L.append("\n### CPU (from /proc/PID/task/*/schedstat, saturated runs, median)\n")
     L.append("| process | CPU s per 100000 messages | ratio to mosquitto broker (QoS 1 in+out) "
              "| target |")
@@ -806,7 +774,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="1 repetition, small counts")
     ap.add_argument("--reps", type=int)
     ap.add_argument("--n-sat", type=int)
-    ap.add_argument("--rates", default="10,100,1000,5000")
+    ap.add_argument("--rates", default="1000,5000")
     ap.add_argument("--rate-secs", type=float)
     ap.add_argument("--cg-n", type=int)
     ap.add_argument("--idle", type=float, default=2.0)
