@@ -13,7 +13,6 @@
 #include "ns.h"
 #include "session.h"
 #include "session_attempt.h"
-#include "session_log.h"
 
 #define SHUTDOWN_TIMEOUT_MS 3000
 /*
@@ -68,6 +67,56 @@ static void registry_remove(struct mxb_session *s)
 	}
 	if (!sessions)
 		xmpp_shutdown();
+}
+
+static bool is_area(const char *area, const char *name)
+{
+	return strcmp(area, name) == 0;
+}
+
+/*
+ * libstrophe's log, routed through ours. At debug it dumps every stanza sent and received,
+ * the SASL exchange and the component's handshake digest among them: only the areas free of
+ * those pass. It is also the only place that tells a refused login from a dropped
+ * connection, and whether the server offered stream management: read both on the way.
+ */
+static void on_log(void *data, xmpp_log_level_t level, const char *area, const char *msg)
+{
+	struct mxb_session *s = data;
+	bool xmpp = is_area(area, "xmpp");
+	bool dump = xmpp && (strncmp(msg, "RECV", 4) == 0 || strncmp(msg, "SENT", 4) == 0);
+	if ((xmpp && strstr(msg, "auth failed")) ||
+		(is_area(area, "auth") && strstr(msg, "Handshake failed")))
+		s->auth_failed = true;
+	if (dump && level == XMPP_LEVEL_DEBUG &&
+		(strncmp(msg, "RECV: <features", 15) == 0 ||
+			strncmp(msg, "RECV: <stream:features", 22) == 0) &&
+		strstr(msg, NS_SM "\"") != NULL)
+		s->sm_offered = true;
+	/*
+	 * A refused or unreachable TCP connect reaches the connection handler with error 0
+	 * (libstrophe 0.12 keeps the errno for this debug line): without it the failure
+	 * would read like a refused TLS or login.
+	 */
+	int e;
+	if (xmpp && level == XMPP_LEVEL_DEBUG &&
+		sscanf(msg, "connection failed, error %d", &e) == 1 && e > 0)
+		s->connect_error = e;
+	if (level == XMPP_LEVEL_DEBUG) {
+		bool safe = is_area(area, "tls") || is_area(area, "sock") ||
+			    is_area(area, "resolver") || (xmpp && !dump);
+		if (safe)
+			mxb_log_debug("%s: %s: %s", s->params.tag, area, msg);
+		return;
+	}
+	if (is_area(area, "auth") && strstr(msg, "Digest"))
+		return;
+	/* libstrophe's errors are often followed by our own, clearer line: keep theirs lower. */
+	enum mxb_log_level l = level == XMPP_LEVEL_INFO ? MXB_LOG_INFO : MXB_LOG_WARN;
+	if (xmpp)
+		mxb_log(l, "%s: %s", s->params.tag, msg);
+	else
+		mxb_log(l, "%s: %s: %s", s->params.tag, area, msg);
 }
 
 static int on_sockopt(xmpp_conn_t *conn, void *sock)
@@ -188,7 +237,7 @@ int mxb_session_init(struct mxb_session *s, const struct mxb_session_params *par
 	};
 	mxb_backoff_init(&s->backoff, params->reconnect_max);
 	registry_add(s);
-	s->log.handler = mxb_session_on_log;
+	s->log.handler = on_log;
 	s->log.userdata = s;
 	/* libstrophe keeps the pointer: the handler can be switched off later. */
 	s->ctx = xmpp_ctx_new(NULL, &s->log);
@@ -222,6 +271,58 @@ void mxb_session_finish(struct mxb_session *s)
 	registry_remove(s);
 }
 
+static const char *stream_error_name(xmpp_error_type_t type)
+{
+	static const char *const names[] = {"bad-format", "bad-namespace-prefix", "conflict",
+		"connection-timeout", "host-gone", "host-unknown", "improper-addressing",
+		"internal-server-error", "invalid-from", "invalid-id", "invalid-namespace",
+		"invalid-xml", "not-authorized", "policy-violation", "remote-connection-failed",
+		"resource-constraint", "restricted-xml", "see-other-host", "system-shutdown",
+		"undefined-condition", "unsupported-encoding", "unsupported-stanza-type",
+		"unsupported-version", "not-well-formed"};
+	size_t i = (size_t)type;
+	return i < sizeof(names) / sizeof(names[0]) ? names[i] : "unknown";
+}
+
+/*
+ * The condition of a stream error as the server wrote it: libstrophe 0.12 knows only
+ * RFC 6120's list and calls anything else (ejabberd's <reset/> when it stops)
+ * undefined-condition.
+ */
+static const char *condition_of(const xmpp_stream_error_t *se)
+{
+	for (xmpp_stanza_t *c = se->stanza ? xmpp_stanza_get_children(se->stanza) : NULL; c;
+		c = xmpp_stanza_get_next(c)) {
+		const char *name = xmpp_stanza_get_name(c), *ns = xmpp_stanza_get_ns(c);
+		if (xmpp_stanza_is_tag(c) && name && strcmp(name, "text") != 0 && ns &&
+			strcmp(ns, XMPP_NS_STREAMS_IETF) == 0)
+			return name;
+	}
+	return stream_error_name(se->type);
+}
+
+bool mxb_session_error_blames_sent(const char *condition)
+{
+	/* The server goes away, moves, or replaced or timed out the session. */
+	static const char *const departures[] = {"system-shutdown", "reset", "see-other-host",
+		"host-gone", "conflict", "connection-timeout", "remote-connection-failed"};
+	for (size_t i = 0; i < sizeof(departures) / sizeof(departures[0]); i++)
+		if (strcmp(condition, departures[i]) == 0)
+			return false;
+	return true;
+}
+
+/* Where the session connects, for log lines. */
+static const char *peer(const struct mxb_session *s, char *buf, size_t len)
+{
+	if (!s->params.host)
+		return "the JID's domain";
+	if (!s->params.port)
+		return s->params.host;
+	snprintf(buf, len, "%s:%u", s->params.host, s->params.port);
+	return buf;
+}
+
 static void went_down(struct mxb_session *s, int64_t now, bool stream_error)
 {
 	if (s->ops->down)
@@ -251,6 +352,33 @@ static void went_down(struct mxb_session *s, int64_t now, bool stream_error)
 		s->ops->offline(stream_error, s->data);
 }
 
+/* Says once, at the error level, why an attempt did not become a session. */
+static void log_failure(const struct mxb_session *s, int error, const xmpp_stream_error_t *se)
+{
+	const char *tag = s->params.tag;
+	char buf[300];
+	if (s->auth_failed || (se && se->type == XMPP_SE_NOT_AUTHORIZED)) {
+		if (s->params.kind == MXB_SESSION_CLIENT)
+			mxb_log_error("%s: authentication failed for '%s'", tag, s->params.name);
+		else
+			mxb_log_error(
+				"%s: the server refused the secret for '%s'", tag, s->params.name);
+	} else if (se) {
+		mxb_log_error("%s: server closed the stream before the session: %s%s%s", tag,
+			stream_error_name(se->type), se->text ? ": " : "",
+			se->text ? se->text : "");
+	} else if (error) {
+		mxb_log_error("%s: cannot connect to %s: %s", tag, peer(s, buf, sizeof(buf)),
+			strerror(error));
+	} else if (s->params.kind == MXB_SESSION_CLIENT) {
+		mxb_log_error("%s: connection closed before the session was established (TLS or "
+			      "authentication refused)",
+			tag);
+	} else {
+		mxb_log_error("%s: connection closed before the session was established", tag);
+	}
+}
+
 /* A connection event, on the loop: from libstrophe, or recorded by an attempt's thread. */
 static void conn_event(struct mxb_session *s, xmpp_conn_event_t event, int error, bool stream_error,
 	xmpp_error_type_t se_type, const char *se_text, const char *condition)
@@ -277,8 +405,7 @@ static void conn_event(struct mxb_session *s, xmpp_conn_event_t event, int error
 		return;
 	xmpp_stream_error_t se = {.type = se_type, .text = (char *)se_text};
 	if (s->state == MXB_SESSION_CONNECTING) {
-		mxb_session_log_failure(
-			s, error ? error : s->connect_error, stream_error ? &se : NULL);
+		log_failure(s, error ? error : s->connect_error, stream_error ? &se : NULL);
 	} else if (s->state == MXB_SESSION_UP) {
 		if (stream_error)
 			mxb_log_warn("%s: stream error <%s/>%s%s", s->params.tag, condition,
@@ -298,13 +425,13 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 	struct mxb_session *s = data;
 	if (mxb_attempt_on_thread(s)) {
 		mxb_attempt_record(s, event, error, stream_error,
-			stream_error ? mxb_session_condition(stream_error) : NULL);
+			stream_error ? condition_of(stream_error) : NULL);
 		return;
 	}
 	conn_event(s, event, error, stream_error != NULL,
 		stream_error ? stream_error->type : XMPP_SE_UNDEFINED_CONDITION,
 		stream_error ? stream_error->text : NULL,
-		stream_error ? mxb_session_condition(stream_error) : NULL);
+		stream_error ? condition_of(stream_error) : NULL);
 }
 
 /* On the attempt's thread: DNS and the start of the connection. */
@@ -330,10 +457,10 @@ static void attempt(struct mxb_session *s, int64_t now)
 	s->auth_failed = false;
 	s->connect_error = 0;
 	s->sm_offered = false;
-	s->log.handler = mxb_session_on_log;
+	s->log.handler = on_log;
 	int timeout = s->params.connect_timeout ? s->params.connect_timeout : CONNECT_TIMEOUT_S;
 	s->deadline = now + (int64_t)timeout * 1000;
-	mxb_log_debug("%s: connecting to %s", s->params.tag, mxb_session_peer(s, buf, sizeof(buf)));
+	mxb_log_debug("%s: connecting to %s", s->params.tag, peer(s, buf, sizeof(buf)));
 	int rc = mxb_attempt_start(s, connect_on_thread);
 	if (rc < 0) {
 		mxb_log_error(
@@ -359,7 +486,7 @@ static void attempt_joined(struct mxb_session *s)
 	} else if (!r.started) {
 		/* A synchronous failure (resolver, socket) fires no callback. */
 		mxb_log_warn("%s: cannot start a connection to %s", s->params.tag,
-			mxb_session_peer(s, buf, sizeof(buf)));
+			peer(s, buf, sizeof(buf)));
 		went_down(s, mxb_now_ms(), false);
 	} else {
 		conn_event(s, r.event, r.error, r.stream_error, r.se_type, r.se_text,
@@ -376,7 +503,7 @@ static void attempt_give_up(struct mxb_session *s, int64_t now, const char *why)
 	mxb_attempt_cancel(s);
 	if (why)
 		mxb_log_error("%s: no session with %s %s; giving up this attempt", s->params.tag,
-			mxb_session_peer(s, buf, sizeof(buf)), why);
+			peer(s, buf, sizeof(buf)), why);
 	went_down(s, now, false);
 }
 
@@ -420,7 +547,7 @@ static int unread(int fd)
 
 /*
  * While connecting or closing, libstrophe writes what a read answered only in the next
- * pass and keeps timers: pass while the socket has data (bounded, so one mxb_session_peer cannot
+ * pass and keeps timers: pass while the socket has data (bounded, so one peer cannot
  * starve the loop), then a few more to flush what the last reads queued.
  */
 static void handle_busy(struct mxb_session *s, short revents, int64_t now)
@@ -455,7 +582,7 @@ static void handle_busy(struct mxb_session *s, short revents, int64_t now)
  * what the pass took from the socket (FIONREAD before and after): a record of n bytes
  * leaves about n - 4 KiB. What arrives during a pass blurs that count, so a pass
  * RECHECK_MS after a read catches what it missed. Passes go on while data waits or
- * handlers queued answers (bounded, so one mxb_session_peer cannot starve the loop).
+ * handlers queued answers (bounded, so one peer cannot starve the loop).
  */
 void mxb_session_handle(struct mxb_session *s, short revents, int64_t now)
 {
