@@ -19,7 +19,6 @@ Then callgrind runs of the bridge (N messages minus 0 messages) give instruction
 
     bench/run            full run (5 repetitions; ~15 min on 2 cores)
     bench/run --quick    1 repetition, fewer messages, no 10000-route callgrind
-    bench/run --syscalls-only   system calls per message at 1000/s and idle wakeups
 Results: a JSON file and the Markdown table on stdout (and --md FILE).
 """
 
@@ -490,108 +489,6 @@ def callgrind_phase(env, srv, bench, args, results):
 
 
 # ---------------------------------------------------------------------------------------
-# System calls and wakeups
-
-def strace_counts(path):
-    """{syscall: calls} from an `strace -c` summary."""
-    counts = {}
-    with open(path) as f:
-        for line in f:
-            parts = line.split()
-            # % time, seconds, usecs/call, calls, [errors], syscall
-            if len(parts) >= 5 and parts[0][0].isdigit() and parts[3].isdigit() and \
-                    parts[-1] != "total":
-                counts[parts[-1]] = int(parts[3])
-                if len(parts) == 6 and parts[4].isdigit():
-                    counts[parts[-1] + " (errors)"] = int(parts[4])
-    return counts
-
-
-def perf_counts(path):
-    """{event: value} from a `perf stat -x,` output."""
-    out = {}
-    with open(path) as f:
-        for line in f:
-            parts = line.strip().split(",")
-            if len(parts) >= 3 and parts[0] and parts[0][0].isdigit():
-                out[parts[2]] = float(parts[0])
-    return out
-
-
-def attached(pid, what, out):
-    """strace -c or perf stat attached to pid (every thread) until stopped with SIGINT."""
-    if what == "strace":
-        cmd = ["strace", "-c", "-f", "-q", "-p", str(pid), "-o", out]
-    else:
-        cmd = ["perf", "stat", "-x,", "-e", "task-clock,context-switches", "-p", str(pid),
-               "-o", out]
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
-    time.sleep(1.0)
-    return p
-
-
-def detach(p):
-    p.send_signal(signal.SIGINT)
-    p.wait(30)
-
-
-def syscalls_phase(env, srv, bench, args, results, b=None):
-    """System calls per message at a steady rate, and wakeups while idle, of the bridge with
-    10 routes (b, or one started here): strace -c -f and perf stat attached to it."""
-    own = b is None
-    if own:
-        b = start_mxb(env, srv, "bridge", "mxb", 10)
-    time.sleep(1.0)
-    out = {}
-    d = os.path.join(env.tmp, "syscalls")
-    os.makedirs(d, exist_ok=True)
-    log("syscalls: idle %.0f s" % args.idle_secs)
-    p = attached(b.pid, "strace", os.path.join(d, "idle.strace"))
-    time.sleep(args.idle_secs)
-    detach(p)
-    c = strace_counts(os.path.join(d, "idle.strace"))
-    wakeups = c.get("poll", 0) + c.get("ppoll", 0)
-    out["idle"] = {"secs": args.idle_secs, "counts": c,
-                   "wakeups_per_min": wakeups * 60.0 / args.idle_secs}
-    log("syscalls: idle %d poll calls in %.0f s = %.1f wakeups/min" % (
-        wakeups, args.idle_secs, out["idle"]["wakeups_per_min"]))
-    n = int(args.sys_rate * args.sys_secs)
-    for name in ("mxb-m2x", "mxb-x2m"):
-        res = {}
-        for what in ("strace", "perf"):
-            path = os.path.join(d, "%s.%s" % (name, what))
-            p = attached(b.pid, what, path)
-            t0 = time.monotonic()
-            run = bench.run(name, n, args.sys_rate, {})
-            wall = time.monotonic() - t0 + 1.0
-            detach(p)
-            got = max(1, run["unique"])
-            if what == "strace":
-                c = strace_counts(path)
-                # what an idle bridge would have made meanwhile is not per message
-                idle = out["idle"]["counts"]
-                per = {k: (v - idle.get(k, 0) * wall / args.idle_secs) / got
-                       for k, v in c.items()}
-                total = sum(v for k, v in per.items() if not k.endswith("(errors)"))
-                res.update(counts=c, per_msg=per, total_per_msg=total, messages=got,
-                           lost=run["lost"], p50_us=run["p50_us"], p99_us=run["p99_us"])
-                log("syscalls %s: %.1f per message (%s)" % (name, total, ", ".join(
-                    "%s %.2f" % (k, v) for k, v in sorted(per.items(), key=lambda kv: -kv[1])
-                    if v >= 0.05)))
-            else:
-                c = perf_counts(path)
-                res["perf"] = c
-                res["perf_per_msg"] = {k: v / got for k, v in c.items()}
-                log("perf %s: %s" % (name, ", ".join("%s %.4g/message" % kv for kv in
-                                                     res["perf_per_msg"].items())))
-        out[name] = res
-    if own:
-        b.stop(signal.SIGTERM)
-    results["syscalls"] = out
-
-
-# ---------------------------------------------------------------------------------------
 # Report
 
 def med(vals):
@@ -789,14 +686,6 @@ def main():
                     help="devices for the peak-RSS run (0: skip it)")
     ap.add_argument("--devices-only", action="store_true",
                     help="servers and the devices peak-RSS run only")
-    ap.add_argument("--syscalls-only", action="store_true",
-                    help="servers and the system-call / wakeup runs only (strace, perf)")
-    ap.add_argument("--no-syscalls", action="store_true")
-    ap.add_argument("--sys-rate", type=int, default=1000,
-                    help="messages/s of the system-call runs")
-    ap.add_argument("--sys-secs", type=float, default=5.0)
-    ap.add_argument("--idle-secs", type=float, default=60.0,
-                    help="how long the idle bridge is watched for wakeups")
     ap.add_argument("--report", metavar="JSON",
                     help="only print the tables of an earlier run's JSON results")
     args = ap.parse_args()
@@ -832,9 +721,6 @@ def main():
         bench = Bench(env, srv, args)
         if args.callgrind_only:
             callgrind_phase(env, srv, bench, args, results)
-            return
-        if args.syscalls_only:
-            syscalls_phase(env, srv, bench, args, results)
             return
         if args.devices_only:
             d = devices_rss(env, srv, args.devices)
@@ -893,8 +779,6 @@ def main():
             results["devices"] = d
             results["rss"]["devices10k_idle"] = d["vmhwm_before"]
             results["rss"]["devices10k"] = d["vmhwm"]
-        if not args.no_syscalls:
-            syscalls_phase(env, srv, bench, args, results, mxb)
         if not args.no_callgrind:
             callgrind_phase(env, srv, bench, args, results)
         results["cmd"] = cmd

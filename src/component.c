@@ -197,9 +197,9 @@ static int setup(xmpp_conn_t *conn, void *data)
 	struct mxb_component *c = data;
 	xmpp_conn_set_jid(conn, c->cfg->xmpp.component.domain);
 	xmpp_conn_set_pass(conn, c->cfg->xmpp.component.secret);
-	mxb_session_handler_add(conn, on_message, NULL, "message", NULL, c);
-	mxb_session_handler_add(conn, on_presence, NULL, "presence", NULL, c);
-	mxb_session_handler_add(conn, on_iq, NULL, "iq", NULL, c);
+	xmpp_handler_add(conn, on_message, NULL, "message", NULL, c);
+	xmpp_handler_add(conn, on_presence, NULL, "presence", NULL, c);
+	xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, c);
 	return 0;
 }
 
@@ -237,7 +237,6 @@ static struct mxb_session_params params_of(const struct mxb_config *cfg)
 		.host = cfg->xmpp.component.host,
 		.port = (unsigned short)cfg->xmpp.component.port,
 		.reconnect_max = cfg->xmpp.reconnect_max,
-		.connect_timeout = cfg->xmpp.connect_timeout,
 	};
 }
 
@@ -363,9 +362,10 @@ int64_t mxb_component_tick(struct mxb_component *c, int64_t now)
 	return mxb_session_tick(&c->s, now);
 }
 
-void mxb_component_handle(struct mxb_component *c, short revents, int64_t now)
+void mxb_component_handle(struct mxb_component *c, int64_t now)
 {
-	mxb_session_handle(&c->s, revents, now);
+	(void)now;
+	mxb_session_handle(&c->s);
 }
 
 int mxb_component_fd(const struct mxb_component *c)

@@ -264,9 +264,6 @@ struct mxb_config {
 		int reconnect_max; /* seconds, cap of the reconnect backoff */
 		int ping_interval; /* seconds between XEP-0199 pings to the server */
 		int ping_timeout; /* seconds without an answer before reconnecting */
-		int connect_timeout; /* seconds an attempt may take, DNS to login */
-		int ack_every; /* XEP-0198: an ack is asked for after this many stanzas... */
-		int ack_delay; /* ...or this many ms after the first one not yet asked about */
 		struct mxb_room *rooms;
 		size_t rooms_len;
 		/* Contacts' presence -> retained MQTT PREFIX/BAREJID; NULL: off. */

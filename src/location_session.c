@@ -130,7 +130,7 @@ static int setup(xmpp_conn_t *conn, void *data)
 	if (a->ca_file)
 		xmpp_conn_set_cafile(conn, a->ca_file);
 	xmpp_conn_set_certfail_handler(conn, on_certfail);
-	mxb_session_handler_add(conn, on_iq, NULL, "iq", NULL, a);
+	xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, a);
 	return 0;
 }
 
@@ -201,7 +201,6 @@ int mxb_location_create(
 			.reconnect_max = cfg->xmpp.reconnect_max,
 			.ping_interval = cfg->xmpp.ping_interval,
 			.ping_timeout = cfg->xmpp.ping_timeout,
-			.connect_timeout = cfg->xmpp.connect_timeout,
 		};
 		rc = mxb_session_init(&a->s, &p, &ops, a);
 		if (rc < 0) {
@@ -248,17 +247,10 @@ size_t mxb_location_pollfds(const struct mxb_location *l, struct pollfd *pfd, si
 	return n;
 }
 
-void mxb_location_handle(struct mxb_location *l, const struct pollfd *pfd, size_t n, int64_t now)
+void mxb_location_handle(struct mxb_location *l)
 {
-	for (size_t i = 0; l && i < l->len; i++) {
-		int fd = mxb_session_fd(&l->a[i].s);
-		short revents = 0;
-		for (size_t k = 0; fd >= 0 && k < n; k++) {
-			if (pfd[k].fd == fd)
-				revents = pfd[k].revents;
-		}
-		mxb_session_handle(&l->a[i].s, revents, now);
-	}
+	for (size_t i = 0; l && i < l->len; i++)
+		mxb_session_handle(&l->a[i].s);
 }
 
 int64_t mxb_location_tick(struct mxb_location *l, int64_t now)

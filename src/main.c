@@ -41,7 +41,6 @@ struct mxb_state {
 	struct mxb_location *location; /* NULL without location.accounts */
 	int sigfd;
 	int timerfd;
-	int64_t armed; /* the timer's deadline (ms, CLOCK_MONOTONIC); INT64_MIN: not armed */
 	bool stopping;
 	bool mqtt_closing;
 	bool xmpp_closing;
@@ -184,14 +183,14 @@ static int sides_follow(struct mxb_state *st, const struct mxb_config *old, int6
 	if (!old->xmpp.jid != !cfg->xmpp.jid) {
 		mxb_xmpp_destroy(st->xmpp);
 		st->xmpp = NULL;
-		if (cfg->xmpp.jid &&
-			mxb_xmpp_create(&st->xmpp, cfg, &mxb_bridge_xmpp_handlers, &st->bridge) < 0)
-			return -ENOMEM;
-		mxb_log_info("reload: the XMPP client is %s", cfg->xmpp.jid ? "added" : "removed");
-		/* Attached first: what the bridge adds to the connection precedes its attempt. */
-		mxb_bridge_attach(&st->bridge, st->mqtt, st->xmpp);
-		if (st->xmpp)
+		if (cfg->xmpp.jid) {
+			if (mxb_xmpp_create(
+				    &st->xmpp, cfg, &mxb_bridge_xmpp_handlers, &st->bridge) < 0)
+				return -ENOMEM;
 			mxb_xmpp_start(st->xmpp, now);
+		}
+		mxb_log_info("reload: the XMPP client is %s", cfg->xmpp.jid ? "added" : "removed");
+		mxb_bridge_attach(&st->bridge, st->mqtt, st->xmpp);
 	}
 	if (!old->xmpp.component.domain != !cfg->xmpp.component.domain) {
 		if (st->component) {
@@ -398,26 +397,14 @@ static void read_signals(struct mxb_state *st, int64_t now)
 	}
 }
 
-/*
- * The timer fires at the absolute deadline (mxb_now_ms() is CLOCK_MONOTONIC, like the
- * timerfd): every part returns deadlines that stay put between passes, so it is set again
- * only when the earliest one changes or it fired. A deadline already past fires at once.
- */
-static int arm_timer(struct mxb_state *st, int64_t deadline)
+static int arm_timer(int fd, int64_t ms)
 {
-	if (deadline == st->armed)
-		return 0;
-	struct itimerspec its = {0};
-	if (deadline != INT64_MAX) {
-		if (deadline < 1)
-			deadline = 1;
-		its.it_value.tv_sec = deadline / 1000;
-		its.it_value.tv_nsec = (deadline % 1000) * 1000000;
-	}
-	if (timerfd_settime(st->timerfd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-		return -1;
-	st->armed = deadline;
-	return 0;
+	if (ms < 1)
+		ms = 1;
+	struct itimerspec its = {
+		.it_value = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000},
+	};
+	return timerfd_settime(fd, 0, &its, NULL);
 }
 
 static int run(struct mxb_state *st)
@@ -467,7 +454,7 @@ static int run(struct mxb_state *st)
 			if (st->stop_deadline < next)
 				next = st->stop_deadline;
 		}
-		if (arm_timer(st, next) < 0) {
+		if (arm_timer(st->timerfd, next - now) < 0) {
 			mxb_log_errno(MXB_LOG_ERROR, "timerfd_settime");
 			return -1;
 		}
@@ -504,18 +491,15 @@ static int run(struct mxb_state *st)
 			if (read(st->timerfd, &expirations, sizeof(expirations)) < 0 &&
 				errno != EAGAIN)
 				mxb_log_errno(MXB_LOG_WARN, "timerfd read");
-			st->armed = INT64_MIN;
 		}
 		if (pfd[FD_MQTT].fd >= 0 && pfd[FD_MQTT].revents)
 			mxb_mqtt_handle(st->mqtt, pfd[FD_MQTT].revents, now);
-		/* Each decides whether libstrophe needs a pass: timers, queues, TLS buffers. */
+		/* libstrophe's timers and TLS buffers need a pass whether or not the fd woke. */
 		if (st->xmpp)
-			mxb_xmpp_handle(
-				st->xmpp, pfd[FD_XMPP].fd >= 0 ? pfd[FD_XMPP].revents : 0, now);
+			mxb_xmpp_handle(st->xmpp, now);
 		if (st->component)
-			mxb_component_handle(st->component,
-				pfd[FD_COMPONENT].fd >= 0 ? pfd[FD_COMPONENT].revents : 0, now);
-		mxb_location_handle(st->location, pfd + FD_COUNT, nloc, now);
+			mxb_component_handle(st->component, now);
+		mxb_location_handle(st->location);
 		mxb_bridge_poll_handle(&st->bridge, pfd + FD_COUNT + nloc, nhttp);
 	}
 }
@@ -557,10 +541,7 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	struct mxb_state st = {.config_path = MXB_CONFIG_DEFAULT_PATH,
-		.sigfd = -1,
-		.timerfd = -1,
-		.armed = INT64_MIN};
+	struct mxb_state st = {.config_path = MXB_CONFIG_DEFAULT_PATH, .sigfd = -1, .timerfd = -1};
 	bool check = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "c:ndVh", opts, NULL)) != -1) {

@@ -15,11 +15,6 @@
 #define CONNACK_TIMEOUT_MS 15000
 #define SHUTDOWN_TIMEOUT_MS 3000
 #define MISC_INTERVAL_MS 1000
-/*
- * Once up, libmosquitto's misc only sends PINGREQ after keepalive seconds of silence and
- * gives up after as many again: a quarter of keepalive is precise enough.
- */
-#define MISC_UP_INTERVAL_MS(keepalive) ((keepalive)*250 < 15000 ? (keepalive)*250 : 15000)
 /* The user property that marks the bridge's own publishes (MQTT 5). */
 #define ORIGIN_PROPERTY "mqtt-xmpp-bridge"
 
@@ -531,18 +526,12 @@ int64_t mxb_mqtt_tick(struct mxb_mqtt *m, int64_t now)
 		break;
 	}
 	if ((m->state == STATE_UP || m->state == STATE_CONNECTING) && now >= m->next_misc) {
-		int keepalive = m->cfg->mqtt.keepalive;
-		m->next_misc = now + (m->state == STATE_UP && keepalive * 250 > MISC_INTERVAL_MS
-						     ? MISC_UP_INTERVAL_MS(keepalive)
-						     : MISC_INTERVAL_MS);
+		m->next_misc = now + MISC_INTERVAL_MS;
 		int rc = mosquitto_loop_misc(m->mosq);
 		if (rc != MOSQ_ERR_NO_CONN)
 			check(m, rc, now);
 	}
-	/* Stable deadlines: the loop re-arms its timer only when one changes. */
-	int64_t next = INT64_MAX;
-	if (m->state == STATE_UP || m->state == STATE_CONNECTING)
-		next = m->next_misc;
+	int64_t next = now + MISC_INTERVAL_MS;
 	if (m->state != STATE_UP && m->state != STATE_CLOSED && m->deadline < next)
 		next = m->deadline;
 	return next;

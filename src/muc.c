@@ -254,19 +254,6 @@ void mxb_muc_tick(struct mxb_muc *m, int64_t now)
 	}
 }
 
-int64_t mxb_muc_next(const struct mxb_muc *m)
-{
-	int64_t next = INT64_MAX;
-	for (size_t i = 0; i < m->len; i++) {
-		const struct mxb_room_seat *seat = &m->rooms[i].seat;
-		if (seat->rejoin_at && seat->rejoin_at < next)
-			next = seat->rejoin_at;
-		if (seat->reclaim_at && seat->reclaim_at < next)
-			next = seat->reclaim_at;
-	}
-	return next;
-}
-
 static bool has_status_code(xmpp_stanza_t *xuser, const char *code)
 {
 	for (xmpp_stanza_t *c = xmpp_stanza_get_children(xuser); c; c = xmpp_stanza_get_next(c)) {

@@ -69,8 +69,6 @@ void mxb_muc_join(struct mxb_muc *m, int64_t now);
 void mxb_muc_down(struct mxb_muc *m);
 /* Rejoins and nick requests that are due. */
 void mxb_muc_tick(struct mxb_muc *m, int64_t now);
-/* When mxb_muc_tick() has something to do next (INT64_MAX: nothing planned). */
-int64_t mxb_muc_next(const struct mxb_muc *m);
 
 /* The room jid (full or bare) belongs to, or NULL. Inline: every stanza asks. */
 static inline struct mxb_muc_room *mxb_muc_find(struct mxb_muc *m, const char *jid)

@@ -206,8 +206,8 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 
 static int setup(xmpp_conn_t *conn, void *data)
 {
-	mxb_session_handler_add(conn, on_message, NULL, "message", NULL, data);
-	mxb_session_handler_add(conn, on_iq, NULL, "iq", NULL, data);
+	xmpp_handler_add(conn, on_message, NULL, "message", NULL, data);
+	xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, data);
 	return 0;
 }
 

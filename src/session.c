@@ -3,35 +3,17 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "config.h"
 #include "log.h"
 #include "ns.h"
 #include "session.h"
-#include "session_attempt.h"
 
 #define SHUTDOWN_TIMEOUT_MS 3000
-/*
- * libstrophe only fires its own timers (connect, features, bind, disconnect timeouts) inside
- * xmpp_run_once: while one may be set, a pass is due this often. An established session has
- * none of them.
- */
+/* libstrophe only fires its own timers inside xmpp_run_once: never sleep longer. */
 #define RUN_INTERVAL_MS 1000
-/* An attempt that took this long (DNS to login) is given up. */
-#define CONNECT_TIMEOUT_S 30
-/* libstrophe reads at most this much per pass; a TLS record may hold four times as much. */
-#define READ_CHUNK 4096
-/*
- * Passes of an established session per wakeup: 64 KiB of input, then the loop serves the
- * others (the MQTT side's acks, which free its in-flight window) before it reads on.
- */
-#define PASSES_MAX 16
-/* A pass this long after a read catches plaintext that the estimate below missed. */
-#define RECHECK_MS 200
 
 /*
  * libstrophe 0.12.2 hands its socket callback the connection and nothing else: the live
@@ -121,51 +103,12 @@ static void on_log(void *data, xmpp_log_level_t level, const char *area, const c
 
 static int on_sockopt(xmpp_conn_t *conn, void *sock)
 {
-	/* On an attempt's thread the registry is not walked: the loop may change it. */
-	struct mxb_session *s = mxb_attempt_running();
+	struct mxb_session *s = session_of(conn);
 	if (s)
-		mxb_attempt_socket(s, *(int *)sock);
-	else if ((s = session_of(conn)) != NULL)
 		s->fd = *(int *)sock;
 	int one = 1;
 	setsockopt(*(int *)sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return xmpp_sockopt_cb_keepalive(conn, sock);
-}
-
-/* The session whose fresh connection object ops->setup is setting up (the loop only). */
-static struct mxb_session *setting_up;
-
-/* Every stanza handler of a user: on an attempt's thread the stanza passes it by. */
-static int on_stanza(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
-{
-	const struct mxb_session_handler *h = data;
-	if (mxb_attempt_on_thread(NULL))
-		return 1;
-	return h->fn(conn, st, h->data);
-}
-
-int mxb_session_handler_add(xmpp_conn_t *conn, xmpp_handler fn, const char *ns, const char *name,
-	const char *type, void *data)
-{
-	struct mxb_session *s = setting_up ? setting_up : session_of(conn);
-	if (!s || s->handlers_len == MXB_SESSION_HANDLERS_MAX)
-		return -ENOSPC;
-	struct mxb_session_handler *h = &s->handlers[s->handlers_len++];
-	*h = (struct mxb_session_handler){.fn = fn, .data = data};
-	xmpp_handler_add(conn, on_stanza, ns, name, type, h);
-	return 0;
-}
-
-/*
- * Every disconnect goes through here: what the stream still has to say goes before the
- * </stream:stream> that libstrophe queues (and it arms a timer of its own).
- */
-static void disconnect(struct mxb_session *s)
-{
-	mxb_session_flush(s);
-	xmpp_disconnect(s->conn);
-	s->disconnecting = true;
-	s->queued = true;
 }
 
 static void noop_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
@@ -196,11 +139,7 @@ static int new_conn(struct mxb_session *s)
 	xmpp_conn_t *conn = xmpp_conn_new(s->ctx);
 	if (!conn)
 		return -ENOMEM;
-	/* The old connection object goes below: its handlers' entries are reused. */
-	s->handlers_len = 0;
-	setting_up = s;
 	int rc = s->ops->setup(conn, s->data);
-	setting_up = NULL;
 	if (rc < 0)
 		goto err_release_conn;
 	if (s->params.kind == MXB_SESSION_COMPONENT) {
@@ -257,15 +196,6 @@ err_unregister:
 
 void mxb_session_finish(struct mxb_session *s)
 {
-	if (mxb_attempt_live(s)) {
-		/* Blocks while the thread waits for the resolver; a TLS handshake ends at once. */
-		struct mxb_attempt_result r;
-		mxb_attempt_cancel(s);
-		mxb_attempt_join(s, &r);
-		free(r.se_text);
-		free(r.se_condition);
-	}
-	free(s->out);
 	release_conn(s->conn);
 	xmpp_ctx_free(s->ctx);
 	registry_remove(s);
@@ -329,12 +259,6 @@ static void went_down(struct mxb_session *s, int64_t now, bool stream_error)
 		s->ops->down(s->data);
 	s->fd = -1;
 	s->ping_deadline = 0;
-	s->disconnecting = false;
-	s->queued = false;
-	/* Counted as sent: the users resend what the server did not acknowledge. */
-	s->out_len = 0;
-	s->tls_pending = 0;
-	s->recheck = 0;
 	if (s->state == MXB_SESSION_CLOSING || s->shutting_down) {
 		s->state = MXB_SESSION_CLOSED;
 		return;
@@ -379,10 +303,11 @@ static void log_failure(const struct mxb_session *s, int error, const xmpp_strea
 	}
 }
 
-/* A connection event, on the loop: from libstrophe, or recorded by an attempt's thread. */
-static void conn_event(struct mxb_session *s, xmpp_conn_event_t event, int error, bool stream_error,
-	xmpp_error_type_t se_type, const char *se_text, const char *condition)
+static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
+	xmpp_stream_error_t *stream_error, void *data)
 {
+	(void)conn;
+	struct mxb_session *s = data;
 	int64_t now = mxb_now_ms();
 	if (event == XMPP_CONN_CONNECT) {
 		s->state = MXB_SESSION_UP;
@@ -399,48 +324,22 @@ static void conn_event(struct mxb_session *s, xmpp_conn_event_t event, int error
 		s->ops->up(now, s->data);
 		return;
 	}
-	/* A connection given up or released fires its end when the session is down already. */
-	if ((event != XMPP_CONN_DISCONNECT && event != XMPP_CONN_FAIL) ||
-		s->state == MXB_SESSION_DOWN || s->state == MXB_SESSION_CLOSED)
+	if (event != XMPP_CONN_DISCONNECT && event != XMPP_CONN_FAIL)
 		return;
-	xmpp_stream_error_t se = {.type = se_type, .text = (char *)se_text};
 	if (s->state == MXB_SESSION_CONNECTING) {
-		log_failure(s, error ? error : s->connect_error, stream_error ? &se : NULL);
+		log_failure(s, error ? error : s->connect_error, stream_error);
 	} else if (s->state == MXB_SESSION_UP) {
 		if (stream_error)
-			mxb_log_warn("%s: stream error <%s/>%s%s", s->params.tag, condition,
-				se_text ? ": " : "", se_text ? se_text : "");
+			mxb_log_warn("%s: stream error <%s/>%s%s", s->params.tag,
+				condition_of(stream_error), stream_error->text ? ": " : "",
+				stream_error->text ? stream_error->text : "");
 		else
 			mxb_log_warn("%s: disconnected%s%s", s->params.tag, error ? ": " : "",
 				error ? strerror(error) : "");
 	}
 	s->auth_failed = false;
-	went_down(s, now, stream_error && mxb_session_error_blames_sent(condition));
-}
-
-static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
-	xmpp_stream_error_t *stream_error, void *data)
-{
-	(void)conn;
-	struct mxb_session *s = data;
-	if (mxb_attempt_on_thread(s)) {
-		mxb_attempt_record(s, event, error, stream_error,
-			stream_error ? condition_of(stream_error) : NULL);
-		return;
-	}
-	conn_event(s, event, error, stream_error != NULL,
-		stream_error ? stream_error->type : XMPP_SE_UNDEFINED_CONDITION,
-		stream_error ? stream_error->text : NULL,
-		stream_error ? condition_of(stream_error) : NULL);
-}
-
-/* On the attempt's thread: DNS and the start of the connection. */
-static int connect_on_thread(struct mxb_session *s)
-{
-	return s->params.kind == MXB_SESSION_CLIENT
-		       ? xmpp_connect_client(s->conn, s->params.host, s->params.port, on_conn, s)
-		       : xmpp_connect_component(
-				 s->conn, s->params.host, s->params.port, on_conn, s);
+	went_down(
+		s, now, stream_error && mxb_session_error_blames_sent(condition_of(stream_error)));
 }
 
 static void attempt(struct mxb_session *s, int64_t now)
@@ -453,58 +352,21 @@ static void attempt(struct mxb_session *s, int64_t now)
 		return;
 	}
 	s->used = true;
-	s->out_len = 0;
 	s->auth_failed = false;
 	s->connect_error = 0;
 	s->sm_offered = false;
 	s->log.handler = on_log;
-	int timeout = s->params.connect_timeout ? s->params.connect_timeout : CONNECT_TIMEOUT_S;
-	s->deadline = now + (int64_t)timeout * 1000;
 	mxb_log_debug("%s: connecting to %s", s->params.tag, peer(s, buf, sizeof(buf)));
-	int rc = mxb_attempt_start(s, connect_on_thread);
-	if (rc < 0) {
-		mxb_log_error(
-			"%s: cannot start a connection attempt: %s", s->params.tag, strerror(-rc));
-		went_down(s, now, false);
-	}
-}
-
-/*
- * The attempt's thread ended: the connection is the loop's again. What it saw is acted on
- * here, unless the attempt was given up meanwhile (then it was said and counted already).
- */
-static void attempt_joined(struct mxb_session *s)
-{
-	char buf[300];
-	bool cancelled = mxb_attempt_cancelled(s);
-	struct mxb_attempt_result r;
-	mxb_attempt_join(s, &r);
-	if (!cancelled && r.started && r.sock >= 0)
-		s->fd = r.sock;
-	if (cancelled) {
-		/* The connection object, in whatever state, goes with the next attempt. */
-	} else if (!r.started) {
+	int rc = s->params.kind == MXB_SESSION_CLIENT
+			 ? xmpp_connect_client(s->conn, s->params.host, s->params.port, on_conn, s)
+			 : xmpp_connect_component(
+				   s->conn, s->params.host, s->params.port, on_conn, s);
+	if (rc != XMPP_EOK) {
 		/* A synchronous failure (resolver, socket) fires no callback. */
 		mxb_log_warn("%s: cannot start a connection to %s", s->params.tag,
 			peer(s, buf, sizeof(buf)));
-		went_down(s, mxb_now_ms(), false);
-	} else {
-		conn_event(s, r.event, r.error, r.stream_error, r.se_type, r.se_text,
-			r.se_condition ? r.se_condition : "undefined-condition");
+		went_down(s, now, false);
 	}
-	free(r.se_text);
-	free(r.se_condition);
-}
-
-/* The loop gives the attempt up: it is said now, the thread is joined when it ends. */
-static void attempt_give_up(struct mxb_session *s, int64_t now, const char *why)
-{
-	char buf[300];
-	mxb_attempt_cancel(s);
-	if (why)
-		mxb_log_error("%s: no session with %s %s; giving up this attempt", s->params.tag,
-			peer(s, buf, sizeof(buf)), why);
-	went_down(s, now, false);
 }
 
 void mxb_session_start(struct mxb_session *s, int64_t now)
@@ -514,9 +376,6 @@ void mxb_session_start(struct mxb_session *s, int64_t now)
 
 int mxb_session_fd(const struct mxb_session *s)
 {
-	/* While an attempt runs, its thread owns the socket: the loop waits for its end. */
-	if (mxb_attempt_live(s))
-		return mxb_attempt_fd(s);
 	if (s->state == MXB_SESSION_DOWN || s->state == MXB_SESSION_CLOSED)
 		return -1;
 	return s->fd;
@@ -525,128 +384,37 @@ int mxb_session_fd(const struct mxb_session *s)
 short mxb_session_events(const struct mxb_session *s)
 {
 	short ev = POLLIN;
-	if (mxb_attempt_live(s))
-		return ev;
-	if (s->queued || xmpp_conn_is_connecting(s->conn) || xmpp_conn_send_queue_len(s->conn) > 0)
+	if (xmpp_conn_is_connecting(s->conn) || xmpp_conn_send_queue_len(s->conn) > 0)
 		ev |= POLLOUT;
 	return ev;
 }
 
-/* Whether libstrophe may have a timer of its own set: then it needs passes on a cadence. */
-static bool strophe_timers(const struct mxb_session *s)
-{
-	return s->state != MXB_SESSION_UP || s->disconnecting;
-}
-
-/* Bytes waiting in the socket's receive buffer (0 when unknown). */
-static int unread(int fd)
-{
-	int n = 0;
-	return ioctl(fd, FIONREAD, &n) < 0 ? 0 : n;
-}
-
 /*
- * While connecting or closing, libstrophe writes what a read answered only in the next
- * pass and keeps timers: pass while the socket has data (bounded, so one peer cannot
- * starve the loop), then a few more to flush what the last reads queued.
+ * A pass of xmpp_run_once() first writes what the previous one queued (libstrophe's own
+ * handshake stanzas too, which xmpp_conn_send_queue_len() does not count), then reads at
+ * most 4 KiB; TLS may hold more in OpenSSL where poll cannot see it. So: pass while the
+ * socket has data (bounded, so one peer cannot starve the loop), then a few more to flush
+ * what the last reads queued and drain TLS records.
  */
-static void handle_busy(struct mxb_session *s, short revents, int64_t now)
+void mxb_session_handle(struct mxb_session *s)
 {
-	if (!revents && !s->queued && now < s->next_run)
-		return;
-	s->next_run = now + RUN_INTERVAL_MS;
 	for (int i = 0; i < 64; i++) {
-		if (s->state == MXB_SESSION_UP && !s->disconnecting)
-			mxb_session_flush(s);
-		s->queued = false;
 		xmpp_run_once(s->ctx, 0);
 		if (s->fd < 0)
 			return;
-		struct pollfd p = {.fd = s->fd, .events = POLLIN};
-		if (poll(&p, 1, 0) > 0 && (p.revents & POLLIN))
-			continue;
-		for (int k = 0; k < 4 && s->fd >= 0; k++) {
-			if (s->state == MXB_SESSION_UP && !s->disconnecting)
-				mxb_session_flush(s);
-			xmpp_run_once(s->ctx, 0);
-		}
-		return;
-	}
-}
-
-/*
- * An established session passes only when something waits: the socket woke, something was
- * queued since the last pass, or TLS holds plaintext. A pass of xmpp_run_once() first
- * writes the queue, then reads at most 4 KiB if the socket has data; a TLS record holds up
- * to 16 KiB, which OpenSSL keeps where poll cannot see it. How much it keeps is told by
- * what the pass took from the socket (FIONREAD before and after): a record of n bytes
- * leaves about n - 4 KiB. What arrives during a pass blurs that count, so a pass
- * RECHECK_MS after a read catches what it missed. Passes go on while data waits or
- * handlers queued answers (bounded, so one peer cannot starve the loop).
- */
-void mxb_session_handle(struct mxb_session *s, short revents, int64_t now)
-{
-	if (mxb_attempt_live(s)) {
-		if (!mxb_attempt_done(s))
-			return;
-		attempt_joined(s);
-		revents = POLLIN;
-	}
-	if (s->state == MXB_SESSION_DOWN || s->state == MXB_SESSION_CLOSED ||
-		s->state == MXB_SESSION_CONNECTING)
-		return;
-	if (strophe_timers(s)) {
-		handle_busy(s, revents, now);
-		return;
-	}
-	bool recheck = s->recheck && now >= s->recheck;
-	if (!revents && !s->queued && s->tls_pending <= 0 && !recheck)
-		return;
-	if (recheck) {
-		/* Whatever OpenSSL may hold: a record's worth of passes. */
-		s->recheck = 0;
-		if (s->tls_pending <= 0)
-			s->tls_pending = 3 * READ_CHUNK + 1;
-	}
-	bool read = false;
-	int before = unread(s->fd);
-	for (int i = 0; i < PASSES_MAX; i++) {
-		mxb_session_flush(s);
-		s->queued = false;
-		xmpp_run_once(s->ctx, 0);
-		if (s->fd < 0)
-			return;
-		if (strophe_timers(s)) {
-			s->next_run = now;
-			return;
-		}
-		int after = unread(s->fd);
-		/*
-		 * OpenSSL takes a record from the socket only once the last one is read out: what
-		 * a pass took is a new record, of which 4 KiB were read. Nothing taken: the pass
-		 * read from what OpenSSL held.
-		 */
-		int consumed = before - after;
-		if (consumed > 0)
-			s->tls_pending = consumed - READ_CHUNK;
-		else if (s->tls_pending > 0)
-			s->tls_pending -= READ_CHUNK;
-		if (consumed > 0)
-			read = true;
-		before = after;
-		if (after == 0 && s->tls_pending <= 0 && !s->queued)
-			break;
-	}
-	if (read) {
-		if (!s->recheck)
-			s->recheck = now + RECHECK_MS;
 		/*
 		 * ACK what was read at once: servers that keep Nagle on (Prosody 0.12 does by
 		 * default) hold their next small write until then, and Linux would delay the ACK
-		 * up to 40 ms. The kernel clears the flag again, so it is set after each read.
+		 * up to 40 ms. The kernel clears the flag again, so it is set after every read.
 		 */
 		int one = 1;
 		setsockopt(s->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+		struct pollfd p = {.fd = s->fd, .events = POLLIN};
+		if (poll(&p, 1, 0) > 0 && (p.revents & POLLIN))
+			continue;
+		for (int k = 0; k < 4 && s->fd >= 0; k++)
+			xmpp_run_once(s->ctx, 0);
+		return;
 	}
 }
 
@@ -680,7 +448,7 @@ static void tick_ping(struct mxb_session *s, int64_t now)
 		mxb_log_warn("%s: no answer to ping within %d s; reconnecting", s->params.tag,
 			s->params.ping_timeout);
 		s->ping_deadline = 0;
-		disconnect(s);
+		xmpp_disconnect(s->conn);
 	} else if (!s->ping_deadline && now >= s->next_ping) {
 		if (mxb_session_ping(s, "mxb-ping", on_pong, s) == 0)
 			s->ping_deadline = now + (int64_t)s->params.ping_timeout * 1000;
@@ -692,21 +460,11 @@ int64_t mxb_session_tick(struct mxb_session *s, int64_t now)
 {
 	switch (s->state) {
 	case MXB_SESSION_DOWN:
-		/* The next attempt waits for the last one's thread (its end wakes the loop). */
-		if (now >= s->deadline && !mxb_attempt_live(s)) {
+		if (now >= s->deadline) {
 			if (s->shutting_down)
 				s->state = MXB_SESSION_CLOSED;
 			else
 				attempt(s, now);
-		}
-		break;
-	case MXB_SESSION_CONNECTING:
-		if (now >= s->deadline && mxb_attempt_live(s)) {
-			char within[32];
-			snprintf(within, sizeof(within), "within %d s",
-				s->params.connect_timeout ? s->params.connect_timeout
-							  : CONNECT_TIMEOUT_S);
-			attempt_give_up(s, now, within);
 		}
 		break;
 	case MXB_SESSION_UP:
@@ -718,44 +476,21 @@ int64_t mxb_session_tick(struct mxb_session *s, int64_t now)
 			s->state = MXB_SESSION_CLOSED;
 		}
 		break;
+	case MXB_SESSION_CONNECTING:
 	case MXB_SESSION_CLOSED:
 		break;
 	}
-	/* Stable deadlines: the loop re-arms its timer only when one changes. */
-	int64_t next = INT64_MAX;
-	if (s->state == MXB_SESSION_DOWN || s->state == MXB_SESSION_CLOSING ||
-		s->state == MXB_SESSION_CONNECTING)
+	int64_t next = now + RUN_INTERVAL_MS;
+	if ((s->state == MXB_SESSION_DOWN || s->state == MXB_SESSION_CLOSING) && s->deadline < next)
 		next = s->deadline;
-	if (s->state == MXB_SESSION_DOWN && mxb_attempt_live(s))
-		next = INT64_MAX;
-	if (s->state != MXB_SESSION_UP && s->state != MXB_SESSION_CLOSING)
-		return next;
-	if (s->queued || s->tls_pending > 0)
-		return now;
-	if (strophe_timers(s))
-		return s->next_run < next ? s->next_run : next;
-	if (s->recheck && s->recheck < next)
-		next = s->recheck;
-	if (s->params.ping_interval) {
-		int64_t p = s->ping_deadline ? s->ping_deadline : s->next_ping;
-		if (p < next)
-			next = p;
-	}
 	return next;
 }
 
 void mxb_session_shutdown(struct mxb_session *s, int64_t now)
 {
 	s->shutting_down = true;
-	if (s->state == MXB_SESSION_CONNECTING && mxb_attempt_live(s)) {
-		/* Nothing to close yet: the thread ends on its own, joined at the latest by finish.
-		 */
-		mxb_attempt_cancel(s);
-		s->state = MXB_SESSION_CLOSED;
-		return;
-	}
 	if (s->state == MXB_SESSION_UP || s->state == MXB_SESSION_CONNECTING) {
-		disconnect(s);
+		xmpp_disconnect(s->conn);
 		s->state = MXB_SESSION_CLOSING;
 		s->deadline = now + SHUTDOWN_TIMEOUT_MS;
 		return;
@@ -778,18 +513,11 @@ void mxb_session_reconnect(
 	if (s->shutting_down)
 		return;
 	switch (s->state) {
-	case MXB_SESSION_CONNECTING:
-		if (mxb_attempt_live(s)) {
-			/* went_down() plans no backoff; the next attempt waits for this thread. */
-			s->reconnecting = true;
-			attempt_give_up(s, now, NULL);
-			break;
-		}
-		/* fall through */
 	case MXB_SESSION_UP:
+	case MXB_SESSION_CONNECTING:
 		/* The DISCONNECT event goes through went_down(), which plans no backoff now. */
 		s->reconnecting = true;
-		disconnect(s);
+		xmpp_disconnect(s->conn);
 		break;
 	case MXB_SESSION_DOWN:
 		s->deadline = now;
@@ -798,6 +526,144 @@ void mxb_session_reconnect(
 	case MXB_SESSION_CLOSED:
 		break;
 	}
+}
+
+xmpp_stanza_t *mxb_stanza_add_child(
+	xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *name, const char *ns)
+{
+	xmpp_stanza_t *c = xmpp_stanza_new(ctx);
+	if (!c)
+		return NULL;
+	xmpp_stanza_set_name(c, name);
+	if (ns)
+		xmpp_stanza_set_ns(c, ns);
+	xmpp_stanza_add_child(parent, c);
+	/* The parent holds a reference now; the returned pointer stays valid with it. */
+	xmpp_stanza_release(c);
+	return c;
+}
+
+void mxb_stanza_add_text(xmpp_ctx_t *ctx, xmpp_stanza_t *parent, const char *name, const char *text)
+{
+	xmpp_stanza_t *c = mxb_stanza_add_child(ctx, parent, name, NULL);
+	xmpp_stanza_t *t = c ? xmpp_stanza_new(ctx) : NULL;
+	if (!t)
+		return;
+	xmpp_stanza_set_text(t, text);
+	xmpp_stanza_add_child(c, t);
+	xmpp_stanza_release(t);
+}
+
+xmpp_stanza_t *mxb_stanza_result(xmpp_stanza_t *st)
+{
+	xmpp_stanza_t *r = xmpp_stanza_reply(st);
+	if (r)
+		xmpp_stanza_set_type(r, "result");
+	return r;
+}
+
+xmpp_stanza_t *mxb_stanza_forbidden(
+	xmpp_ctx_t *ctx, const char *to, const char *id, const char *text)
+{
+	xmpp_stanza_t *m = xmpp_message_new(ctx, "error", to, id);
+	xmpp_stanza_t *err = m ? mxb_stanza_add_child(ctx, m, "error", NULL) : NULL;
+	if (err) {
+		xmpp_stanza_set_type(err, "auth");
+		mxb_stanza_add_child(ctx, err, "forbidden", NS_STANZAS);
+		xmpp_stanza_t *t = mxb_stanza_add_child(ctx, err, "text", NS_STANZAS);
+		xmpp_stanza_t *tt = t ? xmpp_stanza_new(ctx) : NULL;
+		if (tt) {
+			xmpp_stanza_set_text(tt, text);
+			xmpp_stanza_add_child(t, tt);
+			xmpp_stanza_release(tt);
+		}
+	}
+	return m;
+}
+
+xmpp_stanza_t *mxb_stanza_presence(
+	xmpp_ctx_t *ctx, const char *type, const char *to, const char *status)
+{
+	xmpp_stanza_t *p = xmpp_presence_new(ctx);
+	if (!p)
+		return NULL;
+	if (type)
+		xmpp_stanza_set_type(p, type);
+	if (to)
+		xmpp_stanza_set_to(p, to);
+	if (status && *status)
+		mxb_stanza_add_text(ctx, p, "status", status);
+	return p;
+}
+
+const char *mxb_stanza_error_condition(xmpp_stanza_t *st)
+{
+	xmpp_stanza_t *e = xmpp_stanza_get_child_by_name(st, "error");
+	for (xmpp_stanza_t *c = e ? xmpp_stanza_get_children(e) : NULL; c;
+		c = xmpp_stanza_get_next(c)) {
+		const char *ns = xmpp_stanza_get_ns(c);
+		const char *name = xmpp_stanza_get_name(c);
+		if (ns && name && strcmp(ns, NS_STANZAS) == 0 && strcmp(name, "text") != 0)
+			return name;
+	}
+	return "unknown";
+}
+
+bool mxb_stanza_iq_request(xmpp_stanza_t *st, xmpp_stanza_t **query, const char **ns, bool *get)
+{
+	const char *type = xmpp_stanza_get_type(st);
+	if (!type)
+		return false;
+	*get = strcmp(type, "get") == 0;
+	if (!*get && strcmp(type, "set") != 0)
+		return false;
+	xmpp_stanza_t *child = xmpp_stanza_get_children(st);
+	while (child && !xmpp_stanza_is_tag(child))
+		child = xmpp_stanza_get_next(child);
+	*query = child;
+	*ns = child ? xmpp_stanza_get_ns(child) : NULL;
+	return true;
+}
+
+static xmpp_stanza_t *disco_info(
+	xmpp_ctx_t *ctx, xmpp_stanza_t *st, const struct mxb_session_identity *id)
+{
+	xmpp_stanza_t *reply = mxb_stanza_result(st);
+	xmpp_stanza_t *q = reply ? mxb_stanza_add_child(ctx, reply, "query", NS_DISCO_INFO) : NULL;
+	xmpp_stanza_t *ident = q ? mxb_stanza_add_child(ctx, q, "identity", NULL) : NULL;
+	if (ident) {
+		xmpp_stanza_set_attribute(ident, "category", id->category);
+		xmpp_stanza_set_attribute(ident, "type", id->type);
+		xmpp_stanza_set_attribute(ident, "name", id->name);
+	}
+	for (const char *const *f = id->features; q && *f; f++) {
+		xmpp_stanza_t *e = mxb_stanza_add_child(ctx, q, "feature", NULL);
+		if (e)
+			xmpp_stanza_set_attribute(e, "var", *f);
+	}
+	return reply;
+}
+
+xmpp_stanza_t *mxb_session_answer(xmpp_ctx_t *ctx, xmpp_stanza_t *st, xmpp_stanza_t *query,
+	const char *ns, bool get, const struct mxb_session_identity *id)
+{
+	if (!ns || !get)
+		return NULL;
+	if (strcmp(ns, NS_PING) == 0)
+		return mxb_stanza_result(st);
+	if (strcmp(ns, NS_DISCO_INFO) == 0 && !xmpp_stanza_get_attribute(query, "node"))
+		return disco_info(ctx, st, id);
+	if (strcmp(ns, NS_VERSION) == 0) {
+		xmpp_stanza_t *reply = mxb_stanza_result(st);
+		xmpp_stanza_t *q =
+			reply ? mxb_stanza_add_child(ctx, reply, "query", NS_VERSION) : NULL;
+		if (q) {
+			mxb_stanza_add_text(ctx, q, "name", "mqtt-xmpp-bridge");
+			mxb_stanza_add_text(ctx, q, "version", MXB_VERSION);
+		}
+		return reply;
+	}
+	return NULL;
 }
 
 long mxb_session_tls_flags(int tls)

@@ -9,21 +9,16 @@
  * (devices) are its users: they embed a struct mxb_session, add their stanza handlers in
  * ops->setup and act on the callbacks. Any number of sessions may live in one process.
  *
- * Only the session files (session.c, stanza.c, xmpp.c, component.c, sm.c, muc.c,
- * upload_slot.c) include this header: nothing else sees a libstrophe type.
+ * Only the session files (session.c, xmpp.c, component.c, sm.c, muc.c, upload_slot.c)
+ * include this header: nothing else sees a libstrophe type.
  */
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <strophe.h>
 
 #include "backoff.h"
 #include "ns.h"
-
-/* Stanza handlers a connection may have from ops->setup. */
-#define MXB_SESSION_HANDLERS_MAX 24
 
 enum mxb_session_kind {
 	MXB_SESSION_CLIENT,
@@ -49,16 +44,13 @@ struct mxb_session_params {
 	unsigned short port; /* 0: the default */
 	int reconnect_max; /* cap of the backoff, seconds */
 	int ping_interval, ping_timeout; /* XEP-0199, seconds; interval 0: no ping */
-	int connect_timeout; /* seconds an attempt may take, DNS to login; 0: 30 */
 };
 
 /* The callbacks of a user. data is the pointer given to mxb_session_init. */
 struct mxb_session_ops {
 	/*
 	 * A fresh connection object before an attempt: set credentials, TLS and flags, add the
-	 * stanza handlers with mxb_session_handler_add (never xmpp_handler_add: the login runs
-	 * on a thread of its own, where no handler of a user may run). The socket callback is
-	 * the core's. Returns 0 or a negative errno.
+	 * stanza handlers. The socket callback is the core's. Returns 0 or a negative errno.
 	 */
 	int (*setup)(xmpp_conn_t *conn, void *data);
 	/* The session is established (state UP). */
@@ -99,24 +91,6 @@ struct mxb_session {
 	int connect_error; /* the errno of a failed TCP connect, as libstrophe logged it */
 	bool shutting_down;
 	bool reconnecting; /* asked to reconnect with new settings: the next attempt is at once */
-	bool disconnecting; /* xmpp_disconnect() was called on the connection */
-	bool queued; /* something was queued since the last pass of libstrophe */
-	int tls_pending; /* plaintext that OpenSSL may hold, estimated from what was read */
-	int64_t next_run; /* the next pass for libstrophe's own timers (not when UP) */
-	int64_t recheck; /* 0, or a pass then for plaintext the estimate missed */
-	/* What was sent since the last pass, serialized: written as one piece. */
-	char *out;
-	size_t out_len, out_cap;
-	/*
-	 * The attempt (DNS, TCP, TLS, login) runs on a thread of its own, which owns ctx and
-	 * conn until the loop joins it (session_attempt.c says how they hand over).
-	 */
-	struct mxb_session_attempt *attempt;
-	struct mxb_session_handler {
-		xmpp_handler fn;
-		void *data;
-	} handlers[MXB_SESSION_HANDLERS_MAX];
-	size_t handlers_len;
 	struct mxb_session *next; /* the registry of live sessions */
 };
 
@@ -143,15 +117,9 @@ void mxb_session_start(struct mxb_session *s, int64_t now);
 /* The socket to poll (-1 when none) and the events to wait for. */
 int mxb_session_fd(const struct mxb_session *s);
 short mxb_session_events(const struct mxb_session *s);
-/*
- * Runs libstrophe if anything waits for it (revents: what poll said of the socket) until it
- * stops making progress. Call after every poll, ready or not: it costs nothing when idle.
- */
-void mxb_session_handle(struct mxb_session *s, short revents, int64_t now);
-/*
- * Timers: reconnect, ping, shutdown, libstrophe's own. Returns the next deadline (ms), which
- * stays the same from pass to pass until something changes it.
- */
+/* Runs libstrophe until it stops making progress. Call after every poll, ready or not. */
+void mxb_session_handle(struct mxb_session *s);
+/* Timers: reconnect, ping, shutdown. Returns the next deadline (ms). */
 int64_t mxb_session_tick(struct mxb_session *s, int64_t now);
 /* Closes the stream (from UP or CONNECTING); the state becomes CLOSED when done. */
 void mxb_session_shutdown(struct mxb_session *s, int64_t now);
@@ -168,23 +136,14 @@ void mxb_session_reconnect(
 long mxb_session_tls_flags(int tls);
 
 /*
- * Adds a stanza handler (as xmpp_handler_add) to conn, the fresh connection object being set
- * up in ops->setup or the session's current one. It runs on the loop only: stanzas that
- * arrive during the login, on the attempt's thread, pass it by. Returns 0 or -ENOSPC.
- */
-int mxb_session_handler_add(xmpp_conn_t *conn, xmpp_handler fn, const char *ns, const char *name,
-	const char *type, void *data);
-
-/*
  * Sends st (the caller still releases it) and counts it, so that a XEP-0198 count of the
- * stanzas sent matches the server's. Every stanza of a session goes out here, in order:
- * the stanzas of a pass are written together, one TLS record for all of them.
+ * stanzas sent matches the server's. Every stanza of a session goes out here.
  */
-void mxb_session_send(struct mxb_session *s, xmpp_stanza_t *st);
-/* Sends text that is no stanza (XEP-0198's <enable/>, <r/>, <a/>), in order: not counted. */
-void mxb_session_raw(struct mxb_session *s, const char *text);
-/* The core's own (session_send.c): hands what was sent since the last pass to libstrophe. */
-void mxb_session_flush(struct mxb_session *s);
+static inline void mxb_session_send(struct mxb_session *s, xmpp_stanza_t *st)
+{
+	xmpp_send(s->conn, st);
+	s->sent++;
+}
 
 /*
  * Sends <iq type='get' id=id><ping xmlns='urn:xmpp:ping'/></iq> and calls handler (a

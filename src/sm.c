@@ -1,4 +1,3 @@
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "log.h"
@@ -66,39 +65,31 @@ static int on_ack(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 
 static int on_request(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 {
-	(void)conn;
 	(void)st;
 	struct mxb_sm *sm = data;
-	char a[64];
-	if (!sm->active)
-		return 1;
-	snprintf(a, sizeof(a), "<a xmlns='" NS_SM "' h='%u'/>", sm->in);
-	mxb_session_raw(sm->s, a);
+	if (sm->active)
+		xmpp_send_raw_string(conn, "<a xmlns='" NS_SM "' h='%u'/>", sm->in);
 	return 1;
 }
 
 void mxb_sm_add_handlers(struct mxb_sm *sm, xmpp_conn_t *conn)
 {
-	mxb_session_handler_add(conn, on_enabled, NS_SM, "enabled", NULL, sm);
-	mxb_session_handler_add(conn, on_failed, NS_SM, "failed", NULL, sm);
-	mxb_session_handler_add(conn, on_ack, NS_SM, "a", NULL, sm);
-	mxb_session_handler_add(conn, on_request, NS_SM, "r", NULL, sm);
+	xmpp_handler_add(conn, on_enabled, NS_SM, "enabled", NULL, sm);
+	xmpp_handler_add(conn, on_failed, NS_SM, "failed", NULL, sm);
+	xmpp_handler_add(conn, on_ack, NS_SM, "a", NULL, sm);
+	xmpp_handler_add(conn, on_request, NS_SM, "r", NULL, sm);
 }
 
-bool mxb_sm_start(struct mxb_sm *sm, int every, int delay_ms, int64_t now)
+bool mxb_sm_start(struct mxb_sm *sm, int64_t now)
 {
 	/* The server counts what it receives from <enable/> on (the core's count starts at 0). */
 	sm->acked = 0;
-	sm->asked = 0;
-	sm->due = 0;
-	sm->every = every > 0 ? (uint32_t)every : 1;
-	sm->delay = delay_ms;
 	sm->r_pending = false;
 	sm->active = false;
 	sm->waiting = sm->s->sm_offered;
 	sm->deadline = now + SM_ENABLE_TIMEOUT_MS;
 	if (sm->waiting) {
-		mxb_session_raw(sm->s, "<enable xmlns='" NS_SM "'/>");
+		xmpp_send_raw_string(sm->s->conn, "<enable xmlns='" NS_SM "'/>");
 		return true;
 	}
 	if (!sm->warned)
@@ -126,35 +117,12 @@ void mxb_sm_tick(struct mxb_sm *sm, int64_t now)
 	sm->handlers.ready(sm->data);
 }
 
-/*
- * One <r/> at a time, for ack_every stanzas not yet asked about, or for fewer once the
- * first of them waited ack_delay: an ack per stanza costs the server and the bridge as much
- * as the stanza itself. Nothing leaves the resend queue before an <a/> counts it.
- */
-bool mxb_sm_flush(struct mxb_sm *sm, int64_t now)
+void mxb_sm_flush(struct mxb_sm *sm)
 {
 	struct mxb_session *s = sm->s;
-	if (s->state != MXB_SESSION_UP || !sm->active)
-		return false;
-	uint32_t fresh = s->sent - sm->asked;
-	if (fresh == 0) {
-		sm->due = 0;
-		return false;
-	}
-	if (!sm->due)
-		sm->due = now + sm->delay;
-	if (sm->r_pending || (fresh < sm->every && now < sm->due))
-		return false;
-	mxb_session_raw(s, "<r xmlns='" NS_SM "'/>");
+	if (s->state != MXB_SESSION_UP || !sm->active || sm->r_pending || s->sent == sm->acked)
+		return;
+	xmpp_send_raw_string(s->conn, "<r xmlns='" NS_SM "'/>");
 	sm->r_pending = true;
-	sm->asked = s->sent;
-	sm->due = 0;
-	return true;
-}
-
-int64_t mxb_sm_next(const struct mxb_sm *sm)
-{
-	if (sm->waiting)
-		return sm->deadline;
-	return sm->active && sm->due && !sm->r_pending ? sm->due : INT64_MAX;
+	xmpp_run_once(s->ctx, 0);
 }

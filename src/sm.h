@@ -30,10 +30,6 @@ struct mxb_sm {
 	bool active;
 	bool warned; /* the server's lack of it was said once */
 	bool r_pending; /* an <r/> waits for its <a/> */
-	uint32_t every; /* xmpp.ack_every */
-	int64_t delay; /* xmpp.ack_delay, ms */
-	uint32_t asked; /* the core's count of stanzas sent at the last <r/> */
-	int64_t due; /* 0, or when the stanzas sent since the last <r/> are asked about */
 	int64_t deadline;
 	uint32_t in; /* stanzas received since <enabled/> */
 	uint32_t acked; /* the server's last h */
@@ -45,23 +41,16 @@ void mxb_sm_init(struct mxb_sm *sm, struct mxb_session *s, const struct mxb_sm_h
 /* Adds the handlers of <enabled/>, <failed/>, <a/> and <r/> to a fresh connection. */
 void mxb_sm_add_handlers(struct mxb_sm *sm, xmpp_conn_t *conn);
 /*
- * The session is up: asks for stream management when the server offered it, acks to be
- * asked for after every stanzas or delay_ms after the first not asked about. Returns true
+ * The session is up: asks for stream management when the server offered it. Returns true
  * when the answer is awaited (handlers.ready follows), false when there is none to await.
  */
-bool mxb_sm_start(struct mxb_sm *sm, int every, int delay_ms, int64_t now);
+bool mxb_sm_start(struct mxb_sm *sm, int64_t now);
 /* The connection ended: no acks until the next mxb_sm_start. */
 void mxb_sm_down(struct mxb_sm *sm);
 /* Gives up waiting for <enabled/> at its deadline. */
 void mxb_sm_tick(struct mxb_sm *sm, int64_t now);
-/*
- * Asks for one ack covering everything sent so far, when every stanzas wait for one or the
- * first of them waited delay_ms, unless an ack is awaited. Call at each pass, before
- * libstrophe writes. Returns whether it asked.
- */
-bool mxb_sm_flush(struct mxb_sm *sm, int64_t now);
-/* When mxb_sm_flush() will ask next, or mxb_sm_tick() give up (INT64_MAX: neither). */
-int64_t mxb_sm_next(const struct mxb_sm *sm);
+/* Asks for one ack covering everything sent since the last answer. Call after each pass. */
+void mxb_sm_flush(struct mxb_sm *sm);
 
 /* Counts a stanza received: every stanza handler calls it first. */
 static inline void mxb_sm_received(struct mxb_sm *sm)

@@ -154,12 +154,11 @@ static int setup(xmpp_conn_t *conn, void *data)
 	if (cfg->xmpp.client_cert)
 		xmpp_conn_set_client_cert(conn, cfg->xmpp.client_cert, cfg->xmpp.client_key);
 	xmpp_conn_set_certfail_handler(conn, on_certfail);
-	mxb_session_handler_add(conn, on_message, NULL, "message", NULL, x);
-	mxb_session_handler_add(conn, on_iq, NULL, "iq", NULL, x);
-	mxb_session_handler_add(conn, mxb_xmpp_on_presence, NULL, "presence", NULL, x);
+	xmpp_handler_add(conn, on_message, NULL, "message", NULL, x);
+	xmpp_handler_add(conn, on_iq, NULL, "iq", NULL, x);
+	xmpp_handler_add(conn, mxb_xmpp_on_presence, NULL, "presence", NULL, x);
 	if (cfg->location.contacts.len)
-		mxb_session_handler_add(
-			conn, mxb_xmpp_on_pep_event, NS_PUBSUB_EVENT, "message", NULL, x);
+		xmpp_handler_add(conn, mxb_xmpp_on_pep_event, NS_PUBSUB_EVENT, "message", NULL, x);
 	mxb_sm_add_handlers(&x->sm, conn);
 	for (size_t i = 0; i < x->ext_len; i++) {
 		int r = x->ext[i].setup(conn, x->ext[i].data);
@@ -176,7 +175,7 @@ static void up(int64_t now, void *data)
 	const char *bound = xmpp_conn_get_bound_jid(conn);
 	mxb_log_info("xmpp: session established as '%s' (%s)", bound ? bound : "?",
 		xmpp_conn_is_secured(conn) ? "TLS" : "no TLS");
-	bool waiting = mxb_sm_start(&x->sm, x->cfg->xmpp.ack_every, x->cfg->xmpp.ack_delay, now);
+	bool waiting = mxb_sm_start(&x->sm, now);
 	xmpp_stanza_t *iq = xmpp_iq_new(x->s.ctx, "get", "roster1");
 	if (iq) {
 		mxb_stanza_add_child(x->s.ctx, iq, "query", NS_ROSTER);
@@ -249,7 +248,6 @@ static struct mxb_session_params params_of(const struct mxb_xmpp *x)
 		.reconnect_max = cfg->xmpp.reconnect_max,
 		.ping_interval = cfg->xmpp.ping_interval,
 		.ping_timeout = cfg->xmpp.ping_timeout,
-		.connect_timeout = cfg->xmpp.connect_timeout,
 	};
 }
 
@@ -375,32 +373,24 @@ short mxb_xmpp_events(const struct mxb_xmpp *x)
 	return mxb_session_events(&x->s);
 }
 
-void mxb_xmpp_handle(struct mxb_xmpp *x, short revents, int64_t now)
+void mxb_xmpp_handle(struct mxb_xmpp *x, int64_t now)
 {
-	/* An ack request goes out with what it covers. */
-	mxb_sm_flush(&x->sm, now);
-	mxb_session_handle(&x->s, revents, now);
-	/* What the handlers answered during the pass, or an <a/> that allows the next <r/>. */
-	if (mxb_sm_flush(&x->sm, now))
-		mxb_session_handle(&x->s, 0, now);
+	(void)now;
+	mxb_session_handle(&x->s);
+	/* One ack request covers everything this pass sent. */
+	mxb_sm_flush(&x->sm);
 }
 
 int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now)
 {
-	int64_t next = INT64_MAX;
+	int64_t settle = INT64_MAX;
 	if (x->s.state == MXB_SESSION_UP) {
 		mxb_sm_tick(&x->sm, now);
 		mxb_muc_tick(&x->muc, now);
-		next = mxb_sm_next(&x->sm);
-		int64_t m = mxb_muc_next(&x->muc);
-		if (m < next)
-			next = m;
-		int64_t settle = mxb_xmpp_peers_tick(x, now);
-		if (settle < next)
-			next = settle;
+		settle = mxb_xmpp_peers_tick(x, now);
 	}
-	int64_t t = mxb_session_tick(&x->s, now);
-	return t < next ? t : next;
+	int64_t next = mxb_session_tick(&x->s, now);
+	return settle < next ? settle : next;
 }
 
 bool mxb_xmpp_is_up(const struct mxb_xmpp *x)
@@ -532,11 +522,8 @@ int mxb_xmpp_ext_add(struct mxb_xmpp *x, mxb_xmpp_ext_setup ext_setup, void *dat
 	x->ext[x->ext_len].setup = ext_setup;
 	x->ext[x->ext_len].data = data;
 	x->ext_len++;
-	/*
-	 * The first connection object was set up when the client was made; an attempt's
-	 * thread owns it once the client started (xmpp.h: add before mxb_xmpp_start).
-	 */
-	return x->s.conn && !x->s.attempt ? ext_setup(x->s.conn, data) : 0;
+	/* The first connection object was set up when the client was made. */
+	return x->s.conn ? ext_setup(x->s.conn, data) : 0;
 }
 
 struct mxb_session *mxb_xmpp_ext_session(struct mxb_xmpp *x)

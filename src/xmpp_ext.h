@@ -20,10 +20,8 @@ typedef int (*mxb_xmpp_ext_setup)(xmpp_conn_t *conn, void *data);
 
 /*
  * Calls setup (with data, which must outlive x) on the current connection object and on
- * every later one, after the client's own handlers; setup adds its handlers with
- * mxb_session_handler_add. Call it before mxb_xmpp_start: an attempt under way owns the
- * current object, which then goes without them. Returns 0, -ENOSPC past MXB_XMPP_EXT_MAX
- * or setup's error.
+ * every later one, after the client's own handlers. Returns 0, -ENOSPC past
+ * MXB_XMPP_EXT_MAX or setup's error.
  */
 int mxb_xmpp_ext_add(struct mxb_xmpp *x, mxb_xmpp_ext_setup setup, void *data);
 /* The session core of the client, to send with mxb_session_send. */

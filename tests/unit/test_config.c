@@ -47,7 +47,7 @@ static void test_full(void)
 		"  ca_file = \"ca.pem\";\n"
 		"  client_cert = \"client.pem\"; client_key = \"$D/client.key\";\n"
 		"  status = \"at home\";\n"
-		"  reconnect_max = 120; ack_every = 8; ack_delay = 20; connect_timeout = 9;\n"
+		"  reconnect_max = 120;\n"
 		"};\n"
 		"mqtt: {\n"
 		"  host = \"broker.lan\"; port = 8884;\n"
@@ -97,8 +97,6 @@ static void test_full(void)
 	CHECK_STR(cfg.xmpp.client_key, key);
 	CHECK_STR(cfg.xmpp.status, "at home");
 	CHECK(cfg.xmpp.reconnect_max == 120);
-	CHECK(cfg.xmpp.ack_every == 8 && cfg.xmpp.ack_delay == 20);
-	CHECK(cfg.xmpp.connect_timeout == 9);
 
 	CHECK_STR(cfg.mqtt.host, "broker.lan");
 	CHECK(cfg.mqtt.port == 8884);
@@ -209,8 +207,6 @@ static void test_defaults(void)
 	CHECK(cfg.xmpp.client_cert == NULL && cfg.xmpp.client_key == NULL);
 	CHECK_STR(cfg.xmpp.status, "");
 	CHECK(cfg.xmpp.reconnect_max == 60);
-	CHECK(cfg.xmpp.ack_every == 32 && cfg.xmpp.ack_delay == 50);
-	CHECK(cfg.xmpp.connect_timeout == 30);
 	CHECK_STR(cfg.mqtt.host, "localhost");
 	CHECK(cfg.mqtt.port == 1883);
 	CHECK(cfg.mqtt.version == 5);
@@ -343,7 +339,7 @@ static void test_ranges(void)
 	EXPECT_ERRORS("ranges.conf",
 		"bridge: { queue_size = 0; max_payload = -1; max_message = 262145; };\n"
 		"xmpp: { jid = \"bot@example.org\"; password = \"pw\"; port = 65536;\n"
-		"  reconnect_max = 0; connect_timeout = 0; ack_every = 0; ack_delay = 10001; };\n"
+		"  reconnect_max = 0; };\n"
 		"mqtt: { port = 0; keepalive = 4; reconnect_max = 86401; };\n"
 		"notify = ( { topic = \"a\"; to = [ \"a@b\" ]; qos = 3; } );\n"
 		"commands = ( { from = [ \"a@b\" ]; allow = [ \"a\" ]; qos = -1; } );\n",
@@ -352,9 +348,6 @@ static void test_ranges(void)
 		"$F:1: 'max_message' must be between 1 and 262144",
 		"$F:2: 'port' must be between 0 and 65535",
 		"$F:3: 'reconnect_max' must be between 1 and 86400",
-		"$F:3: 'connect_timeout' must be between 1 and 600",
-		"$F:3: 'ack_every' must be between 1 and 1000",
-		"$F:3: 'ack_delay' must be between 1 and 10000",
 		"$F:4: 'port' must be between 1 and 65535",
 		"$F:4: 'keepalive' must be between 5 and 65535",
 		"$F:4: 'reconnect_max' must be between 1 and 86400",

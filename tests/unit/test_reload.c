@@ -145,9 +145,6 @@ static void test_changes(void)
 	EXPECT_CHANGE(f.xmpp.password = "new", MXB_CHANGE_XMPP);
 	EXPECT_CHANGE(f.xmpp.ca_file = "/etc/ca.pem", MXB_CHANGE_XMPP);
 	EXPECT_CHANGE(f.xmpp.ping_interval = 9, MXB_CHANGE_XMPP);
-	EXPECT_CHANGE(f.xmpp.connect_timeout = 5, MXB_CHANGE_XMPP);
-	EXPECT_CHANGE(f.xmpp.ack_every = 1, MXB_CHANGE_XMPP);
-	EXPECT_CHANGE(f.xmpp.ack_delay = 1, MXB_CHANGE_XMPP);
 	EXPECT_CHANGE(f.xmpp.component.secret = "s", MXB_CHANGE_COMPONENT);
 	EXPECT_CHANGE(f.xmpp.component.port = 5348, MXB_CHANGE_COMPONENT);
 	EXPECT_CHANGE(f.mqtt.keepalive = 60, MXB_CHANGE_MQTT);
