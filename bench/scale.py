@@ -37,8 +37,10 @@ def start_instances(env, srv, n):
             "bridge": {"instance": name},
             "xmpp": {"jid": "bridge@localhost/bench",
                      "password": srv.prosody.accounts["bridge"]},
+            # A clean session: a stopped instance must leave the group, not keep a share
+            # queued for its return (docs/scaling.md), or the next run would lose it.
             "mqtt": {"client_id": "mxb-" + TAG, "status_topic": "bench/status",
-                     "share_group": GROUP},
+                     "share_group": GROUP, "session_expiry": 0},
             "notify": [{"topic": "bench/%s/5" % TAG, "to": ["receiver@localhost"],
                         "message": "{{payload}}", "qos": 1}],
             "commands": [],
