@@ -91,8 +91,10 @@ int mxb_config_load(struct mxb_config *cfg, const char *path, struct mxb_strlist
 	if (!c.oom && mxb_conf_read(&c, &tree) == 0) {
 		parse_root(&c, &tree.root, cfg);
 		mxb_conf_cross_check(&c, cfg);
+		/* The host name is read only where it names the instance. */
 		char host[MXB_CONF_HOST_MAX + 1];
-		bool named = gethostname(host, sizeof(host)) == 0 && memchr(host, 0, sizeof(host));
+		bool named = cfg->mqtt.share_group && !cfg->bridge.instance &&
+			     gethostname(host, sizeof(host)) == 0 && memchr(host, 0, sizeof(host));
 		mxb_conf_apply_share(&c, cfg, named ? host : NULL);
 		mxb_conf_check_location(&c, cfg);
 	}

@@ -72,6 +72,7 @@ static void mqtt_key(struct mxb_conf_ctx *c, const struct mxb_conf_node *s,
 		utf8_string(c, s, &cfg->mqtt.client_id);
 	} else if (strcmp(name, "share_group") == 0) {
 		char **g = &cfg->mqtt.share_group;
+		c->share_at = s;
 		if (mxb_conf_string(c, s, MXB_CONF_MQTT_STRING_MAX, true, g) &&
 			(!mxb_text_utf8_valid(*g, strlen(*g)) || !mxb_conf_share_group_valid(*g)))
 			mxb_conf_error_at(c, s,

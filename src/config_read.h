@@ -63,6 +63,7 @@ struct mxb_conf_ctx {
 	const struct mxb_conf_node **rooms_at, **notify_at, **commands_at, **devices_at;
 	const struct mxb_conf_node *location_at; /* the location group, NULL: none */
 	const struct mxb_conf_node **pubsub_at, **subscribe_at;
+	const struct mxb_conf_node *share_at; /* mqtt.share_group, NULL: none */
 };
 
 /*

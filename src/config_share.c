@@ -36,22 +36,18 @@ bool mxb_conf_share_group_valid(const char *group)
 	return *group && !strpbrk(group, "/+#");
 }
 
-/* *s = PREFIX SEP SUFFIX, or an error at n when it would pass max bytes. */
-static bool join(struct mxb_conf_ctx *c, const struct mxb_conf_node *n, char **s,
-	const char *prefix, const char *sep, const char *suffix, size_t max, const char *what)
+/*
+ * *s = A B C D, made before *s is freed (so a part may be *s itself); an error at n (or at
+ * the share group, which makes the name) when it would pass max bytes, *s left as it was.
+ */
+static bool join(struct mxb_conf_ctx *c, const struct mxb_conf_node *n, char **s, size_t max,
+	const char *what, const char *a, const char *b, const char *d, const char *e)
 {
-	size_t len = strlen(prefix) + strlen(sep) + strlen(suffix);
+	size_t len = strlen(a) + strlen(b) + strlen(d) + strlen(e);
 	if (len > max) {
-		if (n)
-			mxb_conf_error_at(c, n,
-				"%s with the share group would be %zu bytes, "
-				"more than %zu",
-				what, len, max);
-		else
-			mxb_conf_error_plain(c,
-				"%s with the share group would be %zu bytes, "
-				"more than %zu",
-				what, len, max);
+		mxb_conf_error_at(c, n ? n : c->share_at,
+			"%s with the share group would be %zu bytes, more than %zu", what, len,
+			max);
 		return false;
 	}
 	char *j = malloc(len + 1);
@@ -59,7 +55,7 @@ static bool join(struct mxb_conf_ctx *c, const struct mxb_conf_node *n, char **s
 		mxb_conf_error_oom(c);
 		return false;
 	}
-	snprintf(j, len + 1, "%s%s%s", prefix, sep, suffix);
+	snprintf(j, len + 1, "%s%s%s%s", a, b, d, e);
 	free(*s);
 	*s = j;
 	return true;
@@ -68,46 +64,28 @@ static bool join(struct mxb_conf_ctx *c, const struct mxb_conf_node *n, char **s
 static void share_filter(
 	struct mxb_conf_ctx *c, const struct mxb_conf_node *n, char **topic, const char *group)
 {
-	if (!*topic || strncmp(*topic, SHARE_PREFIX, strlen(SHARE_PREFIX)) == 0)
-		return;
-	char *prefix = NULL;
-	if (!join(c, n, &prefix, SHARE_PREFIX, group, "/", MXB_TOPIC_MAX, "the topic filter"))
-		return;
-	char *plain = *topic;
-	*topic = NULL;
-	if (join(c, n, topic, prefix, "", plain, MXB_TOPIC_MAX, "the topic filter"))
-		free(plain);
-	else
-		*topic = plain;
-	free(prefix);
+	if (*topic && strncmp(*topic, SHARE_PREFIX, strlen(SHARE_PREFIX)) != 0)
+		join(c, n, topic, MXB_TOPIC_MAX, "the topic filter", SHARE_PREFIX, group, "/",
+			*topic);
 }
 
 /* The resource of the bridge's JID: RESOURCE-INSTANCE, or INSTANCE without one. */
 static void instance_resource(struct mxb_conf_ctx *c, struct mxb_config *cfg, const char *name)
 {
-	char *jid = cfg->xmpp.jid;
-	if (!jid)
-		return;
-	const char *slash = strchr(jid, '/');
-	char *bare = strndup(jid, slash ? (size_t)(slash - jid) : strlen(jid));
-	char *resource = NULL;
-	if (!bare) {
-		mxb_conf_error_oom(c);
-		return;
-	}
-	bool ok = slash ? join(c, NULL, &resource, slash + 1, "-", name, MXB_JID_PART_MAX,
-				  "the resource of 'xmpp.jid'")
-			: join(c, NULL, &resource, "", "", name, MXB_JID_PART_MAX,
-				  "the resource of 'xmpp.jid'");
-	if (ok) {
-		cfg->xmpp.jid = NULL;
-		if (join(c, NULL, &cfg->xmpp.jid, bare, "/", resource, MXB_JID_MAX, "'xmpp.jid'"))
-			free(jid);
+	const char *jid = cfg->xmpp.jid;
+	const char *slash = jid ? strchr(jid, '/') : NULL;
+	bool own = slash && slash[1];
+	char *resource = NULL, *bare = NULL;
+	if (jid && join(c, NULL, &resource, MXB_JID_PART_MAX, "the resource of 'xmpp.jid'",
+			   own ? slash + 1 : "", own ? "-" : "", name, "")) {
+		if ((bare = strndup(jid, slash ? (size_t)(slash - jid) : strlen(jid))))
+			join(c, NULL, &cfg->xmpp.jid, MXB_JID_MAX, "'xmpp.jid'", bare, "/",
+				resource, "");
 		else
-			cfg->xmpp.jid = jid;
+			mxb_conf_error_oom(c);
 	}
-	free(bare);
 	free(resource);
+	free(bare);
 }
 
 void mxb_conf_apply_share(struct mxb_conf_ctx *c, struct mxb_config *cfg, const char *host)
@@ -119,10 +97,10 @@ void mxb_conf_apply_share(struct mxb_conf_ctx *c, struct mxb_config *cfg, const 
 	if (cfg->bridge.instance && !mxb_conf_instance_valid(name))
 		return; /* said where it is written */
 	if (!name || !mxb_conf_instance_valid(name)) {
-		mxb_conf_error_plain(c,
-			"'mqtt.share_group' needs 'bridge.instance': the host name '%s' is not "
+		mxb_conf_error_at(c, c->share_at,
+			"'share_group' needs 'bridge.instance': the host name%s%s%s is not "
 			"one (letters, digits, '-', '_', '.', at most %d bytes)",
-			name ? name : "", MXB_CONF_INSTANCE_MAX);
+			name ? " '" : "", name ? name : "", name ? "'" : "", MXB_CONF_INSTANCE_MAX);
 		return;
 	}
 	if (!cfg->bridge.instance && !(cfg->bridge.instance = strdup(name))) {
@@ -135,24 +113,14 @@ void mxb_conf_apply_share(struct mxb_conf_ctx *c, struct mxb_config *cfg, const 
 	for (size_t i = 0; i < cfg->pubsub_len; i++)
 		share_filter(
 			c, c->pubsub_at ? c->pubsub_at[i] : NULL, &cfg->pubsub[i].topic, group);
-	char *id = cfg->mqtt.client_id;
-	cfg->mqtt.client_id = NULL;
-	if (join(c, NULL, &cfg->mqtt.client_id, id ? id : "", "-", name, MXB_CONF_MQTT_STRING_MAX,
-		    "'mqtt.client_id'"))
-		free(id);
-	else
-		cfg->mqtt.client_id = id;
+	join(c, NULL, &cfg->mqtt.client_id, MXB_CONF_MQTT_STRING_MAX, "'mqtt.client_id'",
+		cfg->mqtt.client_id ? cfg->mqtt.client_id : "", "-", name, "");
 	instance_resource(c, cfg, name);
 	/* Each instance's own health: one instance's will must not say the others are gone. */
 	char **own[] = {&cfg->mqtt.status_topic, &cfg->mqtt.stats_topic};
 	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
-		char *t = *own[i];
-		if (!t || !*t)
-			continue;
-		*own[i] = NULL;
-		if (join(c, NULL, own[i], t, "/", name, MXB_TOPIC_MAX, "the status topic"))
-			free(t);
-		else
-			*own[i] = t;
+		if (*own[i] && **own[i])
+			join(c, NULL, own[i], MXB_TOPIC_MAX, "the status topic", *own[i], "/", name,
+				"");
 	}
 }

@@ -82,6 +82,41 @@ static void test_share_errors(void)
 		"bridge: { instance = "
 		"\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"; };\n",
 		"$F:3: 'instance' is too long (at most 64 bytes)");
+	/* What the name is added to is bounded as a whole, refused rather than cut. */
+	char conf[4096];
+	char resource[1024];
+	memset(resource, 'r', 1020);
+	resource[1020] = '\0';
+	snprintf(conf, sizeof(conf),
+		"xmpp: { jid = \"bot@example.org/%s\"; password = \"s\"; };\n"
+		"mqtt: { share_group = \"g\"; };\nbridge: { instance = \"abc\"; };\n",
+		resource);
+	EXPECT_ERRORS("share_resource.conf", conf,
+		"$F:2: the resource of 'xmpp.jid' with the share group would be 1024 bytes, "
+		"more than 1023");
+}
+
+/* What --check-config prints: the names the instance will use. */
+static void test_share_printed(void)
+{
+	struct mxb_config cfg;
+	if (LOAD_OK("share_print.conf",
+		    XMPP_OK "mqtt: { share_group = \"g\"; client_id = \"m\"; };\n"
+			    "bridge: { instance = \"i2\"; };\n"
+			    "notify = ( { topic = \"t/#\"; to = [\"a@example.org\"]; } );\n",
+		    &cfg) != 0)
+		return;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	mxb_config_print(&cfg, f);
+	fclose(f);
+	CHECK(strstr(text, "xmpp.jid: 'bot@example.org/i2'\n") != NULL);
+	CHECK(strstr(text, "mqtt.client_id: 'm-i2'\n") != NULL);
+	CHECK(strstr(text, "mqtt.share_group: 'g'\n") != NULL);
+	CHECK(strstr(text, "'$share/g/t/#'") != NULL);
+	free(text);
+	mxb_config_finish(&cfg);
 }
 
 int main(void)
@@ -89,6 +124,7 @@ int main(void)
 	config_check_init();
 	test_share_applied();
 	test_share_errors();
+	test_share_printed();
 	config_check_cleanup();
 	return check_report("test_config_share");
 }
