@@ -338,6 +338,18 @@ def marks(env):
     return {u: env.clients_of[u][-1].presence_mark() for u in USERS}
 
 
+def told_once(env, since, available, what):
+    """Each user, on either node, gets the plug's new presence, and only once (what else
+    comes within 2 s would be a repeat)."""
+    for u in USERS:
+        env.clients_of[u][-1].wait_presence(PLUG, available, timeout=10, since=since[u])
+    time.sleep(2.0)
+    want = ["available" if available else "unavailable"]
+    for u in USERS:
+        seen = plug_presences(env, u, since)
+        env.check(seen == want, "%s (node %d) %s" % (u, HOME[u], what), seen)
+
+
 def check_devices_once(env):
     """One component domain connected to both nodes, by two instances (da on node 1, db on
     node 2): each device's change reaches a user on either node once, from the instance
@@ -364,13 +376,7 @@ def check_devices_once(env):
     dev = env.mqtt(env.m)
     m = marks(env)
     dev.publish("tele/plug1/LWT", "Online", retain=True)
-    for u in USERS:
-        env.clients_of[u][-1].wait_presence(PLUG, True, timeout=10, since=m[u])
-    time.sleep(2.0)
-    for u in USERS:
-        seen = plug_presences(env, u, m)
-        env.check(seen == ["available"], "%s (node %d) is told the change once" % (
-            u, HOME[u]), seen)
+    told_once(env, m, True, "is told the change once")
     # bob's subscription goes to the connection on his node: db's, which knows the state
     bob = env.clients_of["bob"][-1]
     m = marks(env)
@@ -396,13 +402,7 @@ def check_devices_once(env):
                   seen)
     m = marks(env)
     dev.publish("tele/plug1/LWT", "Offline", retain=True)
-    for u in USERS:
-        env.clients_of[u][-1].wait_presence(PLUG, False, timeout=10, since=m[u])
-    time.sleep(1.0)
-    for u in USERS:
-        seen = plug_presences(env, u, m)
-        env.check(seen == ["unavailable"], "%s: after the takeover each change once" % u,
-                  seen)
+    told_once(env, m, False, "after the takeover is told each change once")
     dev.publish("tele/plug1/LWT", "", retain=True)
     dev.disconnect()
     env.verified("cluster: device presence through a component on both nodes",

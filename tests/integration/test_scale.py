@@ -192,34 +192,35 @@ def replies_from(env, tag):
     return out
 
 
+def taken_once(env, name, tag, n, instance, what):
+    """alice sends n commands to the bare JID: each must be published once, and every
+    reply come from instance."""
+    want, got = commands(env, tag, n)
+    lost = want - set(got)
+    dups = len(got) - len(set(got))
+    takers = replies_from(env, tag)
+    RESULTS.append((name, n, len(lost), dups, {r: 0 for r in takers}))
+    env.check(not lost and dups == 0, "%s: each command published exactly once" % what,
+              (sorted(lost)[:5], dups))
+    env.check(takers == {"bridge-" + instance}, "%s: instance %s took them" % (what, instance),
+              takers)
+
+
 def check_commands_once(env):
     setup(env)
     start_instance(env, "a", priority=3)
     start_instance(env, "b", priority=2)
     start_instance(env, "c", priority=1)
     n = 40
-    want, got = commands(env, "prio", n)
-    lost = want - set(got)
-    dups = len(got) - len(set(got))
-    RESULTS.append(("commands to the bare JID, 3 instances", n, len(lost), dups,
-                    {r: 0 for r in replies_from(env, "prio")}))
-    env.check(not lost and dups == 0, "commands: each published exactly once",
-              (sorted(lost)[:5], dups))
-    env.check(replies_from(env, "prio") == {"bridge-a"},
-              "commands: the instance of the highest priority took them all",
-              replies_from(env, "prio"))
+    taken_once(env, "commands to the bare JID, 3 instances", "prio", n, "a",
+               "the highest priority")
     # The first one stops: the server gives the bare JID's messages to the next.
+    bmark = env.instances["b"].mark()
     env.check(env.instances["a"].stop() == 0, "instance a stops with SIGTERM -> exit 0")
-    time.sleep(0.5)
-    want, got = commands(env, "next", n)
-    lost = want - set(got)
-    dups = len(got) - len(set(got))
-    RESULTS.append(("commands after the first instance stopped", n, len(lost), dups,
-                    {r: 0 for r in replies_from(env, "next")}))
-    env.check(not lost and dups == 0, "commands after a stop: each published exactly once",
-              (sorted(lost)[:5], dups))
-    env.check(replies_from(env, "next") == {"bridge-b"},
-              "commands after a stop: the next priority took them", replies_from(env, "next"))
+    env.instances["b"].wait_log(r"xmpp: instance 'bridge-a' of the share group is gone",
+                                since=bmark, timeout=15)
+    taken_once(env, "commands after the first instance stopped", "next", n, "b",
+               "after a stop, the next priority")
     env.verified("scale: commands to the bare JID with instance priorities",
                  "each published once, by one instance")
     stop_all(env)
@@ -263,16 +264,8 @@ def check_commands_equal_priority(env):
     env.check(a.absent(r"instance '0phone'", 1.0) is None,
               "a client of the account that is no instance is not counted as one")
     n = 40
-    want, got = commands(env, "same", n)
-    lost = want - set(got)
-    dups = len(got) - len(set(got))
-    RESULTS.append(("commands to the bare JID, 2 instances of one priority", n, len(lost),
-                    dups, {r: 0 for r in replies_from(env, "same")}))
-    env.check(not lost and dups == 0, "one priority: each command published exactly once",
-              (sorted(lost)[:5], dups))
-    env.check(replies_from(env, "same") == {"bridge-a"},
-              "one priority: the instance whose resource sorts first took them",
-              replies_from(env, "same"))
+    taken_once(env, "commands to the bare JID, 2 instances of one priority", "same", n, "a",
+               "one priority, the resource that sorts first")
     env.verified("scale: commands to the bare JID, instances of one priority",
                  "each published once, by one instance")
     phone.disconnect()
@@ -283,14 +276,8 @@ def check_commands_equal_priority(env):
     os.kill(b.pid, signal.SIGHUP)
     a.wait_log(r"xmpp: instance 'bridge-b' of the share group is here \(priority 5",
                since=amark, timeout=15)
-    want, got = commands(env, "raised", n)
-    lost = want - set(got)
-    dups = len(got) - len(set(got))
-    env.check(not lost and dups == 0, "after a reload of the priority: each command once",
-              (sorted(lost)[:5], dups))
-    env.check(replies_from(env, "raised") == {"bridge-b"},
-              "after a reload of the priority: the raised instance took them",
-              replies_from(env, "raised"))
+    taken_once(env, "commands after a reload raised the other's priority", "raised", n,
+               "b", "after a reload of the priority, the raised instance")
     stop_all(env)
 
 
@@ -363,7 +350,7 @@ def check_table(env):
             name, n, lost, dups,
             ", ".join("%s %d" % kv for kv in sorted(by.items())) if any(by.values())
             else ", ".join(sorted(by))))
-    env.check(len(RESULTS) == 6, "every run is in the table", len(RESULTS))
+    env.check(len(RESULTS) == 7, "every run is in the table", len(RESULTS))
 
 
 if __name__ == "__main__":
