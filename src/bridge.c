@@ -252,6 +252,9 @@ void mxb_bridge_attach(struct mxb_bridge *b, struct mxb_mqtt *mqtt, struct mxb_x
 	bool replaced = b->xmpp && b->xmpp != xmpp;
 	b->mqtt = mqtt;
 	b->xmpp = xmpp;
+	/* A client added by a reload learns that the component is up already. */
+	if (xmpp && b->component && mxb_component_is_up(b->component))
+		mxb_xmpp_set_devices(xmpp, true);
 	if (mxb_bridge_pubsub_attach(b) < 0)
 		mxb_log_error("pubsub: out of memory; pubsub routes are off");
 	/* A reload replaced the client: uploads forget the old session. */

@@ -506,12 +506,10 @@ bool mxb_bridge_may_see(struct mxb_bridge *b, const struct mxb_device *dev, cons
 static void on_component_online(void *data)
 {
 	struct mxb_bridge *b = data;
-	bool led = !b->xmpp || mxb_xmpp_leads(b->xmpp);
+	/* The client decides who tells (and then mxb_bridge_devices_lead does); alone, this. */
 	if (b->xmpp)
 		mxb_xmpp_set_devices(b->xmpp, true);
-	/* Taking the lead with it has told them already (mxb_bridge_devices_lead). */
-	bool took = !led && mxb_xmpp_leads(b->xmpp);
-	if (b->devices && !took)
+	else if (b->devices)
 		mxb_devices_each(b->devices, hello, b);
 }
 

@@ -276,7 +276,6 @@ int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,
 	x->roster = mxb_roster_create();
 	if (!x->roster)
 		goto err_free;
-	x->leading = !cfg->mqtt.share_group;
 	if (cfg->mqtt.share_group && !(x->peers = calloc(1, sizeof(*x->peers))))
 		goto err_destroy_roster;
 	if (mxb_muc_init(&x->muc, &x->s, cfg->xmpp.rooms, cfg->xmpp.rooms_len, cfg->xmpp.status,
@@ -338,7 +337,6 @@ int mxb_xmpp_reconfigure(struct mxb_xmpp *x, unsigned changes, int64_t now)
 			mxb_log_error("xmpp: out of memory: the share group's instances are not "
 				      "counted; this one leads as if alone");
 		x->settled = false;
-		x->leading = !cfg->mqtt.share_group;
 	}
 	struct mxb_session_params params = params_of(x);
 	if (reconnect) {

@@ -179,14 +179,16 @@ static int priority_of(struct mxb_xmpp *x, xmpp_stanza_t *st)
 /* Whether this instance leads now: alone, or first of those the server has told of. */
 static void lead(struct mxb_xmpp *x)
 {
-	bool now = !x->peers ||
-		   (x->settled && x->devices_up && x->s.state == MXB_SESSION_UP &&
-			   mxb_peers_leads(x->peers, x->resource, x->cfg->xmpp.priority, true));
+	bool now = x->devices_up && (!x->peers || (x->settled && x->s.state == MXB_SESSION_UP &&
+							  mxb_peers_leads(x->peers, x->resource,
+								  x->cfg->xmpp.priority, true)));
 	if (now == x->leading)
 		return;
 	x->leading = now;
-	mxb_log_info("xmpp: this instance ('%s') %s the devices' presence for its share group",
-		x->resource, now ? "now tells" : "no longer tells");
+	if (x->peers)
+		mxb_log_info("xmpp: this instance ('%s') %s the devices' presence for its share "
+			     "group",
+			x->resource, now ? "now tells" : "no longer tells");
 	if (x->handlers.leading)
 		x->handlers.leading(now, x->data);
 }
@@ -272,8 +274,10 @@ void mxb_xmpp_peers_up(struct mxb_xmpp *x)
 		memcpy(x->resource, res ? res + 1 : "", len + 1);
 	else
 		x->resource[0] = '\0'; /* a server's longer one than a JID allows: sorts first */
-	if (!forget_peers(x))
+	if (!forget_peers(x)) {
+		lead(x); /* alone: whether the component is up is all there is */
 		return;
+	}
 	/*
 	 * A probe of the account's own bare JID makes the server tell the presence of its
 	 * other resources (RFC 6121 4.3), before it answers what was sent after it: a ping.
@@ -300,10 +304,8 @@ void mxb_xmpp_set_devices(struct mxb_xmpp *x, bool up)
 	if (x->devices_up == up)
 		return;
 	x->devices_up = up;
-	if (!x->peers)
-		return;
 	/* The others learn it from the presence; this one decides at once. */
-	if (x->s.state == MXB_SESSION_UP)
+	if (x->peers && x->s.state == MXB_SESSION_UP)
 		mxb_xmpp_send_presence(x, NULL, NULL, x->cfg->xmpp.status);
 	lead(x);
 }
