@@ -412,14 +412,15 @@ def check_held_across_server_restart(env):
     try:
         harness.wait_until(current, 30, interval=0.5,
                            what="alice's current item to be lat %s" % lat)
+        ok = True
     except harness.TestFailure:
-        r = last[0] if last else None
-        env.check(False, "alice's current item is the position taken while the server was "
-                  "down (lat %s, the node has %s)" % (lat, last[1] if last else None),
-                  ET.tostring(r.xml, "unicode") if r is not None and r.xml is not None
-                  else r)
-    env.check(True, "the position taken while the server was down went out after the "
-              "reconnect and is alice's current item")
+        ok = False
+    r = last[0] if last else None
+    env.check(ok, "the position taken while the server was down went out after the reconnect "
+              "and is alice's current item (lat %s, the node has %s)" % (
+                  lat, last[1] if last else None),
+              None if ok else (ET.tostring(r.xml, "unicode") if r is not None and
+                               r.xml is not None else r))
     after = harness.wait_until(lambda: (lambda c: c["location published"] > before[
         "location published"] and c)(counters(env)), 10, interval=0.5,
         what="the server's result counted")
