@@ -362,10 +362,10 @@ int64_t mxb_component_tick(struct mxb_component *c, int64_t now)
 	return mxb_session_tick(&c->s, now);
 }
 
-void mxb_component_handle(struct mxb_component *c, int64_t now)
+void mxb_component_handle(struct mxb_component *c, short revents, int64_t now)
 {
 	(void)now;
-	mxb_session_handle(&c->s);
+	mxb_session_handle(&c->s, revents);
 }
 
 int mxb_component_fd(const struct mxb_component *c)

@@ -247,10 +247,17 @@ size_t mxb_location_pollfds(const struct mxb_location *l, struct pollfd *pfd, si
 	return n;
 }
 
-void mxb_location_handle(struct mxb_location *l)
+void mxb_location_handle(struct mxb_location *l, const struct pollfd *pfd, size_t n)
 {
-	for (size_t i = 0; l && i < l->len; i++)
-		mxb_session_handle(&l->a[i].s);
+	for (size_t i = 0; l && i < l->len; i++) {
+		int fd = mxb_session_fd(&l->a[i].s);
+		short revents = 0;
+		for (size_t k = 0; fd >= 0 && k < n; k++) {
+			if (pfd[k].fd == fd)
+				revents = pfd[k].revents;
+		}
+		mxb_session_handle(&l->a[i].s, revents);
+	}
 }
 
 int64_t mxb_location_tick(struct mxb_location *l, int64_t now)

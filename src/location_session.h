@@ -30,7 +30,8 @@ void mxb_location_start(struct mxb_location *l, int64_t now);
 /* Fills pfd[0..max) with the sockets to poll; returns how many it used. */
 size_t mxb_location_pollfds(const struct mxb_location *l, struct pollfd *pfd, size_t max);
 /* Runs libstrophe for every session. Call after every poll. */
-void mxb_location_handle(struct mxb_location *l);
+/* After poll: pfd[0..n) are what mxb_location_pollfds filled, with their revents. */
+void mxb_location_handle(struct mxb_location *l, const struct pollfd *pfd, size_t n);
 /* Timers of every session. Returns the next deadline (ms). */
 int64_t mxb_location_tick(struct mxb_location *l, int64_t now);
 

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,7 +39,6 @@ struct mxb_state {
 	struct mxb_component *component; /* NULL without xmpp.component */
 	struct mxb_location *location; /* NULL without location.accounts */
 	int sigfd;
-	int timerfd;
 	bool stopping;
 	bool mqtt_closing;
 	bool xmpp_closing;
@@ -259,7 +257,7 @@ static void apply(struct mxb_state *st, struct mxb_config *fresh, unsigned chang
 		}
 	}
 	unsigned xmpp_part = MXB_CHANGE_XMPP | MXB_CHANGE_XMPP_STATUS | MXB_CHANGE_XMPP_ROOMS |
-			     MXB_CHANGE_XMPP_PRESENCE | MXB_CHANGE_COMPONENT;
+			     MXB_CHANGE_XMPP_PRESENCE | MXB_CHANGE_COMPONENT | MXB_CHANGE_XMPP_ACKS;
 	if (changes & xmpp_part) {
 		/* The whole section: each side takes the new strings it borrows. */
 		SWAP(cfg, fresh, xmpp);
@@ -397,19 +395,20 @@ static void read_signals(struct mxb_state *st, int64_t now)
 	}
 }
 
-static int arm_timer(int fd, int64_t ms)
+/* poll's timeout for a deadline: -1 when there is none. */
+static int timeout_of(int64_t next, int64_t now)
 {
-	if (ms < 1)
-		ms = 1;
-	struct itimerspec its = {
-		.it_value = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000},
-	};
-	return timerfd_settime(fd, 0, &its, NULL);
+	if (next == INT64_MAX)
+		return -1;
+	int64_t ms = next - now;
+	if (ms < 0)
+		return 0;
+	return ms > INT32_MAX ? INT32_MAX : (int)ms;
 }
 
 static int run(struct mxb_state *st)
 {
-	enum { FD_SIGNAL, FD_TIMER, FD_MQTT, FD_XMPP, FD_COMPONENT, FD_COUNT };
+	enum { FD_SIGNAL, FD_MQTT, FD_XMPP, FD_COMPONENT, FD_COUNT };
 	/* After the fixed ones: the location accounts' sockets. */
 	struct pollfd pfd[FD_COUNT + MXB_LOCATION_ACCOUNTS_MAX + MXB_HTTP_FDS_MAX];
 	for (;;) {
@@ -454,14 +453,9 @@ static int run(struct mxb_state *st)
 			if (st->stop_deadline < next)
 				next = st->stop_deadline;
 		}
-		if (arm_timer(st->timerfd, next - now) < 0) {
-			mxb_log_errno(MXB_LOG_ERROR, "timerfd_settime");
-			return -1;
-		}
 
 		/* The fixed ones, the location accounts' sessions, the HTTP sockets of uploads. */
 		pfd[FD_SIGNAL] = (struct pollfd){.fd = st->sigfd, .events = POLLIN};
-		pfd[FD_TIMER] = (struct pollfd){.fd = st->timerfd, .events = POLLIN};
 		pfd[FD_MQTT] = (struct pollfd){.fd = mxb_mqtt_fd(st->mqtt), .events = 0};
 		pfd[FD_XMPP] = (struct pollfd){.fd = st->xmpp ? mxb_xmpp_fd(st->xmpp) : -1};
 		pfd[FD_COMPONENT] =
@@ -477,7 +471,7 @@ static int run(struct mxb_state *st)
 		size_t nhttp =
 			mxb_bridge_poll_fds(&st->bridge, pfd + FD_COUNT + nloc, MXB_HTTP_FDS_MAX);
 
-		if (poll(pfd, (nfds_t)(FD_COUNT + nloc + nhttp), -1) < 0) {
+		if (poll(pfd, (nfds_t)(FD_COUNT + nloc + nhttp), timeout_of(next, now)) < 0) {
 			if (errno == EINTR)
 				continue;
 			mxb_log_errno(MXB_LOG_ERROR, "poll");
@@ -486,20 +480,16 @@ static int run(struct mxb_state *st)
 		now = mxb_now_ms();
 		if (pfd[FD_SIGNAL].revents & POLLIN)
 			read_signals(st, now);
-		if (pfd[FD_TIMER].revents & POLLIN) {
-			uint64_t expirations;
-			if (read(st->timerfd, &expirations, sizeof(expirations)) < 0 &&
-				errno != EAGAIN)
-				mxb_log_errno(MXB_LOG_WARN, "timerfd read");
-		}
 		if (pfd[FD_MQTT].fd >= 0 && pfd[FD_MQTT].revents)
 			mxb_mqtt_handle(st->mqtt, pfd[FD_MQTT].revents, now);
-		/* libstrophe's timers and TLS buffers need a pass whether or not the fd woke. */
+		/* Each session decides from its socket's events whether libstrophe must run. */
 		if (st->xmpp)
-			mxb_xmpp_handle(st->xmpp, now);
+			mxb_xmpp_handle(
+				st->xmpp, pfd[FD_XMPP].fd >= 0 ? pfd[FD_XMPP].revents : 0, now);
 		if (st->component)
-			mxb_component_handle(st->component, now);
-		mxb_location_handle(st->location);
+			mxb_component_handle(st->component,
+				pfd[FD_COMPONENT].fd >= 0 ? pfd[FD_COMPONENT].revents : 0, now);
+		mxb_location_handle(st->location, pfd + FD_COUNT, nloc);
 		mxb_bridge_poll_handle(&st->bridge, pfd + FD_COUNT + nloc, nhttp);
 	}
 }
@@ -541,7 +531,7 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	struct mxb_state st = {.config_path = MXB_CONFIG_DEFAULT_PATH, .sigfd = -1, .timerfd = -1};
+	struct mxb_state st = {.config_path = MXB_CONFIG_DEFAULT_PATH, .sigfd = -1};
 	bool check = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "c:ndVh", opts, NULL)) != -1) {
@@ -594,17 +584,12 @@ int main(int argc, char **argv)
 		mxb_log_errno(MXB_LOG_ERROR, "cannot set up signals");
 		goto err_finish_config;
 	}
-	st.timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (st.timerfd < 0) {
-		mxb_log_errno(MXB_LOG_ERROR, "timerfd_create");
-		goto err_close_signals;
-	}
 	mxb_log_info("mqtt-xmpp-bridge %s starting with '%s'", MXB_VERSION, st.config_path);
 	trust_only_configured_cas(&st.cfg);
 	warn_about_config(&st.cfg);
 	if (mxb_bridge_init(&st.bridge, &st.cfg) < 0) {
 		mxb_log_error("cannot set up the routes: out of memory");
-		goto err_close_timer;
+		goto err_close_signals;
 	}
 	if (mxb_mqtt_create(&st.mqtt, &st.cfg, &mxb_bridge_mqtt_handlers, &st.bridge) < 0)
 		goto err_finish_bridge;
@@ -649,8 +634,6 @@ err_destroy_mqtt:
 	mxb_mqtt_destroy(st.mqtt);
 err_finish_bridge:
 	mxb_bridge_finish(&st.bridge);
-err_close_timer:
-	close(st.timerfd);
 err_close_signals:
 	if (st.sigfd >= 0)
 		close(st.sigfd);

@@ -2,6 +2,8 @@
 #include <inttypes.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 /* libmosquitto 2.0.11 may spin on a TLS handshake the peer dropped: bound it ourselves. */
 #define CONNACK_TIMEOUT_MS 15000
 #define SHUTDOWN_TIMEOUT_MS 3000
+/* libmosquitto's timers (keepalive) while connecting, and at most this often when up. */
 #define MISC_INTERVAL_MS 1000
 /* The user property that marks the bridge's own publishes (MQTT 5). */
 #define ORIGIN_PROPERTY "mqtt-xmpp-bridge"
@@ -483,14 +486,38 @@ void mxb_mqtt_handle(struct mxb_mqtt *m, short revents, int64_t now)
 			rc = mosquitto_loop_read(m->mosq, 1);
 			int fd = mosquitto_socket(m->mosq);
 			struct pollfd p = {.fd = fd, .events = POLLIN};
-			if (fd < 0 || poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
+			if (fd < 0 || poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN)) {
+				/*
+				 * ACK what was read at once: mosquitto keeps Nagle on by default
+				 * and holds its next small packet (a PUBACK, the next PUBLISH)
+				 * until then, which Linux would delay up to 40 ms.
+				 */
+				int one = 1;
+				if (fd >= 0)
+					setsockopt(
+						fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
 				break;
+			}
 		}
 	}
 	if (rc == MOSQ_ERR_SUCCESS && mosquitto_socket(m->mosq) >= 0 &&
 		(revents & POLLOUT || mosquitto_want_write(m->mosq)))
 		rc = mosquitto_loop_write(m->mosq, 1);
 	check(m, rc, now);
+}
+
+/*
+ * mosquitto_loop_misc() sends the keepalive's PINGREQ once keepalive seconds passed without
+ * a packet, and drops a connection whose PINGRESP did not come within as long: a quarter
+ * of the keepalive keeps both within a quarter of it, and idle costs four wakeups per
+ * keepalive.
+ */
+static int64_t misc_interval(const struct mxb_mqtt *m)
+{
+	int64_t ms = (int64_t)m->cfg->mqtt.keepalive * 250;
+	if (m->state != STATE_UP || ms < MISC_INTERVAL_MS)
+		return MISC_INTERVAL_MS;
+	return ms;
 }
 
 int64_t mxb_mqtt_tick(struct mxb_mqtt *m, int64_t now)
@@ -525,13 +552,14 @@ int64_t mxb_mqtt_tick(struct mxb_mqtt *m, int64_t now)
 	case STATE_CLOSED:
 		break;
 	}
-	if ((m->state == STATE_UP || m->state == STATE_CONNECTING) && now >= m->next_misc) {
-		m->next_misc = now + MISC_INTERVAL_MS;
+	bool misc = m->state == STATE_UP || m->state == STATE_CONNECTING;
+	if (misc && now >= m->next_misc) {
+		m->next_misc = now + misc_interval(m);
 		int rc = mosquitto_loop_misc(m->mosq);
 		if (rc != MOSQ_ERR_NO_CONN)
 			check(m, rc, now);
 	}
-	int64_t next = now + MISC_INTERVAL_MS;
+	int64_t next = misc ? m->next_misc : INT64_MAX;
 	if (m->state != STATE_UP && m->state != STATE_CLOSED && m->deadline < next)
 		next = m->deadline;
 	return next;

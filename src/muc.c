@@ -235,8 +235,9 @@ void mxb_muc_down(struct mxb_muc *m)
 	}
 }
 
-void mxb_muc_tick(struct mxb_muc *m, int64_t now)
+int64_t mxb_muc_tick(struct mxb_muc *m, int64_t now)
 {
+	int64_t next = INT64_MAX;
 	for (size_t i = 0; i < m->len; i++) {
 		struct mxb_muc_room *r = &m->rooms[i];
 		switch (mxb_room_tick(&r->seat, now)) {
@@ -251,7 +252,12 @@ void mxb_muc_tick(struct mxb_muc *m, int64_t now)
 		case MXB_ROOM_NONE:
 			break;
 		}
+		if (r->seat.rejoin_at && r->seat.rejoin_at < next)
+			next = r->seat.rejoin_at;
+		if (r->seat.joined && r->seat.reclaim_at && r->seat.reclaim_at < next)
+			next = r->seat.reclaim_at;
 	}
+	return next;
 }
 
 static bool has_status_code(xmpp_stanza_t *xuser, const char *code)

@@ -67,8 +67,8 @@ void mxb_muc_status(struct mxb_muc *m);
 void mxb_muc_join(struct mxb_muc *m, int64_t now);
 /* The session ended: out of every room, occupants forgotten. */
 void mxb_muc_down(struct mxb_muc *m);
-/* Rejoins and nick requests that are due. */
-void mxb_muc_tick(struct mxb_muc *m, int64_t now);
+/* Rejoins and nick requests that are due; returns when the next one is (INT64_MAX: none). */
+int64_t mxb_muc_tick(struct mxb_muc *m, int64_t now);
 
 /* The room jid (full or bare) belongs to, or NULL. Inline: every stanza asks. */
 static inline struct mxb_muc_room *mxb_muc_find(struct mxb_muc *m, const char *jid)

@@ -256,6 +256,8 @@ unsigned mxb_reload_changes(const struct mxb_config *o, const struct mxb_config 
 		c |= MXB_CHANGE_DEVICES;
 	if (!same_str(o->xmpp.status, f->xmpp.status) || o->xmpp.priority != f->xmpp.priority)
 		c |= MXB_CHANGE_XMPP_STATUS;
+	if (o->xmpp.ack_every != f->xmpp.ack_every || o->xmpp.ack_delay != f->xmpp.ack_delay)
+		c |= MXB_CHANGE_XMPP_ACKS;
 	if (!same_rooms(o, f))
 		c |= MXB_CHANGE_XMPP_ROOMS;
 	if (!same_str(o->xmpp.presence_topic, f->xmpp.presence_topic) ||
@@ -307,7 +309,7 @@ const char *mxb_reload_describe(unsigned changes, char *buf, size_t len)
 {
 	static const char *const names[] = {"routes", "limits", "queue_size", "spool", "devices",
 		"status", "rooms", "presence", "xmpp connection", "component connection",
-		"mqtt connection", "stats", "upload"};
+		"mqtt connection", "stats", "upload", "acks"};
 	size_t n = 0;
 	buf[0] = '\0';
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

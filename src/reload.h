@@ -33,6 +33,7 @@ enum mxb_reload_change {
 	MXB_CHANGE_STATS = 1 << 11, /* stats_topic, stats_interval: published at once */
 	MXB_CHANGE_UPLOAD = 1 << 12, /* xmpp.upload_*: for the next uploads (the service: the
 					next session) */
+	MXB_CHANGE_XMPP_ACKS = 1 << 13, /* xmpp.ack_every, ack_delay: at once */
 };
 
 struct mxb_device_rule;

@@ -12,7 +12,7 @@
 #include "session.h"
 
 #define SHUTDOWN_TIMEOUT_MS 3000
-/* libstrophe only fires its own timers inside xmpp_run_once: never sleep longer. */
+/* libstrophe fires its own timers (login, closing) only inside xmpp_run_once. */
 #define RUN_INTERVAL_MS 1000
 
 /*
@@ -196,6 +196,7 @@ err_unregister:
 
 void mxb_session_finish(struct mxb_session *s)
 {
+	mxb_session_drop_batch(s);
 	release_conn(s->conn);
 	xmpp_ctx_free(s->ctx);
 	registry_remove(s);
@@ -253,11 +254,22 @@ static const char *peer(const struct mxb_session *s, char *buf, size_t len)
 	return buf;
 }
 
+/* What was sent before goes out before the stream's close. */
+static void disconnect(struct mxb_session *s)
+{
+	mxb_session_flush(s);
+	s->disconnecting = true;
+	xmpp_disconnect(s->conn);
+}
+
 static void went_down(struct mxb_session *s, int64_t now, bool stream_error)
 {
 	if (s->ops->down)
 		s->ops->down(s->data);
 	s->fd = -1;
+	s->out_len = 0;
+	s->disconnecting = false;
+	s->tls_held = false;
 	s->ping_deadline = 0;
 	if (s->state == MXB_SESSION_CLOSING || s->shutting_down) {
 		s->state = MXB_SESSION_CLOSED;
@@ -381,43 +393,6 @@ int mxb_session_fd(const struct mxb_session *s)
 	return s->fd;
 }
 
-short mxb_session_events(const struct mxb_session *s)
-{
-	short ev = POLLIN;
-	if (xmpp_conn_is_connecting(s->conn) || xmpp_conn_send_queue_len(s->conn) > 0)
-		ev |= POLLOUT;
-	return ev;
-}
-
-/*
- * A pass of xmpp_run_once() first writes what the previous one queued (libstrophe's own
- * handshake stanzas too, which xmpp_conn_send_queue_len() does not count), then reads at
- * most 4 KiB; TLS may hold more in OpenSSL where poll cannot see it. So: pass while the
- * socket has data (bounded, so one peer cannot starve the loop), then a few more to flush
- * what the last reads queued and drain TLS records.
- */
-void mxb_session_handle(struct mxb_session *s)
-{
-	for (int i = 0; i < 64; i++) {
-		xmpp_run_once(s->ctx, 0);
-		if (s->fd < 0)
-			return;
-		/*
-		 * ACK what was read at once: servers that keep Nagle on (Prosody 0.12 does by
-		 * default) hold their next small write until then, and Linux would delay the ACK
-		 * up to 40 ms. The kernel clears the flag again, so it is set after every read.
-		 */
-		int one = 1;
-		setsockopt(s->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
-		struct pollfd p = {.fd = s->fd, .events = POLLIN};
-		if (poll(&p, 1, 0) > 0 && (p.revents & POLLIN))
-			continue;
-		for (int k = 0; k < 4 && s->fd >= 0; k++)
-			xmpp_run_once(s->ctx, 0);
-		return;
-	}
-}
-
 static int on_pong(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 {
 	(void)conn;
@@ -448,7 +423,7 @@ static void tick_ping(struct mxb_session *s, int64_t now)
 		mxb_log_warn("%s: no answer to ping within %d s; reconnecting", s->params.tag,
 			s->params.ping_timeout);
 		s->ping_deadline = 0;
-		xmpp_disconnect(s->conn);
+		disconnect(s);
 	} else if (!s->ping_deadline && now >= s->next_ping) {
 		if (mxb_session_ping(s, "mxb-ping", on_pong, s) == 0)
 			s->ping_deadline = now + (int64_t)s->params.ping_timeout * 1000;
@@ -481,6 +456,12 @@ int64_t mxb_session_tick(struct mxb_session *s, int64_t now)
 		break;
 	}
 	int64_t next = now + RUN_INTERVAL_MS;
+	if (s->state == MXB_SESSION_UP && !s->disconnecting) {
+		/* Established, libstrophe has no timer of its own: only the ping wakes it. */
+		next = INT64_MAX;
+		if (s->params.ping_interval)
+			next = s->ping_deadline ? s->ping_deadline : s->next_ping;
+	}
 	if ((s->state == MXB_SESSION_DOWN || s->state == MXB_SESSION_CLOSING) && s->deadline < next)
 		next = s->deadline;
 	return next;
@@ -490,7 +471,7 @@ void mxb_session_shutdown(struct mxb_session *s, int64_t now)
 {
 	s->shutting_down = true;
 	if (s->state == MXB_SESSION_UP || s->state == MXB_SESSION_CONNECTING) {
-		xmpp_disconnect(s->conn);
+		disconnect(s);
 		s->state = MXB_SESSION_CLOSING;
 		s->deadline = now + SHUTDOWN_TIMEOUT_MS;
 		return;
@@ -517,7 +498,7 @@ void mxb_session_reconnect(
 	case MXB_SESSION_CONNECTING:
 		/* The DISCONNECT event goes through went_down(), which plans no backoff now. */
 		s->reconnecting = true;
-		xmpp_disconnect(s->conn);
+		disconnect(s);
 		break;
 	case MXB_SESSION_DOWN:
 		s->deadline = now;

@@ -91,6 +91,10 @@ struct mxb_session {
 	int connect_error; /* the errno of a failed TCP connect, as libstrophe logged it */
 	bool shutting_down;
 	bool reconnecting; /* asked to reconnect with new settings: the next attempt is at once */
+	bool disconnecting; /* xmpp_disconnect() was called: libstrophe closes the stream */
+	bool tls_held; /* the last pass stopped at its bound or may have left plaintext in TLS */
+	char *out; /* what this pass sent, serialized (NUL-terminated) */
+	size_t out_len, out_cap;
 	struct mxb_session *next; /* the registry of live sessions */
 };
 
@@ -117,8 +121,11 @@ void mxb_session_start(struct mxb_session *s, int64_t now);
 /* The socket to poll (-1 when none) and the events to wait for. */
 int mxb_session_fd(const struct mxb_session *s);
 short mxb_session_events(const struct mxb_session *s);
-/* Runs libstrophe until it stops making progress. Call after every poll, ready or not. */
-void mxb_session_handle(struct mxb_session *s);
+/*
+ * Runs libstrophe for what waits: revents are what poll said of the session's socket (0
+ * when it was not polled). Call after every poll, ready or not.
+ */
+void mxb_session_handle(struct mxb_session *s, short revents);
 /* Timers: reconnect, ping, shutdown. Returns the next deadline (ms). */
 int64_t mxb_session_tick(struct mxb_session *s, int64_t now);
 /* Closes the stream (from UP or CONNECTING); the state becomes CLOSED when done. */
@@ -137,13 +144,16 @@ long mxb_session_tls_flags(int tls);
 
 /*
  * Sends st (the caller still releases it) and counts it, so that a XEP-0198 count of the
- * stanzas sent matches the server's. Every stanza of a session goes out here.
+ * stanzas sent matches the server's. Every stanza of a session goes out here. What a pass
+ * of the loop sends is written together, at the end of the pass.
  */
-static inline void mxb_session_send(struct mxb_session *s, xmpp_stanza_t *st)
-{
-	xmpp_send(s->conn, st);
-	s->sent++;
-}
+void mxb_session_send(struct mxb_session *s, xmpp_stanza_t *st);
+/* Sends text that is no stanza (a XEP-0198 <r/>, <a/> or <enable/>), in order with them. */
+void mxb_session_send_raw(struct mxb_session *s, const char *text, size_t len);
+/* Hands what was sent since the last pass to libstrophe (the session's pass does it too). */
+void mxb_session_flush(struct mxb_session *s);
+/* Forgets what was sent and not handed over (the connection is gone), and the buffer. */
+void mxb_session_drop_batch(struct mxb_session *s);
 
 /*
  * Sends <iq type='get' id=id><ping xmlns='urn:xmpp:ping'/></iq> and calls handler (a

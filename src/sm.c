@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "log.h"
@@ -10,7 +11,17 @@
 void mxb_sm_init(struct mxb_sm *sm, struct mxb_session *s, const struct mxb_sm_handlers *handlers,
 	void *data)
 {
-	*sm = (struct mxb_sm){.s = s, .handlers = *handlers, .data = data};
+	*sm = (struct mxb_sm){.s = s,
+		.handlers = *handlers,
+		.data = data,
+		.ack_every = MXB_SM_ACK_EVERY,
+		.ack_delay = MXB_SM_ACK_DELAY_MS};
+}
+
+void mxb_sm_set_acks(struct mxb_sm *sm, int every, int delay_ms)
+{
+	sm->ack_every = every > 0 ? every : 1;
+	sm->ack_delay = delay_ms >= 0 ? delay_ms : 0;
 }
 
 static void ready(struct mxb_sm *sm, bool on)
@@ -65,10 +76,14 @@ static int on_ack(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 
 static int on_request(xmpp_conn_t *conn, xmpp_stanza_t *st, void *data)
 {
+	(void)conn;
 	(void)st;
 	struct mxb_sm *sm = data;
-	if (sm->active)
-		xmpp_send_raw_string(conn, "<a xmlns='" NS_SM "' h='%u'/>", sm->in);
+	if (!sm->active)
+		return 1;
+	char a[64];
+	int n = snprintf(a, sizeof(a), "<a xmlns='" NS_SM "' h='%u'/>", sm->in);
+	mxb_session_send_raw(sm->s, a, (size_t)n);
 	return 1;
 }
 
@@ -84,12 +99,15 @@ bool mxb_sm_start(struct mxb_sm *sm, int64_t now)
 {
 	/* The server counts what it receives from <enable/> on (the core's count starts at 0). */
 	sm->acked = 0;
+	sm->requested = 0;
+	sm->since = 0;
 	sm->r_pending = false;
 	sm->active = false;
 	sm->waiting = sm->s->sm_offered;
 	sm->deadline = now + SM_ENABLE_TIMEOUT_MS;
 	if (sm->waiting) {
-		xmpp_send_raw_string(sm->s->conn, "<enable xmlns='" NS_SM "'/>");
+		static const char enable[] = "<enable xmlns='" NS_SM "'/>";
+		mxb_session_send_raw(sm->s, enable, sizeof(enable) - 1);
 		return true;
 	}
 	if (!sm->warned)
@@ -106,23 +124,42 @@ void mxb_sm_down(struct mxb_sm *sm)
 	sm->waiting = false;
 }
 
-void mxb_sm_tick(struct mxb_sm *sm, int64_t now)
+int64_t mxb_sm_tick(struct mxb_sm *sm, int64_t now)
 {
-	if (!sm->waiting || now < sm->deadline)
-		return;
-	sm->waiting = false;
-	mxb_log_warn("%s: no answer to enabling stream management (XEP-0198); going on "
-		     "without acks",
-		sm->s->params.tag);
-	sm->handlers.ready(sm->data);
+	if (sm->waiting && now >= sm->deadline) {
+		sm->waiting = false;
+		mxb_log_warn("%s: no answer to enabling stream management (XEP-0198); going on "
+			     "without acks",
+			sm->s->params.tag);
+		sm->handlers.ready(sm->data);
+	}
+	mxb_sm_flush(sm, now);
+	if (sm->waiting)
+		return sm->deadline;
+	if (sm->since && !sm->r_pending)
+		return sm->since + sm->ack_delay;
+	return INT64_MAX;
 }
 
-void mxb_sm_flush(struct mxb_sm *sm)
+/*
+ * Asks for an ack once ack_every stanzas wait for one, or when the oldest of them has
+ * waited ack_delay: one <r/> per batch, not per stanza, and none held longer than that.
+ */
+void mxb_sm_flush(struct mxb_sm *sm, int64_t now)
 {
 	struct mxb_session *s = sm->s;
-	if (s->state != MXB_SESSION_UP || !sm->active || sm->r_pending || s->sent == sm->acked)
+	if (s->state != MXB_SESSION_UP || !sm->active || s->sent == sm->requested) {
+		sm->since = 0;
 		return;
-	xmpp_send_raw_string(s->conn, "<r xmlns='" NS_SM "'/>");
+	}
+	if (!sm->since)
+		sm->since = now;
+	bool many = s->sent - sm->requested >= (uint32_t)sm->ack_every;
+	if (!many && (sm->r_pending || now < sm->since + sm->ack_delay))
+		return;
+	static const char r[] = "<r xmlns='" NS_SM "'/>";
+	mxb_session_send_raw(s, r, sizeof(r) - 1);
+	sm->requested = s->sent;
+	sm->since = 0;
 	sm->r_pending = true;
-	xmpp_run_once(s->ctx, 0);
 }

@@ -282,6 +282,7 @@ int mxb_xmpp_create(struct mxb_xmpp **out, const struct mxb_config *cfg,
 		    handlers->room_joined, data) < 0)
 		goto err_destroy_roster;
 	mxb_sm_init(&x->sm, &x->s, &sm_handlers, x);
+	mxb_sm_set_acks(&x->sm, cfg->xmpp.ack_every, cfg->xmpp.ack_delay);
 	mxb_adhoc_init(&x->adhoc, &x->s, handlers->adhoc, data);
 	if (cfg->xmpp.tls == MXB_XMPP_TLS_NONE)
 		mxb_log_warn("xmpp: TLS is disabled (xmpp.tls = \"none\"): the password and all "
@@ -349,6 +350,7 @@ int mxb_xmpp_reconfigure(struct mxb_xmpp *x, unsigned changes, int64_t now)
 		return 0;
 	}
 	mxb_session_set_params(&x->s, &params);
+	mxb_sm_set_acks(&x->sm, cfg->xmpp.ack_every, cfg->xmpp.ack_delay);
 	if ((changes & MXB_CHANGE_XMPP_STATUS) && up) {
 		mxb_xmpp_send_presence(x, NULL, NULL, cfg->xmpp.status);
 		mxb_muc_status(&x->muc);
@@ -371,24 +373,29 @@ short mxb_xmpp_events(const struct mxb_xmpp *x)
 	return mxb_session_events(&x->s);
 }
 
-void mxb_xmpp_handle(struct mxb_xmpp *x, int64_t now)
+void mxb_xmpp_handle(struct mxb_xmpp *x, short revents, int64_t now)
 {
-	(void)now;
-	mxb_session_handle(&x->s);
-	/* One ack request covers everything this pass sent. */
-	mxb_sm_flush(&x->sm);
+	/* An ack request, when due, leaves with what this pass sent. */
+	mxb_sm_flush(&x->sm, now);
+	mxb_session_handle(&x->s, revents);
+	mxb_sm_flush(&x->sm, now);
+	mxb_session_flush(&x->s);
 }
 
 int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now)
 {
-	int64_t settle = INT64_MAX;
+	int64_t next = INT64_MAX;
 	if (x->s.state == MXB_SESSION_UP) {
-		mxb_sm_tick(&x->sm, now);
-		mxb_muc_tick(&x->muc, now);
-		settle = mxb_xmpp_peers_tick(x, now);
+		next = mxb_sm_tick(&x->sm, now);
+		int64_t t = mxb_muc_tick(&x->muc, now);
+		if (t < next)
+			next = t;
+		t = mxb_xmpp_peers_tick(x, now);
+		if (t < next)
+			next = t;
 	}
-	int64_t next = mxb_session_tick(&x->s, now);
-	return settle < next ? settle : next;
+	int64_t t = mxb_session_tick(&x->s, now);
+	return t < next ? t : next;
 }
 
 bool mxb_xmpp_is_up(const struct mxb_xmpp *x)

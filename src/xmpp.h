@@ -94,7 +94,7 @@ void mxb_xmpp_probe_contacts(struct mxb_xmpp *x);
 int mxb_xmpp_fd(const struct mxb_xmpp *x);
 short mxb_xmpp_events(const struct mxb_xmpp *x);
 /* Runs libstrophe until it stops making progress. Call after every poll, ready or not. */
-void mxb_xmpp_handle(struct mxb_xmpp *x, int64_t now);
+void mxb_xmpp_handle(struct mxb_xmpp *x, short revents, int64_t now);
 /* Timers: reconnect, ping, shutdown. Returns the next deadline (ms). */
 int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now);
 

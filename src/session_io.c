@@ -1,0 +1,188 @@
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include "session.h"
+
+/* libstrophe 0.12.2 reads at most this much per pass (STROPE_MESSAGE_BUFFER_SIZE). */
+#define READ_SIZE 4096
+/* The most plaintext one TLS record holds. */
+#define RECORD_MAX 16384
+/* What one pass hands libstrophe at most: one queue entry is one write and one TLS record. */
+#define BATCH_MAX RECORD_MAX
+/* A batch buffer that grew past this for a burst is given back once it is written. */
+#define BATCH_KEEP (4 * RECORD_MAX)
+
+/*
+ * What a pass sends leaves together: libstrophe writes every queued stanza on its own,
+ * each its own TLS record and syscall. The stanzas are serialized here and handed over as
+ * one raw string at the end of the pass. The buffer stays NUL-terminated: xmpp_send_raw()
+ * of 0.12.2 copies with strndup(), which reads up to the terminator.
+ */
+static int batch_reserve(struct mxb_session *s, size_t more)
+{
+	if (s->out_len + more + 1 <= s->out_cap)
+		return 0;
+	size_t cap = s->out_cap ? s->out_cap : 1024;
+	while (cap < s->out_len + more + 1)
+		cap *= 2;
+	char *p = realloc(s->out, cap);
+	if (!p)
+		return -ENOMEM;
+	s->out = p;
+	s->out_cap = cap;
+	return 0;
+}
+
+void mxb_session_flush(struct mxb_session *s)
+{
+	if (!s->out_len)
+		return;
+	xmpp_send_raw(s->conn, s->out, s->out_len);
+	s->out_len = 0;
+	s->out[0] = '\0';
+	if (s->out_cap > BATCH_KEEP) {
+		free(s->out);
+		s->out = NULL;
+		s->out_cap = 0;
+	}
+}
+
+void mxb_session_drop_batch(struct mxb_session *s)
+{
+	free(s->out);
+	s->out = NULL;
+	s->out_len = s->out_cap = 0;
+}
+
+void mxb_session_send_raw(struct mxb_session *s, const char *text, size_t len)
+{
+	if (s->out_len && s->out_len + len > BATCH_MAX)
+		mxb_session_flush(s);
+	if (batch_reserve(s, len) < 0) {
+		/* No memory for the batch: straight to libstrophe, which copies it itself. */
+		mxb_session_flush(s);
+		xmpp_send_raw(s->conn, text, len);
+		return;
+	}
+	memcpy(s->out + s->out_len, text, len);
+	s->out_len += len;
+	s->out[s->out_len] = '\0';
+}
+
+void mxb_session_send(struct mxb_session *s, xmpp_stanza_t *st)
+{
+	char *text;
+	size_t len;
+	if (xmpp_stanza_to_text(st, &text, &len) != XMPP_EOK) {
+		/* Counted all the same: the server's count must not run ahead of ours. */
+		xmpp_send(s->conn, st);
+		s->sent++;
+		return;
+	}
+	mxb_session_send_raw(s, text, len);
+	xmpp_free(s->ctx, text);
+	s->sent++;
+}
+
+/* libstrophe runs its own exchange and timers: login, handshake, closing the stream. */
+static bool busy(const struct mxb_session *s)
+{
+	return s->state != MXB_SESSION_UP || s->disconnecting;
+}
+
+short mxb_session_events(const struct mxb_session *s)
+{
+	short ev = POLLIN;
+	if (xmpp_conn_is_connecting(s->conn) || s->out_len || s->tls_held ||
+		xmpp_conn_send_queue_len(s->conn) > 0)
+		ev |= POLLOUT;
+	return ev;
+}
+
+static int bytes_waiting(int fd)
+{
+	int n = 0;
+	return ioctl(fd, FIONREAD, &n) < 0 ? 0 : n;
+}
+
+/*
+ * ACK what was read at once: servers that keep Nagle on (Prosody 0.12 does by default)
+ * hold their next small write until then, and Linux would delay the ACK up to 40 ms. The
+ * kernel clears the flag again, so it is set after every pass that read.
+ */
+static void quickack(int fd)
+{
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
+
+/*
+ * While libstrophe runs its own exchange: pass while the socket has data (bounded, so one
+ * peer cannot starve the loop), then a few more to write what it queued itself (which
+ * xmpp_conn_send_queue_len() does not count) and drain TLS records.
+ */
+static void handle_busy(struct mxb_session *s)
+{
+	for (int i = 0; i < 64; i++) {
+		xmpp_run_once(s->ctx, 0);
+		mxb_session_flush(s);
+		if (s->fd < 0)
+			return;
+		quickack(s->fd);
+		struct pollfd p = {.fd = s->fd, .events = POLLIN};
+		if (poll(&p, 1, 0) > 0 && (p.revents & POLLIN))
+			continue;
+		for (int k = 0; k < 4 && s->fd >= 0; k++) {
+			xmpp_run_once(s->ctx, 0);
+			mxb_session_flush(s);
+		}
+		return;
+	}
+}
+
+/*
+ * An established session runs libstrophe only for what waits: data on the socket, data to
+ * write, or plaintext OpenSSL may still hold. A pass writes the queue, then reads at most
+ * READ_SIZE bytes of one TLS record; a record larger than that leaves the rest in OpenSSL,
+ * where poll cannot see it, so a pass that began with that much on the socket is followed
+ * by the passes that drain one record. (What arrives between the count and the pass's own
+ * select is read unseen; a large record among it waits for the socket's next data.)
+ */
+void mxb_session_handle(struct mxb_session *s, short revents)
+{
+	mxb_session_flush(s);
+	if (s->state == MXB_SESSION_DOWN || s->state == MXB_SESSION_CLOSED || s->fd < 0)
+		return;
+	if (busy(s)) {
+		handle_busy(s);
+		return;
+	}
+	bool held = s->tls_held;
+	s->tls_held = false;
+	/* Readable with nothing to read is the peer's close: a pass reads it. */
+	bool ready = revents & (POLLIN | POLLERR | POLLHUP);
+	int waiting = ready ? bytes_waiting(s->fd) : 0;
+	bool work = ready || held || xmpp_conn_send_queue_len(s->conn) > 0;
+	for (int i = 0; work && i < 64; i++) {
+		int drain = held || waiting >= READ_SIZE ? RECORD_MAX / READ_SIZE : 1;
+		for (int k = 0; k < drain; k++) {
+			xmpp_run_once(s->ctx, 0);
+			mxb_session_flush(s);
+			if (s->fd < 0 || busy(s))
+				return;
+		}
+		if (waiting)
+			quickack(s->fd);
+		held = false;
+		waiting = bytes_waiting(s->fd);
+		work = waiting || xmpp_conn_send_queue_len(s->conn) > 0;
+	}
+	/* Bounded, so one peer cannot starve the loop: the rest is for the loop's next pass. */
+	s->tls_held = work;
+}
