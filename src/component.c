@@ -237,6 +237,7 @@ static struct mxb_session_params params_of(const struct mxb_config *cfg)
 		.host = cfg->xmpp.component.host,
 		.port = (unsigned short)cfg->xmpp.component.port,
 		.reconnect_max = cfg->xmpp.reconnect_max,
+		.connect_timeout = cfg->xmpp.connect_timeout,
 	};
 }
 

@@ -264,6 +264,7 @@ struct mxb_config {
 		int reconnect_max; /* seconds, cap of the reconnect backoff */
 		int ping_interval; /* seconds between XEP-0199 pings to the server */
 		int ping_timeout; /* seconds without an answer before reconnecting */
+		int connect_timeout; /* seconds for an attempt to become a session */
 		int ack_every; /* XEP-0198: ask for an ack after this many stanzas */
 		int ack_delay; /* ... or this many ms after the oldest unasked one */
 		struct mxb_room *rooms;

@@ -96,6 +96,8 @@ const struct mxb_config_key mxb_config_keys[] = {
 		CFG(MXB_KEY_INT, xmpp.ping_interval)},
 	{"xmpp", "ping_timeout", "integer", RANGE(1, 600), .value = "15",
 		CFG(MXB_KEY_INT, xmpp.ping_timeout)},
+	{"xmpp", "connect_timeout", "integer", RANGE(1, 600), .value = "30",
+		CFG(MXB_KEY_INT, xmpp.connect_timeout)},
 	{"xmpp", "ack_every", "integer", RANGE(1, 1000), .value = "32",
 		CFG(MXB_KEY_INT, xmpp.ack_every)},
 	{"xmpp", "ack_delay", "integer", RANGE(0, 1000), .value = "50",

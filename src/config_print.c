@@ -49,6 +49,7 @@ void mxb_config_print(const struct mxb_config *cfg, FILE *out)
 	fprintf(out, "xmpp.reconnect_max: %d\n", cfg->xmpp.reconnect_max);
 	fprintf(out, "xmpp.ping_interval: %d, ping_timeout: %d\n", cfg->xmpp.ping_interval,
 		cfg->xmpp.ping_timeout);
+	fprintf(out, "xmpp.connect_timeout: %d\n", cfg->xmpp.connect_timeout);
 	fprintf(out, "xmpp.ack_every: %d, ack_delay: %d ms\n", cfg->xmpp.ack_every,
 		cfg->xmpp.ack_delay);
 

@@ -201,6 +201,7 @@ int mxb_location_create(
 			.reconnect_max = cfg->xmpp.reconnect_max,
 			.ping_interval = cfg->xmpp.ping_interval,
 			.ping_timeout = cfg->xmpp.ping_timeout,
+			.connect_timeout = cfg->xmpp.connect_timeout,
 		};
 		rc = mxb_session_init(&a->s, &p, &ops, a);
 		if (rc < 0) {

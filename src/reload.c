@@ -271,7 +271,8 @@ unsigned mxb_reload_changes(const struct mxb_config *o, const struct mxb_config 
 		!same_str(o->xmpp.client_key, f->xmpp.client_key) ||
 		o->xmpp.reconnect_max != f->xmpp.reconnect_max ||
 		o->xmpp.ping_interval != f->xmpp.ping_interval ||
-		o->xmpp.ping_timeout != f->xmpp.ping_timeout)
+		o->xmpp.ping_timeout != f->xmpp.ping_timeout ||
+		o->xmpp.connect_timeout != f->xmpp.connect_timeout)
 		c |= MXB_CHANGE_XMPP;
 	if (!same_str(o->xmpp.component.domain, f->xmpp.component.domain) ||
 		!same_str(o->xmpp.component.secret, f->xmpp.component.secret) ||

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "ns.h"
 #include "session.h"
+#include "session_attempt.h"
 
 #define SHUTDOWN_TIMEOUT_MS 3000
 /* libstrophe fires its own timers (login, closing) only inside xmpp_run_once. */
@@ -103,8 +104,10 @@ static void on_log(void *data, xmpp_log_level_t level, const char *area, const c
 
 static int on_sockopt(xmpp_conn_t *conn, void *sock)
 {
-	struct mxb_session *s = session_of(conn);
+	struct mxb_session *s = mxb_session_attempt_current();
 	if (s)
+		mxb_session_attempt_socket(s, *(int *)sock);
+	else if ((s = session_of(conn)))
 		s->fd = *(int *)sock;
 	int one = 1;
 	setsockopt(*(int *)sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -153,8 +156,12 @@ static int new_conn(struct mxb_session *s)
 			xmpp_disconnect(conn);
 	}
 	xmpp_conn_set_sockopt_callback(conn, on_sockopt);
-	if (s->conn)
+	if (s->conn) {
+		/* One left mid-attempt disconnects now: its event is no news. */
+		s->releasing = true;
 		release_conn(s->conn);
+		s->releasing = false;
+	}
 	s->conn = conn;
 	return 0;
 
@@ -197,6 +204,18 @@ err_unregister:
 void mxb_session_finish(struct mxb_session *s)
 {
 	mxb_session_drop_batch(s);
+	if (s->attempt) {
+		mxb_session_attempt_cancel(s);
+		/* Cut, it returns within a pass of its own (100 ms), unless in the resolver. */
+		if (!mxb_session_attempt_wait(s, 1000)) {
+			/* Still in the resolver, with the context: left to the exit. */
+			registry_remove(s);
+			return;
+		}
+		struct mxb_attempt_result r;
+		mxb_session_attempt_join(s, &r);
+	}
+	s->releasing = true;
 	release_conn(s->conn);
 	xmpp_ctx_free(s->ctx);
 	registry_remove(s);
@@ -257,6 +276,11 @@ static const char *peer(const struct mxb_session *s, char *buf, size_t len)
 /* What was sent before goes out before the stream's close. */
 static void disconnect(struct mxb_session *s)
 {
+	if (s->attempt) {
+		/* The thread's steps fail at once; the loop takes it up when it is done. */
+		mxb_session_attempt_cancel(s);
+		return;
+	}
 	mxb_session_flush(s);
 	s->disconnecting = true;
 	xmpp_disconnect(s->conn);
@@ -320,6 +344,15 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 {
 	(void)conn;
 	struct mxb_session *s = data;
+	if (s->releasing)
+		return;
+	if (mxb_session_attempt_is_mine(s)) {
+		/* On the attempt's thread: the loop takes it up when the thread is done. */
+		if (event == XMPP_CONN_DISCONNECT || event == XMPP_CONN_FAIL)
+			mxb_session_attempt_failed(
+				s, error ? error : s->connect_error, stream_error);
+		return;
+	}
 	int64_t now = mxb_now_ms();
 	if (event == XMPP_CONN_CONNECT) {
 		s->state = MXB_SESSION_UP;
@@ -339,7 +372,8 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 	if (event != XMPP_CONN_DISCONNECT && event != XMPP_CONN_FAIL)
 		return;
 	if (s->state == MXB_SESSION_CONNECTING) {
-		log_failure(s, error ? error : s->connect_error, stream_error);
+		if (!s->timed_out)
+			log_failure(s, error ? error : s->connect_error, stream_error);
 	} else if (s->state == MXB_SESSION_UP) {
 		if (stream_error)
 			mxb_log_warn("%s: stream error <%s/>%s%s", s->params.tag,
@@ -357,7 +391,23 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 static void attempt(struct mxb_session *s, int64_t now)
 {
 	char buf[300];
+	if (s->attempt && !mxb_session_attempt_done(s)) {
+		/* The thread of an attempt that timed out is still in the resolver. */
+		mxb_log_warn("%s: the name lookup of the last attempt has not returned; not "
+			     "trying again yet",
+			s->params.tag);
+		s->state = MXB_SESSION_CONNECTING;
+		went_down(s, now, false);
+		return;
+	}
+	if (s->attempt) {
+		struct mxb_attempt_result r;
+		mxb_session_attempt_join(s, &r);
+	}
 	s->state = MXB_SESSION_CONNECTING;
+	s->timed_out = false;
+	s->attempt_deadline =
+		s->params.connect_timeout ? now + (int64_t)s->params.connect_timeout * 1000 : 0;
 	if (s->used && new_conn(s) < 0) {
 		mxb_log_error("%s: out of memory", s->params.tag);
 		went_down(s, now, false);
@@ -369,6 +419,9 @@ static void attempt(struct mxb_session *s, int64_t now)
 	s->sm_offered = false;
 	s->log.handler = on_log;
 	mxb_log_debug("%s: connecting to %s", s->params.tag, peer(s, buf, sizeof(buf)));
+	if (mxb_session_attempt_start(s, on_conn) == 0)
+		return;
+	/* No thread: the same steps in the loop. */
 	int rc = s->params.kind == MXB_SESSION_CLIENT
 			 ? xmpp_connect_client(s->conn, s->params.host, s->params.port, on_conn, s)
 			 : xmpp_connect_component(
@@ -388,6 +441,8 @@ void mxb_session_start(struct mxb_session *s, int64_t now)
 
 int mxb_session_fd(const struct mxb_session *s)
 {
+	if (s->attempt)
+		return mxb_session_attempt_fd(s);
 	if (s->state == MXB_SESSION_DOWN || s->state == MXB_SESSION_CLOSED)
 		return -1;
 	return s->fd;
@@ -431,6 +486,54 @@ static void tick_ping(struct mxb_session *s, int64_t now)
 	}
 }
 
+/*
+ * An attempt that is no session after connect_timeout fails: cut on its thread (a stalled
+ * handshake fails at once), closed in the loop. A thread still in the resolver a second
+ * later is left to finish on its own, and the backoff goes on without it.
+ */
+static void tick_attempt(struct mxb_session *s, int64_t now)
+{
+	char buf[300];
+	if (!s->attempt_deadline || now < s->attempt_deadline)
+		return;
+	if (!s->timed_out) {
+		s->timed_out = true;
+		mxb_log_error("%s: no session with %s within %d s (xmpp.connect_timeout)",
+			s->params.tag, peer(s, buf, sizeof(buf)), s->params.connect_timeout);
+		disconnect(s);
+	} else if (s->attempt && now >= s->attempt_deadline + RUN_INTERVAL_MS) {
+		went_down(s, now, false);
+	}
+}
+
+void mxb_session_attempt_finish(struct mxb_session *s)
+{
+	char buf[300];
+	struct mxb_attempt_result r;
+	mxb_session_attempt_join(s, &r);
+	if (s->state != MXB_SESSION_CONNECTING && s->state != MXB_SESSION_CLOSING)
+		return; /* given up on already; the next attempt releases the connection */
+	int64_t now = mxb_now_ms();
+	if (r.rc != XMPP_EOK) {
+		/* A synchronous failure (resolver, socket) fires no callback. */
+		if (!s->timed_out)
+			mxb_log_warn("%s: cannot start a connection to %s", s->params.tag,
+				peer(s, buf, sizeof(buf)));
+		went_down(s, now, false);
+		return;
+	}
+	if (r.failed || r.cancelled) {
+		xmpp_stream_error_t se = {.type = r.stream_error};
+		if (r.failed && !r.cancelled && !s->timed_out)
+			log_failure(s, r.error, r.has_stream_error ? &se : NULL);
+		s->auth_failed = false;
+		went_down(s, now, false);
+		return;
+	}
+	/* What could block is done: the loop goes on with the login. */
+	s->fd = r.fd;
+}
+
 int64_t mxb_session_tick(struct mxb_session *s, int64_t now)
 {
 	switch (s->state) {
@@ -452,10 +555,15 @@ int64_t mxb_session_tick(struct mxb_session *s, int64_t now)
 		}
 		break;
 	case MXB_SESSION_CONNECTING:
+		tick_attempt(s, now);
+		break;
 	case MXB_SESSION_CLOSED:
 		break;
 	}
 	int64_t next = now + RUN_INTERVAL_MS;
+	if (s->state == MXB_SESSION_CONNECTING && s->attempt_deadline && !s->timed_out &&
+		s->attempt_deadline < next)
+		next = s->attempt_deadline;
 	if (s->state == MXB_SESSION_UP && !s->disconnecting) {
 		/* Established, libstrophe has no timer of its own: only the ping wakes it. */
 		next = INT64_MAX;

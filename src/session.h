@@ -44,6 +44,7 @@ struct mxb_session_params {
 	unsigned short port; /* 0: the default */
 	int reconnect_max; /* cap of the backoff, seconds */
 	int ping_interval, ping_timeout; /* XEP-0199, seconds; interval 0: no ping */
+	int connect_timeout; /* seconds for an attempt to become a session; 0: no bound */
 };
 
 /* The callbacks of a user. data is the pointer given to mxb_session_init. */
@@ -92,6 +93,10 @@ struct mxb_session {
 	bool shutting_down;
 	bool reconnecting; /* asked to reconnect with new settings: the next attempt is at once */
 	bool disconnecting; /* xmpp_disconnect() was called: libstrophe closes the stream */
+	bool timed_out; /* this attempt passed connect_timeout */
+	bool releasing; /* a connection object is being released: its events are stale */
+	int64_t attempt_deadline;
+	struct mxb_session_attempt *attempt; /* session_attempt.h; NULL: no thread */
 	bool tls_held; /* the last pass stopped at its bound or may have left plaintext in TLS */
 	char *out; /* what this pass sent, serialized (NUL-terminated) */
 	size_t out_len, out_cap;

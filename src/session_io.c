@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "session.h"
+#include "session_attempt.h"
 
 /* libstrophe 0.12.2 reads at most this much per pass (STROPE_MESSAGE_BUFFER_SIZE). */
 #define READ_SIZE 4096
@@ -98,6 +99,8 @@ static bool busy(const struct mxb_session *s)
 
 short mxb_session_events(const struct mxb_session *s)
 {
+	if (s->attempt)
+		return POLLIN;
 	short ev = POLLIN;
 	if (xmpp_conn_is_connecting(s->conn) || s->out_len || s->tls_held ||
 		xmpp_conn_send_queue_len(s->conn) > 0)
@@ -156,6 +159,13 @@ static void handle_busy(struct mxb_session *s)
  */
 void mxb_session_handle(struct mxb_session *s, short revents)
 {
+	if (s->attempt) {
+		if (!(revents & POLLIN) && !mxb_session_attempt_done(s))
+			return;
+		mxb_session_attempt_finish(s);
+		if (s->attempt || s->state != MXB_SESSION_CONNECTING)
+			return;
+	}
 	mxb_session_flush(s);
 	if (s->state == MXB_SESSION_DOWN || s->state == MXB_SESSION_CLOSED || s->fd < 0)
 		return;

@@ -248,6 +248,7 @@ static struct mxb_session_params params_of(const struct mxb_xmpp *x)
 		.reconnect_max = cfg->xmpp.reconnect_max,
 		.ping_interval = cfg->xmpp.ping_interval,
 		.ping_timeout = cfg->xmpp.ping_timeout,
+		.connect_timeout = cfg->xmpp.connect_timeout,
 	};
 }
 
