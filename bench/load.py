@@ -9,7 +9,8 @@
             --to JID [--prefix 'TOPIC '] [--rate R]
         Sends N chat messages "PREFIX R<run> SEQ TS" to JID, paced at --rate per second
         (0 = as fast as the socket takes them), reading (and counting) whatever comes back
-        (the bridge's "published to" replies) on the same non-blocking loop.
+        (the bridge's "published to" replies) on the same non-blocking loop; prints
+        "replies" once N replies (or errors) came back, a JSON line after "stop" on stdin.
     load.py mqtt-gen --run R --count N [--rate R]
         Writes N lines "R<run> SEQ TS" to stdout (for mosquitto_pub -l), paced.
 
@@ -171,8 +172,10 @@ def xmpp_recv(a):
             buf = buf[pos:]
         else:
             buf = buf[-6:]
-    c.close()
+    # the result first: the orchestrator reads the servers' CPU time when it arrives, before
+    # this session's logout adds to it
     print(json.dumps(summarize(a.count, seen, dups, lat, first_send, last_recv)), flush=True)
+    c.close()
 
 
 def stdin_ready(done_at):
@@ -182,6 +185,11 @@ def stdin_ready(done_at):
         return False
     r, _, _ = select.select([sys.stdin], [], [], 0)
     return bool(r)
+
+
+# the bridge's other answers to a command (src/bridge_commands.c): not a "published to"
+OTHER_ANSWERS = (b"sent to '", b"queued for '", b"failed: cannot publish",
+                 b"dropped: MQTT stayed")
 
 
 def xmpp_send(a):
@@ -196,7 +204,9 @@ def xmpp_send(a):
     pending = b""
     sent = 0
     replies = 0
+    others = 0
     errors = 0
+    told = False
     inbuf = b""
     t0 = time.monotonic()
     first_ts = None
@@ -218,7 +228,11 @@ def xmpp_send(a):
         if done_at is not None and time.monotonic() - done_at > a.linger:
             break
         wlist = [sock] if (out or pending) else []
-        timeout = 0.0005 if (a.rate > 0 and sent < a.count) else 0.05
+        timeout = 0.05
+        if a.rate > 0 and sent < a.count:
+            # sleep until the next message is due (a fixed short timeout would wake this
+            # client thousands of times a second at 10/s, taking CPU from what is measured)
+            timeout = min(0.05, max(0.0, t0 + sent / a.rate - time.monotonic()))
         if sent < a.count and a.rate <= 0 and len(out) < 262144:
             timeout = 0
         r, w, _ = select.select([sock], wlist, [], timeout) if not sock.pending() else \
@@ -235,8 +249,14 @@ def xmpp_send(a):
             m1, m2 = b"published to", b"type='error'"
             replies += inbuf.count(m1)
             errors += inbuf.count(m2)
-            cut = len(inbuf) - 15
-            for m in (m1, m2):
+            for m in OTHER_ANSWERS:
+                others += inbuf.count(m)
+            if not told and replies + others + errors >= a.count:
+                # every command answered: the orchestrator ends its CPU reading here
+                print("replies", flush=True)
+                told = True
+            cut = len(inbuf) - 25  # a marker cut in two by the read
+            for m in (m1, m2) + OTHER_ANSWERS:
                 k = inbuf.rfind(m)
                 if k >= 0:
                     cut = max(cut, k + len(m))
@@ -253,7 +273,8 @@ def xmpp_send(a):
             except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
                 pass
     c.close()
-    print(json.dumps({"sent": sent, "replies": replies, "errors": errors,
+    print(json.dumps({"sent": sent, "replies": replies, "other_answers": others,
+                      "errors": errors,
                       "first_send_ns": first_ts, "send_secs": (done_at or now) - t0}),
           flush=True)
 
@@ -271,7 +292,7 @@ def mqtt_gen(a):
             now = time.monotonic()
             want = min(a.count, int((now - t0) * a.rate) + 1)
             if want <= sent:
-                time.sleep(0.001)
+                time.sleep(max(0.0005, t0 + sent / a.rate - now))
                 continue
         ts = b"%d" % time.time_ns()
         data = b"".join(pre + b"%d " % i + ts + b"\n" for i in range(sent, want))
