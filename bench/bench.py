@@ -249,7 +249,7 @@ class PyBridge:
     def __init__(self, env, srv):
         self.log = os.path.join(env.tmp, "pybridge.log")
         self.proc = harness.spawn([PY, PYBRIDGE, "--jid", "pybridge@localhost/bench",
-                                   "--password", srv.prosody.accounts["pybridge"],
+                                   "--password=" + srv.prosody.accounts["pybridge"],
                                    "--xmpp-port", str(srv.prosody.port),
                                    "--mqtt-port", str(srv.mqa.tls_port), "--ca", srv.ca,
                                    "--notify", "bench/py/#", "--to", "receiver@localhost",
@@ -300,7 +300,7 @@ class Bench:
 
     def xmpp_client(self, mode, user, run, count, extra=()):
         argv = [PY, LOAD, mode, "--port", str(self.srv.prosody.port), "--ca", self.srv.ca,
-                "--user", user, "--password", self.srv.prosody.accounts[user],
+                "--user", user, "--password=" + self.srv.prosody.accounts[user],
                 "--run", str(run), "--count", str(count)] + list(extra)
         p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                              preexec_fn=harness._pdeathsig)
