@@ -100,7 +100,7 @@ const struct mxb_config_key mxb_config_keys[] = {
 		CFG(MXB_KEY_INT, xmpp.connect_timeout)},
 	{"xmpp", "ack_every", "integer", RANGE(1, 1000), .value = "32",
 		CFG(MXB_KEY_INT, xmpp.ack_every)},
-	{"xmpp", "ack_delay", "integer", RANGE(0, 1000), .value = "50",
+	{"xmpp", "ack_delay", "integer", RANGE(0, 10000), .value = "50",
 		CFG(MXB_KEY_INT, xmpp.ack_delay)},
 	{"xmpp", "presence_topic", "string", .def = "none"},
 	{"xmpp", "presence_json", "boolean", .value = "false",
