@@ -493,14 +493,19 @@ int64_t mxb_bridge_tick(struct mxb_bridge *b, int64_t now)
 {
 	int64_t next = mxb_bridge_devices_tick(b, now);
 	if (b->spool) {
-		/* Batched: one sync per 200 ms covers every record written meanwhile. */
-		if (now >= b->next_sync) {
+		/*
+		 * Batched: one sync 200 ms after the first record written covers every record
+		 * written meanwhile; nothing written, no wakeup.
+		 */
+		if (!b->next_sync && mxb_spool_dirty(b->spool))
+			b->next_sync = now + 200;
+		if (b->next_sync && now >= b->next_sync) {
 			mxb_spool_sync(b->spool);
 			if (mxb_spool_wants_rewrite(b->spool))
 				spool_rewrite(b);
-			b->next_sync = now + 200;
+			b->next_sync = 0;
 		}
-		if (b->next_sync < next)
+		if (b->next_sync && b->next_sync < next)
 			next = b->next_sync;
 	}
 	int64_t t = mxb_routes_due(b->routes, now, send_due, b);

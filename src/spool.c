@@ -420,6 +420,11 @@ void mxb_spool_sync(struct mxb_spool *s)
 	s->dirty = false;
 }
 
+bool mxb_spool_dirty(const struct mxb_spool *s)
+{
+	return s->dirty;
+}
+
 bool mxb_spool_wants_rewrite(const struct mxb_spool *s)
 {
 	return s->size > REWRITE_BYTES;

@@ -34,6 +34,8 @@ int mxb_spool_done(struct mxb_spool *s, const char *id);
 
 /* Syncs to disk what was written since the last sync. */
 void mxb_spool_sync(struct mxb_spool *s);
+/* Whether records were written since the last sync. */
+bool mxb_spool_dirty(const struct mxb_spool *s);
 /* Whether the journal grew enough to be worth a rewrite. */
 bool mxb_spool_wants_rewrite(const struct mxb_spool *s);
 /* Starts a rewrite: then mxb_spool_add each live message, oldest first, then commit. */
