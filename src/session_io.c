@@ -12,6 +12,8 @@
 
 /* libstrophe 0.12.2 reads at most this much per pass (STROPE_MESSAGE_BUFFER_SIZE). */
 #define READ_SIZE 4096
+/* The passes one session gets per pass of the loop. */
+#define PASSES_MAX 64
 /* The most plaintext one TLS record holds. */
 #define RECORD_MAX 16384
 /* What one pass hands libstrophe at most: one queue entry is one write and one TLS record. */
@@ -153,9 +155,11 @@ static void handle_busy(struct mxb_session *s)
  * An established session runs libstrophe only for what waits: data on the socket, data to
  * write, or plaintext OpenSSL may still hold. A pass writes the queue, then reads at most
  * READ_SIZE bytes of one TLS record; a record larger than that leaves the rest in OpenSSL,
- * where poll cannot see it, so a pass that began with that much on the socket is followed
- * by the passes that drain one record. (What arrives between the count and the pass's own
- * select is read unseen; a large record among it waits for the socket's next data.)
+ * where poll cannot see it. While the socket has more, the next pass reads that rest
+ * first; when the pass that emptied the socket began with READ_SIZE or more on it, the
+ * passes that drain one record follow. (What arrives between the count and the pass's own
+ * select is read unseen; a large record among it waits for the socket's next data.) At
+ * most PASSES_MAX passes, so that one peer cannot starve the loop.
  */
 void mxb_session_handle(struct mxb_session *s, short revents)
 {
@@ -179,20 +183,35 @@ void mxb_session_handle(struct mxb_session *s, short revents)
 	bool ready = revents & (POLLIN | POLLERR | POLLHUP);
 	int waiting = ready ? bytes_waiting(s->fd) : 0;
 	bool work = ready || held || xmpp_conn_send_queue_len(s->conn) > 0;
-	for (int i = 0; work && i < 64; i++) {
-		int drain = held || waiting >= READ_SIZE ? RECORD_MAX / READ_SIZE : 1;
-		for (int k = 0; k < drain; k++) {
-			xmpp_run_once(s->ctx, 0);
-			mxb_session_flush(s);
-			if (s->fd < 0 || busy(s))
-				return;
-		}
-		if (waiting)
+	int passes = 0;
+	while (work && passes < PASSES_MAX) {
+		int before = waiting;
+		xmpp_run_once(s->ctx, 0);
+		passes++;
+		mxb_session_flush(s);
+		if (s->fd < 0 || busy(s))
+			return;
+		if (before)
 			quickack(s->fd);
-		held = false;
 		waiting = bytes_waiting(s->fd);
-		work = waiting || xmpp_conn_send_queue_len(s->conn) > 0;
+		if (waiting)
+			continue;
+		if (held || before >= READ_SIZE) {
+			for (int k = 0; k < RECORD_MAX / READ_SIZE - 1 && passes < PASSES_MAX;
+				k++) {
+				xmpp_run_once(s->ctx, 0);
+				passes++;
+				mxb_session_flush(s);
+				if (s->fd < 0 || busy(s))
+					return;
+			}
+			held = false;
+			waiting = bytes_waiting(s->fd);
+			if (waiting)
+				continue;
+		}
+		work = xmpp_conn_send_queue_len(s->conn) > 0;
 	}
-	/* Bounded, so one peer cannot starve the loop: the rest is for the loop's next pass. */
+	/* Stopped at the bound: the rest is for the loop's next pass, after the others. */
 	s->tls_held = work;
 }
