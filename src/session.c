@@ -291,7 +291,9 @@ static void went_down(struct mxb_session *s, int64_t now, bool stream_error)
 	if (s->ops->down)
 		s->ops->down(s->data);
 	s->fd = -1;
-	s->out_len = 0;
+	s->out.len = 0;
+	if (s->out.p)
+		s->out.p[0] = '\0';
 	s->disconnecting = false;
 	s->tls_held = false;
 	s->ping_deadline = 0;

@@ -19,6 +19,7 @@
 
 #include "backoff.h"
 #include "ns.h"
+#include "stanza_render.h"
 
 enum mxb_session_kind {
 	MXB_SESSION_CLIENT,
@@ -98,8 +99,7 @@ struct mxb_session {
 	int64_t attempt_deadline;
 	struct mxb_session_attempt *attempt; /* session_attempt.h; NULL: no thread */
 	bool tls_held; /* the last pass stopped at its bound or may have left plaintext in TLS */
-	char *out; /* what this pass sent, serialized (NUL-terminated) */
-	size_t out_len, out_cap;
+	struct mxb_render_buf out; /* what this pass sent, serialized */
 	struct mxb_session *next; /* the registry of live sessions */
 };
 

@@ -23,73 +23,48 @@
 
 /*
  * What a pass sends leaves together: libstrophe writes every queued stanza on its own,
- * each its own TLS record and syscall. The stanzas are serialized here and handed over as
+ * each its own TLS record and syscall. The stanzas are rendered here and handed over as
  * one raw string at the end of the pass. The buffer stays NUL-terminated: xmpp_send_raw()
  * of 0.12.2 copies with strndup(), which reads up to the terminator.
  */
-static int batch_reserve(struct mxb_session *s, size_t more)
-{
-	if (s->out_len + more + 1 <= s->out_cap)
-		return 0;
-	size_t cap = s->out_cap ? s->out_cap : 1024;
-	while (cap < s->out_len + more + 1)
-		cap *= 2;
-	char *p = realloc(s->out, cap);
-	if (!p)
-		return -ENOMEM;
-	s->out = p;
-	s->out_cap = cap;
-	return 0;
-}
-
 void mxb_session_flush(struct mxb_session *s)
 {
-	if (!s->out_len)
+	if (!s->out.len)
 		return;
-	xmpp_send_raw(s->conn, s->out, s->out_len);
-	s->out_len = 0;
-	s->out[0] = '\0';
-	if (s->out_cap > BATCH_KEEP) {
-		free(s->out);
-		s->out = NULL;
-		s->out_cap = 0;
-	}
+	xmpp_send_raw(s->conn, s->out.p, s->out.len);
+	s->out.len = 0;
+	s->out.p[0] = '\0';
+	if (s->out.cap > BATCH_KEEP)
+		mxb_session_drop_batch(s);
 }
 
 void mxb_session_drop_batch(struct mxb_session *s)
 {
-	free(s->out);
-	s->out = NULL;
-	s->out_len = s->out_cap = 0;
+	free(s->out.p);
+	s->out = (struct mxb_render_buf){0};
 }
 
 void mxb_session_send_raw(struct mxb_session *s, const char *text, size_t len)
 {
-	if (s->out_len && s->out_len + len > BATCH_MAX)
+	if (s->out.len && s->out.len + len > BATCH_MAX)
 		mxb_session_flush(s);
-	if (batch_reserve(s, len) < 0) {
+	if (mxb_render_append(&s->out, text, len) < 0) {
 		/* No memory for the batch: straight to libstrophe, which copies it itself. */
 		mxb_session_flush(s);
 		xmpp_send_raw(s->conn, text, len);
-		return;
 	}
-	memcpy(s->out + s->out_len, text, len);
-	s->out_len += len;
-	s->out[s->out_len] = '\0';
 }
 
 void mxb_session_send(struct mxb_session *s, xmpp_stanza_t *st)
 {
-	char *text;
-	size_t len;
-	if (xmpp_stanza_to_text(st, &text, &len) != XMPP_EOK) {
-		/* Counted all the same: the server's count must not run ahead of ours. */
+	if (s->out.len >= BATCH_MAX)
+		mxb_session_flush(s);
+	if (mxb_stanza_render(&s->out, st) < 0) {
+		/* Too deep or no memory: libstrophe renders it, after what waits. */
+		mxb_session_flush(s);
 		xmpp_send(s->conn, st);
-		s->sent++;
-		return;
 	}
-	mxb_session_send_raw(s, text, len);
-	xmpp_free(s->ctx, text);
+	/* Counted all the same: the server's count must not run ahead of ours. */
 	s->sent++;
 }
 
@@ -104,7 +79,7 @@ short mxb_session_events(const struct mxb_session *s)
 	if (s->attempt)
 		return POLLIN;
 	short ev = POLLIN;
-	if (xmpp_conn_is_connecting(s->conn) || s->out_len || s->tls_held ||
+	if (xmpp_conn_is_connecting(s->conn) || s->out.len || s->tls_held ||
 		xmpp_conn_send_queue_len(s->conn) > 0)
 		ev |= POLLOUT;
 	return ev;
