@@ -153,6 +153,12 @@ long mxb_session_tls_flags(int tls);
  * of the loop sends is written together, at the end of the pass.
  */
 void mxb_session_send(struct mxb_session *s, xmpp_stanza_t *st);
+/*
+ * Sends the bridge's usual message (stanza_render.h, mxb_render_message) without building
+ * it as a stanza, counted as mxb_session_send counts. Returns 0 or -ENOMEM (not sent).
+ */
+int mxb_session_send_message(struct mxb_session *s, const char *type, const char *to,
+	const char *id, const char *body, bool oob);
 /* Sends text that is no stanza (a XEP-0198 <r/>, <a/> or <enable/>), in order with them. */
 void mxb_session_send_raw(struct mxb_session *s, const char *text, size_t len);
 /* Hands what was sent since the last pass to libstrophe (the session's pass does it too). */

@@ -68,6 +68,17 @@ void mxb_session_send(struct mxb_session *s, xmpp_stanza_t *st)
 	s->sent++;
 }
 
+int mxb_session_send_message(struct mxb_session *s, const char *type, const char *to,
+	const char *id, const char *body, bool oob)
+{
+	if (s->out.len >= BATCH_MAX)
+		mxb_session_flush(s);
+	if (mxb_render_message(&s->out, type, to, id, body, oob) < 0)
+		return -ENOMEM;
+	s->sent++;
+	return 0;
+}
+
 /* libstrophe runs its own exchange and timers: login, handshake, closing the stream. */
 static bool busy(const struct mxb_session *s)
 {

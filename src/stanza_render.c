@@ -116,6 +116,44 @@ static int render(
 	return 0;
 }
 
+static int attr(struct mxb_render_buf *b, const char *name, const char *value)
+{
+	if (put(b, " ", 1) < 0 || puts_(b, name) < 0 || put(b, "=\"", 2) < 0 ||
+		put_escaped(b, value) < 0 || put(b, "\"", 1) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int message(struct mxb_render_buf *b, const char *type, const char *to, const char *id,
+	const char *body, bool oob)
+{
+	if (puts_(b, "<message") < 0 || attr(b, "type", type) < 0 || attr(b, "to", to) < 0 ||
+		(id && attr(b, "id", id) < 0) || puts_(b, "><body>") < 0 ||
+		put_escaped(b, body) < 0 || puts_(b, "</body>") < 0)
+		return -ENOMEM;
+	if (id && (puts_(b, "<origin-id xmlns=\"urn:xmpp:sid:0\"") < 0 || attr(b, "id", id) < 0 ||
+			  puts_(b, "/>") < 0))
+		return -ENOMEM;
+	if (oob && (puts_(b, "<x xmlns=\"jabber:x:oob\"><url>") < 0 || put_escaped(b, body) < 0 ||
+			   puts_(b, "</url></x>") < 0))
+		return -ENOMEM;
+	return puts_(b, "</message>");
+}
+
+int mxb_render_message(struct mxb_render_buf *b, const char *type, const char *to, const char *id,
+	const char *body, bool oob)
+{
+	size_t mark = b->len;
+	if (message(b, type, to, id, body, oob) < 0) {
+		b->len = mark;
+		if (b->p)
+			b->p[mark] = '\0';
+		return -ENOMEM;
+	}
+	b->p[b->len] = '\0';
+	return 0;
+}
+
 int mxb_render_append(struct mxb_render_buf *b, const char *s, size_t n)
 {
 	if (put(b, s, n) < 0)

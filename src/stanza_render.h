@@ -9,6 +9,7 @@
  * include this header.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <strophe.h>
 
@@ -22,6 +23,14 @@ struct mxb_render_buf {
  * attributes than the renderer takes (left to libstrophe's own); on an error b is as before.
  */
 int mxb_stanza_render(struct mxb_render_buf *b, xmpp_stanza_t *st);
+/*
+ * Appends the message the bridge sends most, without building it as a stanza first:
+ * <message type to id><body/>, an XEP-0359 <origin-id/> with the same id when there is
+ * one, and with oob the body again as an XEP-0066 URL. The same XML as that stanza
+ * rendered (attributes may come in another order). Returns 0 or -ENOMEM (b as before).
+ */
+int mxb_render_message(struct mxb_render_buf *b, const char *type, const char *to, const char *id,
+	const char *body, bool oob);
 /* Appends n bytes of s as they are. Returns 0 or -ENOMEM (b as before). */
 int mxb_render_append(struct mxb_render_buf *b, const char *s, size_t n);
 

@@ -6,6 +6,7 @@
  */
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,11 +111,94 @@ static void check_stanzas(void)
 	free(b.p);
 }
 
+/* What a receiver reads of a message: its attributes, body, origin-id and URL. */
+static void read_message(xmpp_stanza_t *m, const char **f)
+{
+	f[0] = xmpp_stanza_get_name(m);
+	f[1] = xmpp_stanza_get_type(m);
+	f[2] = xmpp_stanza_get_to(m);
+	f[3] = xmpp_stanza_get_id(m);
+	xmpp_stanza_t *o = xmpp_stanza_get_child_by_name_and_ns(m, "origin-id", "urn:xmpp:sid:0");
+	f[4] = o ? xmpp_stanza_get_id(o) : NULL;
+	xmpp_stanza_t *x = xmpp_stanza_get_child_by_name_and_ns(m, "x", "jabber:x:oob");
+	xmpp_stanza_t *u = x ? xmpp_stanza_get_child_by_name(x, "url") : NULL;
+	f[5] = u && xmpp_stanza_get_children(u)
+		       ? xmpp_stanza_get_text_ptr(xmpp_stanza_get_children(u))
+		       : NULL;
+	f[6] = xmpp_stanza_get_ns(m);
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* text parsed inside a stream of jabber:client, as the server reads it; release it. */
+static xmpp_stanza_t *parse_in_stream(const char *text)
+{
+	char *wrapped = NULL;
+	if (asprintf(&wrapped, "<stream xmlns='jabber:client'>%s</stream>", text) < 0)
+		return NULL;
+	xmpp_stanza_t *w = xmpp_stanza_new_from_string(ctx, wrapped);
+	free(wrapped);
+	return w;
+}
+
+/* The message as the stanza the bridge built before, and as rendered straight. */
+static void same_message(
+	const char *type, const char *to, const char *id, const char *body, bool oob)
+{
+	xmpp_stanza_t *m = xmpp_message_new(ctx, type, to, id);
+	xmpp_message_set_body(m, body);
+	if (id)
+		xmpp_stanza_set_id(tag(m, "origin-id", "urn:xmpp:sid:0"), id);
+	if (oob)
+		text(tag(tag(m, "x", "jabber:x:oob"), "url", NULL), body);
+	struct mxb_render_buf b = {0};
+	CHECK(mxb_render_message(&b, type, to, id, body, oob) == 0);
+	char *theirs;
+	size_t len;
+	CHECK(xmpp_stanza_to_text(m, &theirs, &len) == XMPP_EOK);
+	/* The same length as libstrophe's rendering, and the same to whoever reads it. */
+	CHECK(b.len == len);
+	xmpp_stanza_t *wa = parse_in_stream(b.p), *we = parse_in_stream(theirs);
+	xmpp_stanza_t *got = wa ? xmpp_stanza_get_children(wa) : NULL;
+	xmpp_stanza_t *want = we ? xmpp_stanza_get_children(we) : NULL;
+	CHECK(got != NULL && want != NULL);
+	if (got && want) {
+		const char *a[7], *e[7];
+		read_message(got, a);
+		read_message(want, e);
+		for (int i = 0; i < 7; i++)
+			CHECK(same_str(a[i], e[i]));
+		char *ba = xmpp_message_get_body(got), *be = xmpp_message_get_body(want);
+		CHECK(same_str(ba, be));
+		xmpp_free(ctx, ba);
+		xmpp_free(ctx, be);
+	}
+	xmpp_free(ctx, theirs);
+	if (wa)
+		xmpp_stanza_release(wa);
+	if (we)
+		xmpp_stanza_release(we);
+	free(b.p);
+	xmpp_stanza_release(m);
+}
+
+static void check_messages(void)
+{
+	same_message("chat", "alice@localhost", "mxb-a-1", "kitchen says smoke", false);
+	same_message("chat", "alice@localhost", "mxb-a-2", "a<b>&\"c'd\" é€😀\nend ]]>", false);
+	same_message("groupchat", "room@muc.localhost", NULL, "", false);
+	same_message("chat", "x\"y@localhost/r<1>", "id&\"2", "https://up.example/a?b=1&c=2", true);
+}
+
 int main(void)
 {
 	xmpp_initialize();
 	ctx = xmpp_ctx_new(NULL, NULL);
 	check_stanzas();
+	check_messages();
 	xmpp_ctx_free(ctx);
 	xmpp_shutdown();
 	return check_report("stanza_render");
