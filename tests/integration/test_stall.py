@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """A server that stalls an attempt delays only that attempt: one that accepts TCP and then
-says nothing, one that stops in the middle of the STARTTLS handshake, and one that stops in
-the middle of a direct TLS handshake. The MQTT side keeps acknowledging meanwhile, the
+says nothing, one that stops in the middle of the STARTTLS handshake, one that stops in
+the middle of a direct TLS handshake, and a resolver that never answers. The MQTT side keeps acknowledging meanwhile, the
 attempt fails after xmpp.connect_timeout with a log line, the backoff tries again, and
 SIGTERM still stops the bridge at once."""
 
+import os
 import re
+import shutil
 import socket
 import threading
 import time
@@ -152,5 +154,65 @@ def check_direct_tls_stall(env):
     one_stall(env, "tls", "direct")
 
 
+def check_hung_resolver(env):
+    """A resolver that never answers: the bridge, in a mount namespace of its own whose
+    /etc/resolv.conf names a loopback server that reads queries and says nothing, looks up
+    the XMPP host on the attempt's thread. MQTT goes on, the attempt fails after
+    connect_timeout, and while the lookup has not returned the next attempts wait for it."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        env.note("not root, or no unshare: the hung resolver is not tried here")
+        return
+    dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        dns.bind(("127.0.0.2", 53))
+    except OSError as e:
+        env.note("cannot listen on 127.0.0.2:53 (%s): the hung resolver is not tried" % e)
+        dns.close()
+        return
+    queries = []
+
+    def swallow():
+        while True:
+            try:
+                queries.append(dns.recvfrom(512)[0])
+            except OSError:
+                return
+    threading.Thread(target=swallow, daemon=True).start()
+    resolv = os.path.join(env.tmp, "resolv.conf")
+    with open(resolv, "w") as f:
+        f.write("nameserver 127.0.0.2\noptions timeout:5 attempts:3\n")
+    host = "xmpp.stall.example"
+    try:
+        cfg = env.bridge_config(_NoServer(5222), env.m, {
+            "xmpp": {"host": host, "connect_timeout": TIMEOUT, "reconnect_max": 1}})
+        b = env.bridge(cfg, start=False)
+        b.proc = harness.spawn(
+            ["unshare", "-m", "sh", "-c",
+             'mount --bind "$1" /etc/resolv.conf && exec "$2" -c "$3"', "sh", resolv,
+             harness.bridge_binary(), b.conf_path], b.name, b.log.path)
+        b.wait_log(r"mqtt: connected to ", timeout=15)
+        harness.wait_until(lambda: queries, 10, what="the bridge's query to the resolver")
+        env.check(True, "the bridge asked the resolver for %s" % host)
+        line = r"xmpp: no session with %s:5222 within %d s \(xmpp\.connect_timeout\)" % (
+            re.escape(host), TIMEOUT)
+        c = env.mqtt(env.m)
+        try:
+            c.publish("home/dns/alarm", "while resolving", qos=1, timeout=3.0)
+            env.check(re.search(line, b.text()) is None,
+                      "a QoS 1 publish is acknowledged while the lookup hangs")
+        finally:
+            c.disconnect()
+        m = b.wait_log(line, timeout=TIMEOUT + 10)
+        env.check(True, "the attempt fails with %r" % harness.line_of(m))
+        m = b.wait_log(r"xmpp: the name lookup of the last attempt has not returned; not "
+                       r"trying again yet", timeout=15)
+        env.check(True, "the backoff goes on, waiting for the lookup: %r" % harness.line_of(m))
+        rc = b.stop(timeout=10)
+        env.check(rc == 0, "SIGTERM while the lookup hangs exits 0", rc)
+    finally:
+        dns.close()
+
+
 if __name__ == "__main__":
-    harness.main([setup, check_silent_server, check_starttls_stall, check_direct_tls_stall])
+    harness.main([setup, check_silent_server, check_starttls_stall, check_direct_tls_stall,
+                  check_hung_resolver])
