@@ -19,6 +19,7 @@ struct mxb_session_attempt {
 	int sock; /* a duplicate of the attempt's socket, -1 before it has one */
 	char *host; /* copied: a reload may free the configuration's strings meanwhile */
 	unsigned short port;
+	bool client; /* the parameters are copied: the loop may replace them meanwhile */
 	bool tls;
 	xmpp_conn_handler handler;
 	struct mxb_attempt_result r;
@@ -47,9 +48,8 @@ static void *run(void *data)
 	struct mxb_session *s = data;
 	struct mxb_session_attempt *a = s->attempt;
 	attempting = s;
-	a->r.rc = s->params.kind == MXB_SESSION_CLIENT
-			  ? xmpp_connect_client(s->conn, a->host, a->port, a->handler, s)
-			  : xmpp_connect_component(s->conn, a->host, a->port, a->handler, s);
+	a->r.rc = a->client ? xmpp_connect_client(s->conn, a->host, a->port, a->handler, s)
+			    : xmpp_connect_component(s->conn, a->host, a->port, a->handler, s);
 	while (a->r.rc == XMPP_EOK && !a->r.failed && !atomic_load(&a->cancel) && !reached(s, a))
 		xmpp_run_once(s->ctx, 100);
 	attempting = NULL;
@@ -67,6 +67,7 @@ int mxb_session_attempt_start(struct mxb_session *s, xmpp_conn_handler handler)
 		return -ENOMEM;
 	a->handler = handler;
 	a->port = s->params.port;
+	a->client = s->params.kind == MXB_SESSION_CLIENT;
 	a->sock = -1;
 	a->r.fd = -1;
 	atomic_init(&a->cancel, false);
