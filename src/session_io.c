@@ -105,7 +105,7 @@ static int bytes_waiting(int fd)
 /*
  * ACK what was read at once: servers that keep Nagle on (Prosody 0.12 does by default)
  * hold their next small write until then, and Linux would delay the ACK up to 40 ms. The
- * kernel clears the flag again, so it is set after every pass that read.
+ * kernel clears the flag again, so it is set after every handling that ran libstrophe.
  */
 static void quickack(int fd)
 {
@@ -177,8 +177,6 @@ void mxb_session_handle(struct mxb_session *s, short revents)
 		mxb_session_flush(s);
 		if (s->fd < 0 || busy(s))
 			return;
-		if (before)
-			quickack(s->fd);
 		waiting = bytes_waiting(s->fd);
 		if (waiting)
 			continue;
@@ -198,6 +196,9 @@ void mxb_session_handle(struct mxb_session *s, short revents)
 		}
 		work = xmpp_conn_send_queue_len(s->conn) > 0;
 	}
+	/* Any pass may have read, the one that only meant to write too. */
+	if (passes)
+		quickack(s->fd);
 	/* Stopped at the bound: the rest is for the loop's next pass, after the others. */
 	s->tls_held = work;
 }

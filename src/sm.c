@@ -100,7 +100,7 @@ bool mxb_sm_start(struct mxb_sm *sm, int64_t now)
 	/* The server counts what it receives from <enable/> on (the core's count starts at 0). */
 	sm->acked = 0;
 	sm->requested = 0;
-	sm->since = 0;
+	sm->last_r = 0;
 	sm->r_pending = false;
 	sm->active = false;
 	sm->waiting = sm->s->sm_offered;
@@ -136,30 +136,28 @@ int64_t mxb_sm_tick(struct mxb_sm *sm, int64_t now)
 	mxb_sm_flush(sm, now);
 	if (sm->waiting)
 		return sm->deadline;
-	if (sm->since && !sm->r_pending)
-		return sm->since + sm->ack_delay;
+	if (sm->active && sm->s->sent != sm->requested && !sm->r_pending)
+		return sm->last_r + sm->ack_delay;
 	return INT64_MAX;
 }
 
 /*
- * Asks for an ack once ack_every stanzas wait for one, or when the oldest of them has
- * waited ack_delay: one <r/> per batch, not per stanza, and none held longer than that.
+ * Asks for an ack once ack_every stanzas wait for one, and otherwise at most once per
+ * ack_delay: at once when none was asked for within it (a lone message costs no extra
+ * wakeup), else when it has passed. One <r/> per batch, not per stanza, and no stanza
+ * waits longer than ack_delay for its request.
  */
 void mxb_sm_flush(struct mxb_sm *sm, int64_t now)
 {
 	struct mxb_session *s = sm->s;
-	if (s->state != MXB_SESSION_UP || !sm->active || s->sent == sm->requested) {
-		sm->since = 0;
+	if (s->state != MXB_SESSION_UP || !sm->active || s->sent == sm->requested)
 		return;
-	}
-	if (!sm->since)
-		sm->since = now;
 	bool many = s->sent - sm->requested >= (uint32_t)sm->ack_every;
-	if (!many && (sm->r_pending || now < sm->since + sm->ack_delay))
+	if (!many && (sm->r_pending || now < sm->last_r + sm->ack_delay))
 		return;
 	static const char r[] = "<r xmlns='" NS_SM "'/>";
 	mxb_session_send_raw(s, r, sizeof(r) - 1);
 	sm->requested = s->sent;
-	sm->since = 0;
+	sm->last_r = now;
 	sm->r_pending = true;
 }

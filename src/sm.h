@@ -5,7 +5,7 @@
  * Stream management (XEP-0198) for a client session, done here rather than by libstrophe
  * 0.12.2, which has no ack callback and asks for an ack after every stanza: the session
  * counts its stanzas both ways (the core counts what it sends), one <r/> asks for an ack
- * every ack_every stanzas or ack_delay after the oldest unasked one, and the server's <r/>
+ * every ack_every stanzas and otherwise at most once per ack_delay, and the server's <r/>
  * are answered. The client embeds a struct mxb_sm; only
  * the session files include this header.
  */
@@ -34,7 +34,7 @@ struct mxb_sm {
 	int64_t deadline;
 	int ack_every, ack_delay; /* ask after this many stanzas, or this many ms */
 	uint32_t requested; /* the count of sent stanzas at the last <r/> */
-	int64_t since; /* when the oldest stanza sent after it was seen; 0: none */
+	int64_t last_r; /* when the last <r/> was sent; 0: none on this stream */
 	uint32_t in; /* stanzas received since <enabled/> */
 	uint32_t acked; /* the server's last h */
 };
@@ -55,7 +55,7 @@ void mxb_sm_add_handlers(struct mxb_sm *sm, xmpp_conn_t *conn);
 bool mxb_sm_start(struct mxb_sm *sm, int64_t now);
 /* The connection ended: no acks until the next mxb_sm_start. */
 void mxb_sm_down(struct mxb_sm *sm);
-/* When to ask for acks: every stanzas, or delay_ms after the oldest unasked one. */
+/* When to ask for acks: after every stanzas, else at most once per delay_ms. */
 void mxb_sm_set_acks(struct mxb_sm *sm, int every, int delay_ms);
 /* Gives up waiting for <enabled/> at its deadline, asks for a due ack; the next deadline. */
 int64_t mxb_sm_tick(struct mxb_sm *sm, int64_t now);

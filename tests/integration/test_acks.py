@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """XEP-0198 acks without a round trip per message: the bridge asks for an ack once
-xmpp.ack_every stanzas wait for one, and after xmpp.ack_delay for fewer. Read from
+xmpp.ack_every stanzas wait for one, and otherwise at most once per xmpp.ack_delay. Read from
 Prosody's own log of the bridge's stream: each <r/> the bridge sent and the h of each
 <a/> Prosody answered with."""
 
