@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -522,6 +523,11 @@ static void warn_about_config(const struct mxb_config *cfg)
 
 int main(int argc, char **argv)
 {
+	/*
+	 * The connection attempts' threads allocate what the loop then uses (libstrophe's
+	 * connection, OpenSSL's): one heap for all, not an arena per thread.
+	 */
+	mallopt(M_ARENA_MAX, 1);
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check-config", no_argument, NULL, 'n'},

@@ -41,9 +41,12 @@ static int puts_(struct mxb_render_buf *b, const char *s)
 /* libstrophe's escaping, for text and attribute values alike: < > & and ". */
 static int put_escaped(struct mxb_render_buf *b, const char *s)
 {
-	const char *run = s;
-	for (;; s++) {
-		const char *rep = NULL;
+	for (;;) {
+		size_t run = strcspn(s, "<>&\"");
+		if (put(b, s, run) < 0)
+			return -ENOMEM;
+		s += run;
+		const char *rep;
 		switch (*s) {
 		case '<':
 			rep = "&lt;";
@@ -57,14 +60,12 @@ static int put_escaped(struct mxb_render_buf *b, const char *s)
 		case '"':
 			rep = "&quot;";
 			break;
-		case '\0':
-			return put(b, run, (size_t)(s - run));
 		default:
-			continue;
+			return 0;
 		}
-		if (put(b, run, (size_t)(s - run)) < 0 || puts_(b, rep) < 0)
+		if (puts_(b, rep) < 0)
 			return -ENOMEM;
-		run = s + 1;
+		s++;
 	}
 }
 
