@@ -13,6 +13,9 @@
 
 #include "log.h"
 
+/* The longest host name the file takes (xmpp.host, mqtt.host, the component's). */
+#define MXB_CONF_HOST_MAX 255
+
 /* meson defines it from sysconfdir; this is what a --prefix=/usr build gets. */
 #ifndef MXB_CONFIG_DEFAULT_PATH
 #define MXB_CONFIG_DEFAULT_PATH "/etc/mqtt-xmpp-bridge/bridge.conf"

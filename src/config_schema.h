@@ -21,7 +21,6 @@
 struct mxb_template;
 
 /* Bounds on what the file may hold; the protocol limits where there is one. */
-#define MXB_CONF_HOST_MAX 255
 #define MXB_CONF_SECRET_MAX 1023
 #define MXB_CONF_STATUS_MAX 1023
 #define MXB_CONF_PASSWORD_MAX 1023

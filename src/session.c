@@ -13,6 +13,8 @@
 #include "session_attempt.h"
 
 #define SHUTDOWN_TIMEOUT_MS 3000
+/* "HOST:PORT": the config takes host names up to MXB_CONF_HOST_MAX bytes. */
+#define PEER_MAX (MXB_CONF_HOST_MAX + sizeof(":65535"))
 /* libstrophe fires its own timers (login, closing) only inside xmpp_run_once. */
 #define RUN_INTERVAL_MS 1000
 
@@ -262,7 +264,7 @@ bool mxb_session_error_blames_sent(const char *condition)
 	return true;
 }
 
-/* Where the session connects, for log lines. */
+/* Where the session connects, for log lines: a host name of the config and a port. */
 static const char *peer(const struct mxb_session *s, char *buf, size_t len)
 {
 	if (!s->params.host)
@@ -318,7 +320,7 @@ static void went_down(struct mxb_session *s, int64_t now, bool stream_error)
 static void log_failure(const struct mxb_session *s, int error, const xmpp_stream_error_t *se)
 {
 	const char *tag = s->params.tag;
-	char buf[300];
+	char buf[PEER_MAX];
 	if (s->auth_failed || (se && se->type == XMPP_SE_NOT_AUTHORIZED)) {
 		if (s->params.kind == MXB_SESSION_CLIENT)
 			mxb_log_error("%s: authentication failed for '%s'", tag, s->params.name);
@@ -348,7 +350,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 	struct mxb_session *s = data;
 	if (s->releasing)
 		return;
-	if (mxb_session_attempt_is_mine(s)) {
+	if (mxb_session_attempt_current() == s) {
 		/* On the attempt's thread: the loop takes it up when the thread is done. */
 		if (event == XMPP_CONN_DISCONNECT || event == XMPP_CONN_FAIL)
 			mxb_session_attempt_failed(
@@ -392,7 +394,7 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t event, int error,
 
 static void attempt(struct mxb_session *s, int64_t now)
 {
-	char buf[300];
+	char buf[PEER_MAX];
 	if (s->attempt && !mxb_session_attempt_done(s)) {
 		/* The thread of an attempt that timed out is still in the resolver. */
 		mxb_log_warn("%s: the name lookup of the last attempt has not returned; not "
@@ -495,7 +497,7 @@ static void tick_ping(struct mxb_session *s, int64_t now)
  */
 static void tick_attempt(struct mxb_session *s, int64_t now)
 {
-	char buf[300];
+	char buf[PEER_MAX];
 	if (!s->attempt_deadline || now < s->attempt_deadline)
 		return;
 	if (!s->timed_out) {
@@ -510,7 +512,7 @@ static void tick_attempt(struct mxb_session *s, int64_t now)
 
 void mxb_session_attempt_finish(struct mxb_session *s)
 {
-	char buf[300];
+	char buf[PEER_MAX];
 	struct mxb_attempt_result r;
 	mxb_session_attempt_join(s, &r);
 	if (s->state != MXB_SESSION_CONNECTING && s->state != MXB_SESSION_CLOSING)

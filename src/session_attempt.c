@@ -32,11 +32,6 @@ struct mxb_session *mxb_session_attempt_current(void)
 	return attempting;
 }
 
-bool mxb_session_attempt_is_mine(const struct mxb_session *s)
-{
-	return attempting == s;
-}
-
 /* Secured, or without TLS connected: what can block is behind. */
 static bool reached(struct mxb_session *s, const struct mxb_session_attempt *a)
 {
@@ -157,11 +152,8 @@ void mxb_session_attempt_join(struct mxb_session *s, struct mxb_attempt_result *
 {
 	struct mxb_session_attempt *a = s->attempt;
 	pthread_join(a->thread, NULL);
-	pthread_mutex_lock(&a->lock);
-	bool cancelled = a->r.cancelled;
-	pthread_mutex_unlock(&a->lock);
+	/* Joined: the thread's writes are seen, and the loop's own were its own. */
 	*r = a->r;
-	r->cancelled = cancelled;
 	if (a->sock >= 0)
 		close(a->sock);
 	pthread_mutex_destroy(&a->lock);

@@ -22,9 +22,7 @@
 int mxb_session_attempt_start(struct mxb_session *s, xmpp_conn_handler handler);
 /* The descriptor that turns readable when the thread is done. */
 int mxb_session_attempt_fd(const struct mxb_session *s);
-/* Whether the calling thread is s's attempt thread. */
-bool mxb_session_attempt_is_mine(const struct mxb_session *s);
-/* The session that the calling thread is attempting for, or NULL. */
+/* The session that the calling thread is attempting for, or NULL (the loop's thread). */
 struct mxb_session *mxb_session_attempt_current(void);
 /* Called from the socket callback on the thread: remembers the socket to cut. */
 void mxb_session_attempt_socket(struct mxb_session *s, int fd);

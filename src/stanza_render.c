@@ -69,6 +69,15 @@ static int put_escaped(struct mxb_render_buf *b, const char *s)
 	}
 }
 
+/* name="value", the value escaped. */
+static int attr(struct mxb_render_buf *b, const char *name, const char *value)
+{
+	if (put(b, " ", 1) < 0 || puts_(b, name) < 0 || put(b, "=\"", 2) < 0 ||
+		put_escaped(b, value) < 0 || put(b, "\"", 1) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 /* parent_ns: the parent's xmlns attribute (NULL when it has none); top: no parent. */
 static int render(
 	struct mxb_render_buf *b, xmpp_stanza_t *st, const char *parent_ns, bool top, int depth)
@@ -85,21 +94,20 @@ static int render(
 		return -EINVAL;
 	if (n > ATTRS_MAX)
 		return -E2BIG;
-	const char *attr[2 * ATTRS_MAX];
-	int k = n ? xmpp_stanza_get_attributes(st, attr, 2 * n) : 0;
+	const char *kv[2 * ATTRS_MAX];
+	int k = n ? xmpp_stanza_get_attributes(st, kv, 2 * n) : 0;
 	const char *ns = NULL;
 	if (put(b, "<", 1) < 0 || puts_(b, name) < 0)
 		return -ENOMEM;
 	for (int i = 0; i + 1 < k; i += 2) {
-		if (strcmp(attr[i], "xmlns") == 0) {
-			ns = attr[i + 1];
+		if (strcmp(kv[i], "xmlns") == 0) {
+			ns = kv[i + 1];
 			/* Said by the parent already, or the stream's own. */
 			if ((parent_ns && strcmp(ns, parent_ns) == 0) ||
 				(top && strcmp(ns, XMPP_NS_CLIENT) == 0))
 				continue;
 		}
-		if (put(b, " ", 1) < 0 || puts_(b, attr[i]) < 0 || put(b, "=\"", 2) < 0 ||
-			put_escaped(b, attr[i + 1]) < 0 || put(b, "\"", 1) < 0)
+		if (attr(b, kv[i], kv[i + 1]) < 0)
 			return -ENOMEM;
 	}
 	xmpp_stanza_t *c = xmpp_stanza_get_children(st);
@@ -113,14 +121,6 @@ static int render(
 			return r;
 	}
 	if (put(b, "</", 2) < 0 || puts_(b, name) < 0 || put(b, ">", 1) < 0)
-		return -ENOMEM;
-	return 0;
-}
-
-static int attr(struct mxb_render_buf *b, const char *name, const char *value)
-{
-	if (put(b, " ", 1) < 0 || puts_(b, name) < 0 || put(b, "=\"", 2) < 0 ||
-		put_escaped(b, value) < 0 || put(b, "\"", 1) < 0)
 		return -ENOMEM;
 	return 0;
 }
