@@ -85,6 +85,17 @@ def cpu_ns(pid):
     return total
 
 
+def io_calls(pid):
+    """(read, write) system calls of every thread of pid so far, from /proc/PID/io (syscr,
+    syscw): how many reads a server makes per message, without tracing it."""
+    try:
+        with open("/proc/%d/io" % pid) as f:
+            d = dict(line.split(": ") for line in f.read().splitlines())
+        return int(d["syscr"]), int(d["syscw"])
+    except (OSError, KeyError, ValueError):
+        return None
+
+
 def ctxt_switches(pid):
     """voluntary + nonvoluntary context switches of every thread of pid (each one a wakeup
     of a sleeping or a preempted thread), from /proc/PID/task/*/status."""
@@ -168,10 +179,26 @@ class Servers:
 # ---------------------------------------------------------------------------------------
 # Bridges under test
 
+# xmpp settings of the bridges under test (--xmpp-set / --base-xmpp-set), by tag
+XMPP_SET = {}
+
+
+def parse_set(items):
+    """["batch_delay_us=0", ...] -> {"batch_delay_us": 0}: integers stay integers."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit("bench: expected KEY=VALUE, got %r" % item)
+        out[key] = int(value) if value.lstrip("-").isdigit() else value
+    return out
+
+
 def mxb_config(env, srv, user, tag, routes):
+    xmpp = {"jid": "%s@localhost/bench" % user, "password": srv.prosody.accounts[user]}
+    xmpp.update(XMPP_SET.get("base" if tag in ("base", "cgb") else "mxb", {}))
     cfg = env.bridge_config(srv.prosody, srv.mqa, {
-        "xmpp": {"jid": "%s@localhost/bench" % user,
-                 "password": srv.prosody.accounts[user]},
+        "xmpp": xmpp,
         "mqtt": {"client_id": "mxb-" + tag, "status_topic": "bench/status/" + tag},
         "notify": [{"topic": "bench/%s/%d" % (tag, i), "to": ["receiver@localhost"],
                     "message": "{{payload}}", "qos": 1} for i in range(routes)],
@@ -423,6 +450,8 @@ class Bench:
             if during:
                 during[0]()
             before = {k: cpu_ns(p) for k, p in watch.items()}
+            io0 = {k: io_calls(p) for k, p in watch.items()}
+            sw0 = {k: ctxt_switches(p) for k, p in watch.items()}
             t_go = time.monotonic()
             self.go(starter)
             if recv_mode == "xmpp":
@@ -439,6 +468,8 @@ class Bench:
                 res["replies_wait"] = time.monotonic() - t
             time.sleep(SETTLE)
             after = {k: cpu_ns(p) for k, p in watch.items()}
+            io1 = {k: io_calls(p) for k, p in watch.items()}
+            sw1 = {k: ctxt_switches(p) for k, p in watch.items()}
             t_end = time.monotonic()
             if during:
                 res["during"] = during[1]()
@@ -459,6 +490,10 @@ class Bench:
                         p.kill()
         res["cpu_ns"] = {k: (after[k] - before[k]) if before[k] is not None and
                          after[k] is not None else None for k in watch}
+        res["io"] = {k: [io1[k][0] - io0[k][0], io1[k][1] - io0[k][1]]
+                     if io0[k] is not None and io1[k] is not None else None for k in watch}
+        res["switches"] = {k: sw1[k] - sw0[k] if sw0[k] is not None and sw1[k] is not None
+                           else None for k in watch}
         res.update(name=name, rate_target=rate, count=count, run=run,
                    window=t_end - t_go, wall=time.monotonic() - t_start)
         replies = ""
@@ -844,6 +879,40 @@ def report(results, cmd):
                 st, fmt(r / st if r else None, "%.2f"),
                 met(r / st <= 1.2 if r else None) if name.startswith(("mxb", "base")) else ""))
 
+    # -- reads and writes ----------------------------------------------------------------
+    def io_per(name, rate, who, i):
+        if who == "own":
+            who = "mosqB" if name == "mosq-bridge" else "bridge"
+        return med([r["io"][who][i] / float(r["unique"]) for r in pick(name, rate)
+                    if (r.get("io") or {}).get(who) is not None and r["unique"]])
+
+    def sw_per(name, rate, who):
+        if who == "own":
+            who = "mosqB" if name == "mosq-bridge" else "bridge"
+        return med([r["switches"][who] / float(r["unique"]) for r in pick(name, rate)
+                    if (r.get("switches") or {}).get(who) is not None and r["unique"]])
+
+    L.append("\n### Wakeups, reads and writes per message (median)\n")
+    L.append("Over the same window as the CPU: context switches (every thread, "
+             "`/proc/PID/task/*/status`) and read and write system calls (`/proc/PID/io` syscr, "
+             "syscw) per message, i.e. how many messages one wakeup, read or write carries.\n")
+    L.append("| path | rate | bridge wakeups | bridge reads | bridge writes | Prosody wakeups "
+             "| Prosody reads | Prosody writes |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for rate in [0] + rates:
+        for name in names:
+            if not pick(name, rate) or name.startswith(("m1k", "m10k")):
+                continue
+            own = name not in ("xmpp-direct", "mqtt-direct")
+            L.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                LABELS[name], rl(rate),
+                fmt(sw_per(name, rate, "own"), "%.2f") if own else "-",
+                fmt(io_per(name, rate, "own", 0), "%.2f") if own else "-",
+                fmt(io_per(name, rate, "own", 1), "%.2f") if own else "-",
+                fmt(sw_per(name, rate, "prosody"), "%.2f"),
+                fmt(io_per(name, rate, "prosody", 0), "%.2f"),
+                fmt(io_per(name, rate, "prosody", 1), "%.2f")))
+
     # -- latency -------------------------------------------------------------------------
     L.append("\n### Latency at fixed rates (µs, medians of per-run percentiles)\n")
     L.append("Added latency: p50 minus the sum of the direct paths' p50 it replaces; p99 "
@@ -1141,6 +1210,12 @@ def main():
     ap.add_argument("--baseline", metavar="BINARY",
                     help="another build of the bridge (e.g. of an older commit) run side by "
                     "side as base-m2x / base-x2m, in callgrind too; the report adds before/after")
+    ap.add_argument("--xmpp-set", metavar="KEY=VALUE", action="append",
+                    help="an xmpp setting of this build's bridges (repeatable), e.g. "
+                    "batch_delay_us=0")
+    ap.add_argument("--base-xmpp-set", metavar="KEY=VALUE", action="append",
+                    help="the same for the --baseline bridges: one binary with two settings "
+                    "side by side")
     ap.add_argument("--only", metavar="LIST",
                     help="comma-separated contenders: names (mxb-m2x, xmpp-direct, "
                     "mosq-bridge), tags (mxb, base, py, m10k, m1k) or kinds (m2x, x2m, direct)")
@@ -1164,6 +1239,8 @@ def main():
     ap.add_argument("--report", metavar="JSON",
                     help="only print the tables of an earlier run's JSON results")
     args = ap.parse_args()
+    XMPP_SET["mxb"] = parse_set(args.xmpp_set)
+    XMPP_SET["base"] = parse_set(args.base_xmpp_set)
     if args.report:
         with open(args.report) as f:
             results = json.load(f)

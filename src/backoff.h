@@ -26,5 +26,7 @@ int64_t mxb_backoff_down(struct mxb_backoff *b, int64_t now);
 
 /* Monotonic clock in milliseconds. */
 int64_t mxb_now_ms(void);
+/* The same clock in µs. */
+int64_t mxb_now_us(void);
 
 #endif

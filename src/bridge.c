@@ -276,13 +276,14 @@ void mxb_bridge_log_counters(const struct mxb_bridge *b)
 {
 	const struct mxb_counters *n = &b->n;
 #define C(x) (unsigned long long)n->x
+	unsigned long long batches = b->xmpp ? mxb_xmpp_batches(b->xmpp) : 0;
 	mxb_log_info(
 		"bridge: mqtt received %llu, own dropped %llu, retained skipped %llu, "
-		"xmpp sent %llu, xmpp queue dropped %llu, room unreachable %llu, "
-		"payload too large %llu, binary skipped %llu, message too long %llu, "
-		"status cut %llu, text replaced %llu, text refused %llu, template misses %llu, "
-		"throttled %llu, unchanged %llu",
-		C(mqtt_received), C(own_dropped), C(retained_skipped), C(xmpp_sent),
+		"xmpp sent %llu, xmpp batches %llu, xmpp queue dropped %llu, "
+		"room unreachable %llu, payload too large %llu, binary skipped %llu, "
+		"message too long %llu, status cut %llu, text replaced %llu, text refused %llu, "
+		"template misses %llu, throttled %llu, unchanged %llu",
+		C(mqtt_received), C(own_dropped), C(retained_skipped), C(xmpp_sent), batches,
 		C(xmpp_queue_dropped), C(room_unreachable), C(payload_too_large), C(binary_skipped),
 		C(message_too_long), C(status_cut), C(text_replaced), C(text_refused),
 		C(template_misses), C(throttled), C(unchanged));

@@ -124,6 +124,7 @@ static cJSON *render(const struct mxb_bridge *b, int64_t now)
 	}
 	ok = ok && add(o, "uptime_s", (double)((now - b->started) / 1000));
 	bool x = b->xmpp, c = b->component, m = b->mqtt;
+	ok = ok && add(o, "xmpp_batches", (double)(x ? mxb_xmpp_batches(b->xmpp) : 0));
 	ok = ok && cJSON_AddStringToObject(o, "xmpp", side(x, x && mxb_xmpp_is_up(b->xmpp)));
 	ok = ok && cJSON_AddStringToObject(
 			   o, "component", side(c, c && mxb_component_is_up(b->component)));

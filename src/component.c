@@ -238,6 +238,7 @@ static struct mxb_session_params params_of(const struct mxb_config *cfg)
 		.port = (unsigned short)cfg->xmpp.component.port,
 		.reconnect_max = cfg->xmpp.reconnect_max,
 		.connect_timeout = cfg->xmpp.connect_timeout,
+		.batch_delay_us = cfg->xmpp.batch_delay_us,
 	};
 }
 
@@ -372,6 +373,11 @@ void mxb_component_handle(struct mxb_component *c, short revents, int64_t now)
 int mxb_component_fd(const struct mxb_component *c)
 {
 	return mxb_session_fd(&c->s);
+}
+
+int64_t mxb_component_flush_at(const struct mxb_component *c)
+{
+	return mxb_session_flush_at(&c->s);
 }
 
 short mxb_component_events(const struct mxb_component *c)

@@ -270,6 +270,7 @@ struct mxb_config {
 		int connect_timeout; /* seconds for an attempt to become a session */
 		int ack_every; /* XEP-0198: ask for an ack after this many stanzas */
 		int ack_delay; /* ... or this many ms after the oldest unasked one */
+		int batch_delay_us; /* a batch waits at most this long after the last one */
 		struct mxb_room *rooms;
 		size_t rooms_len;
 		/* Contacts' presence -> retained MQTT PREFIX/BAREJID; NULL: off. */

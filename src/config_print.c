@@ -50,8 +50,8 @@ void mxb_config_print(const struct mxb_config *cfg, FILE *out)
 	fprintf(out, "xmpp.ping_interval: %d, ping_timeout: %d\n", cfg->xmpp.ping_interval,
 		cfg->xmpp.ping_timeout);
 	fprintf(out, "xmpp.connect_timeout: %d\n", cfg->xmpp.connect_timeout);
-	fprintf(out, "xmpp.ack_every: %d, ack_delay: %d ms\n", cfg->xmpp.ack_every,
-		cfg->xmpp.ack_delay);
+	fprintf(out, "xmpp.ack_every: %d, ack_delay: %d ms, batch_delay_us: %d\n",
+		cfg->xmpp.ack_every, cfg->xmpp.ack_delay, cfg->xmpp.batch_delay_us);
 
 	print_opt(out, "mqtt.host", cfg->mqtt.host, "(none)");
 	fprintf(out, "mqtt.port: %d\n", cfg->mqtt.port);

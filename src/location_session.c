@@ -202,6 +202,7 @@ int mxb_location_create(
 			.ping_interval = cfg->xmpp.ping_interval,
 			.ping_timeout = cfg->xmpp.ping_timeout,
 			.connect_timeout = cfg->xmpp.connect_timeout,
+			.batch_delay_us = cfg->xmpp.batch_delay_us,
 		};
 		rc = mxb_session_init(&a->s, &p, &ops, a);
 		if (rc < 0) {
@@ -259,6 +260,17 @@ void mxb_location_handle(struct mxb_location *l, const struct pollfd *pfd, size_
 		}
 		mxb_session_handle(&l->a[i].s, revents);
 	}
+}
+
+int64_t mxb_location_flush_at(const struct mxb_location *l)
+{
+	int64_t at = INT64_MAX;
+	for (size_t i = 0; l && i < l->len; i++) {
+		int64_t t = mxb_session_flush_at(&l->a[i].s);
+		if (t < at)
+			at = t;
+	}
+	return at;
 }
 
 int64_t mxb_location_tick(struct mxb_location *l, int64_t now)

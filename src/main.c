@@ -396,15 +396,38 @@ static void read_signals(struct mxb_state *st, int64_t now)
 	}
 }
 
-/* poll's timeout for a deadline: -1 when there is none. */
-static int timeout_of(int64_t next, int64_t now)
+/*
+ * The loop's timeout: until next (ms) or until the earliest batch of a session is due (µs:
+ * batches wait a few milliseconds at most), whichever is first; NULL: no deadline.
+ */
+static struct timespec *timeout_of(int64_t next, int64_t now, int64_t flush_at, struct timespec *ts)
 {
-	if (next == INT64_MAX)
-		return -1;
-	int64_t ms = next - now;
-	if (ms < 0)
-		return 0;
-	return ms > INT32_MAX ? INT32_MAX : (int)ms;
+	int64_t us = INT64_MAX;
+	if (next != INT64_MAX)
+		us = next > now ? (next - now) * 1000 : 0;
+	if (flush_at != INT64_MAX) {
+		int64_t left = flush_at - mxb_now_us();
+		if (left < 0)
+			left = 0;
+		if (left < us)
+			us = left;
+	}
+	if (us == INT64_MAX)
+		return NULL;
+	ts->tv_sec = (time_t)(us / 1000000);
+	ts->tv_nsec = (long)(us % 1000000) * 1000;
+	return ts;
+}
+
+/* The earliest moment a session's batch is due (µs), INT64_MAX: none waits. */
+static int64_t flush_at(const struct mxb_state *st)
+{
+	int64_t at = st->xmpp ? mxb_xmpp_flush_at(st->xmpp) : INT64_MAX;
+	int64_t t = st->component ? mxb_component_flush_at(st->component) : INT64_MAX;
+	if (t < at)
+		at = t;
+	t = mxb_location_flush_at(st->location);
+	return t < at ? t : at;
 }
 
 static int run(struct mxb_state *st)
@@ -472,7 +495,9 @@ static int run(struct mxb_state *st)
 		size_t nhttp =
 			mxb_bridge_poll_fds(&st->bridge, pfd + FD_COUNT + nloc, MXB_HTTP_FDS_MAX);
 
-		if (poll(pfd, (nfds_t)(FD_COUNT + nloc + nhttp), timeout_of(next, now)) < 0) {
+		struct timespec ts;
+		if (ppoll(pfd, (nfds_t)(FD_COUNT + nloc + nhttp),
+			    timeout_of(next, now, flush_at(st), &ts), NULL) < 0) {
 			if (errno == EINTR)
 				continue;
 			mxb_log_errno(MXB_LOG_ERROR, "poll");

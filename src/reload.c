@@ -256,7 +256,8 @@ unsigned mxb_reload_changes(const struct mxb_config *o, const struct mxb_config 
 		c |= MXB_CHANGE_DEVICES;
 	if (!same_str(o->xmpp.status, f->xmpp.status) || o->xmpp.priority != f->xmpp.priority)
 		c |= MXB_CHANGE_XMPP_STATUS;
-	if (o->xmpp.ack_every != f->xmpp.ack_every || o->xmpp.ack_delay != f->xmpp.ack_delay)
+	if (o->xmpp.ack_every != f->xmpp.ack_every || o->xmpp.ack_delay != f->xmpp.ack_delay ||
+		o->xmpp.batch_delay_us != f->xmpp.batch_delay_us)
 		c |= MXB_CHANGE_XMPP_ACKS;
 	if (!same_rooms(o, f))
 		c |= MXB_CHANGE_XMPP_ROOMS;

@@ -182,6 +182,7 @@ int mxb_session_init(struct mxb_session *s, const struct mxb_session_params *par
 		.data = data,
 		.fd = -1,
 		.state = MXB_SESSION_DOWN,
+		.gap_us = INT32_MAX,
 	};
 	mxb_backoff_init(&s->backoff, params->reconnect_max);
 	registry_add(s);

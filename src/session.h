@@ -46,6 +46,12 @@ struct mxb_session_params {
 	int reconnect_max; /* cap of the backoff, seconds */
 	int ping_interval, ping_timeout; /* XEP-0199, seconds; interval 0: no ping */
 	int connect_timeout; /* seconds for an attempt to become a session; 0: no bound */
+	/*
+	 * µs a batch may wait for more after the last one left while stanzas come fast, so
+	 * that a dense stream leaves in fewer, fuller TLS records; 0: each pass's batch leaves
+	 * at its end.
+	 */
+	int batch_delay_us;
 };
 
 /* The callbacks of a user. data is the pointer given to mxb_session_init. */
@@ -99,7 +105,11 @@ struct mxb_session {
 	int64_t attempt_deadline;
 	struct mxb_session_attempt *attempt; /* session_attempt.h; NULL: no thread */
 	bool tls_held; /* the last pass stopped at its bound or may have left plaintext in TLS */
-	struct mxb_render_buf out; /* what this pass sent, serialized */
+	struct mxb_render_buf out; /* what was sent and not yet handed over, serialized */
+	int64_t flushed_us; /* when a batch was last handed over (CLOCK_MONOTONIC, µs) */
+	uint64_t batches; /* batches handed over since the start: one write each */
+	int64_t sent_us; /* when the last stanza was sent (µs) */
+	int64_t gap_us; /* the mean gap between the last stanzas sent (µs), see session_io.c */
 	struct mxb_session *next; /* the registry of live sessions */
 };
 
@@ -161,8 +171,13 @@ int mxb_session_send_message(struct mxb_session *s, const char *type, const char
 	const char *id, const char *body, bool oob);
 /* Sends text that is no stanza (a XEP-0198 <r/>, <a/> or <enable/>), in order with them. */
 void mxb_session_send_raw(struct mxb_session *s, const char *text, size_t len);
-/* Hands what was sent since the last pass to libstrophe (the session's pass does it too). */
+/* Hands what was sent and waits in the batch to libstrophe now. */
 void mxb_session_flush(struct mxb_session *s);
+/*
+ * When the batch is due (CLOCK_MONOTONIC, µs; INT64_MAX: nothing waits). The session's
+ * pass hands it over then: the loop's poll must not sleep past it.
+ */
+int64_t mxb_session_flush_at(const struct mxb_session *s);
 /* Forgets what was sent and not handed over (the connection is gone), and the buffer. */
 void mxb_session_drop_batch(struct mxb_session *s);
 

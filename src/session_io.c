@@ -20,18 +20,22 @@
 #define BATCH_MAX RECORD_MAX
 /* A batch buffer that grew past this for a burst is given back once it is written. */
 #define BATCH_KEEP (4 * RECORD_MAX)
+/* A stream is dense enough to wait for when this many stanzas come per batch_delay_us. */
+#define BATCH_DENSE 4
 
 /*
  * What a pass sends leaves together: libstrophe writes every queued stanza on its own,
  * each its own TLS record and syscall. The stanzas are rendered here and handed over as
- * one raw string at the end of the pass. The buffer stays NUL-terminated: xmpp_send_raw()
- * of 0.12.2 copies with strndup(), which reads up to the terminator.
+ * one raw string. The buffer stays NUL-terminated: xmpp_send_raw() of 0.12.2 copies with
+ * strndup(), which reads up to the terminator.
  */
 void mxb_session_flush(struct mxb_session *s)
 {
 	if (!s->out.len)
 		return;
 	xmpp_send_raw(s->conn, s->out.p, s->out.len);
+	s->flushed_us = mxb_now_us();
+	s->batches++;
 	s->out.len = 0;
 	s->out.p[0] = '\0';
 	if (s->out.cap > BATCH_KEEP)
@@ -55,6 +59,25 @@ void mxb_session_send_raw(struct mxb_session *s, const char *text, size_t len)
 	}
 }
 
+/*
+ * Counts a stanza sent, and the mean gap between stanzas: a moving average over about the
+ * last eight. A gap counts as twice the densest one at most, so that after a silence a
+ * burst is seen as dense within a few stanzas, and one short gap in a thin stream is not.
+ */
+static void count_sent(struct mxb_session *s)
+{
+	int64_t now = mxb_now_us();
+	int64_t gap = now - s->sent_us;
+	int64_t cap = 2 * (int64_t)s->params.batch_delay_us / BATCH_DENSE;
+	if (gap > cap || gap < 0)
+		gap = cap;
+	if (s->gap_us > cap)
+		s->gap_us = cap;
+	s->gap_us += (gap - s->gap_us) / 8;
+	s->sent_us = now;
+	s->sent++;
+}
+
 void mxb_session_send(struct mxb_session *s, xmpp_stanza_t *st)
 {
 	if (s->out.len >= BATCH_MAX)
@@ -65,7 +88,7 @@ void mxb_session_send(struct mxb_session *s, xmpp_stanza_t *st)
 		xmpp_send(s->conn, st);
 	}
 	/* Counted all the same: the server's count must not run ahead of ours. */
-	s->sent++;
+	count_sent(s);
 }
 
 int mxb_session_send_message(struct mxb_session *s, const char *type, const char *to,
@@ -75,7 +98,7 @@ int mxb_session_send_message(struct mxb_session *s, const char *type, const char
 		mxb_session_flush(s);
 	if (mxb_render_message(&s->out, type, to, id, body, oob) < 0)
 		return -ENOMEM;
-	s->sent++;
+	count_sent(s);
 	return 0;
 }
 
@@ -85,12 +108,42 @@ static bool busy(const struct mxb_session *s)
 	return s->state != MXB_SESSION_UP || s->disconnecting;
 }
 
+/*
+ * What a pass made leaves at its end, unless stanzas come so fast that BATCH_DENSE or more
+ * are due within batch_delay_us (the mean gap says so): then the batch waits until
+ * batch_delay_us has passed since the last one left, or until it fills a TLS record. A
+ * dense stream thus leaves in one record per batch_delay_us, not one per message (each
+ * record costs the server a read and a decryption of its own), while a lone message, or a
+ * stream too thin to gather anything, waits for nothing.
+ */
+int64_t mxb_session_flush_at(const struct mxb_session *s)
+{
+	if (!s->out.len)
+		return INT64_MAX;
+	int delay = s->params.batch_delay_us;
+	if (busy(s) || s->out.len >= BATCH_MAX || delay <= 0 || s->gap_us * BATCH_DENSE > delay)
+		return 0;
+	return s->flushed_us + delay;
+}
+
+static bool batch_due(const struct mxb_session *s)
+{
+	int64_t at = mxb_session_flush_at(s);
+	return at != INT64_MAX && (at == 0 || mxb_now_us() >= at);
+}
+
+static void flush_due(struct mxb_session *s)
+{
+	if (batch_due(s))
+		mxb_session_flush(s);
+}
+
 short mxb_session_events(const struct mxb_session *s)
 {
 	if (s->attempt)
 		return POLLIN;
 	short ev = POLLIN;
-	if (xmpp_conn_is_connecting(s->conn) || s->out.len || s->tls_held ||
+	if (xmpp_conn_is_connecting(s->conn) || batch_due(s) || s->tls_held ||
 		xmpp_conn_send_queue_len(s->conn) > 0)
 		ev |= POLLOUT;
 	return ev;
@@ -156,7 +209,7 @@ void mxb_session_handle(struct mxb_session *s, short revents)
 		if (s->attempt || s->state != MXB_SESSION_CONNECTING)
 			return;
 	}
-	mxb_session_flush(s);
+	flush_due(s);
 	if (s->state == MXB_SESSION_DOWN || s->state == MXB_SESSION_CLOSED || s->fd < 0)
 		return;
 	if (busy(s)) {
@@ -174,7 +227,7 @@ void mxb_session_handle(struct mxb_session *s, short revents)
 		int before = waiting;
 		xmpp_run_once(s->ctx, 0);
 		passes++;
-		mxb_session_flush(s);
+		flush_due(s);
 		if (s->fd < 0 || busy(s))
 			return;
 		waiting = bytes_waiting(s->fd);
@@ -185,7 +238,7 @@ void mxb_session_handle(struct mxb_session *s, short revents)
 				k++) {
 				xmpp_run_once(s->ctx, 0);
 				passes++;
-				mxb_session_flush(s);
+				flush_due(s);
 				if (s->fd < 0 || busy(s))
 					return;
 			}

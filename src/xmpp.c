@@ -249,6 +249,7 @@ static struct mxb_session_params params_of(const struct mxb_xmpp *x)
 		.ping_interval = cfg->xmpp.ping_interval,
 		.ping_timeout = cfg->xmpp.ping_timeout,
 		.connect_timeout = cfg->xmpp.connect_timeout,
+		.batch_delay_us = cfg->xmpp.batch_delay_us,
 	};
 }
 
@@ -380,7 +381,16 @@ void mxb_xmpp_handle(struct mxb_xmpp *x, short revents, int64_t now)
 	mxb_sm_flush(&x->sm, now);
 	mxb_session_handle(&x->s, revents);
 	mxb_sm_flush(&x->sm, now);
-	mxb_session_flush(&x->s);
+}
+
+uint64_t mxb_xmpp_batches(const struct mxb_xmpp *x)
+{
+	return x->s.batches;
+}
+
+int64_t mxb_xmpp_flush_at(const struct mxb_xmpp *x)
+{
+	return mxb_session_flush_at(&x->s);
 }
 
 int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now)

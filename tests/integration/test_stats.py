@@ -31,7 +31,7 @@ COUNTERS = (
     "pubsub_own_skipped", "pubsub_invalid",
     "upload_sent", "upload_failed", "upload_refused", "upload_retried", "upload_dropped",
 )
-NUMBERS = COUNTERS + ("uptime_s", "queued_xmpp", "unacked_xmpp", "queued_mqtt",
+NUMBERS = COUNTERS + ("xmpp_batches", "uptime_s", "queued_xmpp", "unacked_xmpp", "queued_mqtt",
                       "reconnects_xmpp", "reconnects_mqtt", "reconnects_component",
                       "devices_known")
 SIDES = ("xmpp", "component", "mqtt")
