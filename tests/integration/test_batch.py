@@ -9,7 +9,7 @@ import harness
 
 # Long enough that a burst from one client is one or two batches on any machine.
 DELAY_US = 50000
-N = 60
+N = 80
 
 
 def setup(env):
