@@ -6,6 +6,7 @@ PKI and server classes, logging turned down), then runs every contender on the s
 interleaved, repeated (the order rotates each repetition):
 
   xmpp-direct   raw XMPP sender -> Prosody -> raw XMPP receiver           (XMPP limit)
+  xmpp-shaped   the same with stanzas shaped as the bridge's (id, origin-id)
   mqtt-direct   mosquitto_pub -> mosquitto -> mosquitto_sub, QoS 1        (MQTT limit)
   mosq-bridge   mosquitto_pub -> mosquitto A -> (bridge in B) -> B -> mosquitto_sub
   mxb m2x/x2m   mqtt-xmpp-bridge, 10 notify routes + 1 commands route
@@ -417,7 +418,7 @@ class Bench:
         t_start = time.monotonic()
         kind = name.split("-")[-1] if name.endswith(("m2x", "x2m")) else name
         tag = name.rsplit("-", 1)[0]
-        recv_mode = "xmpp" if kind in ("xmpp-direct", "m2x") else "mqtt"
+        recv_mode = "xmpp" if kind in ("xmpp-direct", "xmpp-shaped", "m2x") else "mqtt"
         procs = []
         snd = None
         try:
@@ -432,12 +433,14 @@ class Bench:
                 out_path = os.path.join(self.env.tmp, "sub-%d.txt" % run)
                 sub = self.mqtt_sub(port, topic, out_path)
                 procs.append(sub)
-            if kind in ("xmpp-direct", "x2m"):
-                to = "receiver@localhost" if kind == "xmpp-direct" else \
+            if kind in ("xmpp-direct", "xmpp-shaped", "x2m"):
+                to = "receiver@localhost" if kind != "x2m" else \
                     "%s@localhost/bench" % ACCOUNT[tag]
                 extra = ["--to", to, "--rate", str(rate)]
                 if kind == "x2m":
                     extra += ["--prefix", "cmd/%s/1" % tag]
+                if kind == "xmpp-shaped":
+                    extra += ["--shape", "bridge"]
                 snd = self.xmpp_client("xmpp-send", "sender", run, count, extra)
                 procs.append(snd)
                 starter = snd
@@ -717,6 +720,7 @@ def fmt(v, spec="%.0f"):
 
 LABELS = {
     "xmpp-direct": "direct XMPP (client -> Prosody -> client)",
+    "xmpp-shaped": "direct XMPP, stanzas shaped as the bridge's (id, origin-id)",
     "mqtt-direct": "direct MQTT (mosquitto_pub -> A -> mosquitto_sub)",
     "mosq-bridge": "mosquitto bridge (A -> bridge in B -> B), MQTT -> MQTT",
     "mxb-m2x": "**mqtt-xmpp-bridge MQTT -> XMPP**",
@@ -732,6 +736,9 @@ IDLE_LABELS = (("bridge", "mqtt-xmpp-bridge (10 routes)"), ("base", "before (--b
                ("py", "Python peer"), ("mosqB", "mosquitto B (with its bridge)"),
                ("mosqA", "mosquitto A"), ("prosody", "Prosody"))
 DIRECTIONS = (("m2x", "MQTT -> XMPP"), ("x2m", "XMPP -> MQTT"))
+# the paths without a bridge process
+DIRECTS = ("xmpp-direct", "xmpp-shaped", "mqtt-direct")
+
 # instructions/message targets (callgrind; XMPP -> MQTT includes the reply)
 CG_TARGET = {"m2x": 30000, "x2m": 45000}
 
@@ -822,7 +829,7 @@ def report(results, cmd):
         for name in names:
             if not pick(name, rate):
                 continue
-            own = "-" if name in ("xmpp-direct", "mqtt-direct") else fmt(cpu_us(name, rate),
+            own = "-" if name in DIRECTS else fmt(cpu_us(name, rate),
                                                                         "%.1f")
             L.append("| %s | %s | %s | %s | %s | %s | %s | %d | %d |" % (
                 LABELS[name], rl(rate), fmt(m(name, rate, "unique")), own,
@@ -867,7 +874,7 @@ def report(results, cmd):
     for rate in [0] + [r for r in rates if r == 1000]:
         direct = cpu_us("xmpp-direct", rate, "prosody")
         for name in names:
-            if not name.endswith(("m2x", "x2m")) or name.startswith(("m1k", "m10k")):
+            if not name.endswith(("m2x", "x2m", "shaped")) or name.startswith(("m1k", "m10k")):
                 continue
             p = cpu_us(name, rate, "prosody")
             if p is None:
@@ -903,7 +910,7 @@ def report(results, cmd):
         for name in names:
             if not pick(name, rate) or name.startswith(("m1k", "m10k")):
                 continue
-            own = name not in ("xmpp-direct", "mqtt-direct")
+            own = name not in DIRECTS
             L.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 LABELS[name], rl(rate),
                 fmt(sw_per(name, rate, "own"), "%.2f") if own else "-",
@@ -930,7 +937,7 @@ def report(results, cmd):
             p50, p99 = m(name, rate, "p50_us"), m(name, rate, "p99_us")
             if p50 is None:
                 continue
-            minus = () if name.endswith("direct") else ("mqtt-direct",) if \
+            minus = () if name in DIRECTS else ("mqtt-direct",) if \
                 name == "mosq-bridge" else ("mqtt-direct", "xmpp-direct")
             a50 = a99 = s99 = None
             if minus and all(base[b][0] is not None for b in minus):
@@ -1297,9 +1304,10 @@ def main():
             results["rss"]["devices10k"] = d["vmhwm"]
             return
         base_names = ["base-m2x", "base-x2m"] if base_bin else []
-        sat = [n for n in ["xmpp-direct", "mqtt-direct", "mosq-bridge", "mxb-m2x", "mxb-x2m"] +
+        sat = [n for n in ["xmpp-direct", "xmpp-shaped", "mqtt-direct", "mosq-bridge", "mxb-m2x",
+                           "mxb-x2m"] +
                base_names + ["py-m2x", "py-x2m", "m10k-m2x"] if selected(args, n)]
-        fixed = [n for n in ["xmpp-direct", "mqtt-direct", "mosq-bridge", "mxb-m2x",
+        fixed = [n for n in ["xmpp-direct", "xmpp-shaped", "mqtt-direct", "mosq-bridge", "mxb-m2x",
                              "mxb-x2m"] + base_names + ["py-m2x", "py-x2m"]
                  if selected(args, n)]
         m1k_run = 1000 in rates and selected(args, "m1k-m2x")

@@ -200,6 +200,16 @@ def xmpp_send(a):
     sock.setblocking(False)
     head = ("<message to='%s' type='chat'><body>%sR%d " % (a.to, a.prefix, a.run)).encode()
     tail = b"</body></message>"
+
+    def stanza(i, ts):
+        return head + b"%d " % i + ts + tail
+    if a.shape == "bridge":
+        # the bridge's own shape of a chat message: an id, and the id as XEP-0359 origin-id
+        def stanza(i, ts):
+            sid = b"mxb-%d-%d" % (a.run, i)
+            return (b"<message to='%s' type='chat' id='%s'><body>%sR%d %d %s</body>"
+                    b"<origin-id xmlns='urn:xmpp:sid:0' id='%s'/></message>" % (
+                        a.to.encode(), sid, a.prefix.encode(), a.run, i, ts, sid))
     out = bytearray()
     pending = b""
     sent = 0
@@ -221,7 +231,7 @@ def xmpp_send(a):
                 ts = b"%d" % time.time_ns()
                 if first_ts is None:
                     first_ts = int(ts)
-                out += b"".join(head + b"%d " % i + ts + tail for i in range(sent, want))
+                out += b"".join(stanza(i, ts) for i in range(sent, want))
                 sent = want
         if sent >= a.count and not out and not pending and done_at is None:
             done_at = time.monotonic()
@@ -314,6 +324,8 @@ def main():
     p.add_argument("--rate", type=float, default=0)
     p.add_argument("--to")
     p.add_argument("--prefix", default="")
+    p.add_argument("--shape", choices=["plain", "bridge"], default="plain",
+                   help="xmpp-send: plain chat messages, or shaped as the bridge's")
     p.add_argument("--timeout", type=float, default=120)
     p.add_argument("--idle", type=float, default=3)
     p.add_argument("--linger", type=float, default=300)

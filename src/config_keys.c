@@ -102,7 +102,7 @@ const struct mxb_config_key mxb_config_keys[] = {
 		CFG(MXB_KEY_INT, xmpp.ack_every)},
 	{"xmpp", "ack_delay", "integer", RANGE(0, 10000), .value = "50",
 		CFG(MXB_KEY_INT, xmpp.ack_delay)},
-	{"xmpp", "batch_delay_us", "integer", RANGE(0, 100000), .value = "2000",
+	{"xmpp", "batch_delay_us", "integer", RANGE(0, 100000), .value = "1000",
 		CFG(MXB_KEY_INT, xmpp.batch_delay_us)},
 	{"xmpp", "presence_topic", "string", .def = "none"},
 	{"xmpp", "presence_json", "boolean", .value = "false",

@@ -20,11 +20,8 @@
 #define BATCH_MAX RECORD_MAX
 /* A batch buffer that grew past this for a burst is given back once it is written. */
 #define BATCH_KEEP (4 * RECORD_MAX)
-/*
- * A stream is dense enough to wait for when this many stanzas come per batch_delay_us: a
- * clump of a few in a thinner stream is not, or its stanzas would wait.
- */
-#define BATCH_DENSE 8
+/* A stream is dense enough to wait for when this many stanzas come per batch_delay_us. */
+#define BATCH_DENSE 4
 
 /*
  * What a pass sends leaves together: libstrophe writes every queued stanza on its own,
@@ -64,14 +61,15 @@ void mxb_session_send_raw(struct mxb_session *s, const char *text, size_t len)
 
 /*
  * Counts a stanza sent, and the mean gap between stanzas: a moving average over about the
- * last eight. A gap counts as four times the densest one at most, so that after a silence
- * a burst is seen as dense within a dozen stanzas.
+ * last eight. A gap counts as batch_delay_us at most (BATCH_DENSE times the densest one),
+ * so that after a silence a burst is seen as dense within a dozen stanzas, while a clump
+ * of a few in a thinner stream is not.
  */
 static void count_sent(struct mxb_session *s)
 {
 	int64_t now = mxb_now_us();
 	int64_t gap = now - s->sent_us;
-	int64_t cap = 4 * (int64_t)s->params.batch_delay_us / BATCH_DENSE;
+	int64_t cap = s->params.batch_delay_us;
 	if (gap > cap || gap < 0)
 		gap = cap;
 	if (s->gap_us > cap)
