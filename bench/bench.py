@@ -97,6 +97,25 @@ def io_calls(pid):
         return None
 
 
+def readings(pid):
+    """What a run reads of pid before and after: CPU ns, (reads, writes), switches."""
+    return {"cpu_ns": cpu_ns(pid), "io": io_calls(pid), "switches": ctxt_switches(pid)}
+
+
+def readings_delta(before, after):
+    """after - before of each reading (pairwise for io); None where either is missing."""
+    out = {}
+    for key, b in before.items():
+        a = after.get(key)
+        if a is None or b is None:
+            out[key] = None
+        elif isinstance(b, tuple):
+            out[key] = [x - y for x, y in zip(a, b)]
+        else:
+            out[key] = a - b
+    return out
+
+
 def ctxt_switches(pid):
     """voluntary + nonvoluntary context switches of every thread of pid (each one a wakeup
     of a sleeping or a preempted thread), from /proc/PID/task/*/status."""
@@ -452,9 +471,7 @@ class Bench:
                 starter = gen
             if during:
                 during[0]()
-            before = {k: cpu_ns(p) for k, p in watch.items()}
-            io0 = {k: io_calls(p) for k, p in watch.items()}
-            sw0 = {k: ctxt_switches(p) for k, p in watch.items()}
+            before = {k: readings(p) for k, p in watch.items()}
             t_go = time.monotonic()
             self.go(starter)
             if recv_mode == "xmpp":
@@ -470,9 +487,7 @@ class Bench:
                 res["replies_all"] = wait_line(snd, "replies", 10 + count / 1000.0)
                 res["replies_wait"] = time.monotonic() - t
             time.sleep(SETTLE)
-            after = {k: cpu_ns(p) for k, p in watch.items()}
-            io1 = {k: io_calls(p) for k, p in watch.items()}
-            sw1 = {k: ctxt_switches(p) for k, p in watch.items()}
+            after = {k: readings(p) for k, p in watch.items()}
             t_end = time.monotonic()
             if during:
                 res["during"] = during[1]()
@@ -491,12 +506,9 @@ class Bench:
                         p.wait(5)
                     except Exception:
                         p.kill()
-        res["cpu_ns"] = {k: (after[k] - before[k]) if before[k] is not None and
-                         after[k] is not None else None for k in watch}
-        res["io"] = {k: [io1[k][0] - io0[k][0], io1[k][1] - io0[k][1]]
-                     if io0[k] is not None and io1[k] is not None else None for k in watch}
-        res["switches"] = {k: sw1[k] - sw0[k] if sw0[k] is not None and sw1[k] is not None
-                           else None for k in watch}
+        delta = {k: readings_delta(before[k], after[k]) for k in watch}
+        for key in ("cpu_ns", "io", "switches"):
+            res[key] = {k: delta[k][key] for k in watch}
         res.update(name=name, rate_target=rate, count=count, run=run,
                    window=t_end - t_go, wall=time.monotonic() - t_start)
         replies = ""
@@ -756,12 +768,22 @@ def report(results, cmd):
     def m(name, rate, key):
         return med([r.get(key) for r in pick(name, rate)])
 
-    def cpu_us(name, rate, who="own"):
-        """Median CPU µs per message delivered of process who over the runs of name."""
+    def per_msg(name, rate, key, who, i=None, scale=1.0):
+        """Median of a run's reading key ("cpu_ns", "io", "switches") of process who per
+        message delivered, over the runs of name; i picks one of a pair (io: read, write).
+        who "own": the path's own process (mosquitto B for the mosquitto bridge)."""
         if who == "own":
             who = "mosqB" if name == "mosq-bridge" else "bridge"
-        return med([r["cpu_ns"][who] / 1000.0 / r["unique"] for r in pick(name, rate)
-                    if r["cpu_ns"].get(who) is not None and r["unique"]])
+        vals = []
+        for r in pick(name, rate):
+            v = (r.get(key) or {}).get(who)
+            if v is not None and r["unique"]:
+                vals.append((v if i is None else v[i]) * scale / r["unique"])
+        return med(vals)
+
+    def cpu_us(name, rate, who="own"):
+        """Median CPU µs per message delivered of process who over the runs of name."""
+        return per_msg(name, rate, "cpu_ns", who, scale=0.001)
 
     def ratio(a, b):
         return a / b if a is not None and b else None
@@ -888,16 +910,10 @@ def report(results, cmd):
 
     # -- reads and writes ----------------------------------------------------------------
     def io_per(name, rate, who, i):
-        if who == "own":
-            who = "mosqB" if name == "mosq-bridge" else "bridge"
-        return med([r["io"][who][i] / float(r["unique"]) for r in pick(name, rate)
-                    if (r.get("io") or {}).get(who) is not None and r["unique"]])
+        return per_msg(name, rate, "io", who, i)
 
     def sw_per(name, rate, who):
-        if who == "own":
-            who = "mosqB" if name == "mosq-bridge" else "bridge"
-        return med([r["switches"][who] / float(r["unique"]) for r in pick(name, rate)
-                    if (r.get("switches") or {}).get(who) is not None and r["unique"]])
+        return per_msg(name, rate, "switches", who)
 
     L.append("\n### Wakeups, reads and writes per message (median)\n")
     L.append("Over the same window as the CPU: context switches (every thread, "

@@ -375,11 +375,6 @@ int mxb_component_fd(const struct mxb_component *c)
 	return mxb_session_fd(&c->s);
 }
 
-int64_t mxb_component_flush_at(const struct mxb_component *c)
-{
-	return mxb_session_flush_at(&c->s);
-}
-
 short mxb_component_events(const struct mxb_component *c)
 {
 	return mxb_session_events(&c->s);

@@ -57,8 +57,6 @@ void mxb_component_reconfigure(struct mxb_component *c, bool reconnect, int64_t 
 void mxb_component_start(struct mxb_component *c, int64_t now);
 int mxb_component_fd(const struct mxb_component *c);
 short mxb_component_events(const struct mxb_component *c);
-/* When the session's batch is due (µs, mxb_session_flush_at); INT64_MAX: none waits. */
-int64_t mxb_component_flush_at(const struct mxb_component *c);
 void mxb_component_handle(struct mxb_component *c, short revents, int64_t now);
 int64_t mxb_component_tick(struct mxb_component *c, int64_t now);
 bool mxb_component_is_up(const struct mxb_component *c);

@@ -262,17 +262,6 @@ void mxb_location_handle(struct mxb_location *l, const struct pollfd *pfd, size_
 	}
 }
 
-int64_t mxb_location_flush_at(const struct mxb_location *l)
-{
-	int64_t at = INT64_MAX;
-	for (size_t i = 0; l && i < l->len; i++) {
-		int64_t t = mxb_session_flush_at(&l->a[i].s);
-		if (t < at)
-			at = t;
-	}
-	return at;
-}
-
 int64_t mxb_location_tick(struct mxb_location *l, int64_t now)
 {
 	int64_t next = INT64_MAX;

@@ -34,8 +34,6 @@ size_t mxb_location_pollfds(const struct mxb_location *l, struct pollfd *pfd, si
 void mxb_location_handle(struct mxb_location *l, const struct pollfd *pfd, size_t n);
 /* Timers of every session. Returns the next deadline (ms). */
 int64_t mxb_location_tick(struct mxb_location *l, int64_t now);
-/* The earliest of the accounts' batches (µs, mxb_session_flush_at); INT64_MAX: none. */
-int64_t mxb_location_flush_at(const struct mxb_location *l);
 
 /*
  * Publishes geoloc_xml (a <geoloc/> made by mxb_geoloc_xml) as the location of account i

@@ -22,6 +22,7 @@
 #include "notify.h"
 #include "reload.h"
 #include "reloader.h"
+#include "session.h"
 #include "xmpp.h"
 
 #define SHUTDOWN_TIMEOUT_MS 5000
@@ -419,17 +420,6 @@ static struct timespec *timeout_of(int64_t next, int64_t now, int64_t flush_at, 
 	return ts;
 }
 
-/* The earliest moment a session's batch is due (µs), INT64_MAX: none waits. */
-static int64_t flush_at(const struct mxb_state *st)
-{
-	int64_t at = st->xmpp ? mxb_xmpp_flush_at(st->xmpp) : INT64_MAX;
-	int64_t t = st->component ? mxb_component_flush_at(st->component) : INT64_MAX;
-	if (t < at)
-		at = t;
-	t = mxb_location_flush_at(st->location);
-	return t < at ? t : at;
-}
-
 static int run(struct mxb_state *st)
 {
 	enum { FD_SIGNAL, FD_MQTT, FD_XMPP, FD_COMPONENT, FD_COUNT };
@@ -497,7 +487,7 @@ static int run(struct mxb_state *st)
 
 		struct timespec ts;
 		if (ppoll(pfd, (nfds_t)(FD_COUNT + nloc + nhttp),
-			    timeout_of(next, now, flush_at(st), &ts), NULL) < 0) {
+			    timeout_of(next, now, mxb_sessions_flush_at(), &ts), NULL) < 0) {
 			if (errno == EINTR)
 				continue;
 			mxb_log_errno(MXB_LOG_ERROR, "poll");

@@ -54,6 +54,17 @@ static void registry_remove(struct mxb_session *s)
 		xmpp_shutdown();
 }
 
+int64_t mxb_sessions_flush_at(void)
+{
+	int64_t at = INT64_MAX;
+	for (const struct mxb_session *s = sessions; s; s = s->next) {
+		int64_t t = mxb_session_flush_at(s);
+		if (t < at)
+			at = t;
+	}
+	return at;
+}
+
 static bool is_area(const char *area, const char *name)
 {
 	return strcmp(area, name) == 0;

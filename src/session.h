@@ -178,6 +178,8 @@ void mxb_session_flush(struct mxb_session *s);
  * pass hands it over then: the loop's poll must not sleep past it.
  */
 int64_t mxb_session_flush_at(const struct mxb_session *s);
+/* The earliest of every live session's mxb_session_flush_at(). */
+int64_t mxb_sessions_flush_at(void);
 /* Forgets what was sent and not handed over (the connection is gone), and the buffer. */
 void mxb_session_drop_batch(struct mxb_session *s);
 

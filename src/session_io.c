@@ -119,7 +119,8 @@ static bool busy(const struct mxb_session *s)
  */
 int64_t mxb_session_flush_at(const struct mxb_session *s)
 {
-	if (!s->out.len)
+	/* Without a socket nothing can leave: went_down() forgets the batch. */
+	if (!s->out.len || s->fd < 0)
 		return INT64_MAX;
 	int delay = s->params.batch_delay_us;
 	if (busy(s) || s->out.len >= BATCH_MAX || delay <= 0 || s->gap_us * BATCH_DENSE > delay)
@@ -127,15 +128,10 @@ int64_t mxb_session_flush_at(const struct mxb_session *s)
 	return s->flushed_us + delay;
 }
 
-static bool batch_due(const struct mxb_session *s)
-{
-	int64_t at = mxb_session_flush_at(s);
-	return at != INT64_MAX && (at == 0 || mxb_now_us() >= at);
-}
-
 static void flush_due(struct mxb_session *s)
 {
-	if (batch_due(s))
+	int64_t at = mxb_session_flush_at(s);
+	if (at != INT64_MAX && (at == 0 || mxb_now_us() >= at))
 		mxb_session_flush(s);
 }
 
@@ -143,8 +139,9 @@ short mxb_session_events(const struct mxb_session *s)
 {
 	if (s->attempt)
 		return POLLIN;
+	/* A batch needs no POLLOUT: the loop sleeps at most until it is due (flush_at). */
 	short ev = POLLIN;
-	if (xmpp_conn_is_connecting(s->conn) || batch_due(s) || s->tls_held ||
+	if (xmpp_conn_is_connecting(s->conn) || s->tls_held ||
 		xmpp_conn_send_queue_len(s->conn) > 0)
 		ev |= POLLOUT;
 	return ev;

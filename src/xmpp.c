@@ -388,11 +388,6 @@ uint64_t mxb_xmpp_batches(const struct mxb_xmpp *x)
 	return x->s.batches;
 }
 
-int64_t mxb_xmpp_flush_at(const struct mxb_xmpp *x)
-{
-	return mxb_session_flush_at(&x->s);
-}
-
 int64_t mxb_xmpp_tick(struct mxb_xmpp *x, int64_t now)
 {
 	int64_t next = INT64_MAX;

@@ -93,8 +93,6 @@ void mxb_xmpp_probe_contacts(struct mxb_xmpp *x);
 /* The socket to poll (-1 when none) and the events to wait for. */
 int mxb_xmpp_fd(const struct mxb_xmpp *x);
 short mxb_xmpp_events(const struct mxb_xmpp *x);
-/* When the session's batch is due (µs, mxb_session_flush_at); INT64_MAX: none waits. */
-int64_t mxb_xmpp_flush_at(const struct mxb_xmpp *x);
 /* The batches the session wrote since the start (each one TLS record, one write or so). */
 uint64_t mxb_xmpp_batches(const struct mxb_xmpp *x);
 /* Runs libstrophe until it stops making progress. Call after every poll, ready or not. */

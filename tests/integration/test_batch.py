@@ -1,9 +1,11 @@
 #!/usr/bin/python3
-"""What the bridge sends leaves in batches (xmpp.batch_delay_us): a burst of messages costs
-the server a few TLS records, not one each, and nothing waits in a batch for more traffic
-to push it out. Counted by the bridge's own "xmpp batches" (one write each) against
-"xmpp sent", in both directions: notifications from an MQTT burst, and the replies to a
-burst of commands."""
+"""What the bridge sends leaves in batches (xmpp.batch_delay_us): a burst costs the server a
+few TLS records, not one each, and nothing waits in a batch for more traffic to push it
+out. Counted by the bridge's own "xmpp batches" (one write each) against "xmpp sent", in
+both directions. The replies to a burst of commands come one per pass and need the wait
+(with batch_delay_us = 0 they take a write each); an MQTT burst often arrives in a few
+reads and then fills few batches by itself, so there the count bounds the writes and the
+order and completeness are what the wait could break."""
 
 import harness
 
