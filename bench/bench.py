@@ -7,6 +7,7 @@ interleaved, repeated (the order rotates each repetition):
 
   xmpp-direct   raw XMPP sender -> Prosody -> raw XMPP receiver           (XMPP limit)
   xmpp-shaped   the same with stanzas shaped as the bridge's (id, origin-id)
+  xmpp-sm       shaped, and with XEP-0198 acks as the bridge asks them (<r/> every 32)
   mqtt-direct   mosquitto_pub -> mosquitto -> mosquitto_sub, QoS 1        (MQTT limit)
   mosq-bridge   mosquitto_pub -> mosquitto A -> (bridge in B) -> B -> mosquitto_sub
   mxb m2x/x2m   mqtt-xmpp-bridge, 10 notify routes + 1 commands route
@@ -98,8 +99,10 @@ def io_calls(pid):
 
 
 def readings(pid):
-    """What a run reads of pid before and after: CPU ns, (reads, writes), switches."""
-    return {"cpu_ns": cpu_ns(pid), "io": io_calls(pid), "switches": ctxt_switches(pid)}
+    """What a run reads of pid before and after: CPU ns, (reads, writes), switches,
+    migrations."""
+    return {"cpu_ns": cpu_ns(pid), "io": io_calls(pid), "switches": ctxt_switches(pid),
+            "migrations": migrations(pid)}
 
 
 def readings_delta(before, after):
@@ -116,9 +119,9 @@ def readings_delta(before, after):
     return out
 
 
-def ctxt_switches(pid):
-    """voluntary + nonvoluntary context switches of every thread of pid (each one a wakeup
-    of a sleeping or a preempted thread), from /proc/PID/task/*/status."""
+def task_sum(pid, name, keys, value):
+    """The sum over every thread of pid of value(line) for the lines of
+    /proc/PID/task/*/NAME that start with one of keys; None when pid is gone."""
     total = 0
     try:
         tasks = os.listdir("/proc/%d/task" % pid)
@@ -126,14 +129,24 @@ def ctxt_switches(pid):
         return None
     for t in tasks:
         try:
-            with open("/proc/%d/task/%s/status" % (pid, t)) as f:
-                for line in f:
-                    if line.startswith(("voluntary_ctxt_switches:",
-                                        "nonvoluntary_ctxt_switches:")):
-                        total += int(line.split()[1])
-        except OSError:
+            with open("/proc/%d/task/%s/%s" % (pid, t, name)) as f:
+                total += sum(value(line) for line in f if line.startswith(keys))
+        except (OSError, ValueError):
             pass
     return total
+
+
+def ctxt_switches(pid):
+    """voluntary + nonvoluntary context switches of every thread of pid (each one a wakeup
+    of a sleeping or a preempted thread), from /proc/PID/task/*/status."""
+    return task_sum(pid, "status", ("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:"),
+                    lambda line: int(line.split()[1]))
+
+
+def migrations(pid):
+    """Moves of every thread of pid from one CPU to another (each one leaves the caches of
+    the last behind), from se.nr_migrations in /proc/PID/task/*/sched."""
+    return task_sum(pid, "sched", ("se.nr_migrations",), lambda line: int(line.split(":")[1]))
 
 
 def status_kb(pid, key):
@@ -159,7 +172,7 @@ def quiet_conf(path, old, new):
 
 
 class Servers:
-    def __init__(self, env):
+    def __init__(self, env, nagle=True, settings=()):
         self.env = env
         self.ca = env.pki.ca.cert
         # a component for the devices bridge (XEP-0114), as in tests/integration/test_devices.py
@@ -167,7 +180,11 @@ class Servers:
         component = ('component_ports = {{ {port} }}\ncomponent_interfaces = {{ "127.0.0.1" }}\n'
                      'Component "{domain}"\n\tcomponent_secret = "{secret}"\n').format(
             port=self.cport, domain=COMPONENT, secret=COMPONENT_SECRET)
-        self.prosody = env.prosody(users=USERS, start=False, extra=component)
+        # Prosody keeps Nagle on by default; --prosody-no-nagle turns it off (a global option,
+        # so before the Component section)
+        net = "" if nagle else "network_settings = { nagle = false }\n"
+        net += "".join("%s = %s\n" % kv for kv in settings)
+        self.prosody = env.prosody(users=USERS, start=False, extra=net + component)
         # the harness logs every stanza at debug: a benchmark measures Prosody, not its log
         quiet_conf(self.prosody.conf_path, "log = { debug = ", "log = { info = ")
         self.prosody.start()
@@ -437,7 +454,7 @@ class Bench:
         t_start = time.monotonic()
         kind = name.split("-")[-1] if name.endswith(("m2x", "x2m")) else name
         tag = name.rsplit("-", 1)[0]
-        recv_mode = "xmpp" if kind in ("xmpp-direct", "xmpp-shaped", "m2x") else "mqtt"
+        recv_mode = "xmpp" if kind in ("xmpp-direct", "xmpp-shaped", "xmpp-sm", "m2x") else "mqtt"
         procs = []
         snd = None
         try:
@@ -452,14 +469,14 @@ class Bench:
                 out_path = os.path.join(self.env.tmp, "sub-%d.txt" % run)
                 sub = self.mqtt_sub(port, topic, out_path)
                 procs.append(sub)
-            if kind in ("xmpp-direct", "xmpp-shaped", "x2m"):
+            if kind in ("xmpp-direct", "xmpp-shaped", "xmpp-sm", "x2m"):
                 to = "receiver@localhost" if kind != "x2m" else \
                     "%s@localhost/bench" % ACCOUNT[tag]
                 extra = ["--to", to, "--rate", str(rate)]
                 if kind == "x2m":
                     extra += ["--prefix", "cmd/%s/1" % tag]
-                if kind == "xmpp-shaped":
-                    extra += ["--shape", "bridge"]
+                if kind in ("xmpp-shaped", "xmpp-sm"):
+                    extra += ["--shape", "bridge" if kind == "xmpp-shaped" else "sm"]
                 snd = self.xmpp_client("xmpp-send", "sender", run, count, extra)
                 procs.append(snd)
                 starter = snd
@@ -507,7 +524,7 @@ class Bench:
                     except Exception:
                         p.kill()
         delta = {k: readings_delta(before[k], after[k]) for k in watch}
-        for key in ("cpu_ns", "io", "switches"):
+        for key in ("cpu_ns", "io", "switches", "migrations"):
             res[key] = {k: delta[k][key] for k in watch}
         res.update(name=name, rate_target=rate, count=count, run=run,
                    window=t_end - t_go, wall=time.monotonic() - t_start)
@@ -733,6 +750,7 @@ def fmt(v, spec="%.0f"):
 LABELS = {
     "xmpp-direct": "direct XMPP (client -> Prosody -> client)",
     "xmpp-shaped": "direct XMPP, stanzas shaped as the bridge's (id, origin-id)",
+    "xmpp-sm": "direct XMPP, shaped, XEP-0198 acks as the bridge's",
     "mqtt-direct": "direct MQTT (mosquitto_pub -> A -> mosquitto_sub)",
     "mosq-bridge": "mosquitto bridge (A -> bridge in B -> B), MQTT -> MQTT",
     "mxb-m2x": "**mqtt-xmpp-bridge MQTT -> XMPP**",
@@ -749,7 +767,7 @@ IDLE_LABELS = (("bridge", "mqtt-xmpp-bridge (10 routes)"), ("base", "before (--b
                ("mosqA", "mosquitto A"), ("prosody", "Prosody"))
 DIRECTIONS = (("m2x", "MQTT -> XMPP"), ("x2m", "XMPP -> MQTT"))
 # the paths without a bridge process
-DIRECTS = ("xmpp-direct", "xmpp-shaped", "mqtt-direct")
+DIRECTS = ("xmpp-direct", "xmpp-shaped", "xmpp-sm", "mqtt-direct")
 
 # instructions/message targets (callgrind; XMPP -> MQTT includes the reply)
 CG_TARGET = {"m2x": 30000, "x2m": 45000}
@@ -769,7 +787,7 @@ def report(results, cmd):
         return med([r.get(key) for r in pick(name, rate)])
 
     def per_msg(name, rate, key, who, i=None, scale=1.0):
-        """Median of a run's reading key ("cpu_ns", "io", "switches") of process who per
+        """Median of a run's reading key ("cpu_ns", "io", "switches", "migrations") of who per
         message delivered, over the runs of name; i picks one of a pair (io: read, write).
         who "own": the path's own process (mosquitto B for the mosquitto bridge)."""
         if who == "own":
@@ -816,6 +834,14 @@ def report(results, cmd):
                  results["n_sat_py"], per_rate or "none", os.cpu_count(),
                  ("; wall time %.0f s" % results["duration_s"])
                  if results.get("duration_s") else ""))
+    if results.get("prosody_nagle") is False:
+        L.append("Prosody ran with `network_settings = { nagle = false }` "
+                 "(--prosody-no-nagle).\n")
+    if results.get("prosody_set"):
+        L.append("Prosody settings (--prosody-set): %s.\n" % ", ".join(
+            "`%s`" % kv for kv in results["prosody_set"]))
+    if results.get("prosody_cpu") is not None:
+        L.append("Prosody was pinned to CPU %d (--prosody-cpu).\n" % results["prosody_cpu"])
     if has_base:
         L.append("Before: `%s` (--baseline), run as the contenders `base-m2x` / `base-x2m` "
                  "with its own account and topics, in every repetition and at every rate.\n" %
@@ -896,7 +922,8 @@ def report(results, cmd):
     for rate in [0] + [r for r in rates if r == 1000]:
         direct = cpu_us("xmpp-direct", rate, "prosody")
         for name in names:
-            if not name.endswith(("m2x", "x2m", "shaped")) or name.startswith(("m1k", "m10k")):
+            if not name.endswith(("m2x", "x2m", "shaped", "sm")) or \
+                    name.startswith(("m1k", "m10k")):
                 continue
             p = cpu_us(name, rate, "prosody")
             if p is None:
@@ -915,26 +942,32 @@ def report(results, cmd):
     def sw_per(name, rate, who):
         return per_msg(name, rate, "switches", who)
 
+    def mig_per(name, rate, who):
+        return per_msg(name, rate, "migrations", who)
+
     L.append("\n### Wakeups, reads and writes per message (median)\n")
     L.append("Over the same window as the CPU: context switches (every thread, "
              "`/proc/PID/task/*/status`) and read and write system calls (`/proc/PID/io` syscr, "
-             "syscw) per message, i.e. how many messages one wakeup, read or write carries.\n")
+             "syscw) per message, i.e. how many messages one wakeup, read or write carries; "
+             "and Prosody's moves from one CPU to the other (`se.nr_migrations`, "
+             "`/proc/PID/task/*/sched`), each of which finds the caches cold.\n")
     L.append("| path | rate | bridge wakeups | bridge reads | bridge writes | Prosody wakeups "
-             "| Prosody reads | Prosody writes |")
-    L.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+             "| Prosody reads | Prosody writes | Prosody migrations |")
+    L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for rate in [0] + rates:
         for name in names:
             if not pick(name, rate) or name.startswith(("m1k", "m10k")):
                 continue
             own = name not in DIRECTS
-            L.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 LABELS[name], rl(rate),
                 fmt(sw_per(name, rate, "own"), "%.2f") if own else "-",
                 fmt(io_per(name, rate, "own", 0), "%.2f") if own else "-",
                 fmt(io_per(name, rate, "own", 1), "%.2f") if own else "-",
                 fmt(sw_per(name, rate, "prosody"), "%.2f"),
                 fmt(io_per(name, rate, "prosody", 0), "%.2f"),
-                fmt(io_per(name, rate, "prosody", 1), "%.2f")))
+                fmt(io_per(name, rate, "prosody", 1), "%.2f"),
+                fmt(mig_per(name, rate, "prosody"), "%.3f")))
 
     # -- latency -------------------------------------------------------------------------
     L.append("\n### Latency at fixed rates (µs, medians of per-run percentiles)\n")
@@ -1239,6 +1272,15 @@ def main():
     ap.add_argument("--base-xmpp-set", metavar="KEY=VALUE", action="append",
                     help="the same for the --baseline bridges: one binary with two settings "
                     "side by side")
+    ap.add_argument("--prosody-no-nagle", action="store_true",
+                    help="Prosody with network_settings = { nagle = false }: its small writes "
+                    "to a client no longer wait for that client's delayed ACK")
+    ap.add_argument("--prosody-set", metavar="KEY=LUA", action="append",
+                    help="a global Prosody option (repeatable), e.g. "
+                    "smacks_max_unacked_stanzas=32")
+    ap.add_argument("--prosody-cpu", type=int, metavar="N",
+                    help="pin Prosody to CPU N (the others keep every CPU): its CPU per "
+                    "message without the moves between cores that a busier machine causes")
     ap.add_argument("--only", metavar="LIST",
                     help="comma-separated contenders: names (mxb-m2x, xmpp-direct, "
                     "mosq-bridge), tags (mxb, base, py, m10k, m1k) or kinds (m2x, x2m, direct)")
@@ -1264,6 +1306,9 @@ def main():
     args = ap.parse_args()
     XMPP_SET["mxb"] = parse_set(args.xmpp_set)
     XMPP_SET["base"] = parse_set(args.base_xmpp_set)
+    for kv in args.prosody_set or []:
+        if not re.match(r"^[a-z_][a-z0-9_]*=.+", kv):
+            ap.error("--prosody-set %r: expected KEY=LUA" % kv)
     if args.report:
         with open(args.report) as f:
             results = json.load(f)
@@ -1303,12 +1348,18 @@ def main():
     results = {"reps": args.reps, "n_sat": args.n_sat, "n_sat_py": max(1000, args.n_sat // 6),
                "rates": rates, "rate_counts": {str(r): c for r, c in counts.items()},
                "idle_secs": args.idle_window, "baseline": args.baseline, "only": args.only,
+               "prosody_nagle": not args.prosody_no_nagle, "prosody_cpu": args.prosody_cpu,
+               "prosody_set": args.prosody_set,
                "runs": [], "idle": [], "rss": {"devices10k": None}}
     t_begin = time.monotonic()
     failed = False
     try:
         log("servers: PKI, Prosody, mosquitto A and B (tmp %s)" % env.tmp)
-        srv = Servers(env)
+        srv = Servers(env, nagle=not args.prosody_no_nagle, settings=[
+            tuple(kv.split("=", 1)) for kv in args.prosody_set or []])
+        if args.prosody_cpu is not None:
+            for t in os.listdir("/proc/%d/task" % srv.prosody.proc.pid):
+                os.sched_setaffinity(int(t), {args.prosody_cpu})
         bench = Bench(env, srv, args)
         if args.callgrind_only:
             callgrind_phase(env, srv, bench, args, results, base_bin)
@@ -1320,12 +1371,10 @@ def main():
             results["rss"]["devices10k"] = d["vmhwm"]
             return
         base_names = ["base-m2x", "base-x2m"] if base_bin else []
-        sat = [n for n in ["xmpp-direct", "xmpp-shaped", "mqtt-direct", "mosq-bridge", "mxb-m2x",
-                           "mxb-x2m"] +
-               base_names + ["py-m2x", "py-x2m", "m10k-m2x"] if selected(args, n)]
-        fixed = [n for n in ["xmpp-direct", "xmpp-shaped", "mqtt-direct", "mosq-bridge", "mxb-m2x",
-                             "mxb-x2m"] + base_names + ["py-m2x", "py-x2m"]
-                 if selected(args, n)]
+        paths = ["xmpp-direct", "xmpp-shaped", "xmpp-sm", "mqtt-direct", "mosq-bridge",
+                 "mxb-m2x", "mxb-x2m"] + base_names
+        sat = [n for n in paths + ["py-m2x", "py-x2m", "m10k-m2x"] if selected(args, n)]
+        fixed = [n for n in paths + ["py-m2x", "py-x2m"] if selected(args, n)]
         m1k_run = 1000 in rates and selected(args, "m1k-m2x")
         need = {n.rsplit("-", 1)[0] for n in sat + fixed} | ({"m1k"} if m1k_run else set())
         log("bridges: mqtt-xmpp-bridge (10%s routes)%s%s" % (

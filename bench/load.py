@@ -6,11 +6,13 @@
         that counts <body>R<run> SEQ TS</body> bodies: unique sequence numbers, duplicates,
         latency (receive time - TS). Prints "ready" once online, a JSON line at the end.
     load.py xmpp-send --port P --ca CA --user U --password PW --run R --count N
-            --to JID [--prefix 'TOPIC '] [--rate R]
+            --to JID [--prefix 'TOPIC '] [--rate R] [--shape plain|bridge|sm]
         Sends N chat messages "PREFIX R<run> SEQ TS" to JID, paced at --rate per second
         (0 = as fast as the socket takes them), reading (and counting) whatever comes back
         (the bridge's "published to" replies) on the same non-blocking loop; prints
         "replies" once N replies (or errors) came back, a JSON line after "stop" on stdin.
+        --shape bridge: the bridge's stanza (id, origin-id); sm: that, and XEP-0198 as the
+        bridge runs it (<r/> every 32 stanzas, the server's <r/> answered).
     load.py mqtt-gen --run R --count N [--rate R]
         Writes N lines "R<run> SEQ TS" to stdout (for mosquitto_pub -l), paced.
 
@@ -32,7 +34,7 @@ NS = "xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'"
 
 
 class RawXmpp:
-    def __init__(self, port, ca, user, password, domain="localhost"):
+    def __init__(self, port, ca, user, password, domain="localhost", sm=False):
         self.domain = domain
         self.sock = socket.create_connection(("127.0.0.1", port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -60,6 +62,12 @@ class RawXmpp:
                            "xmpp-bind'><resource>%s</resource></bind></iq>" % res).encode())
         self._until(b"</iq>")
         self.jid = "%s@%s/%s" % (user, domain, res)
+        if sm:
+            # XEP-0198 as the bridge runs it: the server counts from <enabled/> on
+            self.buf = b""
+            self.sock.sendall(b"<enable xmlns='urn:xmpp:sm:3'/>")
+            if b"<enabled" not in self._until(b"<enabled", b"<failed"):
+                raise SystemExit("xmpp: the server refused stream management")
         self.sock.sendall(b"<presence/>")
         self.buf = b""
 
@@ -192,8 +200,34 @@ OTHER_ANSWERS = (b"sent to '", b"queued for '", b"failed: cannot publish",
                  b"dropped: MQTT stayed")
 
 
+class SmCounter:
+    """The stanzas a stream brought (for the h of an <a/>) and the <r/> it asked: a token cut
+    in two by a read is counted once, from the read that completes it."""
+    TOKENS = (b"<message", b"<presence", b"<iq ")
+
+    def __init__(self):
+        self.tail = b""
+        self.h = 0
+        self.requests = 0
+
+    def feed(self, d):
+        buf = self.tail + d
+        skip = len(self.tail)
+        for t in self.TOKENS + (b"<r ",):
+            k = buf.find(t)
+            while k >= 0:
+                if k + len(t) > skip:
+                    if t == b"<r ":
+                        self.requests += 1
+                    else:
+                        self.h += 1
+                k = buf.find(t, k + 1)
+        self.tail = buf[-9:]
+
+
 def xmpp_send(a):
-    c = RawXmpp(a.port, a.ca, a.user, a.password)
+    sm = a.shape == "sm"
+    c = RawXmpp(a.port, a.ca, a.user, a.password, sm=sm)
     print("ready", flush=True)
     sys.stdin.readline()  # "go"
     sock = c.sock
@@ -203,7 +237,7 @@ def xmpp_send(a):
 
     def stanza(i, ts):
         return head + b"%d " % i + ts + tail
-    if a.shape == "bridge":
+    if a.shape in ("bridge", "sm"):
         # the bridge's own shape of a chat message: an id, and the id as XEP-0359 origin-id
         def stanza(i, ts):
             sid = b"mxb-%d-%d" % (a.run, i)
@@ -221,6 +255,8 @@ def xmpp_send(a):
     t0 = time.monotonic()
     first_ts = None
     done_at = None
+    counter = SmCounter()
+    answered = 0
     while True:
         now = time.monotonic()
         if sent < a.count and len(out) < 262144:
@@ -231,7 +267,14 @@ def xmpp_send(a):
                 ts = b"%d" % time.time_ns()
                 if first_ts is None:
                     first_ts = int(ts)
-                out += b"".join(stanza(i, ts) for i in range(sent, want))
+                for i in range(sent, want):
+                    out += stanza(i, ts)
+                    # like the bridge's ack_every = 32 (its ack_delay of 50 ms is longer
+                    # than 32 messages take at the rates measured)
+                    if sm and (i + 1) % 32 == 0:
+                        out += b"<r xmlns='urn:xmpp:sm:3'/>"
+                if sm and want == a.count and a.count % 32:
+                    out += b"<r xmlns='urn:xmpp:sm:3'/>"
                 sent = want
         if sent >= a.count and not out and not pending and done_at is None:
             done_at = time.monotonic()
@@ -256,6 +299,11 @@ def xmpp_send(a):
                 if not d:
                     break
                 inbuf += d
+                if sm:
+                    counter.feed(d)
+            while answered < counter.requests:
+                out += b"<a xmlns='urn:xmpp:sm:3' h='%d'/>" % counter.h
+                answered += 1
             m1, m2 = b"published to", b"type='error'"
             replies += inbuf.count(m1)
             errors += inbuf.count(m2)
@@ -324,8 +372,9 @@ def main():
     p.add_argument("--rate", type=float, default=0)
     p.add_argument("--to")
     p.add_argument("--prefix", default="")
-    p.add_argument("--shape", choices=["plain", "bridge"], default="plain",
-                   help="xmpp-send: plain chat messages, or shaped as the bridge's")
+    p.add_argument("--shape", choices=["plain", "bridge", "sm"], default="plain",
+                   help="xmpp-send: plain chat messages, shaped as the bridge's, or shaped "
+                   "and with XEP-0198 acks as the bridge runs them")
     p.add_argument("--timeout", type=float, default=120)
     p.add_argument("--idle", type=float, default=3)
     p.add_argument("--linger", type=float, default=300)
