@@ -172,7 +172,7 @@ def quiet_conf(path, old, new):
 
 
 class Servers:
-    def __init__(self, env, nagle=True, settings=()):
+    def __init__(self, env, settings=()):
         self.env = env
         self.ca = env.pki.ca.cert
         # a component for the devices bridge (XEP-0114), as in tests/integration/test_devices.py
@@ -180,11 +180,9 @@ class Servers:
         component = ('component_ports = {{ {port} }}\ncomponent_interfaces = {{ "127.0.0.1" }}\n'
                      'Component "{domain}"\n\tcomponent_secret = "{secret}"\n').format(
             port=self.cport, domain=COMPONENT, secret=COMPONENT_SECRET)
-        # Prosody keeps Nagle on by default; --prosody-no-nagle turns it off (a global option,
-        # so before the Component section)
-        net = "" if nagle else "network_settings = { nagle = false }\n"
-        net += "".join("%s = %s\n" % kv for kv in settings)
-        self.prosody = env.prosody(users=USERS, start=False, extra=net + component)
+        # settings: (KEY, LUA) global options (--prosody-set), so before the Component section
+        glob = "".join("%s = %s\n" % kv for kv in settings)
+        self.prosody = env.prosody(users=USERS, start=False, extra=glob + component)
         # the harness logs every stanza at debug: a benchmark measures Prosody, not its log
         quiet_conf(self.prosody.conf_path, "log = { debug = ", "log = { info = ")
         self.prosody.start()
@@ -454,7 +452,7 @@ class Bench:
         t_start = time.monotonic()
         kind = name.split("-")[-1] if name.endswith(("m2x", "x2m")) else name
         tag = name.rsplit("-", 1)[0]
-        recv_mode = "xmpp" if kind in ("xmpp-direct", "xmpp-shaped", "xmpp-sm", "m2x") else "mqtt"
+        recv_mode = "xmpp" if kind in XMPP_DIRECTS + ("m2x",) else "mqtt"
         procs = []
         snd = None
         try:
@@ -469,14 +467,14 @@ class Bench:
                 out_path = os.path.join(self.env.tmp, "sub-%d.txt" % run)
                 sub = self.mqtt_sub(port, topic, out_path)
                 procs.append(sub)
-            if kind in ("xmpp-direct", "xmpp-shaped", "xmpp-sm", "x2m"):
+            if kind in XMPP_DIRECTS + ("x2m",):
                 to = "receiver@localhost" if kind != "x2m" else \
                     "%s@localhost/bench" % ACCOUNT[tag]
                 extra = ["--to", to, "--rate", str(rate)]
                 if kind == "x2m":
                     extra += ["--prefix", "cmd/%s/1" % tag]
-                if kind in ("xmpp-shaped", "xmpp-sm"):
-                    extra += ["--shape", "bridge" if kind == "xmpp-shaped" else "sm"]
+                if kind in SHAPES:
+                    extra += ["--shape", SHAPES[kind]]
                 snd = self.xmpp_client("xmpp-send", "sender", run, count, extra)
                 procs.append(snd)
                 starter = snd
@@ -766,8 +764,13 @@ IDLE_LABELS = (("bridge", "mqtt-xmpp-bridge (10 routes)"), ("base", "before (--b
                ("py", "Python peer"), ("mosqB", "mosquitto B (with its bridge)"),
                ("mosqA", "mosquitto A"), ("prosody", "Prosody"))
 DIRECTIONS = (("m2x", "MQTT -> XMPP"), ("x2m", "XMPP -> MQTT"))
-# the paths without a bridge process
-DIRECTS = ("xmpp-direct", "xmpp-shaped", "xmpp-sm", "mqtt-direct")
+# the paths without a bridge process; the XMPP ones, and the sender's --shape of each
+XMPP_DIRECTS = ("xmpp-direct", "xmpp-shaped", "xmpp-sm")
+SHAPES = {"xmpp-shaped": "bridge", "xmpp-sm": "sm"}
+DIRECTS = XMPP_DIRECTS + ("mqtt-direct",)
+
+# Prosody's Nagle off (--prosody-no-nagle)
+NO_NAGLE = "network_settings={ nagle = false }"
 
 # instructions/message targets (callgrind; XMPP -> MQTT includes the reply)
 CG_TARGET = {"m2x": 30000, "x2m": 45000}
@@ -834,12 +837,13 @@ def report(results, cmd):
                  results["n_sat_py"], per_rate or "none", os.cpu_count(),
                  ("; wall time %.0f s" % results["duration_s"])
                  if results.get("duration_s") else ""))
-    if results.get("prosody_nagle") is False:
-        L.append("Prosody ran with `network_settings = { nagle = false }` "
-                 "(--prosody-no-nagle).\n")
-    if results.get("prosody_set"):
-        L.append("Prosody settings (--prosody-set): %s.\n" % ", ".join(
-            "`%s`" % kv for kv in results["prosody_set"]))
+    # results of before --prosody-no-nagle was a --prosody-set say so as prosody_nagle
+    settings = list(results.get("prosody_set") or [])
+    if results.get("prosody_nagle") is False and NO_NAGLE not in settings:
+        settings.insert(0, NO_NAGLE)
+    if settings:
+        L.append("Prosody settings (--prosody-set, --prosody-no-nagle): %s.\n" % ", ".join(
+            "`%s`" % kv for kv in settings))
     if results.get("prosody_cpu") is not None:
         L.append("Prosody was pinned to CPU %d (--prosody-cpu).\n" % results["prosody_cpu"])
     if has_base:
@@ -922,7 +926,7 @@ def report(results, cmd):
     for rate in [0] + [r for r in rates if r == 1000]:
         direct = cpu_us("xmpp-direct", rate, "prosody")
         for name in names:
-            if not name.endswith(("m2x", "x2m", "shaped", "sm")) or \
+            if not (name.endswith(("m2x", "x2m")) or name in SHAPES) or \
                     name.startswith(("m1k", "m10k")):
                 continue
             p = cpu_us(name, rate, "prosody")
@@ -1273,8 +1277,8 @@ def main():
                     help="the same for the --baseline bridges: one binary with two settings "
                     "side by side")
     ap.add_argument("--prosody-no-nagle", action="store_true",
-                    help="Prosody with network_settings = { nagle = false }: its small writes "
-                    "to a client no longer wait for that client's delayed ACK")
+                    help="short for --prosody-set '%s': Prosody's small writes to a client "
+                    "no longer wait for that client's delayed ACK" % NO_NAGLE)
     ap.add_argument("--prosody-set", metavar="KEY=LUA", action="append",
                     help="a global Prosody option (repeatable), e.g. "
                     "smacks_max_unacked_stanzas=32")
@@ -1306,7 +1310,8 @@ def main():
     args = ap.parse_args()
     XMPP_SET["mxb"] = parse_set(args.xmpp_set)
     XMPP_SET["base"] = parse_set(args.base_xmpp_set)
-    for kv in args.prosody_set or []:
+    args.prosody_set = ([NO_NAGLE] if args.prosody_no_nagle else []) + (args.prosody_set or [])
+    for kv in args.prosody_set:
         if not re.match(r"^[a-z_][a-z0-9_]*=.+", kv):
             ap.error("--prosody-set %r: expected KEY=LUA" % kv)
     if args.report:
@@ -1348,15 +1353,13 @@ def main():
     results = {"reps": args.reps, "n_sat": args.n_sat, "n_sat_py": max(1000, args.n_sat // 6),
                "rates": rates, "rate_counts": {str(r): c for r, c in counts.items()},
                "idle_secs": args.idle_window, "baseline": args.baseline, "only": args.only,
-               "prosody_nagle": not args.prosody_no_nagle, "prosody_cpu": args.prosody_cpu,
-               "prosody_set": args.prosody_set,
+               "prosody_set": args.prosody_set, "prosody_cpu": args.prosody_cpu,
                "runs": [], "idle": [], "rss": {"devices10k": None}}
     t_begin = time.monotonic()
     failed = False
     try:
         log("servers: PKI, Prosody, mosquitto A and B (tmp %s)" % env.tmp)
-        srv = Servers(env, nagle=not args.prosody_no_nagle, settings=[
-            tuple(kv.split("=", 1)) for kv in args.prosody_set or []])
+        srv = Servers(env, [tuple(kv.split("=", 1)) for kv in args.prosody_set])
         if args.prosody_cpu is not None:
             for t in os.listdir("/proc/%d/task" % srv.prosody.proc.pid):
                 os.sched_setaffinity(int(t), {args.prosody_cpu})

@@ -12,7 +12,7 @@
         (the bridge's "published to" replies) on the same non-blocking loop; prints
         "replies" once N replies (or errors) came back, a JSON line after "stop" on stdin.
         --shape bridge: the bridge's stanza (id, origin-id); sm: that, and XEP-0198 as the
-        bridge runs it (<r/> every 32 stanzas, the server's <r/> answered).
+        bridge runs it (its ack_every and ack_delay rule, the server's <r/> answered).
     load.py mqtt-gen --run R --count N [--rate R]
         Writes N lines "R<run> SEQ TS" to stdout (for mosquitto_pub -l), paced.
 
@@ -200,29 +200,55 @@ OTHER_ANSWERS = (b"sent to '", b"queued for '", b"failed: cannot publish",
                  b"dropped: MQTT stayed")
 
 
-class SmCounter:
-    """The stanzas a stream brought (for the h of an <a/>) and the <r/> it asked: a token cut
-    in two by a read is counted once, from the read that completes it."""
-    TOKENS = (b"<message", b"<presence", b"<iq ")
+class SmAcks:
+    """XEP-0198 on the sender's side, by the bridge's rule (src/sm.c, xmpp.ack_every and
+    ack_delay at their defaults): an <r/> once EVERY stanzas wait for one, else at most one
+    per DELAY: at once when none was asked within it, else when it has passed; none while
+    one is unanswered. It also counts what the server sent (the h of the <a/> answering the
+    server's <r/>). A token cut in two by a read counts once, in the read that completes it."""
+    EVERY = 32
+    DELAY = 0.050
+    STANZAS = (b"<message", b"<presence", b"<iq ")
+    R = b"<r xmlns='urn:xmpp:sm:3'/>"
 
     def __init__(self):
         self.tail = b""
-        self.h = 0
-        self.requests = 0
+        self.h = 0            # stanzas the server sent
+        self.asked = 0        # <r/> the server sent, to be answered
+        self.sent = 0         # stanzas sent
+        self.requested = 0    # stanzas sent when the last <r/> went out
+        self.last_r = -1e9
+        self.pending = False  # an <r/> of ours is unanswered
+
+    def _count(self, buf, skip, token):
+        n, k = 0, buf.find(token)
+        while k >= 0:
+            n += k + len(token) > skip
+            k = buf.find(token, k + 1)
+        return n
 
     def feed(self, d):
+        """What the server sent: returns the <a/> answers it asks for."""
         buf = self.tail + d
         skip = len(self.tail)
-        for t in self.TOKENS + (b"<r ",):
-            k = buf.find(t)
-            while k >= 0:
-                if k + len(t) > skip:
-                    if t == b"<r ":
-                        self.requests += 1
-                    else:
-                        self.h += 1
-                k = buf.find(t, k + 1)
+        self.h += sum(self._count(buf, skip, t) for t in self.STANZAS)
+        if self._count(buf, skip, b"<a "):
+            self.pending = False
+        asked = self._count(buf, skip, b"<r ")
         self.tail = buf[-9:]
+        return b"<a xmlns='urn:xmpp:sm:3' h='%d'/>" % self.h * asked
+
+    def request(self, now):
+        """After stanzas were queued, or on a tick: an <r/> when the rule says so, or b""."""
+        waiting = self.sent - self.requested
+        if not waiting:
+            return b""
+        if waiting < self.EVERY and (self.pending or now < self.last_r + self.DELAY):
+            return b""
+        self.requested = self.sent
+        self.last_r = now
+        self.pending = True
+        return self.R
 
 
 def xmpp_send(a):
@@ -255,8 +281,7 @@ def xmpp_send(a):
     t0 = time.monotonic()
     first_ts = None
     done_at = None
-    counter = SmCounter()
-    answered = 0
+    acks = SmAcks() if sm else None
     while True:
         now = time.monotonic()
         if sent < a.count and len(out) < 262144:
@@ -269,13 +294,12 @@ def xmpp_send(a):
                     first_ts = int(ts)
                 for i in range(sent, want):
                     out += stanza(i, ts)
-                    # like the bridge's ack_every = 32 (its ack_delay of 50 ms is longer
-                    # than 32 messages take at the rates measured)
-                    if sm and (i + 1) % 32 == 0:
-                        out += b"<r xmlns='urn:xmpp:sm:3'/>"
-                if sm and want == a.count and a.count % 32:
-                    out += b"<r xmlns='urn:xmpp:sm:3'/>"
+                    if acks:
+                        acks.sent += 1
+                        out += acks.request(now)
                 sent = want
+        if acks:
+            out += acks.request(now)
         if sent >= a.count and not out and not pending and done_at is None:
             done_at = time.monotonic()
         if done_at is not None and time.monotonic() - done_at > a.linger:
@@ -299,11 +323,8 @@ def xmpp_send(a):
                 if not d:
                     break
                 inbuf += d
-                if sm:
-                    counter.feed(d)
-            while answered < counter.requests:
-                out += b"<a xmlns='urn:xmpp:sm:3' h='%d'/>" % counter.h
-                answered += 1
+                if acks:
+                    out += acks.feed(d)
             m1, m2 = b"published to", b"type='error'"
             replies += inbuf.count(m1)
             errors += inbuf.count(m2)
